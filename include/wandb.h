@@ -1,0 +1,251 @@
+/*  wandb.h - the Weights & Biases Run API in C, for MPI training jobs
+ *  SPDX-License-Identifier: MIT
+ *
+ *  Every process links this library. wandb_init() starts one background I/O
+ *  thread that ships what the process logs to an aggregator over ZeroMQ; the
+ *  aggregator forwards all runs of a job to a W&B backend over one
+ *  connection. Without an aggregator endpoint the library starts one inside
+ *  the process, so a program that is not under MPI works the same way.
+ *
+ *  Invariants:
+ *  - at most one active run per process; wandb_run() returns it or NULL;
+ *  - nothing is ever written to stdout; warnings go to the logger callback
+ *    (default: stderr, WARN and ERR only);
+ *  - no call forks, exits, aborts on bad input or installs signal handlers;
+ *  - no call blocks longer than the timeouts set in the settings.
+ *
+ *  Names: public symbols are wandb_*, WANDB_*; internal ones wbi_*.
+ */
+#ifndef WANDB_H_INCLUDED
+#define WANDB_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WANDB_VERSION_MAJOR 0
+#define WANDB_VERSION_MINOR 1
+#define WANDB_VERSION_PATCH 0
+#define WANDB_VERSION_HEX                                                                          \
+    ((WANDB_VERSION_MAJOR << 16) | (WANDB_VERSION_MINOR << 8) | WANDB_VERSION_PATCH)
+
+#if defined(WANDB_STATIC_BUILD)
+#define WANDB_EXPORT
+#else
+#define WANDB_EXPORT __attribute__((visibility("default")))
+#endif
+
+typedef struct wandb_settings wandb_settings_t;
+typedef struct wandb_run wandb_run_t;
+
+// ---------------------------------------------------------------------------
+// Errors. One enum for the whole project; numbers never change or get reused.
+
+typedef enum {
+    WANDB_OK = 0,
+    WANDB_EINVAL = 1,     // invalid argument or setting
+    WANDB_ENOMEM = 2,     // out of memory
+    WANDB_ETIMEDOUT = 3,  // an operation did not finish in time
+    WANDB_ECLOSED = 4,    // the object or peer is closed
+    WANDB_EPROTO = 5,     // malformed input from a peer
+    WANDB_EIO = 6,        // operating-system or file error
+    WANDB_EBACKEND = 7,   // the W&B backend refused or failed
+    WANDB_ENOTSUP = 8,    // not supported in this build or mode
+    WANDB_EEXIST = 9,     // already exists (a second active run)
+    WANDB_ESTEP = 10,     // step lower than the current step: data rejected
+    WANDB_EFULL = 11,     // a bounded buffer is full: data dropped and counted
+    WANDB_ETOOBIG = 12,   // a value or message is over its size limit
+    WANDB_EAUTH = 13,     // missing or wrong API key
+    WANDB_ENOTFOUND = 14, // no such object
+} wandb_err;
+
+// Returns a static English description of err. Thread: any.
+WANDB_EXPORT const char *wandb_strerror(wandb_err err);
+
+// ---------------------------------------------------------------------------
+// Logging of the library itself (not of metrics).
+
+typedef enum {
+    WANDB_LOG_ERR = 3,
+    WANDB_LOG_WARN = 4,
+    WANDB_LOG_NOTICE = 5,
+    WANDB_LOG_INFO = 6,
+    WANDB_LOG_DEBUG = 7,
+} wandb_log_level;
+
+typedef void (*wandb_logger_fn)(void *arg, wandb_log_level level, const char *msg);
+
+// Installs a logger callback for the library's own messages; NULL restores
+// the default (stderr, prefixed "wandb[rank N]: ", level from WANDB_LOG_LEVEL,
+// WARN by default). The callback may be called from the I/O thread.
+// Thread: call before wandb_init, not concurrently with other calls.
+WANDB_EXPORT void wandb_set_logger(wandb_logger_fn fn, void *arg);
+
+// ---------------------------------------------------------------------------
+// Values: what log, config and summary take. A small tagged union that the
+// caller builds on the stack; the library copies what it needs.
+
+typedef enum {
+    WANDB_TYPE_DOUBLE = 1, // as.d; NaN and +-Infinity are kept
+    WANDB_TYPE_INT = 2,    // as.i
+    WANDB_TYPE_BOOL = 3,   // as.b
+    WANDB_TYPE_STRING = 4, // as.s, UTF-8, NUL-terminated, at most 1 MiB
+    WANDB_TYPE_JSON = 5,   // as.s, a JSON text (object, array, ...), at most 1 MiB
+} wandb_type;
+
+typedef struct wandb_value {
+    const char *key; // UTF-8 name, at most 255 bytes; "a/b" groups charts in the UI
+    wandb_type type; // which member of `as` is set
+    union {
+        double d;
+        int64_t i;
+        bool b;
+        const char *s;
+    } as;
+} wandb_value_t;
+
+#define WANDB_DOUBLE(k, v) ((wandb_value_t){.key = (k), .type = WANDB_TYPE_DOUBLE, .as.d = (v)})
+#define WANDB_INT(k, v) ((wandb_value_t){.key = (k), .type = WANDB_TYPE_INT, .as.i = (v)})
+#define WANDB_BOOL(k, v) ((wandb_value_t){.key = (k), .type = WANDB_TYPE_BOOL, .as.b = (v)})
+#define WANDB_STRING(k, v) ((wandb_value_t){.key = (k), .type = WANDB_TYPE_STRING, .as.s = (v)})
+#define WANDB_JSON(k, v) ((wandb_value_t){.key = (k), .type = WANDB_TYPE_JSON, .as.s = (v)})
+
+#define WANDB__VALUES(...) ((const wandb_value_t[]){__VA_ARGS__})
+#define WANDB__NVALUES(...) (sizeof(WANDB__VALUES(__VA_ARGS__)) / sizeof(wandb_value_t))
+
+// ---------------------------------------------------------------------------
+// Settings. Names follow the WANDB_* environment variables in lower case:
+//   project, entity, api_key, base_url, mode (online|offline|disabled),
+//   group, job_type, name, notes, tags (comma-separated), run_id, dir, resume
+// plus the transport and buffering knobs documented in docs/settings.md:
+//   aggregator (a ZeroMQ endpoint; empty: start one in this process),
+//   secret, rank, world_size, ring_bytes, ring_full (drop|wait),
+//   ring_wait_ms, flush_interval_ms, heartbeat_ms, init_timeout_ms,
+//   finish_timeout_ms.
+// What is not set here comes from the environment at wandb_init.
+
+// Returns WANDB_OK and a new settings object in *out; destroy it with
+// wandb_settings_destroy(). Thread: any.
+WANDB_EXPORT wandb_err wandb_settings_new(wandb_settings_t **out);
+
+// Destroys *self_p and sets it to NULL; NULL-safe.
+WANDB_EXPORT void wandb_settings_destroy(wandb_settings_t **self_p);
+
+// Sets the setting `name` to `value` (copied). Unknown names and invalid
+// values return WANDB_EINVAL; wandb_settings_errmsg() then says which and why.
+WANDB_EXPORT wandb_err wandb_settings_set(wandb_settings_t *self, const char *name,
+                                          const char *value);
+
+// Merges a JSON object into the initial run config (nested objects kept).
+WANDB_EXPORT wandb_err wandb_settings_config_json(wandb_settings_t *self, const char *json);
+
+// Returns the text of the last error seen by a call that took self
+// (wandb_settings_set, wandb_init). Borrowed: valid until the next such call.
+WANDB_EXPORT const char *wandb_settings_errmsg(const wandb_settings_t *self);
+
+// ---------------------------------------------------------------------------
+// Runs.
+
+// Starts the run of this process: reads settings (self may be NULL: all from
+// the environment), starts the I/O thread and, without an aggregator
+// endpoint, an in-process aggregator. Does not wait for the backend.
+// On success *run_out is the active run (also returned by wandb_run()).
+// Errors: WANDB_EINVAL (bad setting; text in wandb_settings_errmsg),
+// WANDB_EEXIST (a run is active), WANDB_ENOMEM, WANDB_EIO.
+// Thread: any, not concurrently with wandb_finish.
+WANDB_EXPORT wandb_err wandb_init(wandb_settings_t *settings, wandb_run_t **run_out);
+
+// Returns the active run or NULL. Borrowed. Thread: any.
+WANDB_EXPORT wandb_run_t *wandb_run(void);
+
+// Ends the run: commits a pending row, flushes everything to the aggregator
+// and marks the run finished (exit_code 0) or failed (otherwise). Waits at
+// most finish_timeout_ms. Destroys *run_p and sets it to NULL. Returns
+// WANDB_ETIMEDOUT when the data could not be handed over in time.
+// Thread: any, once.
+WANDB_EXPORT wandb_err wandb_finish(wandb_run_t **run_p, int exit_code);
+
+// Logs one history row, the seed's Run.log(data, step, commit):
+//   step < 0 (WANDB_STEP_AUTO): the current step; otherwise an explicit step.
+//     A step lower than the current one rejects the whole call (WANDB_ESTEP,
+//     a warning, counted in wandb_run_rejected_steps) and stores nothing.
+//     A higher step first commits the pending row.
+//   commit: WANDB_COMMIT_AUTO commits when no step is given and
+//     accumulates otherwise; WANDB_COMMIT_TRUE/FALSE force it.
+// A commit ends the row and increments the step. Scalars are copied into a
+// preallocated ring: no allocation, no system call. When the ring is full the
+// policy "ring_full" applies (drop: WANDB_EFULL, counted; wait: bounded).
+// Thread: any; calls are serialized internally.
+WANDB_EXPORT wandb_err wandb_log_values(wandb_run_t *run, const wandb_value_t *values, size_t n,
+                                        int64_t step, int commit);
+
+#define WANDB_STEP_AUTO INT64_C(-1)
+#define WANDB_COMMIT_AUTO (-1)
+#define WANDB_COMMIT_FALSE 0
+#define WANDB_COMMIT_TRUE 1
+
+// The common forms:
+//   wandb_log(run, WANDB_DOUBLE("loss", loss), WANDB_DOUBLE("acc", acc));
+//   wandb_log_step(run, 100, WANDB_DOUBLE("loss", loss));   // explicit step
+//   wandb_log_partial(run, WANDB_INT("epoch", e));          // commit=false
+#define wandb_log(run, ...)                                                                        \
+    wandb_log_values((run), WANDB__VALUES(__VA_ARGS__), WANDB__NVALUES(__VA_ARGS__),               \
+                     WANDB_STEP_AUTO, WANDB_COMMIT_AUTO)
+#define wandb_log_step(run, step, ...)                                                             \
+    wandb_log_values((run), WANDB__VALUES(__VA_ARGS__), WANDB__NVALUES(__VA_ARGS__), (step),       \
+                     WANDB_COMMIT_AUTO)
+#define wandb_log_partial(run, ...)                                                                \
+    wandb_log_values((run), WANDB__VALUES(__VA_ARGS__), WANDB__NVALUES(__VA_ARGS__),               \
+                     WANDB_STEP_AUTO, WANDB_COMMIT_FALSE)
+
+// Updates the run config with values (nested: WANDB_JSON). Sent to the
+// backend as an update. Thread: any.
+WANDB_EXPORT wandb_err wandb_config_values(wandb_run_t *run, const wandb_value_t *values, size_t n);
+#define wandb_config_update(run, ...)                                                              \
+    wandb_config_values((run), WANDB__VALUES(__VA_ARGS__), WANDB__NVALUES(__VA_ARGS__))
+
+// Merges a JSON object into the run config. Thread: any.
+WANDB_EXPORT wandb_err wandb_config_json(wandb_run_t *run, const char *json);
+
+// Sets summary values explicitly; they override the last logged value of the
+// same key until that key is logged again. Thread: any.
+WANDB_EXPORT wandb_err wandb_summary_values(wandb_run_t *run, const wandb_value_t *values,
+                                            size_t n);
+#define wandb_summary_update(run, ...)                                                             \
+    wandb_summary_values((run), WANDB__VALUES(__VA_ARGS__), WANDB__NVALUES(__VA_ARGS__))
+
+// ---------------------------------------------------------------------------
+// Run properties. Strings are borrowed: valid until the run is finished.
+// Thread: any.
+
+WANDB_EXPORT const char *wandb_run_id(const wandb_run_t *run);
+WANDB_EXPORT const char *wandb_run_name(const wandb_run_t *run);
+WANDB_EXPORT const char *wandb_run_group(const wandb_run_t *run);
+WANDB_EXPORT const char *wandb_run_job_type(const wandb_run_t *run);
+WANDB_EXPORT const char *wandb_run_project(const wandb_run_t *run);
+WANDB_EXPORT const char *wandb_run_entity(const wandb_run_t *run);
+// "entity/project/run_id" (entity may be empty until the backend names it).
+WANDB_EXPORT const char *wandb_run_path(const wandb_run_t *run);
+// base_url/entity/project/runs/run_id.
+WANDB_EXPORT const char *wandb_run_url(const wandb_run_t *run);
+// The step the next committed row gets.
+WANDB_EXPORT int64_t wandb_run_step(const wandb_run_t *run);
+WANDB_EXPORT int64_t wandb_run_starting_step(const wandb_run_t *run);
+// Unix time in seconds when the run started.
+WANDB_EXPORT double wandb_run_start_time(const wandb_run_t *run);
+// Rows rejected for a lower step, and values dropped because the ring was full.
+WANDB_EXPORT uint64_t wandb_run_rejected_steps(const wandb_run_t *run);
+WANDB_EXPORT uint64_t wandb_run_dropped(const wandb_run_t *run);
+
+// Frees global state (an in-process aggregator left over, the logger).
+// Call after the last wandb_finish. Not thread-safe.
+WANDB_EXPORT void wandb_shutdown(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

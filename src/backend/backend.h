@@ -1,0 +1,93 @@
+//  backend.h - the W&B HTTP client: every run of a job over ONE connection
+//  SPDX-License-Identifier: MIT
+//
+//  Speaks the protocol of docs (WANDB_PROTOCOL.md): ServerFeaturesQuery,
+//  UpsertBucket, file_stream (history, summary, heartbeats, complete/exitcode),
+//  NotifyScriptableRunAlert. One background thread owns one CURL easy handle,
+//  so all requests of all runs share one keep-alive connection; requests
+//  are serial. Retries 429/5xx/network errors with backoff, honouring
+//  Retry-After; never re-sends an acknowledged offset.
+//
+//  Thread: every function may be called from any thread (an internal mutex
+//  guards the queues; it is never held during I/O).
+#ifndef WBI_BACKEND_H
+#define WBI_BACKEND_H
+
+#include "wandb.h"
+
+typedef struct wbi_backend wbi_backend_t;
+typedef struct wbi_backend_run wbi_backend_run_t;
+
+typedef struct {
+    const char *base_url;   // e.g. "http://127.0.0.1:8080" (copied)
+    const char *api_key;    // sent as Basic "api:<key>" (copied; never logged)
+    int flush_interval_ms;  // file_stream send interval; 0: 15000
+    int heartbeat_ms;       // "{}" after this long without a request; 0: 30000
+    int request_timeout_ms; // per attempt; 0: 30000
+    int max_retries;        // per request; 0: 20; < 0: none
+    int retry_min_ms;       // first backoff; 0: 2000
+    int retry_max_ms;       // backoff cap; 0: 60000
+} wbi_backend_opts_t;
+
+// What UpsertBucket needs about a run. All strings copied; NULL = unset.
+typedef struct {
+    const char *run_id;       // run ID (name in UpsertBucket), required
+    const char *project;      // required
+    const char *entity;       // NULL: the server's default entity
+    const char *group;        // groupName
+    const char *job_type;     // jobType
+    const char *display_name; // displayName ("rank-3")
+    const char *notes;        // notes
+    const char *host;         // host
+    const char *program;      // program
+    const char *tags;         // comma-separated
+    const char *config_json;  // UNWRAPPED config object (extended JSON); wrapped on send
+} wbi_run_meta_t;
+
+typedef struct {
+    uint64_t requests;  // HTTP requests completed (any status)
+    uint64_t retries;   // attempts repeated after 429/5xx/network errors
+    uint64_t failures;  // requests given up on
+    uint64_t history_lines_sent; // history lines acknowledged by the server
+} wbi_backend_stats_t;
+
+// Starts the backend thread. Does not connect until there is work.
+// Returns a new object in *out; destroy it with wbi_backend_destroy().
+wandb_err wbi_backend_new(wbi_backend_t **out, const wbi_backend_opts_t *opts);
+// Stops the thread (without waiting for unsent data: call drain first),
+// frees every run and sets *self_p to NULL. NULL-safe.
+void wbi_backend_destroy(wbi_backend_t **self_p);
+
+// Registers a run and queues its first UpsertBucket. Returns a handle owned
+// by the backend (valid until wbi_backend_destroy), or NULL when out of memory.
+wbi_backend_run_t *wbi_backend_run_open(wbi_backend_t *self, const wbi_run_meta_t *meta);
+// Queues one history line (a JSON object text, copied) for file_stream.
+void wbi_backend_run_history(wbi_backend_t *self, wbi_backend_run_t *run, const char *line,
+                             size_t len);
+// Replaces the run summary (the whole JSON object text, copied); sent as the
+// one line of wandb-summary.json at the next flush.
+void wbi_backend_run_summary(wbi_backend_t *self, wbi_backend_run_t *run, const char *json,
+                             size_t len);
+// Replaces the whole (unwrapped) config; sent by a debounced UpsertBucket.
+void wbi_backend_run_config(wbi_backend_t *self, wbi_backend_run_t *run, const char *config_json);
+// Queues an alert (NotifyScriptableRunAlert). level: "INFO", "WARN", "ERROR".
+void wbi_backend_run_alert(wbi_backend_t *self, wbi_backend_run_t *run, const char *title,
+                           const char *text, const char *level, int64_t wait_ms);
+// Sends "preempting": true with the next request, at once.
+void wbi_backend_run_preempting(wbi_backend_t *self, wbi_backend_run_t *run);
+// Marks the run ended: once everything queued before is sent, the final
+// file_stream request carries complete=true and exitcode.
+void wbi_backend_run_finish(wbi_backend_t *self, wbi_backend_run_t *run, int exit_code);
+// Copies the entity the server named for the run into buf (empty until the
+// first UpsertBucket answered). Returns true when known.
+bool wbi_backend_run_entity(wbi_backend_t *self, wbi_backend_run_t *run, char *buf, size_t len);
+
+// Sends everything queued now (without waiting for the flush interval) and
+// waits until every queued line and every finish is acknowledged, or
+// timeout_ms passes (WANDB_ETIMEDOUT). Thread: not the backend's own.
+wandb_err wbi_backend_drain(wbi_backend_t *self, int timeout_ms);
+void wbi_backend_get_stats(wbi_backend_t *self, wbi_backend_stats_t *out);
+// Text of the last error (first error wins until the next success).
+const char *wbi_backend_errmsg(wbi_backend_t *self);
+
+#endif

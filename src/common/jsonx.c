@@ -1,0 +1,311 @@
+//  jsonx.c - W&B extended JSON: bare NaN, Infinity, -Infinity tokens
+//  SPDX-License-Identifier: MIT
+//
+//  Parse: the bare tokens outside strings are rewritten into marker strings
+//  ("\u0000NaN" ...) before jansson sees the text. Dump: a scanner walks
+//  jansson's output string by string and writes each marker back as the bare
+//  token; user strings are never touched because the scanner knows where
+//  every string starts and ends.
+#include "jsonx.h"
+#include "alloc.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MARK_NAN "\\u0000NaN"
+#define MARK_INF "\\u0000Infinity"
+#define MARK_NINF "\\u0000-Infinity"
+
+wandb_err wbi_jsonx_put_double(wbi_buf_t *out, double d)
+{
+    if (isnan(d))
+        return wbi_buf_append(out, "NaN", 3);
+    if (isinf(d))
+        return d > 0 ? wbi_buf_append(out, "Infinity", 8) : wbi_buf_append(out, "-Infinity", 9);
+    char tmp[32];
+    int n = 0;
+    // The shortest of %.15g..%.17g that reads back to the same double.
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+        if (prec == 17 || strtod(tmp, NULL) == d)
+            break;
+    }
+    // Keep it a float for readers that tell 3 from 3.0.
+    if (!strpbrk(tmp, ".eE"))
+        tmp[n++] = '.', tmp[n++] = '0', tmp[n] = '\0';
+    return wbi_buf_append(out, tmp, (size_t)n);
+}
+
+wandb_err wbi_jsonx_put_int(wbi_buf_t *out, int64_t i)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%lld", (long long)i);
+    return wbi_buf_append(out, tmp, (size_t)n);
+}
+
+// Length of the UTF-8 sequence starting at s (at most len bytes), 0 if invalid.
+static size_t s_utf8_seq(const unsigned char *s, size_t len)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t n;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, cp = c & 0x07;
+    else
+        return 0;
+    if (n > len)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0; // overlong or out of range
+    if (cp >= 0xD800 && cp <= 0xDFFF)
+        return 0; // surrogate
+    return n;
+}
+
+bool wbi_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        if (p[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n = s_utf8_seq(p + i, len - i);
+        if (!n)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+wandb_err wbi_jsonx_put_string(wbi_buf_t *out, const char *s, size_t len)
+{
+    if (!wbi_utf8_valid(s, len))
+        return WANDB_EINVAL;
+    size_t start_len = out->len;
+    wandb_err rc = wbi_buf_reserve(out, len + 2);
+    if (rc != WANDB_OK)
+        return rc;
+    rc = wbi_buf_putc(out, '"');
+    size_t run = 0; // bytes since the last escape, copied in one go
+    for (size_t i = 0; i < len && rc == WANDB_OK; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            run++;
+            continue;
+        }
+        rc = wbi_buf_append(out, s + i - run, run);
+        run = 0;
+        if (rc != WANDB_OK)
+            break;
+        switch (c) {
+        case '"':
+            rc = wbi_buf_append(out, "\\\"", 2);
+            break;
+        case '\\':
+            rc = wbi_buf_append(out, "\\\\", 2);
+            break;
+        case '\n':
+            rc = wbi_buf_append(out, "\\n", 2);
+            break;
+        case '\r':
+            rc = wbi_buf_append(out, "\\r", 2);
+            break;
+        case '\t':
+            rc = wbi_buf_append(out, "\\t", 2);
+            break;
+        default:
+            rc = wbi_buf_printf(out, "\\u%04x", c);
+        }
+    }
+    if (rc == WANDB_OK)
+        rc = wbi_buf_append(out, s + len - run, run);
+    if (rc == WANDB_OK)
+        rc = wbi_buf_putc(out, '"');
+    if (rc != WANDB_OK) {
+        out->len = start_len; // all or nothing
+        if (out->data)
+            out->data[out->len] = '\0';
+    }
+    return rc;
+}
+
+// True when text[i..) starts with word.
+static bool s_at(const char *text, size_t len, size_t i, const char *word)
+{
+    size_t n = strlen(word);
+    return len - i >= n && memcmp(text + i, word, n) == 0;
+}
+
+json_t *wbi_jsonx_loadb(const char *text, size_t len, size_t flags, json_error_t *err)
+{
+    // Fast path: no N or I outside strings means no extended tokens.
+    bool in_str = false, esc = false, ext = false;
+    for (size_t i = 0; i < len && !ext; i++) {
+        char c = text[i];
+        if (in_str) {
+            if (esc)
+                esc = false;
+            else if (c == '\\')
+                esc = true;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == 'N' || c == 'I') {
+            ext = true;
+        }
+    }
+    flags |= JSON_ALLOW_NUL | JSON_DECODE_ANY;
+    if (!ext)
+        return json_loadb(text, len, flags, err);
+
+    wbi_buf_t b;
+    wbi_buf_init(&b, len * 3 + 64);
+    in_str = esc = false;
+    wandb_err rc = WANDB_OK;
+    for (size_t i = 0; i < len && rc == WANDB_OK; i++) {
+        char c = text[i];
+        if (in_str) {
+            if (esc)
+                esc = false;
+            else if (c == '\\')
+                esc = true;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (s_at(text, len, i, "NaN")) {
+            rc = wbi_buf_puts(&b, "\"" MARK_NAN "\"");
+            i += 2;
+            continue;
+        } else if (s_at(text, len, i, "Infinity")) {
+            rc = wbi_buf_puts(&b, "\"" MARK_INF "\"");
+            i += 7;
+            continue;
+        } else if (s_at(text, len, i, "-Infinity")) {
+            rc = wbi_buf_puts(&b, "\"" MARK_NINF "\"");
+            i += 8;
+            continue;
+        }
+        rc = wbi_buf_putc(&b, c);
+    }
+    json_t *j = NULL;
+    if (rc == WANDB_OK) {
+        j = json_loadb(b.data, b.len, flags, err);
+    } else if (err) {
+        snprintf(err->text, sizeof err->text, "out of memory");
+        err->position = 0;
+    }
+    wbi_buf_release(&b);
+    return j;
+}
+
+wandb_err wbi_jsonx_dump_buf(wbi_buf_t *out, const json_t *json, size_t flags)
+{
+    char *raw = json_dumps(json, flags | JSON_ENCODE_ANY);
+    if (!raw)
+        return WANDB_ENOMEM;
+    size_t len = strlen(raw);
+    size_t start_len = out->len;
+    wandb_err rc = wbi_buf_reserve(out, len);
+    size_t i = 0;
+    while (rc == WANDB_OK && i < len) {
+        if (raw[i] != '"') {
+            size_t j = i;
+            while (j < len && raw[j] != '"')
+                j++;
+            rc = wbi_buf_append(out, raw + i, j - i);
+            i = j;
+            continue;
+        }
+        size_t j = i + 1; // find the closing quote of this string
+        while (j < len && raw[j] != '"')
+            j += raw[j] == '\\' ? 2 : 1;
+        size_t inner = j - i - 1;
+        const char *s = raw + i + 1;
+        if (inner == strlen(MARK_NAN) && memcmp(s, MARK_NAN, inner) == 0)
+            rc = wbi_buf_puts(out, "NaN");
+        else if (inner == strlen(MARK_INF) && memcmp(s, MARK_INF, inner) == 0)
+            rc = wbi_buf_puts(out, "Infinity");
+        else if (inner == strlen(MARK_NINF) && memcmp(s, MARK_NINF, inner) == 0)
+            rc = wbi_buf_puts(out, "-Infinity");
+        else
+            rc = wbi_buf_append(out, raw + i, (j < len ? j + 1 : j) - i);
+        i = j + 1;
+    }
+    free(raw);
+    if (rc != WANDB_OK) {
+        out->len = start_len;
+        if (out->data)
+            out->data[out->len] = '\0';
+    }
+    return rc;
+}
+
+char *wbi_jsonx_dumps(const json_t *json, size_t flags)
+{
+    wbi_buf_t b;
+    wbi_buf_init(&b, SIZE_MAX / 2);
+    if (wbi_jsonx_dump_buf(&b, json, flags) != WANDB_OK) {
+        wbi_buf_release(&b);
+        return NULL;
+    }
+    return wbi_buf_steal(&b);
+}
+
+json_t *wbi_jsonx_real(double d)
+{
+    if (isnan(d))
+        return json_stringn("\0NaN", 4);
+    if (isinf(d))
+        return d > 0 ? json_stringn("\0Infinity", 9) : json_stringn("\0-Infinity", 10);
+    return json_real(d);
+}
+
+bool wbi_jsonx_is_nonfinite(const json_t *j, double *d_out)
+{
+    if (!json_is_string(j) || json_string_length(j) < 2 || json_string_value(j)[0] != '\0')
+        return false;
+    const char *s = json_string_value(j) + 1;
+    size_t n = json_string_length(j) - 1;
+    double d;
+    if (n == 3 && memcmp(s, "NaN", 3) == 0)
+        d = NAN;
+    else if (n == 8 && memcmp(s, "Infinity", 8) == 0)
+        d = INFINITY;
+    else if (n == 9 && memcmp(s, "-Infinity", 9) == 0)
+        d = -INFINITY;
+    else
+        return false;
+    if (d_out)
+        *d_out = d;
+    return true;
+}
+
+bool wbi_jsonx_number(const json_t *j, double *d_out)
+{
+    if (json_is_integer(j)) {
+        *d_out = (double)json_integer_value(j);
+        return true;
+    }
+    if (json_is_real(j)) {
+        *d_out = json_real_value(j);
+        return true;
+    }
+    return wbi_jsonx_is_nonfinite(j, d_out);
+}

@@ -1,0 +1,217 @@
+//  wire.h - the binary frame format between ranks and the aggregator
+//  SPDX-License-Identifier: MIT
+//
+//  One ZeroMQ message = an 8-byte header and whole records; all integers
+//  little-endian. The layout is specified in docs/wire-format.md. Encoders
+//  here are inline so the log() hot path can write straight into its ring;
+//  the decoder does no I/O, validates every length before use and reports
+//  the byte offset of the first malformed byte. Thread: any (no state).
+#ifndef WBI_WIRE_H
+#define WBI_WIRE_H
+
+#include "buf.h"
+#include "wandb.h"
+#include <string.h>
+
+#define WBI_WIRE_VERSION 1
+#define WBI_WIRE_HEADER_BYTES 8  // "WB", version, flags, seq u32
+#define WBI_WIRE_RECORD_HEADER 5 // type u8, payload length u32
+#define WBI_WIRE_ROW_HEADER 19   // step i64, ts f64, flags u8, count u16
+#define WBI_WIRE_KEY_MAX 255     // bytes in a key
+#define WBI_WIRE_KEY_ID_MAX 0x0FFFFFFFu
+#define WBI_WIRE_VALUE_MAX (1u << 20) // bytes in one string or JSON value
+#define WBI_WIRE_ROW_MAX_VALUES 65535
+#define WBI_WIRE_ROW_COMMIT 0x01 // row flag: this record ends the row
+
+typedef enum {
+    // rank -> aggregator
+    WBI_REC_HELLO = 1,         // JSON object: run metadata (first record)
+    WBI_REC_KEY = 2,           // id u32, key bytes: interns a key
+    WBI_REC_ROW = 3,           // a log() call: step, ts, flags, values
+    WBI_REC_CONFIG = 4,        // JSON object merged into the config
+    WBI_REC_SUMMARY = 5,       // JSON object merged into the summary
+    WBI_REC_DEFINE_METRIC = 6, // JSON object: one metric definition
+    WBI_REC_ALERT = 7,         // JSON object: title, text, level, wait_ms
+    WBI_REC_FINISH = 8,        // exit_code i32, dropped u64, rejected u64
+    WBI_REC_PREEMPTING = 9,    // empty: the run is about to be preempted
+    // aggregator -> rank
+    WBI_REC_WELCOME = 32,  // JSON object: entity, url, starting_step
+    WBI_REC_FINISHED = 33, // empty: every record up to FINISH was received
+} wbi_rec_type;
+
+// --- inline little-endian writers (dst must have room) ---------------------
+
+static inline void wbi_put_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void wbi_put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void wbi_put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void wbi_put_f64(uint8_t *p, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, sizeof v);
+    wbi_put_u64(p, v);
+}
+static inline uint16_t wbi_get_u16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline uint32_t wbi_get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+static inline uint64_t wbi_get_u64(const uint8_t *p)
+{
+    return (uint64_t)wbi_get_u32(p) | ((uint64_t)wbi_get_u32(p + 4) << 32);
+}
+static inline double wbi_get_f64(const uint8_t *p)
+{
+    uint64_t v = wbi_get_u64(p);
+    double d;
+    memcpy(&d, &v, sizeof d);
+    return d;
+}
+
+// Writes a message header into dst[0..8).
+static inline void wbi_wire_header_put(uint8_t *dst, uint32_t seq)
+{
+    dst[0] = 'W';
+    dst[1] = 'B';
+    dst[2] = WBI_WIRE_VERSION;
+    dst[3] = 0;
+    wbi_put_u32(dst + 4, seq);
+}
+
+// Writes a record header (type, payload length) into dst[0..5).
+static inline void wbi_wire_record_put(uint8_t *dst, uint8_t type, uint32_t payload_len)
+{
+    dst[0] = type;
+    wbi_put_u32(dst + 1, payload_len);
+}
+
+// Writes the fixed part of a ROW payload into dst[0..19).
+static inline void wbi_wire_row_put(uint8_t *dst, int64_t step, double ts, uint8_t flags,
+                                    uint16_t count)
+{
+    wbi_put_u64(dst, (uint64_t)step);
+    wbi_put_f64(dst + 8, ts);
+    dst[16] = flags;
+    wbi_put_u16(dst + 17, count);
+}
+
+// Bytes one value takes in a ROW (slen: strlen of a string/JSON value).
+static inline size_t wbi_wire_value_size(wandb_type type, size_t slen)
+{
+    switch (type) {
+    case WANDB_TYPE_BOOL:
+        return 5;
+    case WANDB_TYPE_STRING:
+    case WANDB_TYPE_JSON:
+        return 8 + slen;
+    default:
+        return 12;
+    }
+}
+
+// Writes one value (tag = type << 28 | key id) and returns the bytes written.
+static inline size_t wbi_wire_value_put(uint8_t *dst, uint32_t key_id, const wandb_value_t *v,
+                                        size_t slen)
+{
+    wbi_put_u32(dst, ((uint32_t)v->type << 28) | key_id);
+    switch (v->type) {
+    case WANDB_TYPE_BOOL:
+        dst[4] = v->as.b ? 1 : 0;
+        return 5;
+    case WANDB_TYPE_STRING:
+    case WANDB_TYPE_JSON:
+        wbi_put_u32(dst + 4, (uint32_t)slen);
+        memcpy(dst + 8, v->as.s, slen);
+        return 8 + slen;
+    case WANDB_TYPE_INT:
+        wbi_put_u64(dst + 4, (uint64_t)v->as.i);
+        return 12;
+    default:
+        wbi_put_f64(dst + 4, v->as.d);
+        return 12;
+    }
+}
+
+// --- buffer encoders for control records -----------------------------------
+
+// Appends a record with an opaque payload (JSON text for HELLO, CONFIG, ...).
+wandb_err wbi_wire_put(wbi_buf_t *out, wbi_rec_type type, const void *payload, size_t len);
+wandb_err wbi_wire_put_key(wbi_buf_t *out, uint32_t id, const char *key, size_t len);
+wandb_err wbi_wire_put_finish(wbi_buf_t *out, int32_t exit_code, uint64_t dropped,
+                              uint64_t rejected);
+
+// --- decoder ----------------------------------------------------------------
+
+typedef struct {
+    const uint8_t *data; // the whole message
+    size_t len;          // its length
+    size_t pos;          // next byte to read; on error, the offending offset
+    uint32_t seq;        // the header's sequence number
+} wbi_wire_reader_t;
+
+typedef struct {
+    uint8_t type;           // wbi_rec_type (unknown types are returned too)
+    const uint8_t *payload; // borrowed from the message
+    uint32_t len;           // payload length
+    size_t offset;          // offset of the record in the message
+} wbi_wire_record_t;
+
+typedef struct {
+    uint32_t key_id; // interned key
+    wandb_type type; // which member is set
+    union {
+        double d;
+        int64_t i;
+        bool b;
+        struct {
+            const char *p; // borrowed, not NUL-terminated
+            uint32_t len;
+        } s;
+    } as;
+} wbi_wire_value_t;
+
+typedef struct {
+    int64_t step;          // explicit step of the call (>= 0)
+    double ts;             // Unix seconds at log() time
+    uint8_t flags;         // WBI_WIRE_ROW_COMMIT
+    uint16_t count;        // number of values
+    const uint8_t *values; // first value (validated)
+    const uint8_t *end;    // end of the values
+} wbi_wire_row_t;
+
+// Checks the header. WANDB_EPROTO (r->pos says where) on a short message, a
+// bad magic or an unknown version.
+wandb_err wbi_wire_reader_init(wbi_wire_reader_t *r, const void *msg, size_t len);
+// Returns the next record: WANDB_OK, WANDB_ECLOSED at the end, WANDB_EPROTO
+// when a length runs past the message (r->pos says where; reading stops).
+wandb_err wbi_wire_next(wbi_wire_reader_t *r, wbi_wire_record_t *rec);
+// Validates a whole ROW record (every value and length, key ids, types,
+// bool bytes, negative step) so that iterating it cannot fail afterwards.
+// On WANDB_EPROTO *bad_offset is the offset within the payload.
+wandb_err wbi_wire_row_parse(const wbi_wire_record_t *rec, wbi_wire_row_t *row, size_t *bad_offset);
+// Reads the value at *cursor (start with row->values) and advances it.
+// Only valid on a row accepted by wbi_wire_row_parse; false at row->end.
+bool wbi_wire_row_next(const wbi_wire_row_t *row, const uint8_t **cursor, wbi_wire_value_t *v);
+// Parses a KEY payload. WANDB_EPROTO on a short payload, an empty or too long
+// key, an id above WBI_WIRE_KEY_ID_MAX or a key that is not UTF-8.
+wandb_err wbi_wire_key_parse(const wbi_wire_record_t *rec, uint32_t *id, const char **key,
+                             size_t *key_len);
+wandb_err wbi_wire_finish_parse(const wbi_wire_record_t *rec, int32_t *exit_code,
+                                uint64_t *dropped, uint64_t *rejected);
+
+#endif

@@ -1,0 +1,4 @@
+# src/common: wire format, extended JSON, buffers.
+wandb_add_test(test_wire SOURCES unit/test_wire.c LIBS wbi_common LABELS unit TIMEOUT 60)
+wandb_add_test(test_jsonx SOURCES unit/test_jsonx.c LIBS wbi_common LABELS unit TIMEOUT 30)
+wandb_add_test(test_buf SOURCES unit/test_buf.c LIBS wbi_common LABELS unit TIMEOUT 30)
