@@ -2,10 +2,10 @@
 //  SPDX-License-Identifier: MIT
 //
 //  Parse: the bare tokens outside strings are rewritten into marker strings
-//  ("\u0000NaN" ...) before jansson sees the text. Dump: a scanner walks
-//  jansson's output string by string and writes each marker back as the bare
-//  token; user strings are never touched because the scanner knows where
-//  every string starts and ends.
+//  ("\u0000NaN" ...) before jansson sees the text. Dump: our own compact
+//  encoder (not json_dumps), so markers become bare tokens again and doubles
+//  get their shortest round-trip form (jansson would write 0.1 as
+//  0.10000000000000001).
 #include "jsonx.h"
 #include "alloc.h"
 
@@ -144,6 +144,12 @@ wandb_err wbi_jsonx_put_string(wbi_buf_t *out, const char *s, size_t len)
     return rc;
 }
 
+// qsort comparator for object keys.
+static int s_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 // True when text[i..) starts with word.
 static bool s_at(const char *text, size_t len, size_t i, const char *word)
 {
@@ -215,42 +221,81 @@ json_t *wbi_jsonx_loadb(const char *text, size_t len, size_t flags, json_error_t
     return j;
 }
 
+// Appends one value, compact, recursing into objects and arrays (depth capped).
+static wandb_err s_dump(wbi_buf_t *out, const json_t *j, size_t flags, int depth)
+{
+    if (depth > 256)
+        return WANDB_ETOOBIG;
+    double d;
+    wandb_err rc = WANDB_OK;
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        size_t n = json_object_size(j);
+        const char **keys = NULL;
+        if (n && (flags & JSON_SORT_KEYS)) {
+            keys = wbi_malloc(n * sizeof(*keys));
+            if (!keys)
+                return WANDB_ENOMEM;
+            size_t i = 0;
+            const char *k;
+            json_t *v;
+            json_object_foreach((json_t *)j, k, v)
+                keys[i++] = k;
+            qsort(keys, n, sizeof(*keys), s_cmp_str);
+        }
+        rc = wbi_buf_putc(out, '{');
+        size_t i = 0;
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)j, k, v) {
+            const char *key = keys ? keys[i] : k;
+            const json_t *val = keys ? json_object_get(j, key) : v;
+            if (rc == WANDB_OK && i > 0)
+                rc = wbi_buf_putc(out, ',');
+            if (rc == WANDB_OK)
+                rc = wbi_jsonx_put_string(out, key, strlen(key));
+            if (rc == WANDB_OK)
+                rc = wbi_buf_putc(out, ':');
+            if (rc == WANDB_OK)
+                rc = s_dump(out, val, flags, depth + 1);
+            i++;
+        }
+        wbi_free(keys);
+        return rc == WANDB_OK ? wbi_buf_putc(out, '}') : rc;
+    }
+    case JSON_ARRAY:
+        rc = wbi_buf_putc(out, '[');
+        for (size_t i = 0; rc == WANDB_OK && i < json_array_size(j); i++) {
+            if (i > 0)
+                rc = wbi_buf_putc(out, ',');
+            if (rc == WANDB_OK)
+                rc = s_dump(out, json_array_get(j, i), flags, depth + 1);
+        }
+        return rc == WANDB_OK ? wbi_buf_putc(out, ']') : rc;
+    case JSON_STRING:
+        if (wbi_jsonx_is_nonfinite(j, &d))
+            return wbi_jsonx_put_double(out, d);
+        return wbi_jsonx_put_string(out, json_string_value(j), json_string_length(j));
+    case JSON_INTEGER:
+        return wbi_jsonx_put_int(out, (int64_t)json_integer_value(j));
+    case JSON_REAL:
+        return wbi_jsonx_put_double(out, json_real_value(j));
+    case JSON_TRUE:
+        return wbi_buf_append(out, "true", 4);
+    case JSON_FALSE:
+        return wbi_buf_append(out, "false", 5);
+    case JSON_NULL:
+        return wbi_buf_append(out, "null", 4);
+    }
+    return WANDB_EINVAL;
+}
+
 wandb_err wbi_jsonx_dump_buf(wbi_buf_t *out, const json_t *json, size_t flags)
 {
-    char *raw = json_dumps(json, flags | JSON_ENCODE_ANY);
-    if (!raw)
-        return WANDB_ENOMEM;
-    size_t len = strlen(raw);
     size_t start_len = out->len;
-    wandb_err rc = wbi_buf_reserve(out, len);
-    size_t i = 0;
-    while (rc == WANDB_OK && i < len) {
-        if (raw[i] != '"') {
-            size_t j = i;
-            while (j < len && raw[j] != '"')
-                j++;
-            rc = wbi_buf_append(out, raw + i, j - i);
-            i = j;
-            continue;
-        }
-        size_t j = i + 1; // find the closing quote of this string
-        while (j < len && raw[j] != '"')
-            j += raw[j] == '\\' ? 2 : 1;
-        size_t inner = j - i - 1;
-        const char *s = raw + i + 1;
-        if (inner == strlen(MARK_NAN) && memcmp(s, MARK_NAN, inner) == 0)
-            rc = wbi_buf_puts(out, "NaN");
-        else if (inner == strlen(MARK_INF) && memcmp(s, MARK_INF, inner) == 0)
-            rc = wbi_buf_puts(out, "Infinity");
-        else if (inner == strlen(MARK_NINF) && memcmp(s, MARK_NINF, inner) == 0)
-            rc = wbi_buf_puts(out, "-Infinity");
-        else
-            rc = wbi_buf_append(out, raw + i, (j < len ? j + 1 : j) - i);
-        i = j + 1;
-    }
-    free(raw);
+    wandb_err rc = s_dump(out, json, flags, 0);
     if (rc != WANDB_OK) {
-        out->len = start_len;
+        out->len = start_len; // all or nothing
         if (out->data)
             out->data[out->len] = '\0';
     }

@@ -27,9 +27,10 @@ bool wbi_utf8_valid(const char *s, size_t len);
 // Parses extended JSON. Returns a new reference or NULL with err filled in
 // (line, column, position, text). flags as for json_loadb.
 json_t *wbi_jsonx_loadb(const char *text, size_t len, size_t flags, json_error_t *err);
-// Dumps with the markers written back as bare tokens. Returns a string to
-// free with wbi_free, or NULL. flags as for json_dumps (JSON_COMPACT is
-// typical; JSON_ENCODE_ANY is always added).
+// Dumps compact JSON with the markers written back as bare tokens and
+// doubles in their shortest form. Returns a string to free with wbi_free,
+// or NULL. flags: JSON_SORT_KEYS is honoured, the rest ignored (always
+// compact, any value). Strings with invalid UTF-8 fail the dump.
 char *wbi_jsonx_dumps(const json_t *json, size_t flags);
 // Appends the dump of json to out.
 wandb_err wbi_jsonx_dump_buf(wbi_buf_t *out, const json_t *json, size_t flags);

@@ -79,6 +79,14 @@ static void test_round_trip(void)
     wbi_free(out);
     json_decref(j);
 
+    const char *plain = "{\"z\":0.1,\"a\":[3.0,-7,true,null,\"\\u00e9\"]}";
+    j = wbi_jsonx_loadb(plain, strlen(plain), 0, &err);
+    CHECK(j != NULL);
+    out = wbi_jsonx_dumps(j, 0); // insertion order, shortest doubles
+    CHECK_STREQ(out, "{\"z\":0.1,\"a\":[3.0,-7,true,null,\"é\"]}");
+    wbi_free(out);
+    json_decref(j);
+
     json_t *o = json_object();
     json_object_set_new(o, "x", wbi_jsonx_real(INFINITY));
     json_object_set_new(o, "y", wbi_jsonx_real(0.25));

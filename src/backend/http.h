@@ -1,0 +1,41 @@
+//  http.h - one libcurl easy handle that POSTs JSON to the backend
+//  SPDX-License-Identifier: MIT
+//
+//  Reusing the one handle keeps one keep-alive connection for every request.
+//  Sets the credentials (Basic "api:<key>", never logged), User-Agent,
+//  timeouts, TCP keepalive, a bounded answer buffer (1 MiB) and captures
+//  Retry-After. CURLcode and HTTP status are mapped to wandb_err here, at
+//  one boundary. Thread: the owning thread only; abort_flag may be set from
+//  any thread to cut a transfer short.
+#ifndef WBI_BACKEND_HTTP_H
+#define WBI_BACKEND_HTTP_H
+
+#include "wandb.h"
+#include <stdatomic.h>
+
+// Bytes of an answer kept; the rest is read and discarded.
+#define WBI_HTTP_ANSWER_MAX ((size_t)1 << 20)
+
+typedef struct wbi_http wbi_http_t;
+
+typedef struct {
+    long status;            // HTTP status, 0 when there was no answer
+    wandb_err err;          // WANDB_OK for any HTTP answer, else the transport error
+    int64_t retry_after_ms; // from Retry-After, -1 when absent
+    const char *body;       // answer (borrowed until the next post), NUL-terminated
+    size_t body_len;        // its length (at most WBI_HTTP_ANSWER_MAX)
+    char errmsg[256];       // what went wrong, when err != WANDB_OK
+} wbi_http_result_t;
+
+// Creates the handle. api_key may be NULL (no Authorization header).
+wandb_err wbi_http_new(wbi_http_t **out, const char *api_key, int timeout_ms,
+                       const atomic_bool *abort_flag);
+void wbi_http_destroy(wbi_http_t **self_p);
+// POSTs body to url. graphql adds the GraphQL-only headers. Fills *res and
+// returns res->err.
+wandb_err wbi_http_post(wbi_http_t *self, const char *url, const char *body, size_t len,
+                        bool graphql, wbi_http_result_t *res);
+// Maps an HTTP status to the error a caller reports (2xx: WANDB_OK).
+wandb_err wbi_http_status_err(long status);
+
+#endif

@@ -1,0 +1,539 @@
+//  request.c - W&B request bodies and answers, without I/O
+//  SPDX-License-Identifier: MIT
+#include "backend/request.h"
+#include "common/alloc.h"
+#include "common/jsonx.h"
+
+#include <stdio.h>
+#include <string.h>
+
+// The operation texts: same operations, variables and selections as
+// wandb-core's core/api/graphql/*.graphql (protocol doc §1.5, §2.1, §6).
+static const char s_features_query[] = "query ServerFeaturesQuery {\n"
+                                       "  serverInfo {\n"
+                                       "    features {\n"
+                                       "      name\n"
+                                       "      isEnabled\n"
+                                       "    }\n"
+                                       "  }\n"
+                                       "}\n";
+
+// UpsertBucket: variables and bucket selection of protocol doc §2.1.
+static const char s_upsert_query[] = "mutation UpsertBucket(\n"
+                                     "  $id: String,\n"
+                                     "  $name: String,\n"
+                                     "  $project: String,\n"
+                                     "  $entity: String,\n"
+                                     "  $groupName: String,\n"
+                                     "  $description: String,\n"
+                                     "  $displayName: String,\n"
+                                     "  $notes: String,\n"
+                                     "  $commit: String,\n"
+                                     "  $config: JSONString,\n"
+                                     "  $host: String,\n"
+                                     "  $debug: Boolean,\n"
+                                     "  $program: String,\n"
+                                     "  $repo: String,\n"
+                                     "  $jobType: String,\n"
+                                     "  $state: String,\n"
+                                     "  $sweep: String,\n"
+                                     "  $tags: [String!],\n"
+                                     "  $summaryMetrics: JSONString,\n"
+                                     ") {\n"
+                                     "  upsertBucket(input: {\n"
+                                     "    id: $id,\n"
+                                     "    name: $name,\n"
+                                     "    groupName: $groupName,\n"
+                                     "    modelName: $project,\n"
+                                     "    entityName: $entity,\n"
+                                     "    description: $description,\n"
+                                     "    displayName: $displayName,\n"
+                                     "    notes: $notes,\n"
+                                     "    config: $config,\n"
+                                     "    commit: $commit,\n"
+                                     "    host: $host,\n"
+                                     "    debug: $debug,\n"
+                                     "    jobProgram: $program,\n"
+                                     "    jobRepo: $repo,\n"
+                                     "    jobType: $jobType,\n"
+                                     "    state: $state,\n"
+                                     "    sweep: $sweep,\n"
+                                     "    tags: $tags,\n"
+                                     "    summaryMetrics: $summaryMetrics,\n"
+                                     "  }) {\n"
+                                     "    bucket {\n"
+                                     "      id\n"
+                                     "      name\n"
+                                     "      displayName\n"
+                                     "      description\n"
+                                     "      config\n"
+                                     "      sweepName\n"
+                                     "      project {\n"
+                                     "        id\n"
+                                     "        name\n"
+                                     "        entity {\n"
+                                     "          id\n"
+                                     "          name\n"
+                                     "        }\n"
+                                     "      }\n"
+                                     "      historyLineCount\n"
+                                     "    }\n"
+                                     "    inserted\n"
+                                     "  }\n"
+                                     "}\n";
+
+// NotifyScriptableRunAlert (protocol doc §6).
+static const char s_alert_query[] = "mutation NotifyScriptableRunAlert(\n"
+                                    "  $entityName: String!,\n"
+                                    "  $projectName: String!,\n"
+                                    "  $runName: String!,\n"
+                                    "  $title: String!,\n"
+                                    "  $text: String!,\n"
+                                    "  $severity: AlertSeverity = INFO,\n"
+                                    "  $waitDuration: Duration\n"
+                                    ") {\n"
+                                    "  notifyScriptableRunAlert(input: {\n"
+                                    "    entityName: $entityName,\n"
+                                    "    projectName: $projectName,\n"
+                                    "    runName: $runName,\n"
+                                    "    title: $title,\n"
+                                    "    text: $text,\n"
+                                    "    severity: $severity,\n"
+                                    "    waitDuration: $waitDuration\n"
+                                    "  }) {\n"
+                                    "    success\n"
+                                    "  }\n"
+                                    "}\n";
+
+// A JSON string for s, or JSON null when s is NULL or not UTF-8.
+static json_t *s_str_or_null(const char *s)
+{
+    json_t *j = s ? json_string(s) : NULL;
+    return j ? j : json_null();
+}
+
+// Appends the GraphQL envelope around vars (stolen) and frees it.
+static wandb_err s_graphql(wbi_buf_t *out, const char *query, const char *op, json_t *vars)
+{
+    if (!vars)
+        return WANDB_ENOMEM;
+    json_t *root = json_object();
+    wandb_err rc = WANDB_ENOMEM;
+    if (!root)
+        goto cleanup;
+    if (json_object_set_new(root, "query", json_string(query)) != 0 ||
+        json_object_set(root, "variables", vars) != 0 ||
+        json_object_set_new(root, "operationName", json_string(op)) != 0)
+        goto cleanup;
+    rc = wbi_jsonx_dump_buf(out, root, JSON_COMPACT);
+cleanup:
+    json_decref(root);
+    json_decref(vars);
+    return rc;
+}
+
+// True for JSON whitespace.
+static bool s_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+// End of the JSON string starting at text[i] == '"' (index after the quote).
+static size_t s_string_end(const char *text, size_t len, size_t i)
+{
+    for (i++; i < len; i++) {
+        if (text[i] == '\\')
+            i++;
+        else if (text[i] == '"')
+            return i + 1;
+    }
+    return len;
+}
+
+// End of the value starting at text[i]: the next ',' or '}' at depth 0.
+static size_t s_value_end(const char *text, size_t len, size_t i)
+{
+    int depth = 0;
+    while (i < len) {
+        char c = text[i];
+        if (c == '"') {
+            i = s_string_end(text, len, i);
+            continue;
+        }
+        if (c == '{' || c == '[')
+            depth++;
+        else if (c == '}' || c == ']')
+            depth--;
+        if (depth < 0 || (depth == 0 && c == ','))
+            break;
+        i++;
+    }
+    return i;
+}
+
+// Wraps each member of a validated object, copying keys and values
+// verbatim so that numbers keep the exact text the caller wrote.
+static wandb_err s_wrap_text(wbi_buf_t *out, const char *text, size_t len)
+{
+    size_t i = 0;
+    while (i < len && s_ws(text[i]))
+        i++;
+    i++; // '{'
+    wandb_err rc = wbi_buf_putc(out, '{');
+    const char *sep = "";
+    while (rc == WANDB_OK && i < len) {
+        while (i < len && (s_ws(text[i]) || text[i] == ','))
+            i++;
+        if (i >= len || text[i] != '"')
+            break; // '}'
+        size_t key_end = s_string_end(text, len, i);
+        size_t v = key_end;
+        while (v < len && (s_ws(text[v]) || text[v] == ':'))
+            v++;
+        size_t v_end = s_value_end(text, len, v);
+        size_t trim = v_end;
+        while (trim > v && s_ws(text[trim - 1]))
+            trim--;
+        rc = wbi_buf_printf(out, "%s%.*s:{\"value\":%.*s}", sep, (int)(key_end - i), text + i,
+                            (int)(trim - v), text + v);
+        sep = ",";
+        i = v_end;
+    }
+    if (rc == WANDB_OK)
+        rc = wbi_buf_putc(out, '}');
+    return rc;
+}
+
+// Wraps the top-level keys of the config object.
+wandb_err wbi_bk_config_wrap(const char *config_json, char **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (err && errlen)
+        err[0] = '\0';
+    if (!config_json)
+        return WANDB_EINVAL;
+    size_t len = strlen(config_json);
+    json_error_t jerr;
+    json_t *cfg = wbi_jsonx_loadb(config_json, len, 0, &jerr);
+    if (!cfg) {
+        if (err)
+            snprintf(err, errlen, "config: %s at line %d column %d", jerr.text, jerr.line,
+                     jerr.column);
+        return WANDB_EPROTO;
+    }
+    bool is_object = json_is_object(cfg);
+    json_decref(cfg);
+    if (!is_object) {
+        if (err)
+            snprintf(err, errlen, "config: not a JSON object");
+        return WANDB_EPROTO;
+    }
+    wbi_buf_t b;
+    wbi_buf_init(&b, 3 * len + 64);
+    wandb_err rc = s_wrap_text(&b, config_json, len);
+    if (rc != WANDB_OK) {
+        wbi_buf_release(&b);
+        return rc;
+    }
+    *out = wbi_buf_steal(&b);
+    return *out ? WANDB_OK : WANDB_ENOMEM;
+}
+
+// ServerFeaturesQuery has no variables.
+wandb_err wbi_bk_features_body(wbi_buf_t *out)
+{
+    return s_graphql(out, s_features_query, "ServerFeaturesQuery", json_object());
+}
+
+// Splits comma-separated tags into a JSON list (trimmed, empty ones skipped).
+static json_t *s_tags(const char *tags)
+{
+    if (!tags)
+        return json_null();
+    json_t *list = json_array();
+    const char *p = tags;
+    while (list && *p) {
+        const char *end = strchr(p, ',');
+        if (!end)
+            end = p + strlen(p);
+        const char *a = p, *b = end;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        if (b > a) {
+            json_t *t = json_stringn(a, (size_t)(b - a));
+            if (t)
+                json_array_append_new(list, t);
+        }
+        p = *end ? end + 1 : end;
+    }
+    return list ? list : json_null();
+}
+
+// All declared variables are sent; unset ones as null (protocol doc §1.3).
+wandb_err wbi_bk_upsert_body(wbi_buf_t *out, const wbi_bk_upsert_t *u)
+{
+    json_t *v = json_object();
+    if (!v)
+        return WANDB_ENOMEM;
+    int bad = 0;
+    bad |= json_object_set_new(v, "id", s_str_or_null(u->id));
+    bad |= json_object_set_new(v, "name", s_str_or_null(u->name));
+    bad |= json_object_set_new(v, "project", s_str_or_null(u->project));
+    bad |= json_object_set_new(v, "entity", s_str_or_null(u->entity));
+    bad |= json_object_set_new(v, "groupName", s_str_or_null(u->group));
+    bad |= json_object_set_new(v, "description", json_null());
+    bad |= json_object_set_new(v, "displayName", s_str_or_null(u->display_name));
+    bad |= json_object_set_new(v, "notes", s_str_or_null(u->notes));
+    bad |= json_object_set_new(v, "commit", json_null());
+    bad |= json_object_set_new(v, "config", s_str_or_null(u->config));
+    bad |= json_object_set_new(v, "host", s_str_or_null(u->host));
+    bad |= json_object_set_new(v, "debug", json_null());
+    bad |= json_object_set_new(v, "program", s_str_or_null(u->program));
+    bad |= json_object_set_new(v, "repo", json_null());
+    bad |= json_object_set_new(v, "jobType", s_str_or_null(u->job_type));
+    bad |= json_object_set_new(v, "state", json_null());
+    bad |= json_object_set_new(v, "sweep", json_null());
+    bad |= json_object_set_new(v, "tags", s_tags(u->tags));
+    bad |= json_object_set_new(v, "summaryMetrics", json_null());
+    if (bad) {
+        json_decref(v);
+        return WANDB_ENOMEM;
+    }
+    return s_graphql(out, s_upsert_query, "UpsertBucket", v);
+}
+
+// severity is an enum: INFO, WARN or ERROR (anything else becomes INFO).
+wandb_err wbi_bk_alert_body(wbi_buf_t *out, const char *entity, const char *project,
+                            const char *run_id, const char *title, const char *text,
+                            const char *level, int64_t wait_ms)
+{
+    const char *sev = "INFO";
+    if (level && (strcmp(level, "WARN") == 0 || strcmp(level, "ERROR") == 0))
+        sev = level;
+    json_t *v = json_object();
+    if (!v)
+        return WANDB_ENOMEM;
+    int bad = 0;
+    bad |= json_object_set_new(v, "entityName", s_str_or_null(entity));
+    bad |= json_object_set_new(v, "projectName", s_str_or_null(project));
+    bad |= json_object_set_new(v, "runName", s_str_or_null(run_id));
+    bad |= json_object_set_new(v, "title", s_str_or_null(title ? title : ""));
+    bad |= json_object_set_new(v, "text", s_str_or_null(text ? text : ""));
+    bad |= json_object_set_new(v, "severity", json_string(sev));
+    bad |=
+        json_object_set_new(v, "waitDuration", wait_ms >= 0 ? json_integer(wait_ms) : json_null());
+    if (bad) {
+        json_decref(v);
+        return WANDB_ENOMEM;
+    }
+    return s_graphql(out, s_alert_query, "NotifyScriptableRunAlert", v);
+}
+
+// Appends the history file part; stops before the cap (at least one line).
+static wandb_err s_fs_history(wbi_buf_t *out, const wbi_bk_fs_t *fs, size_t cap, size_t *taken)
+{
+    wandb_err rc = wbi_buf_printf(out, "\"wandb-history.jsonl\":{\"offset\":%lld,\"content\":[",
+                                  (long long)fs->offset);
+    const wbi_bk_line_t *line = fs->lines;
+    for (size_t i = 0; rc == WANDB_OK && line && i < fs->nlines; i++, line = line->next) {
+        size_t mark = out->len;
+        if (i > 0)
+            rc = wbi_buf_putc(out, ',');
+        if (rc == WANDB_OK)
+            rc = wbi_jsonx_put_string(out, line->data, line->len);
+        if (rc == WANDB_OK && i > 0 && out->len > cap) {
+            out->len = mark; // this line goes into the next request
+            out->data[mark] = '\0';
+            break;
+        }
+        if (rc == WANDB_OK)
+            (*taken)++;
+    }
+    if (rc == WANDB_OK)
+        rc = wbi_buf_puts(out, "]}");
+    return rc;
+}
+
+// {"files":{history, summary}, "preempting", "complete", "exitcode"}.
+wandb_err wbi_bk_fs_body(wbi_buf_t *out, const wbi_bk_fs_t *fs, size_t *taken, bool *completed)
+{
+    *taken = 0;
+    *completed = false;
+    size_t start = out->len;
+    size_t cap = fs->max_bytes ? fs->max_bytes : WBI_BK_REQUEST_MAX;
+    // The summary is written after the history: keep room for it.
+    size_t room = fs->summary ? fs->summary_len + 64 : 0;
+    cap = start + (cap > room ? cap - room : 0);
+    bool has_lines = fs->lines && fs->nlines > 0;
+    wandb_err rc = wbi_buf_putc(out, '{');
+    const char *sep = "";
+    if (rc == WANDB_OK && (has_lines || fs->summary)) {
+        rc = wbi_buf_puts(out, "\"files\":{");
+        if (rc == WANDB_OK && has_lines) {
+            rc = s_fs_history(out, fs, cap, taken);
+            sep = ",";
+        }
+        if (rc == WANDB_OK && fs->summary) {
+            rc = wbi_buf_printf(out, "%s\"wandb-summary.json\":{\"offset\":0,\"content\":[", sep);
+            if (rc == WANDB_OK)
+                rc = wbi_jsonx_put_string(out, fs->summary, fs->summary_len);
+            if (rc == WANDB_OK)
+                rc = wbi_buf_puts(out, "]}");
+        }
+        if (rc == WANDB_OK)
+            rc = wbi_buf_putc(out, '}');
+        sep = ",";
+    }
+    if (rc == WANDB_OK && fs->preempting) {
+        rc = wbi_buf_printf(out, "%s\"preempting\":true", sep);
+        sep = ",";
+    }
+    if (rc == WANDB_OK && fs->finishing && *taken == (has_lines ? fs->nlines : 0)) {
+        rc = wbi_buf_printf(out, "%s\"complete\":true,\"exitcode\":%d", sep, fs->exit_code);
+        *completed = rc == WANDB_OK;
+    }
+    if (rc == WANDB_OK)
+        rc = wbi_buf_putc(out, '}');
+    if (rc != WANDB_OK) {
+        out->len = start;
+        if (out->data)
+            out->data[start] = '\0';
+        *taken = 0;
+        *completed = false;
+    }
+    return rc;
+}
+
+// Takes the message of the first GraphQL error, if any.
+static bool s_first_error(json_t *root, char *err, size_t errlen)
+{
+    json_t *errors = json_object_get(root, "errors");
+    if (!json_is_array(errors) || json_array_size(errors) == 0)
+        return false;
+    const char *msg = json_string_value(json_object_get(json_array_get(errors, 0), "message"));
+    if (err)
+        snprintf(err, errlen, "graphql error: %s", msg ? msg : "(no message)");
+    return true;
+}
+
+// Accepts an answer only with a data object and no errors (protocol doc §1.3).
+wandb_err wbi_bk_graphql_data(const char *body, size_t len, json_t **data_out, char *err,
+                              size_t errlen)
+{
+    *data_out = NULL;
+    if (err && errlen)
+        err[0] = '\0';
+    json_error_t jerr;
+    json_t *root = body ? json_loadb(body, len, 0, &jerr) : NULL;
+    if (!root) {
+        if (err)
+            snprintf(err, errlen, "graphql answer is not JSON: %s",
+                     body ? jerr.text : "empty body");
+        return WANDB_EPROTO;
+    }
+    wandb_err rc = WANDB_EBACKEND;
+    if (s_first_error(root, err, errlen))
+        goto cleanup;
+    json_t *data = json_object_get(root, "data");
+    if (!json_is_object(data)) {
+        if (err)
+            snprintf(err, errlen, "graphql answer has no data");
+        rc = WANDB_EPROTO;
+        goto cleanup;
+    }
+    *data_out = json_incref(data);
+    rc = WANDB_OK;
+cleanup:
+    json_decref(root);
+    return rc;
+}
+
+// Reads bucket.id, project.entity.name and historyLineCount.
+wandb_err wbi_bk_parse_upsert(const char *body, size_t len, wbi_bk_bucket_t *b, char *err,
+                              size_t errlen)
+{
+    *b = (wbi_bk_bucket_t){0};
+    json_t *data = NULL;
+    wandb_err rc = wbi_bk_graphql_data(body, len, &data, err, errlen);
+    if (rc != WANDB_OK)
+        return rc;
+    json_t *bucket = json_object_get(json_object_get(data, "upsertBucket"), "bucket");
+    if (!json_is_object(bucket)) {
+        if (err)
+            snprintf(err, errlen, "UpsertBucket answer has no bucket");
+        rc = WANDB_EPROTO;
+        goto cleanup;
+    }
+    const char *id = json_string_value(json_object_get(bucket, "id"));
+    json_t *project = json_object_get(bucket, "project");
+    const char *entity =
+        json_string_value(json_object_get(json_object_get(project, "entity"), "name"));
+    json_t *hlc = json_object_get(bucket, "historyLineCount");
+    b->bucket_id = id ? wbi_strdup(id) : NULL;
+    b->entity = entity && *entity ? wbi_strdup(entity) : NULL;
+    b->history_line_count = json_is_integer(hlc) ? json_integer_value(hlc) : 0;
+    if (b->history_line_count < 0)
+        b->history_line_count = 0;
+    rc = WANDB_OK;
+    if ((id && !b->bucket_id) || (entity && *entity && !b->entity)) {
+        wbi_bk_bucket_release(b);
+        rc = WANDB_ENOMEM;
+    }
+cleanup:
+    json_decref(data);
+    return rc;
+}
+
+// Frees the strings of an UpsertBucket answer.
+void wbi_bk_bucket_release(wbi_bk_bucket_t *b)
+{
+    wbi_free(b->bucket_id);
+    wbi_free(b->entity);
+    *b = (wbi_bk_bucket_t){0};
+}
+
+// Percent-encodes every byte outside the RFC 3986 unreserved set.
+wandb_err wbi_bk_url_escape(wbi_buf_t *out, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    wandb_err rc = WANDB_OK;
+    for (const unsigned char *p = (const unsigned char *)s; rc == WANDB_OK && *p; p++) {
+        unsigned char c = *p;
+        bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     c == '-' || c == '.' || c == '_' || c == '~';
+        if (plain) {
+            rc = wbi_buf_putc(out, (char)c);
+        } else {
+            char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+            rc = wbi_buf_append(out, esc, 3);
+        }
+    }
+    return rc;
+}
+
+// Joins base URL and escaped path segments.
+wandb_err wbi_bk_fs_url(wbi_buf_t *out, const char *base, const char *entity, const char *project,
+                        const char *run_id)
+{
+    size_t blen = strlen(base);
+    while (blen > 0 && base[blen - 1] == '/')
+        blen--;
+    wandb_err rc = wbi_buf_append(out, base, blen);
+    if (rc == WANDB_OK)
+        rc = wbi_buf_puts(out, "/files/");
+    if (rc == WANDB_OK)
+        rc = wbi_bk_url_escape(out, entity);
+    if (rc == WANDB_OK)
+        rc = wbi_buf_putc(out, '/');
+    if (rc == WANDB_OK)
+        rc = wbi_bk_url_escape(out, project);
+    if (rc == WANDB_OK)
+        rc = wbi_buf_putc(out, '/');
+    if (rc == WANDB_OK)
+        rc = wbi_bk_url_escape(out, run_id);
+    if (rc == WANDB_OK)
+        rc = wbi_buf_puts(out, "/file_stream");
+    return rc;
+}

@@ -1,0 +1,98 @@
+//  request.h - W&B request bodies and answers, without I/O
+//  SPDX-License-Identifier: MIT
+//
+//  Builds the GraphQL bodies (ServerFeaturesQuery, UpsertBucket,
+//  NotifyScriptableRunAlert) and the file_stream body, wraps the config and
+//  reads the UpsertBucket answer. Pure functions: no threads, no network.
+//  Thread: any (no state).
+#ifndef WBI_BACKEND_REQUEST_H
+#define WBI_BACKEND_REQUEST_H
+
+#include "common/buf.h"
+#include "wandb.h"
+#include <jansson.h>
+
+// Longest history/summary line the backend takes (10 MiB - 100 KiB).
+#define WBI_BK_LINE_MAX ((size_t)10 * 1024 * 1024 - 100 * 1024)
+// Soft cap on one file_stream body; bigger backlogs are split.
+#define WBI_BK_REQUEST_MAX ((size_t)10 * 1024 * 1024)
+
+// One queued history line (a JSON object text).
+typedef struct wbi_bk_line {
+    struct wbi_bk_line *next; // next line of the same run, or NULL
+    size_t len;               // bytes in data (no NUL counted)
+    char data[];              // the line, NUL-terminated
+} wbi_bk_line_t;
+
+// The UpsertBucket variables we set; NULL is sent as JSON null.
+typedef struct {
+    const char *id;           // bucket id from an earlier answer
+    const char *name;         // run ID
+    const char *project;      // project name
+    const char *entity;       // entity name
+    const char *group;        // groupName
+    const char *display_name; // displayName
+    const char *notes;        // notes
+    const char *host;         // host
+    const char *program;      // program
+    const char *job_type;     // jobType
+    const char *tags;         // comma-separated; sent as a list
+    const char *config;       // already wrapped config JSON text
+} wbi_bk_upsert_t;
+
+// What one file_stream request carries.
+typedef struct {
+    int64_t offset;             // offset of the first history line
+    const wbi_bk_line_t *lines; // first history line to send, or NULL
+    size_t nlines;              // lines available from `lines`
+    const char *summary;        // whole summary JSON, or NULL
+    size_t summary_len;         // its length
+    bool preempting;            // add "preempting": true
+    bool finishing;             // add complete/exitcode if every line fits
+    int exit_code;              // exitcode sent with complete
+    size_t max_bytes;           // soft body cap (0: WBI_BK_REQUEST_MAX)
+} wbi_bk_fs_t;
+
+// What an UpsertBucket answer told us.
+typedef struct {
+    char *bucket_id;            // bucket.id (wbi_free), or NULL
+    char *entity;               // bucket.project.entity.name (wbi_free), or NULL
+    int64_t history_line_count; // bucket.historyLineCount (0 if absent)
+} wbi_bk_bucket_t;
+
+// Wraps every top-level key of an unwrapped config object (extended JSON)
+// as {"k":{"value":v}}. *out gets a new string (wbi_free). WANDB_EPROTO when
+// config_json is not a JSON object (err, if given, says where).
+wandb_err wbi_bk_config_wrap(const char *config_json, char **out, char *err, size_t errlen);
+
+// Appends {"query","variables","operationName"} for each operation.
+wandb_err wbi_bk_features_body(wbi_buf_t *out);
+wandb_err wbi_bk_upsert_body(wbi_buf_t *out, const wbi_bk_upsert_t *u);
+wandb_err wbi_bk_alert_body(wbi_buf_t *out, const char *entity, const char *project,
+                            const char *run_id, const char *title, const char *text,
+                            const char *level, int64_t wait_ms);
+
+// Appends a file_stream body. Takes history lines from fs->lines while the
+// body stays under the cap (always at least one); *taken gets how many.
+// complete/exitcode are added only when fs->finishing and every line was
+// taken; *completed says whether they were. Nothing to send gives "{}".
+wandb_err wbi_bk_fs_body(wbi_buf_t *out, const wbi_bk_fs_t *fs, size_t *taken, bool *completed);
+
+// Checks a GraphQL answer: WANDB_OK with *data_out (a new reference) when it
+// has a "data" object and no non-empty "errors"; else WANDB_EBACKEND or
+// WANDB_EPROTO with the reason in err.
+wandb_err wbi_bk_graphql_data(const char *body, size_t len, json_t **data_out, char *err,
+                              size_t errlen);
+// Reads an UpsertBucket answer into *b (release with wbi_bk_bucket_release).
+wandb_err wbi_bk_parse_upsert(const char *body, size_t len, wbi_bk_bucket_t *b, char *err,
+                              size_t errlen);
+void wbi_bk_bucket_release(wbi_bk_bucket_t *b);
+
+// Appends s percent-encoded for one URL path segment (RFC 3986 unreserved
+// characters kept).
+wandb_err wbi_bk_url_escape(wbi_buf_t *out, const char *s);
+// Appends "<base>/files/<entity>/<project>/<run>/file_stream".
+wandb_err wbi_bk_fs_url(wbi_buf_t *out, const char *base, const char *entity, const char *project,
+                        const char *run_id);
+
+#endif

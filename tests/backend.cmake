@@ -1,0 +1,17 @@
+# Tests of the backend client (src/backend).
+wandb_add_test(test_backend_retry SOURCES unit/test_backend_retry.c
+  LIBS wbi_backend wbi_common LABELS unit TIMEOUT 30)
+wandb_add_test(test_backend_request SOURCES unit/test_backend_request.c
+  LIBS wbi_backend wbi_common LABELS unit TIMEOUT 30)
+# Integration: a scripted libmicrohttpd peer inside the test.
+if(NOT TARGET PkgConfig::MHD)
+  pkg_check_modules(MHD IMPORTED_TARGET libmicrohttpd)
+endif()
+if(TARGET PkgConfig::MHD)
+  wandb_add_test(test_backend_peer SOURCES integration/test_backend_peer.c
+    LIBS wbi_backend wbi_common PkgConfig::MHD LABELS integration TIMEOUT 90)
+endif()
+# Integration with the real wandb-mpi-server; exits 77 (skipped) when it is not built.
+wandb_add_test(test_backend_server SOURCES integration/test_backend_server.c
+  LIBS wbi_backend wbi_common LABELS integration TIMEOUT 60)
+set_tests_properties(test_backend_server PROPERTIES SKIP_RETURN_CODE 77)
