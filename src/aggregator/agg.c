@@ -1,0 +1,388 @@
+//  agg.c - the aggregator thread: a ZeroMQ ROUTER feeding the core handler
+//  SPDX-License-Identifier: MIT
+//
+//  The caller's thread creates and binds the socket (so bind errors and the
+//  real endpoint come back from wbi_agg_start), then hands it to the loop
+//  thread (pthread_create is the full barrier libzmq asks for); from then on
+//  only the loop thread touches it, and closes it. The loop polls with a
+//  short timeout so timers (heartbeats, summaries) and the stop flag are
+//  seen promptly. Stats and the "settled" flag are published under a mutex.
+#include "aggregator/agg_ext.h"
+#include "aggregator/core.h"
+#include "common/alloc.h"
+#include "common/log.h"
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#define S_POLL_MS 20           // loop wake-up period
+#define S_BATCH 4096           // messages handled between timer passes
+#define S_RCVHWM 100000        // queued inbound messages per peer
+#define S_MAXMSG (128LL << 20) // largest accepted message (bytes)
+
+struct wbi_agg {
+    void *ctx;                  // ZeroMQ context
+    bool own_ctx;               // ctx was created here (terminate it)
+    void *sock;                 // ROUTER, owned by the loop thread after start
+    char endpoint[256];         // bound endpoint with the real port
+    int expected_runs;          // see wbi_agg_opts_t
+    wbi_backend_t *backend;     // the one HTTP client
+    wbi_agg_core_t *core;       // message handler (loop thread only)
+    pthread_t thread;           // the loop
+    atomic_bool quit;           // asks the loop to end
+    pthread_mutex_t mu;         // guards the published fields below
+    wbi_agg_stats_t stats;      // published stats
+    wbi_agg_core_extra_t extra; // published internal counters
+    bool settled;               // published wbi_agg_core_settled()
+};
+
+// Monotonic milliseconds.
+static int64_t s_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Unix time in seconds.
+static double s_wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+// Maps a ZeroMQ errno to our error enum.
+static wandb_err s_from_zmq(int err)
+{
+    switch (err) {
+    case ENOMEM:
+        return WANDB_ENOMEM;
+    case EINVAL:
+    case EPROTONOSUPPORT:
+    case ENOCOMPATPROTO:
+        return WANDB_EINVAL;
+    case ETERM:
+        return WANDB_ECLOSED;
+    default:
+        return WANDB_EIO;
+    }
+}
+
+// --- sink: the backend and the socket ---------------------------------------
+
+static void *s_open(void *arg, const wbi_run_meta_t *meta)
+{
+    return wbi_backend_run_open(((wbi_agg_t *)arg)->backend, meta);
+}
+
+static void s_history(void *arg, void *run, const char *line, size_t len)
+{
+    wbi_backend_run_history(((wbi_agg_t *)arg)->backend, run, line, len);
+}
+
+static void s_summary(void *arg, void *run, const char *json, size_t len)
+{
+    wbi_backend_run_summary(((wbi_agg_t *)arg)->backend, run, json, len);
+}
+
+static void s_config(void *arg, void *run, const char *json)
+{
+    wbi_backend_run_config(((wbi_agg_t *)arg)->backend, run, json);
+}
+
+static void s_alert(void *arg, void *run, const char *title, const char *text, const char *level,
+                    int64_t wait_ms)
+{
+    wbi_backend_run_alert(((wbi_agg_t *)arg)->backend, run, title, text, level, wait_ms);
+}
+
+static void s_preempting(void *arg, void *run)
+{
+    wbi_backend_run_preempting(((wbi_agg_t *)arg)->backend, run);
+}
+
+static void s_finish(void *arg, void *run, int exit_code)
+{
+    wbi_backend_run_finish(((wbi_agg_t *)arg)->backend, run, exit_code);
+}
+
+static bool s_entity(void *arg, void *run, char *buf, size_t len)
+{
+    return wbi_backend_run_entity(((wbi_agg_t *)arg)->backend, run, buf, len);
+}
+
+// Sends [identity][msg] without blocking; a gone peer just loses the reply.
+static void s_reply(void *arg, const void *peer, size_t peer_len, const void *msg, size_t len)
+{
+    wbi_agg_t *self = arg;
+    if (zmq_send(self->sock, peer, peer_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(self->sock, msg, len, ZMQ_DONTWAIT) < 0)
+        wbi_debug("aggregator: reply to a peer not sent: %s", zmq_strerror(zmq_errno()));
+}
+
+// --- the loop ----------------------------------------------------------------
+
+// Receives and handles up to S_BATCH messages without blocking.
+static void s_drain_socket(wbi_agg_t *self)
+{
+    zmq_msg_t id;
+    zmq_msg_t body;
+    for (int i = 0; i < S_BATCH; i++) {
+        zmq_msg_init(&id);
+        if (zmq_msg_recv(&id, self->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&id);
+            return;
+        }
+        if (!zmq_msg_more(&id)) {
+            zmq_msg_close(&id); // a ROUTER always prefixes the identity
+            continue;
+        }
+        zmq_msg_init(&body);
+        if (zmq_msg_recv(&body, self->sock, 0) < 0) {
+            zmq_msg_close(&body);
+            zmq_msg_close(&id);
+            return;
+        }
+        bool extra_frames = false;
+        while (zmq_msg_more(&body)) {
+            // One frame per message is the format; drop any extra frames.
+            zmq_msg_t junk;
+            zmq_msg_init(&junk);
+            int more = zmq_msg_recv(&junk, self->sock, 0) >= 0 && zmq_msg_more(&junk);
+            zmq_msg_close(&junk);
+            extra_frames = true;
+            if (!more)
+                break;
+        }
+        if (extra_frames) {
+            // Counted as one malformed message: hand the core an invalid one.
+            wbi_agg_core_handle(self->core, zmq_msg_data(&id), zmq_msg_size(&id), "", 0,
+                                s_mono_ms(), s_wall());
+        } else {
+            wbi_agg_core_handle(self->core, zmq_msg_data(&id), zmq_msg_size(&id),
+                                zmq_msg_data(&body), zmq_msg_size(&body), s_mono_ms(), s_wall());
+        }
+        zmq_msg_close(&body);
+        zmq_msg_close(&id);
+    }
+}
+
+// Publishes stats and the settled flag for other threads.
+static void s_publish(wbi_agg_t *self)
+{
+    wbi_agg_stats_t st;
+    wbi_agg_core_extra_t ex;
+    wbi_agg_core_get_stats(self->core, &st, &ex);
+    bool settled = wbi_agg_core_settled(self->core, self->expected_runs);
+    pthread_mutex_lock(&self->mu);
+    self->stats = st;
+    self->extra = ex;
+    self->settled = settled;
+    pthread_mutex_unlock(&self->mu);
+}
+
+// The loop thread.
+static void *s_loop(void *arg)
+{
+    wbi_agg_t *self = arg;
+    zmq_pollitem_t item = {.socket = self->sock, .events = ZMQ_POLLIN};
+    while (!atomic_load(&self->quit)) {
+        int n = zmq_poll(&item, 1, S_POLL_MS);
+        if (n < 0 && zmq_errno() == ETERM)
+            break;
+        if (n > 0)
+            s_drain_socket(self);
+        wbi_agg_core_tick(self->core, s_mono_ms(), s_wall());
+        s_publish(self);
+    }
+    s_drain_socket(self); // whatever already arrived
+    wbi_agg_core_tick(self->core, s_mono_ms(), s_wall());
+    wbi_agg_core_shutdown(self->core, s_wall());
+    s_publish(self);
+    int linger = 0;
+    zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close(self->sock);
+    self->sock = NULL;
+    return NULL;
+}
+
+// Copies bind into buf, turning a tcp port 0 into '*' (ephemeral).
+static void s_bind_spec(const char *bind, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", bind);
+    size_t n = strlen(buf);
+    if (strncmp(buf, "tcp://", 6) == 0 && n >= 2 && strcmp(buf + n - 2, ":0") == 0 && n + 1 < len)
+        buf[n - 1] = '*';
+}
+
+// Frees what start acquired (after the thread is gone or never started).
+static void s_free(wbi_agg_t *self)
+{
+    if (self->sock) {
+        int linger = 0;
+        zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(self->sock);
+    }
+    wbi_backend_destroy(&self->backend);
+    wbi_agg_core_destroy(&self->core);
+    if (self->own_ctx && self->ctx)
+        zmq_ctx_term(self->ctx);
+    pthread_mutex_destroy(&self->mu);
+    wbi_free(self);
+}
+
+wandb_err wbi_agg_start(wbi_agg_t **out, const wbi_agg_opts_t *opts)
+{
+    if (!out)
+        return WANDB_EINVAL;
+    *out = NULL;
+    if (!opts || !opts->bind || !opts->bind[0] || opts->expected_runs < 0)
+        return WANDB_EINVAL;
+    wbi_agg_t *self = wbi_calloc(1, sizeof(*self));
+    if (!self)
+        return WANDB_ENOMEM;
+    pthread_mutex_init(&self->mu, NULL);
+    atomic_init(&self->quit, false);
+    self->expected_runs = opts->expected_runs;
+    self->settled = opts->expected_runs == 0;
+    wandb_err rc;
+
+    self->ctx = opts->zmq_ctx;
+    if (!self->ctx) {
+        self->ctx = zmq_ctx_new();
+        self->own_ctx = true;
+        if (!self->ctx) {
+            rc = WANDB_ENOMEM;
+            goto out_free;
+        }
+    }
+    self->sock = zmq_socket(self->ctx, ZMQ_ROUTER);
+    if (!self->sock) {
+        rc = s_from_zmq(zmq_errno());
+        goto out_free;
+    }
+    int hwm = S_RCVHWM;
+    int64_t maxmsg = S_MAXMSG;
+    zmq_setsockopt(self->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(self->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    // A rank that reconnects with the same routing id takes its run back.
+    int handover = 1;
+    zmq_setsockopt(self->sock, ZMQ_ROUTER_HANDOVER, &handover, sizeof handover);
+    char spec[sizeof self->endpoint];
+    s_bind_spec(opts->bind, spec, sizeof spec);
+    if (zmq_bind(self->sock, spec) != 0) {
+        int err = zmq_errno();
+        wbi_err("aggregator: cannot bind '%s': %s", spec, zmq_strerror(err));
+        rc = s_from_zmq(err);
+        goto out_free;
+    }
+    size_t elen = sizeof self->endpoint;
+    if (zmq_getsockopt(self->sock, ZMQ_LAST_ENDPOINT, self->endpoint, &elen) != 0)
+        snprintf(self->endpoint, sizeof self->endpoint, "%s", spec);
+
+    rc = wbi_backend_new(&self->backend, &opts->backend);
+    if (rc != WANDB_OK)
+        goto out_free;
+    wbi_agg_core_opts_t copts = {.secret = opts->secret,
+                                 .base_url = opts->backend.base_url,
+                                 .heartbeat_timeout_ms = opts->heartbeat_timeout_ms};
+    wbi_agg_sink_t sink = {.arg = self,
+                           .open = s_open,
+                           .history = s_history,
+                           .summary = s_summary,
+                           .config = s_config,
+                           .alert = s_alert,
+                           .preempting = s_preempting,
+                           .finish = s_finish,
+                           .entity = s_entity,
+                           .reply = s_reply};
+    rc = wbi_agg_core_new(&self->core, &copts, &sink);
+    if (rc != WANDB_OK)
+        goto out_free;
+    if (pthread_create(&self->thread, NULL, s_loop, self) != 0) {
+        rc = WANDB_EIO;
+        goto out_free;
+    }
+    *out = self;
+    return WANDB_OK;
+out_free:
+    s_free(self);
+    return rc;
+}
+
+const char *wbi_agg_endpoint(const wbi_agg_t *self)
+{
+    return self ? self->endpoint : "";
+}
+
+bool wbi_agg_settled(wbi_agg_t *self)
+{
+    pthread_mutex_lock(&self->mu);
+    bool settled = self->settled;
+    pthread_mutex_unlock(&self->mu);
+    return settled;
+}
+
+// Sleeps for ms milliseconds.
+static void s_sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+wandb_err wbi_agg_stop_ex(wbi_agg_t **self_p, int wait_ms, int drain_ms, wbi_agg_stats_t *final)
+{
+    if (!self_p || !*self_p)
+        return WANDB_OK;
+    wbi_agg_t *self = *self_p;
+    *self_p = NULL;
+    int64_t deadline = s_mono_ms() + (wait_ms > 0 ? wait_ms : 0);
+    bool settled = wbi_agg_settled(self);
+    while (!settled && s_mono_ms() < deadline) {
+        s_sleep_ms(5);
+        settled = wbi_agg_settled(self);
+    }
+    atomic_store(&self->quit, true);
+    pthread_join(self->thread, NULL);
+    if (final)
+        *final = self->stats; // the loop published them last, before it ended
+    wandb_err drc = wbi_backend_drain(self->backend, drain_ms > 0 ? drain_ms : 0);
+    if (drc != WANDB_OK)
+        wbi_warn("aggregator: backend not drained: %s (%s)", wandb_strerror(drc),
+                 wbi_backend_errmsg(self->backend));
+    s_free(self);
+    return settled && drc == WANDB_OK ? WANDB_OK : WANDB_ETIMEDOUT;
+}
+
+wandb_err wbi_agg_stop(wbi_agg_t **self_p, int timeout_ms)
+{
+    if (!self_p || !*self_p)
+        return WANDB_OK;
+    int64_t start = s_mono_ms();
+    wbi_agg_t *self = *self_p;
+    int64_t deadline = start + (timeout_ms > 0 ? timeout_ms : 0);
+    // Wait for the runs here so the drain gets exactly the time left.
+    while (!wbi_agg_settled(self) && s_mono_ms() < deadline)
+        s_sleep_ms(5);
+    int64_t left = deadline - s_mono_ms();
+    return wbi_agg_stop_ex(self_p, 0, left > 0 ? (int)left : 0, NULL);
+}
+
+void wbi_agg_get_stats(wbi_agg_t *self, wbi_agg_stats_t *out)
+{
+    pthread_mutex_lock(&self->mu);
+    *out = self->stats;
+    pthread_mutex_unlock(&self->mu);
+}
+
+void wbi_agg_get_extra(wbi_agg_t *self, wbi_agg_core_extra_t *out)
+{
+    pthread_mutex_lock(&self->mu);
+    *out = self->extra;
+    pthread_mutex_unlock(&self->mu);
+}

@@ -1,0 +1,22 @@
+//  agg_ext.h - aggregator calls used by its own executable (not by ranks)
+//  SPDX-License-Identifier: MIT
+//
+//  Extensions of aggregator.h for src/aggregator/main.c and the tests.
+//  Thread: as aggregator.h (start/stop from one thread; queries from any).
+#ifndef WBI_AGG_EXT_H
+#define WBI_AGG_EXT_H
+
+#include "aggregator/aggregator.h"
+#include "aggregator/core.h"
+
+// Like wbi_agg_stop, with separate budgets: wait at most wait_ms for the
+// expected runs, then (whatever happened) at most drain_ms for the backend.
+// Runs still active are logged and left without a finish (crashed).
+// final (may be NULL) gets the stats as they were when the loop ended.
+wandb_err wbi_agg_stop_ex(wbi_agg_t **self_p, int wait_ms, int drain_ms, wbi_agg_stats_t *final);
+// True when the expected runs (see wbi_agg_opts_t) are all finished or crashed.
+bool wbi_agg_settled(wbi_agg_t *self);
+// Internal counters (sequence gaps, ignored peers, dropped values).
+void wbi_agg_get_extra(wbi_agg_t *self, wbi_agg_core_extra_t *out);
+
+#endif

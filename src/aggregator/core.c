@@ -1,0 +1,507 @@
+//  core.c - the aggregator's message handler: peers, decoding, timers
+//  SPDX-License-Identifier: MIT
+//
+//  Error policy: a message whose framing is broken (header, a record length
+//  past the end) ends there: the rest is skipped and counted once. A record
+//  whose framing is fine but whose payload is invalid (bad JSON, bad ROW,
+//  lower step, record before HELLO) is counted and skipped alone, because
+//  its length already says where the next record starts. The first problem
+//  of a peer is logged at WARN, the rest at DEBUG.
+#include "aggregator/core.h"
+#include "aggregator/map.h"
+#include "common/alloc.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef enum {
+    S_NEW,      // connected, no HELLO yet
+    S_ACTIVE,   // HELLO accepted, run open
+    S_IGNORED,  // bad secret or bad HELLO: everything dropped
+    S_FINISHED, // FINISH received
+    S_CRASHED,  // silent past the heartbeat timeout
+} s_state_t;
+
+typedef struct {
+    char *id;                // routing id (copy)
+    size_t id_len;           // its length
+    uint32_t index;          // position in the peer table
+    s_state_t state;         // see s_state_t
+    wbi_agg_run_t *run;      // the run (ACTIVE, FINISHED, CRASHED)
+    int64_t last_seen_ms;    // monotonic time of the last message
+    int64_t last_summary_ms; // monotonic time of the last summary
+    uint32_t next_seq;       // expected next seq
+    bool seq_known;          // next_seq is valid
+    uint32_t out_seq;        // seq of our next message to the peer
+    bool warned;             // first problem already logged at WARN
+    bool warned_gap;         // first sequence gap already logged at WARN
+    bool welcome_sent;       // WELCOME was sent
+    bool preempting;         // PREEMPTING was received
+} s_peer_t;
+
+struct wbi_agg_core {
+    char *secret;               // required secret (NULL: none)
+    char *base_url;             // for WELCOME urls (NULL: none)
+    int heartbeat_timeout_ms;   // see opts
+    int summary_interval_ms;    // see opts
+    wbi_agg_sink_t sink;        // where output goes
+    s_peer_t **peers;           // peer table
+    size_t npeers;              // peers used
+    size_t peers_cap;           // peers allocated
+    wbi_smap_t by_id;           // routing id -> peer index
+    wbi_agg_names_t names;      // key names shared by all runs
+    wbi_agg_stats_t stats;      // public counters
+    wbi_agg_core_extra_t extra; // internal counters
+    int64_t last_tick_ms;       // when the last timer pass ran
+};
+
+wandb_err wbi_agg_core_new(wbi_agg_core_t **out, const wbi_agg_core_opts_t *opts,
+                           const wbi_agg_sink_t *sink)
+{
+    *out = NULL;
+    wbi_agg_core_t *self = wbi_calloc(1, sizeof(*self));
+    if (!self)
+        return WANDB_ENOMEM;
+    self->sink = *sink;
+    self->heartbeat_timeout_ms =
+        opts->heartbeat_timeout_ms > 0 ? opts->heartbeat_timeout_ms : 60000;
+    self->summary_interval_ms = opts->summary_interval_ms > 0 ? opts->summary_interval_ms : 200;
+    wbi_smap_init(&self->by_id, WBI_AGG_MAX_PEERS);
+    wbi_agg_names_init(&self->names);
+    if (opts->secret && opts->secret[0]) {
+        self->secret = wbi_strdup(opts->secret);
+        if (!self->secret)
+            goto out_free;
+    }
+    if (opts->base_url) {
+        self->base_url = wbi_strdup(opts->base_url);
+        if (!self->base_url)
+            goto out_free;
+        size_t n = strlen(self->base_url);
+        while (n > 0 && self->base_url[n - 1] == '/')
+            self->base_url[--n] = '\0';
+    }
+    *out = self;
+    return WANDB_OK;
+out_free:
+    wbi_agg_core_destroy(&self);
+    return WANDB_ENOMEM;
+}
+
+void wbi_agg_core_destroy(wbi_agg_core_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    wbi_agg_core_t *self = *self_p;
+    for (size_t i = 0; i < self->npeers; i++) {
+        wbi_agg_run_destroy(&self->peers[i]->run);
+        wbi_free(self->peers[i]->id);
+        wbi_free(self->peers[i]);
+    }
+    wbi_free(self->peers);
+    wbi_smap_release(&self->by_id);
+    wbi_agg_names_release(&self->names);
+    wbi_free(self->secret);
+    wbi_free(self->base_url);
+    wbi_free(self);
+    *self_p = NULL;
+}
+
+// A short name of the peer for log lines.
+static void s_peer_name(const s_peer_t *p, char *buf, size_t len)
+{
+    if (p->run)
+        snprintf(buf, len, "run '%s' (rank %d)", wbi_agg_run_id(p->run), wbi_agg_run_rank(p->run));
+    else
+        snprintf(buf, len, "peer #%" PRIu32, p->index);
+}
+
+// Counts one malformed message or record and logs it (WARN once per peer).
+static void s_bad(wbi_agg_core_t *self, s_peer_t *p, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void s_bad(wbi_agg_core_t *self, s_peer_t *p, const char *fmt, ...)
+{
+    self->stats.malformed++;
+    wandb_log_level level = p->warned ? WANDB_LOG_DEBUG : WANDB_LOG_WARN;
+    if (!wbi_log_enabled(level))
+        return;
+    char what[256];
+    char name[320];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    s_peer_name(p, name, sizeof name);
+    wbi_log(level, "aggregator: %s: %s%s", name, what,
+            p->warned ? "" : " (further problems of this peer at debug level)");
+    p->warned = true;
+}
+
+// Finds or creates the peer with this routing id; NULL when the table is full.
+static s_peer_t *s_peer_get(wbi_agg_core_t *self, const void *id, size_t len)
+{
+    uint32_t idx = wbi_smap_get(&self->by_id, id, len);
+    if (idx != WBI_MAP_NONE)
+        return self->peers[idx];
+    if (self->npeers >= WBI_AGG_MAX_PEERS)
+        return NULL;
+    if (self->npeers == self->peers_cap) {
+        size_t cap = self->peers_cap ? self->peers_cap * 2 : 16;
+        s_peer_t **np = wbi_realloc(self->peers, cap * sizeof(*np));
+        if (!np)
+            return NULL;
+        self->peers = np;
+        self->peers_cap = cap;
+    }
+    s_peer_t *p = wbi_calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->id = wbi_malloc(len ? len : 1);
+    if (!p->id || wbi_smap_put(&self->by_id, id, len, (uint32_t)self->npeers) != WANDB_OK) {
+        wbi_free(p->id);
+        wbi_free(p);
+        return NULL;
+    }
+    memcpy(p->id, id, len);
+    p->id_len = len;
+    p->index = (uint32_t)self->npeers;
+    self->peers[self->npeers++] = p;
+    return p;
+}
+
+// Sends one record to the peer in its own message.
+static void s_reply(wbi_agg_core_t *self, s_peer_t *p, wbi_rec_type type, const char *payload,
+                    size_t len)
+{
+    if (!self->sink.reply)
+        return;
+    wbi_buf_t b;
+    wbi_buf_init(&b, WBI_WIRE_HEADER_BYTES + WBI_WIRE_RECORD_HEADER + len + 1);
+    uint8_t hdr[WBI_WIRE_HEADER_BYTES];
+    wbi_wire_header_put(hdr, p->out_seq++);
+    if (wbi_buf_append(&b, hdr, sizeof hdr) == WANDB_OK &&
+        wbi_wire_put(&b, type, payload, len) == WANDB_OK)
+        self->sink.reply(self->sink.arg, p->id, p->id_len, b.data, b.len);
+    wbi_buf_release(&b);
+}
+
+// Sends WELCOME once the entity is known.
+static void s_try_welcome(wbi_agg_core_t *self, s_peer_t *p)
+{
+    if (p->welcome_sent || !p->run)
+        return;
+    const char *entity = wbi_agg_run_entity(p->run);
+    if (!entity)
+        return;
+    json_t *w = json_object();
+    if (!w)
+        return;
+    json_object_set_new(w, "entity", json_string(entity));
+    if (self->base_url) {
+        char url[2048];
+        snprintf(url, sizeof url, "%s/%s/%s/runs/%s", self->base_url, entity,
+                 wbi_agg_run_project(p->run), wbi_agg_run_id(p->run));
+        json_object_set_new(w, "url", json_string(url));
+    }
+    json_object_set_new(w, "starting_step", json_integer(wbi_agg_run_starting_step(p->run)));
+    char *text = wbi_jsonx_dumps(w, JSON_COMPACT);
+    json_decref(w);
+    if (!text)
+        return;
+    s_reply(self, p, WBI_REC_WELCOME, text, strlen(text));
+    wbi_free(text);
+    p->welcome_sent = true;
+}
+
+// True when the secrets are equal, in time independent of where they differ.
+static bool s_secret_ok(const char *want, const char *got)
+{
+    if (!got)
+        return false;
+    size_t n = strlen(want);
+    if (strlen(got) != n)
+        return false;
+    unsigned diff = 0;
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)want[i] ^ (unsigned char)got[i];
+    return diff == 0;
+}
+
+// HELLO: checks the secret and opens the run.
+static void s_hello(wbi_agg_core_t *self, s_peer_t *p, const wbi_wire_record_t *rec,
+                    int64_t mono_ms)
+{
+    if (p->state != S_NEW) {
+        s_bad(self, p, "second HELLO ignored");
+        return;
+    }
+    json_error_t jerr;
+    json_t *hello = wbi_jsonx_loadb((const char *)rec->payload, rec->len, 0, &jerr);
+    if (!hello) {
+        p->state = S_IGNORED;
+        s_bad(self, p, "HELLO is not valid JSON (%s at %d): peer ignored", jerr.text,
+              jerr.position);
+        return;
+    }
+    if (self->secret &&
+        !s_secret_ok(self->secret, json_string_value(json_object_get(hello, "secret")))) {
+        json_decref(hello);
+        p->state = S_IGNORED;
+        s_bad(self, p, "HELLO with a wrong secret: peer ignored");
+        return;
+    }
+    const char *why = NULL;
+    wandb_err rc = wbi_agg_run_open(&p->run, &self->sink, hello, &self->names, &why);
+    json_decref(hello);
+    if (rc != WANDB_OK) {
+        p->state = S_IGNORED;
+        s_bad(self, p, "cannot open the run: %s: peer ignored", why ? why : wandb_strerror(rc));
+        return;
+    }
+    p->state = S_ACTIVE;
+    p->last_summary_ms = mono_ms;
+    self->stats.runs++;
+    wbi_info("aggregator: run '%s' (rank %d) started", wbi_agg_run_id(p->run),
+             wbi_agg_run_rank(p->run));
+    s_try_welcome(self, p);
+}
+
+// FINISH: closes the run and acknowledges it.
+static void s_finish(wbi_agg_core_t *self, s_peer_t *p, const wbi_wire_record_t *rec, double wall)
+{
+    int32_t code;
+    uint64_t dropped;
+    uint64_t rejected;
+    if (wbi_wire_finish_parse(rec, &code, &dropped, &rejected) != WANDB_OK) {
+        s_bad(self, p, "malformed FINISH record");
+        return;
+    }
+    wbi_agg_run_finish(p->run, code, dropped, rejected, wall);
+    p->state = S_FINISHED;
+    self->stats.runs_finished++;
+    if (dropped || rejected)
+        wbi_warn("aggregator: run '%s' (rank %d) finished with %" PRIu64
+                 " dropped values and %" PRIu64 " rejected steps",
+                 wbi_agg_run_id(p->run), wbi_agg_run_rank(p->run), dropped, rejected);
+    wbi_info("aggregator: run '%s' (rank %d) finished, exit code %d", wbi_agg_run_id(p->run),
+             wbi_agg_run_rank(p->run), (int)code);
+    s_reply(self, p, WBI_REC_FINISHED, "", 0);
+}
+
+// Names a record type for log lines.
+static const char *s_type_name(uint8_t type)
+{
+    static const char *names[] = {"?",       "HELLO",         "KEY",   "ROW",    "CONFIG",
+                                  "SUMMARY", "DEFINE_METRIC", "ALERT", "FINISH", "PREEMPTING"};
+    return type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
+}
+
+// Handles one record of an ACTIVE peer.
+static void s_record(wbi_agg_core_t *self, s_peer_t *p, const wbi_wire_record_t *rec,
+                     int64_t mono_ms, double wall)
+{
+    if (rec->type == WBI_REC_HELLO) {
+        s_hello(self, p, rec, mono_ms);
+        return;
+    }
+    if (rec->type > WBI_REC_PREEMPTING || rec->type == 0)
+        return; // unknown types are skipped (forward compatibility)
+    if (p->state != S_ACTIVE) {
+        s_bad(self, p, "%s record %s", s_type_name(rec->type),
+              p->state == S_NEW ? "before HELLO" : "after FINISH");
+        return;
+    }
+    const char *text = (const char *)rec->payload;
+    size_t bad_off = 0;
+    wandb_err rc = WANDB_OK;
+    switch (rec->type) {
+    case WBI_REC_KEY: {
+        uint32_t id;
+        const char *key;
+        size_t key_len;
+        rc = wbi_wire_key_parse(rec, &id, &key, &key_len);
+        if (rc == WANDB_OK)
+            rc = wbi_agg_run_key(p->run, id, key, key_len);
+        break;
+    }
+    case WBI_REC_ROW: {
+        wbi_wire_row_t row;
+        rc = wbi_wire_row_parse(rec, &row, &bad_off);
+        if (rc != WANDB_OK) {
+            s_bad(self, p, "malformed ROW at offset %zu",
+                  rec->offset + WBI_WIRE_RECORD_HEADER + bad_off);
+            return;
+        }
+        int64_t before = wbi_agg_run_last_step(p->run);
+        rc = wbi_agg_run_row(p->run, &row);
+        if (rc != WANDB_OK) {
+            s_bad(self, p, "ROW at step %lld rejected or partly dropped (last step %lld)",
+                  (long long)row.step, (long long)before);
+            return;
+        }
+        break;
+    }
+    case WBI_REC_CONFIG:
+        rc = wbi_agg_run_config(p->run, text, rec->len);
+        break;
+    case WBI_REC_SUMMARY:
+        rc = wbi_agg_run_summary(p->run, text, rec->len);
+        break;
+    case WBI_REC_DEFINE_METRIC:
+        rc = wbi_agg_run_define_metric(p->run, text, rec->len);
+        break;
+    case WBI_REC_ALERT:
+        rc = wbi_agg_run_alert(p->run, text, rec->len);
+        break;
+    case WBI_REC_FINISH:
+        s_finish(self, p, rec, wall);
+        return;
+    case WBI_REC_PREEMPTING:
+        p->preempting = true;
+        wbi_agg_run_preempting(p->run);
+        return;
+    default:
+        return;
+    }
+    if (rc != WANDB_OK)
+        s_bad(self, p, "%s record rejected: %s", s_type_name(rec->type), wandb_strerror(rc));
+}
+
+void wbi_agg_core_handle(wbi_agg_core_t *self, const void *peer, size_t peer_len, const void *msg,
+                         size_t len, int64_t mono_ms, double wall)
+{
+    self->stats.messages++;
+    s_peer_t *p = peer_len <= WBI_AGG_PEER_ID_MAX ? s_peer_get(self, peer, peer_len) : NULL;
+    if (!p) {
+        self->stats.malformed++;
+        return;
+    }
+    p->last_seen_ms = mono_ms;
+    if (p->state == S_IGNORED) {
+        self->extra.ignored++;
+        return;
+    }
+    if (p->state == S_CRASHED) {
+        // Late but alive: the run goes on (its rows so far were emitted).
+        p->state = S_ACTIVE;
+        if (self->stats.runs_crashed)
+            self->stats.runs_crashed--;
+        wbi_warn("aggregator: run '%s' (rank %d) is sending again after being marked crashed",
+                 wbi_agg_run_id(p->run), wbi_agg_run_rank(p->run));
+    }
+    wbi_wire_reader_t r;
+    if (wbi_wire_reader_init(&r, msg, len) != WANDB_OK) {
+        s_bad(self, p, "malformed message header (%zu bytes)", len);
+        return;
+    }
+    if (p->seq_known && r.seq != p->next_seq) {
+        uint32_t gap = r.seq - p->next_seq;
+        if (gap < 0x80000000u) {
+            self->extra.lost_messages += gap;
+            wandb_log_level level = p->warned_gap ? WANDB_LOG_DEBUG : WANDB_LOG_WARN;
+            p->warned_gap = true;
+            wbi_log(level,
+                    "aggregator: lost %" PRIu32 " message(s) from peer #%" PRIu32 " (seq %" PRIu32
+                    ", expected %" PRIu32 ")",
+                    gap, p->index, r.seq, p->next_seq);
+        }
+    }
+    p->seq_known = true;
+    p->next_seq = r.seq + 1;
+    for (;;) {
+        wbi_wire_record_t rec;
+        wandb_err rc = wbi_wire_next(&r, &rec);
+        if (rc == WANDB_ECLOSED)
+            break;
+        if (rc != WANDB_OK) {
+            s_bad(self, p, "malformed record at offset %zu: rest of the message skipped", r.pos);
+            break;
+        }
+        self->stats.records++;
+        s_record(self, p, &rec, mono_ms, wall);
+        if (p->state == S_IGNORED)
+            break;
+    }
+}
+
+void wbi_agg_core_tick(wbi_agg_core_t *self, int64_t mono_ms, double wall)
+{
+    bool summaries_due = mono_ms - self->last_tick_ms >= self->summary_interval_ms;
+    if (summaries_due)
+        self->last_tick_ms = mono_ms;
+    for (size_t i = 0; i < self->npeers; i++) {
+        s_peer_t *p = self->peers[i];
+        if (p->state != S_ACTIVE)
+            continue;
+        if (mono_ms - p->last_seen_ms > self->heartbeat_timeout_ms) {
+            wbi_agg_run_abandon(p->run, wall);
+            p->state = S_CRASHED;
+            self->stats.runs_crashed++;
+            wbi_warn("aggregator: run '%s' (rank %d) silent for %lld ms after step %lld%s: "
+                     "marked crashed",
+                     wbi_agg_run_id(p->run), wbi_agg_run_rank(p->run),
+                     (long long)(mono_ms - p->last_seen_ms),
+                     (long long)wbi_agg_run_last_step(p->run),
+                     p->preempting ? " (it announced preemption)" : "");
+            continue;
+        }
+        if (summaries_due && mono_ms - p->last_summary_ms >= self->summary_interval_ms) {
+            wbi_agg_run_flush(p->run);
+            p->last_summary_ms = mono_ms;
+        }
+        if (summaries_due)
+            s_try_welcome(self, p);
+    }
+}
+
+bool wbi_agg_core_settled(const wbi_agg_core_t *self, int expected)
+{
+    if (expected > 0)
+        return self->stats.runs_finished + self->stats.runs_crashed >= (uint64_t)expected;
+    for (size_t i = 0; i < self->npeers; i++)
+        if (self->peers[i]->state == S_ACTIVE)
+            return false;
+    return true;
+}
+
+int wbi_agg_core_shutdown(wbi_agg_core_t *self, double wall)
+{
+    int active = 0;
+    for (size_t i = 0; i < self->npeers; i++) {
+        s_peer_t *p = self->peers[i];
+        if (p->state != S_ACTIVE)
+            continue;
+        wbi_agg_run_abandon(p->run, wall);
+        p->state = S_CRASHED;
+        self->stats.runs_crashed++;
+        active++;
+        wbi_warn("aggregator: run '%s' (rank %d) never finished (last step %lld): left to be "
+                 "marked crashed",
+                 wbi_agg_run_id(p->run), wbi_agg_run_rank(p->run),
+                 (long long)wbi_agg_run_last_step(p->run));
+    }
+    return active;
+}
+
+void wbi_agg_core_get_stats(const wbi_agg_core_t *self, wbi_agg_stats_t *out,
+                            wbi_agg_core_extra_t *extra)
+{
+    wbi_agg_stats_t s = self->stats;
+    wbi_agg_core_extra_t x = self->extra;
+    for (size_t i = 0; i < self->npeers; i++) {
+        if (!self->peers[i]->run)
+            continue;
+        wbi_agg_run_counters_t c;
+        wbi_agg_run_get_counters(self->peers[i]->run, &c);
+        s.rows += c.rows;
+        x.bad_values += c.bad_values;
+        x.dropped_lines += c.dropped_lines;
+    }
+    if (out)
+        *out = s;
+    if (extra)
+        *extra = x;
+}

@@ -1,0 +1,57 @@
+//  core.h - the aggregator's message handler: peers, decoding, timers
+//  SPDX-License-Identifier: MIT
+//
+//  Everything the aggregator does between "a ZeroMQ message arrived from
+//  peer P" and the sink, without sockets or threads: the peer table (one run
+//  per peer identity), HELLO/secret checks, wire decoding with counted and
+//  rate-limited malformed input, sequence gaps, heartbeat timeouts and the
+//  summary timer. The socket loop (agg.c) and the tests drive it alike.
+//  Thread: the owning thread only.
+#ifndef WBI_AGG_CORE_H
+#define WBI_AGG_CORE_H
+
+#include "aggregator/aggregator.h"
+#include "aggregator/run.h"
+
+#define WBI_AGG_MAX_PEERS 65536 // peers (runs) per aggregator
+#define WBI_AGG_PEER_ID_MAX 255 // bytes of a ZeroMQ routing id
+
+typedef struct {
+    const char *secret;       // required HELLO secret; NULL: not checked
+    const char *base_url;     // for the run URL in WELCOME (may be NULL)
+    int heartbeat_timeout_ms; // silence that marks a run crashed; 0: 60000
+    int summary_interval_ms;  // at most one summary per run this often; 0: 200
+} wbi_agg_core_opts_t;
+
+// Counters beyond wbi_agg_stats_t.
+typedef struct {
+    uint64_t lost_messages; // sequence gaps
+    uint64_t ignored;       // messages from peers that failed HELLO
+    uint64_t bad_values;    // values dropped inside otherwise good rows
+    uint64_t dropped_lines; // rows/summaries over the line cap
+} wbi_agg_core_extra_t;
+
+typedef struct wbi_agg_core wbi_agg_core_t;
+
+// Returns a new handler in *out (strings copied, sink copied).
+wandb_err wbi_agg_core_new(wbi_agg_core_t **out, const wbi_agg_core_opts_t *opts,
+                           const wbi_agg_sink_t *sink);
+// Frees every run without sending anything more. NULL-safe; nulls *self_p.
+void wbi_agg_core_destroy(wbi_agg_core_t **self_p);
+// Handles one message from peer (its routing id). mono_ms: a monotonic
+// clock; wall: Unix seconds. Never fails: bad input is counted.
+void wbi_agg_core_handle(wbi_agg_core_t *self, const void *peer, size_t peer_len, const void *msg,
+                         size_t len, int64_t mono_ms, double wall);
+// Housekeeping: heartbeat timeouts, due summaries, pending WELCOMEs.
+void wbi_agg_core_tick(wbi_agg_core_t *self, int64_t mono_ms, double wall);
+// True when `expected` runs (0: every run that said HELLO) are finished or
+// crashed.
+bool wbi_agg_core_settled(const wbi_agg_core_t *self, int expected);
+// End of service: emits the open rows and summaries of runs still active and
+// logs them as crashed (no finish is sent, so the backend marks them
+// crashed). Returns how many runs were still active.
+int wbi_agg_core_shutdown(wbi_agg_core_t *self, double wall);
+void wbi_agg_core_get_stats(const wbi_agg_core_t *self, wbi_agg_stats_t *out,
+                            wbi_agg_core_extra_t *extra);
+
+#endif

@@ -1,0 +1,100 @@
+//  run.h - one run inside the aggregator: keys, row assembly, summary, config
+//  SPDX-License-Identifier: MIT
+//
+//  Pure logic, no sockets: decoded records go in, history lines, summaries
+//  and config updates come out through a sink of function pointers (the
+//  aggregator points it at the backend, tests at a recorder). Row assembly
+//  follows docs/wire-format.md: ROW records with the same step merge (a later
+//  value of a key replaces the earlier one, first-seen order is kept), a ROW
+//  with a higher step first emits the open row, COMMIT and FINISH emit it.
+//  The summary is rebuilt lazily (wbi_agg_run_flush) rather than per row.
+//  Thread: the owning thread only.
+#ifndef WBI_AGG_RUN_H
+#define WBI_AGG_RUN_H
+
+#include "aggregator/names.h"
+#include "backend/backend.h"
+#include "common/wire.h"
+#include <jansson.h>
+
+#define WBI_AGG_RUN_MAX_KEYS 100000              // distinct keys per run
+#define WBI_AGG_LINE_MAX (10 * 1048576 - 102400) // history/summary line cap (§3.4)
+
+// Where a run's output goes. `run` is what open() returned.
+typedef struct {
+    void *arg; // first argument of every callback
+    void *(*open)(void *arg, const wbi_run_meta_t *meta);
+    void (*history)(void *arg, void *run, const char *line, size_t len);
+    void (*summary)(void *arg, void *run, const char *json, size_t len);
+    void (*config)(void *arg, void *run, const char *config_json);
+    void (*alert)(void *arg, void *run, const char *title, const char *text, const char *level,
+                  int64_t wait_ms);
+    void (*preempting)(void *arg, void *run);
+    void (*finish)(void *arg, void *run, int exit_code);
+    bool (*entity)(void *arg, void *run, char *buf, size_t len);
+    // Sends msg to the peer with this ZeroMQ identity (best effort).
+    void (*reply)(void *arg, const void *peer, size_t peer_len, const void *msg, size_t len);
+} wbi_agg_sink_t;
+
+typedef struct {
+    uint64_t rows;          // history lines handed to the sink
+    uint64_t values;        // values merged
+    uint64_t bad_values;    // values dropped: unknown key id, invalid text or JSON
+    uint64_t dropped_lines; // rows or summaries over WBI_AGG_LINE_MAX
+    uint64_t summaries;     // summaries handed to the sink
+} wbi_agg_run_counters_t;
+
+typedef struct wbi_agg_run wbi_agg_run_t;
+
+// Creates the run from a parsed HELLO object and opens it in the sink.
+// names: the aggregator's shared key names (borrowed; must outlive the run).
+// WANDB_EINVAL when run_id or project is missing or invalid (reason in
+// *why, static text), WANDB_ENOMEM. Returns the new run in *out.
+wandb_err wbi_agg_run_open(wbi_agg_run_t **out, const wbi_agg_sink_t *sink, const json_t *hello,
+                           wbi_agg_names_t *names, const char **why);
+// Flushes nothing: frees the run and sets *self_p to NULL. NULL-safe.
+void wbi_agg_run_destroy(wbi_agg_run_t **self_p);
+
+// KEY: binds a wire id to a key name (a later KEY may rebind the id).
+// WANDB_EFULL past WBI_AGG_RUN_MAX_KEYS.
+wandb_err wbi_agg_run_key(wbi_agg_run_t *self, uint32_t id, const char *key, size_t len);
+// ROW: merges one parsed ROW. WANDB_EPROTO when the step is below the open
+// row (or not above the last emitted row): nothing merged; or when some
+// values were bad (the rest merged, bad ones counted).
+wandb_err wbi_agg_run_row(wbi_agg_run_t *self, const wbi_wire_row_t *row);
+// CONFIG: merges the top-level keys of a JSON object and sends the config.
+wandb_err wbi_agg_run_config(wbi_agg_run_t *self, const char *json, size_t len);
+// SUMMARY: sets explicit summary values (until the key is logged again).
+wandb_err wbi_agg_run_summary(wbi_agg_run_t *self, const char *json, size_t len);
+// DEFINE_METRIC: records a definition, re-encodes `_wandb.m`, sends config.
+wandb_err wbi_agg_run_define_metric(wbi_agg_run_t *self, const char *json, size_t len);
+// ALERT: {title, text, level, wait_ms} to the sink.
+wandb_err wbi_agg_run_alert(wbi_agg_run_t *self, const char *json, size_t len);
+void wbi_agg_run_preempting(wbi_agg_run_t *self);
+// FINISH: emits the open row and the final summary, then finishes in the sink.
+// now: Unix seconds (for the final runtime).
+void wbi_agg_run_finish(wbi_agg_run_t *self, int exit_code, uint64_t dropped, uint64_t rejected,
+                        double now);
+// Emits the open row and the summary but never finishes (crash: the backend
+// stops hearing about the run and marks it crashed).
+void wbi_agg_run_abandon(wbi_agg_run_t *self, double now);
+// Sends the summary when it changed since the last one.
+void wbi_agg_run_flush(wbi_agg_run_t *self);
+
+// Builds the current summary text into out (for tests and the sink).
+wandb_err wbi_agg_run_build_summary(wbi_agg_run_t *self, wbi_buf_t *out);
+// Dumps the current config (with `_wandb.m`); free with wbi_free. NULL: no memory.
+char *wbi_agg_run_config_text(const wbi_agg_run_t *self);
+
+// Accessors. Strings borrowed: valid until the run is destroyed.
+const char *wbi_agg_run_id(const wbi_agg_run_t *self);
+const char *wbi_agg_run_project(const wbi_agg_run_t *self);
+// The entity from HELLO, or learned from the sink; NULL until known.
+const char *wbi_agg_run_entity(wbi_agg_run_t *self);
+int wbi_agg_run_rank(const wbi_agg_run_t *self);
+int64_t wbi_agg_run_starting_step(const wbi_agg_run_t *self);
+// Last emitted step, -1 before the first row.
+int64_t wbi_agg_run_last_step(const wbi_agg_run_t *self);
+void wbi_agg_run_get_counters(const wbi_agg_run_t *self, wbi_agg_run_counters_t *out);
+
+#endif

@@ -1,0 +1,387 @@
+//  test_agg_e2e.c - wandb-mpi-aggregator into the real wandb-mpi-server
+//  SPDX-License-Identifier: MIT
+//
+//  Starts the local server and the aggregator executable on ephemeral ports,
+//  plays two ranks over DEALER sockets (rows in the three equivalent forms,
+//  define_metric, config, summary, alert, FINISH), waits for the aggregator
+//  to exit by itself (expected runs finished, backend drained) and reads
+//  what landed through the server's JSON API.
+#include "common/jsonx.h"
+#include "test_agg_util.h"
+#include <curl/curl.h>
+#include <jansson.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define V(...) ((const wandb_value_t[]){__VA_ARGS__})
+#define IDS(...) ((const uint32_t[]){__VA_ARGS__})
+
+extern char **environ;
+
+static int64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Spawns argv with stdout on a pipe; returns the pid, *out_fd the pipe.
+static pid_t s_spawn(char *const argv[], int *out_fd)
+{
+    int fds[2];
+    CHECK_EQ(pipe(fds), 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    pid_t pid;
+    CHECK_EQ(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    *out_fd = fds[0];
+    return pid;
+}
+
+// Reads stdout until a line starting with prefix; returns the rest (static).
+static const char *s_read_line(int fd, const char *prefix, int timeout_ms)
+{
+    static char buf[4096];
+    size_t len = 0;
+    int64_t deadline = s_now_ms() + timeout_ms;
+    while (s_now_ms() < deadline && len < sizeof buf - 1) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        buf[len] = '\0';
+        char *line = strstr(buf, prefix);
+        char *nl = line ? strchr(line, '\n') : NULL;
+        if (nl) {
+            *nl = '\0';
+            return line + strlen(prefix);
+        }
+    }
+    WBT_FAIL("no line '%s' within %d ms (got '%.*s')", prefix, timeout_ms, (int)len, buf);
+}
+
+// Waits (bounded) for pid to exit; returns its exit status or -1.
+static int s_wait_exit(pid_t pid, int timeout_ms)
+{
+    int64_t deadline = s_now_ms() + timeout_ms;
+    while (s_now_ms() < deadline) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        usleep(20000);
+    }
+    return -1;
+}
+
+static size_t s_collect(char *p, size_t size, size_t n, void *arg)
+{
+    CHECK_OK(wbi_buf_append(arg, p, size * n));
+    return size * n;
+}
+
+// GETs base+path with the API key; returns the parsed JSON body.
+static json_t *s_get(const char *base, const char *path)
+{
+    char url[512];
+    snprintf(url, sizeof url, "%s%s", base, path);
+    wbi_buf_t body;
+    wbi_buf_init(&body, 16 << 20);
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, "Authorization: Bearer K");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, s_collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    CHECK_EQ(curl_easy_perform(c), CURLE_OK);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200)
+        WBT_FAIL("GET %s: %ld %s", url, status, body.data ? body.data : "");
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    json_error_t err;
+    json_t *j = wbi_jsonx_loadb(body.data, body.len, 0, &err);
+    if (!j)
+        WBT_FAIL("GET %s: bad JSON: %s", url, body.data);
+    wbi_buf_release(&body);
+    return j;
+}
+
+// Plays one rank: HELLO, rows, metadata, FINISH; waits for FINISHED.
+static void s_rank(void *ctx, const char *ep, int rank, int exit_code)
+{
+    void *d = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 1000;
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+    CHECK_EQ(zmq_connect(d, ep), 0);
+    char hello[512];
+    snprintf(hello, sizeof hello,
+             "{\"run_id\":\"e2e-%d\",\"project\":\"p\",\"entity\":null,\"group\":\"g1\","
+             "\"job_type\":\"train\",\"name\":\"rank-%d\",\"tags\":\"a,b\",\"config\":"
+             "{\"lr\":0.01},\"host\":\"h\",\"program\":\"prog\",\"rank\":%d,"
+             "\"world_size\":2,\"start_time\":1000.0,\"starting_step\":0,\"secret\":\"S\"}",
+             rank, rank, rank);
+    t_msg_t m = {0};
+    t_begin(&m);
+    t_put(&m, WBI_REC_HELLO, hello);
+    t_key(&m, 1, "loss");
+    t_key(&m, 2, "acc");
+    t_put(&m, WBI_REC_DEFINE_METRIC,
+          "{\"name\":\"loss\",\"summary\":\"min\",\"goal\":\"minimize\"}");
+    // step 0: one call; step 1: commit=false then commit; step 2: explicit steps
+    t_row(&m, 0, 1000.5, true, 2, IDS(1, 2), V(WANDB_DOUBLE("", 0.5), WANDB_INT("", 1)));
+    t_row(&m, 1, 1001.0, false, 1, IDS(1), V(WANDB_DOUBLE("", 0.25)));
+    t_row(&m, 1, 1001.0, true, 1, IDS(2), V(WANDB_INT("", 2)));
+    t_row(&m, 2, 1002.0, false, 1, IDS(1), V(WANDB_DOUBLE("", NAN)));
+    t_row(&m, 2, 1002.0, false, 1, IDS(2), V(WANDB_INT("", 3)));
+    CHECK(zmq_send(d, m.b.data, m.b.len, 0) == (int)m.b.len);
+    t_begin(&m);
+    t_put(&m, WBI_REC_CONFIG, "{\"lr\":0.02,\"bs\":64}");
+    t_put(&m, WBI_REC_SUMMARY, "{\"best\":7}");
+    t_put(&m, WBI_REC_ALERT,
+          "{\"title\":\"hi\",\"text\":\"there\",\"level\":\"WARN\",\"wait_ms\":0}");
+    t_finish_rec(&m, exit_code, 0, 0);
+    CHECK(zmq_send(d, m.b.data, m.b.len, 0) == (int)m.b.len);
+    // WELCOME may come first; wait for FINISHED.
+    int64_t deadline = s_now_ms() + 10000;
+    bool finished = false;
+    while (!finished && s_now_ms() < deadline) {
+        zmq_pollitem_t it = {.socket = d, .events = ZMQ_POLLIN};
+        if (zmq_poll(&it, 1, 100) <= 0)
+            continue;
+        uint8_t buf[1024];
+        int n = zmq_recv(d, buf, sizeof buf, 0);
+        CHECK(n >= WBI_WIRE_HEADER_BYTES + WBI_WIRE_RECORD_HEADER);
+        finished = buf[WBI_WIRE_HEADER_BYTES] == WBI_REC_FINISHED;
+    }
+    CHECK(finished);
+    zmq_close(d);
+    t_msg_free(&m);
+}
+
+typedef struct {
+    char dir[64];   // data directory
+    char base[256]; // http://127.0.0.1:PORT
+    pid_t pid;      // server process
+    int fd;         // its stdout
+    char agg[512];  // aggregator executable
+} s_env_t;
+
+// Starts the local server in a fresh directory.
+static void s_server_start(s_env_t *e)
+{
+    const char *bin = getenv("WANDB_TEST_BIN_DIR");
+    CHECK(bin != NULL);
+    char server[512];
+    snprintf(server, sizeof server, "%s/src/server/wandb-mpi-server", bin);
+    snprintf(e->agg, sizeof e->agg, "%s/src/aggregator/wandb-mpi-aggregator", bin);
+    snprintf(e->dir, sizeof e->dir, "/tmp/wandb-agg-e2e-XXXXXX");
+    CHECK(mkdtemp(e->dir) != NULL);
+    char *sargv[] = {server,      "--dir", e->dir,        "--port", "0",
+                     "--api-key", "K",     "--log-level", "warn",   NULL};
+    e->pid = s_spawn(sargv, &e->fd);
+    snprintf(e->base, sizeof e->base, "%s",
+             s_read_line(e->fd, "wandb-mpi-server listening on ", 10000));
+    CHECK(strncmp(e->base, "http://127.0.0.1:", 17) == 0);
+}
+
+// Stops the server and removes its directory.
+static void s_server_stop(s_env_t *e)
+{
+    kill(e->pid, SIGTERM);
+    CHECK(s_wait_exit(e->pid, 10000) >= 0);
+    close(e->fd);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", e->dir);
+    CHECK_EQ(system(cmd), 0);
+}
+
+// Sends HELLO and one committed row for run id, without FINISH.
+static void s_rank_silent(void *d, const char *id)
+{
+    char hello[256];
+    snprintf(hello, sizeof hello,
+             "{\"run_id\":\"%s\",\"project\":\"p\",\"start_time\":1000.0,\"rank\":0}", id);
+    t_msg_t m = {0};
+    t_begin(&m);
+    t_put(&m, WBI_REC_HELLO, hello);
+    t_key(&m, 1, "loss");
+    t_row(&m, 0, 1000.5, true, 1, IDS(1), V(WANDB_DOUBLE("", 0.5)));
+    t_row(&m, 1, 1001.0, false, 1, IDS(1), V(WANDB_DOUBLE("", 0.25))); // left open
+    CHECK(zmq_send(d, m.b.data, m.b.len, 0) == (int)m.b.len);
+    t_msg_free(&m);
+}
+
+static void test_end_to_end(void)
+{
+    s_env_t env;
+    s_server_start(&env);
+    char *base = env.base;
+    char *agg = env.agg;
+    int afd;
+    char *aargv[] = {agg,
+                     "--bind",
+                     "tcp://127.0.0.1:0",
+                     "--base-url",
+                     base,
+                     "--api-key",
+                     "K",
+                     "--secret",
+                     "S",
+                     "--expected-runs",
+                     "2",
+                     "--flush-interval-ms",
+                     "100",
+                     NULL};
+    pid_t apid = s_spawn(aargv, &afd);
+    char ep[256];
+    snprintf(ep, sizeof ep, "%s", s_read_line(afd, "wandb-mpi-aggregator listening on ", 10000));
+    CHECK(strncmp(ep, "tcp://127.0.0.1:", 16) == 0);
+
+    void *ctx = zmq_ctx_new();
+    s_rank(ctx, ep, 0, 0);
+    s_rank(ctx, ep, 1, 1);
+    zmq_ctx_term(ctx);
+    CHECK_EQ(s_wait_exit(apid, 30000), 0); // exits by itself once drained
+
+    json_t *runs = s_get(base, "/api/v1/runs?project=p");
+    CHECK_EQ(json_array_size(json_object_get(runs, "runs")), 2);
+    json_decref(runs);
+
+    json_t *r0 = s_get(base, "/api/v1/runs/e2e-0?project=p");
+    CHECK_STREQ(json_string_value(json_object_get(r0, "state")), "finished");
+    CHECK_STREQ(json_string_value(json_object_get(r0, "group")), "g1");
+    CHECK_EQ(json_integer_value(json_object_get(r0, "history_count")), 3);
+    json_t *cfg = json_object_get(r0, "config");
+    double d = 0;
+    CHECK(wbi_jsonx_number(json_object_get(cfg, "lr"), &d) && d == 0.02);
+    CHECK_EQ(json_integer_value(json_object_get(cfg, "bs")), 64);
+    json_t *mm = json_object_get(json_object_get(cfg, "_wandb"), "m");
+    CHECK(json_is_array(mm) && json_array_size(mm) == 1);
+    json_t *sum = json_object_get(r0, "summary");
+    CHECK(wbi_jsonx_number(json_object_get(json_object_get(sum, "loss"), "min"), &d) && d == 0.25);
+    CHECK_EQ(json_integer_value(json_object_get(sum, "acc")), 3);
+    CHECK_EQ(json_integer_value(json_object_get(sum, "best")), 7);
+    CHECK_EQ(json_integer_value(json_object_get(sum, "_step")), 2);
+    json_decref(r0);
+
+    json_t *h = s_get(base, "/api/v1/runs/e2e-0/history?project=p");
+    json_t *rows = json_object_get(h, "rows");
+    CHECK_EQ(json_array_size(rows), 3);
+    for (int i = 0; i < 3; i++) {
+        json_t *row = json_array_get(rows, (size_t)i);
+        CHECK_EQ(json_integer_value(json_object_get(row, "_step")), i);
+        CHECK_EQ(json_integer_value(json_object_get(row, "acc")), i + 1);
+        CHECK(wbi_jsonx_number(json_object_get(row, "_runtime"), &d) && d == (i ? i : 0.5));
+    }
+    CHECK(wbi_jsonx_number(json_object_get(json_array_get(rows, 1), "loss"), &d) && d == 0.25);
+    CHECK(wbi_jsonx_is_nonfinite(json_object_get(json_array_get(rows, 2), "loss"), &d) && d != d);
+    json_decref(h);
+
+    json_t *al = s_get(base, "/api/v1/runs/e2e-0/alerts?project=p");
+    CHECK_EQ(json_array_size(json_object_get(al, "alerts")), 1);
+    json_decref(al);
+
+    json_t *r1 = s_get(base, "/api/v1/runs/e2e-1?project=p");
+    CHECK_STREQ(json_string_value(json_object_get(r1, "state")), "failed");
+    CHECK_EQ(json_integer_value(json_object_get(r1, "exit_code")), 1);
+    json_decref(r1);
+
+    close(afd);
+    s_server_stop(&env);
+}
+
+// Starts the aggregator executable with extra arguments; returns its pid.
+static pid_t s_agg_start(s_env_t *e, const char *expected, const char *hb, int *fd, char *ep,
+                         size_t eplen)
+{
+    char *argv[] = {e->agg,
+                    "--bind",
+                    "tcp://127.0.0.1:0",
+                    "--base-url",
+                    e->base,
+                    "--api-key",
+                    "K",
+                    "--expected-runs",
+                    (char *)expected,
+                    "--heartbeat-timeout-ms",
+                    (char *)hb,
+                    "--flush-interval-ms",
+                    "100",
+                    NULL};
+    pid_t pid = s_spawn(argv, fd);
+    snprintf(ep, eplen, "%s", s_read_line(*fd, "wandb-mpi-aggregator listening on ", 10000));
+    return pid;
+}
+
+// A rank that goes silent is marked crashed: its rows arrive, no finish is
+// sent, and the aggregator (expecting one run) exits by itself.
+static void test_silent_rank_crashed(void)
+{
+    s_env_t env;
+    s_server_start(&env);
+    int afd;
+    char ep[256];
+    pid_t apid = s_agg_start(&env, "1", "300", &afd, ep, sizeof ep);
+    void *ctx = zmq_ctx_new();
+    void *d = zmq_socket(ctx, ZMQ_DEALER);
+    CHECK_EQ(zmq_connect(d, ep), 0);
+    s_rank_silent(d, "silent");
+    CHECK_EQ(s_wait_exit(apid, 20000), 0);
+    json_t *r = s_get(env.base, "/api/v1/runs/silent?project=p");
+    CHECK_STREQ(json_string_value(json_object_get(r, "state")), "running"); // server decides
+    CHECK_EQ(json_integer_value(json_object_get(r, "history_count")), 2);
+    json_decref(r);
+    int linger = 0;
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close(d);
+    zmq_ctx_term(ctx);
+    close(afd);
+    s_server_stop(&env);
+}
+
+// SIGTERM: the aggregator drains what it has and exits (1: a run was open).
+static void test_sigterm_drains(void)
+{
+    s_env_t env;
+    s_server_start(&env);
+    int afd;
+    char ep[256];
+    pid_t apid = s_agg_start(&env, "0", "60000", &afd, ep, sizeof ep);
+    void *ctx = zmq_ctx_new();
+    void *d = zmq_socket(ctx, ZMQ_DEALER);
+    CHECK_EQ(zmq_connect(d, ep), 0);
+    s_rank_silent(d, "term");
+    usleep(200000);
+    int64_t t0 = s_now_ms();
+    kill(apid, SIGTERM);
+    CHECK_EQ(s_wait_exit(apid, 20000), 1);
+    CHECK(s_now_ms() - t0 < 10000);
+    json_t *r = s_get(env.base, "/api/v1/runs/term?project=p");
+    CHECK_EQ(json_integer_value(json_object_get(r, "history_count")), 2);
+    CHECK_STREQ(json_string_value(json_object_get(r, "state")), "running");
+    json_decref(r);
+    int linger = 0;
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close(d);
+    zmq_ctx_term(ctx);
+    close(afd);
+    s_server_stop(&env);
+}
+
+WBT_MAIN({"end_to_end", test_end_to_end}, {"silent_rank_crashed", test_silent_rank_crashed},
+         {"sigterm_drains", test_sigterm_drains})
