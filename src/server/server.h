@@ -1,0 +1,39 @@
+//  server.h - wandb-mpi-server: a local W&B-protocol backend over HTTP
+//  SPDX-License-Identifier: MIT
+//
+//  libmicrohttpd with one internal polling thread serves every connection;
+//  one SQLite connection (store.h) is guarded by one mutex, which the HTTP
+//  thread and the heartbeat watchdog thread take around each unit of work.
+//  HTTP/1.1 keep-alive is on and idle connections are kept for an hour, so a
+//  client can do all its work over one TCP connection.
+//  Thread: start and destroy from one thread; the server runs its own.
+#ifndef WBI_SERVER_H
+#define WBI_SERVER_H
+
+#include "wandb.h"
+#include <stdint.h>
+
+typedef struct wbi_server wbi_server_t;
+
+typedef struct {
+    const char *dir;            // data directory (wandb.db, files/, requests.jsonl)
+    const char *host;           // numeric address to bind, "127.0.0.1" when NULL
+    uint16_t port;              // 0: ephemeral
+    const char *api_key;        // required key (not NULL)
+    const char *entity;         // default entity, "local" when NULL
+    bool record_requests;       // append every request to DIR/requests.jsonl
+    double heartbeat_timeout_s; // running runs silent this long become crashed
+} wbi_server_opts_t;
+
+// Opens the store, starts the HTTP daemon and the watchdog. On failure the
+// reason is in err. Destroy with wbi_server_destroy().
+wandb_err wbi_server_start(wbi_server_t **out, const wbi_server_opts_t *opts, char *err,
+                           size_t errlen);
+// Stops serving, joins the threads, closes the store; NULL-safe.
+void wbi_server_destroy(wbi_server_t **self_p);
+// The bound port.
+uint16_t wbi_server_port(const wbi_server_t *self);
+// "http://host:port". Borrowed: valid until destroy.
+const char *wbi_server_url(const wbi_server_t *self);
+
+#endif
