@@ -29,13 +29,14 @@ typedef struct {
     const char *dir;     // data directory
     const char *project; // filter
     const char *entity;  // filter
+    const char *group;   // filter
     bool json;           // JSON lines instead of a table
 } s_args_t;
 
 // Prints the usage text.
 static void s_usage(FILE *out)
 {
-    fprintf(out, "usage: wandb-mpi runs [--dir D] [--project P] [--entity E] [--json]\n"
+    fprintf(out, "usage: wandb-mpi runs [--dir D] [--project P] [--entity E] [--group G] [--json]\n"
                  "       wandb-mpi history RUN_ID [--dir D] [--project P] [--entity E] [--json]\n"
                  "\n"
                  "Reads the data directory of wandb-mpi-server directly (read-only).\n"
@@ -43,6 +44,7 @@ static void s_usage(FILE *out)
                  "  --dir D       data directory (default $WANDB_MPI_DIR, else $HOME/.wandb-mpi)\n"
                  "  --project P   only runs of project P\n"
                  "  --entity E    only runs of entity E\n"
+                 "  --group G     only runs of group G (runs)\n"
                  "  --json        one JSON object a line (history rows keep bare NaN/Infinity)\n"
                  "  --help        this text\n");
 }
@@ -58,7 +60,7 @@ static int s_parse(int argc, char **argv, s_args_t *a)
         } else if (strcmp(o, "--json") == 0) {
             a->json = true;
         } else if (strcmp(o, "--dir") == 0 || strcmp(o, "--project") == 0 ||
-                   strcmp(o, "--entity") == 0) {
+                   strcmp(o, "--entity") == 0 || strcmp(o, "--group") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "wandb-mpi: option '%s' needs a value\n", o);
                 return 1;
@@ -68,6 +70,8 @@ static int s_parse(int argc, char **argv, s_args_t *a)
                 a->dir = v;
             else if (o[2] == 'p')
                 a->project = v;
+            else if (o[2] == 'g')
+                a->group = v;
             else
                 a->entity = v;
         } else if (o[0] == '-') {
@@ -180,8 +184,9 @@ static void s_time(double t, char *out, size_t len)
 
 // State passed to the runs walk.
 typedef struct {
-    bool json;       // print JSON lines
-    s_table_t table; // or collect table rows
+    bool json;         // print JSON lines
+    const char *group; // only runs of this group, or NULL
+    s_table_t table;   // or collect table rows
     size_t n;        // runs seen
     bool failed;     // an output error happened
 } s_runs_t;
@@ -190,6 +195,8 @@ typedef struct {
 static int s_run_row(void *arg, const wbi_run_t *run)
 {
     s_runs_t *st = arg;
+    if (st->group && (!run->group || strcmp(run->group, st->group) != 0))
+        return 0;
     st->n++;
     if (st->json) {
         json_t *j = wbi_run_to_json(run);
@@ -224,7 +231,7 @@ static int s_run_row(void *arg, const wbi_run_t *run)
 // wandb-mpi runs.
 static int s_cmd_runs(wbi_store_t *store, const s_args_t *a)
 {
-    s_runs_t st = {.json = a->json, .table = {.cols = 8}};
+    s_runs_t st = {.json = a->json, .group = a->group, .table = {.cols = 8}};
     if (!a->json) {
         const char *head[] = {"RUN",      "PROJECT", "STATE",   "GROUP",
                               "JOB_TYPE", "ROWS",    "CREATED", "NAME"};
