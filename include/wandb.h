@@ -143,6 +143,12 @@ WANDB_EXPORT wandb_err wandb_settings_set(wandb_settings_t *self, const char *na
 // Merges a JSON object into the initial run config (nested objects kept).
 WANDB_EXPORT wandb_err wandb_settings_config_json(wandb_settings_t *self, const char *json);
 
+// Returns the value of setting `name` as set on self or, when unset there, as
+// the environment gives it; NULL when neither has it (defaults are applied
+// at wandb_init). Borrowed: valid until the setting changes or self is
+// destroyed.
+WANDB_EXPORT const char *wandb_settings_get(const wandb_settings_t *self, const char *name);
+
 // Returns the text of the last error seen by a call that took self
 // (wandb_settings_set, wandb_init). Borrowed: valid until the next such call.
 WANDB_EXPORT const char *wandb_settings_errmsg(const wandb_settings_t *self);
@@ -155,7 +161,9 @@ WANDB_EXPORT const char *wandb_settings_errmsg(const wandb_settings_t *self);
 // endpoint, an in-process aggregator. Does not wait for the backend.
 // On success *run_out is the active run (also returned by wandb_run()).
 // Errors: WANDB_EINVAL (bad setting; text in wandb_settings_errmsg),
-// WANDB_EEXIST (a run is active), WANDB_ENOMEM, WANDB_EIO.
+// WANDB_EEXIST (a run is active), WANDB_ENOTSUP (mode offline, not yet),
+// WANDB_EAUTH (online without aggregator endpoint and without API key),
+// WANDB_ENOMEM, WANDB_EIO.
 // Thread: any, not concurrently with wandb_finish.
 WANDB_EXPORT wandb_err wandb_init(wandb_settings_t *settings, wandb_run_t **run_out);
 
@@ -218,6 +226,30 @@ WANDB_EXPORT wandb_err wandb_summary_values(wandb_run_t *run, const wandb_value_
 #define wandb_summary_update(run, ...)                                                             \
     wandb_summary_values((run), WANDB__VALUES(__VA_ARGS__), WANDB__NVALUES(__VA_ARGS__))
 
+// Defines how the metric `name` (or a glob ending in '*', e.g. "train/*") is
+// shown and summarised, as the seed's define_metric:
+//   step_metric: the x-axis metric (NULL: _step);
+//   summary: comma-separated from "min,max,mean,best,first,last,none"
+//     (NULL: last);
+//   goal: "minimize", "maximize" or NULL;
+//   flags: WANDB_METRIC_HIDDEN, WANDB_METRIC_NO_STEP_SYNC.
+// WANDB_EINVAL on a bad name, summary or goal. Thread: any.
+WANDB_EXPORT wandb_err wandb_define_metric(wandb_run_t *run, const char *name,
+                                           const char *step_metric, const char *summary,
+                                           const char *goal, unsigned flags);
+#define WANDB_METRIC_HIDDEN 0x1u       // hide the metric in the UI
+#define WANDB_METRIC_NO_STEP_SYNC 0x2u // do not fill step_metric into rows automatically
+
+// Sends an alert (the seed's Run.alert): title (1..63 characters), text,
+// level "INFO", "WARN" or "ERROR" (NULL: INFO), wait_ms the server-side
+// de-duplication window for the same title (< 0: 60000). Thread: any.
+WANDB_EXPORT wandb_err wandb_alert(wandb_run_t *run, const char *title, const char *text,
+                                   const char *level, int64_t wait_ms);
+
+// Tells the backend the run is about to be preempted (the seed's
+// mark_preempting): its end is then shown as preempted, not crashed. Thread: any.
+WANDB_EXPORT wandb_err wandb_mark_preempting(wandb_run_t *run);
+
 // ---------------------------------------------------------------------------
 // Run properties. Strings are borrowed: valid until the run is finished.
 // Thread: any.
@@ -240,6 +272,28 @@ WANDB_EXPORT double wandb_run_start_time(const wandb_run_t *run);
 // Rows rejected for a lower step, and values dropped because the ring was full.
 WANDB_EXPORT uint64_t wandb_run_rejected_steps(const wandb_run_t *run);
 WANDB_EXPORT uint64_t wandb_run_dropped(const wandb_run_t *run);
+
+// ---------------------------------------------------------------------------
+// Hosting an aggregator. wandb_init starts one inside the process when no
+// "aggregator" endpoint is set; wandb_mpi_init starts one on rank 0. These
+// calls let any process host one for runs in other processes.
+
+typedef struct wandb_aggregator wandb_aggregator_t;
+
+// Starts an aggregator thread bound to `bind` (a ZeroMQ endpoint such as
+// "tcp://127.0.0.1:*"; the port is chosen when it is *), forwarding to the
+// backend that settings name (base_url, api_key, flush_interval_ms; the
+// "secret" setting, when set, is required from every run). expected_runs:
+// how many runs wandb_aggregator_stop waits for (0: every run that
+// connected). Returns a new aggregator in *out.
+WANDB_EXPORT wandb_err wandb_aggregator_start(wandb_settings_t *settings, const char *bind,
+                                              int expected_runs, wandb_aggregator_t **out);
+// The bound endpoint, with the real port. Borrowed: valid until stop.
+WANDB_EXPORT const char *wandb_aggregator_endpoint(const wandb_aggregator_t *self);
+// Waits until the expected runs finished (or were marked crashed) and the
+// backend received everything, at most timeout_ms; then stops and frees
+// *self_p and sets it to NULL. WANDB_ETIMEDOUT when something was pending.
+WANDB_EXPORT wandb_err wandb_aggregator_stop(wandb_aggregator_t **self_p, int timeout_ms);
 
 // Frees global state (an in-process aggregator left over, the logger).
 // Call after the last wandb_finish. Not thread-safe.

@@ -1,0 +1,849 @@
+//  core.c - the producer side of a run: log, config, summary, getters
+//  SPDX-License-Identifier: MIT
+//
+//  Every call builds its records straight into the run's ring under the run
+//  mutex. The scalar path of wandb_log_values allocates nothing and makes no
+//  system call other than clock_gettime (vDSO). Design: docs/logger.md.
+#include "logger/run.h"
+
+#include "common/alloc.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+#include "common/wire.h"
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define S_ROW_FIXED (WBI_WIRE_RECORD_HEADER + WBI_WIRE_ROW_HEADER)
+
+// Unix seconds from the real-time clock.
+double wbi_now_unix(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+// Milliseconds from the monotonic clock.
+int64_t wbi_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Builds "entity/project/run_id"; NULL when out of memory.
+static char *s_make_path(const char *entity, const char *project, const char *id)
+{
+    size_t len = strlen(entity) + strlen(project) + strlen(id) + 3;
+    char *out = wbi_malloc(len);
+    if (out)
+        snprintf(out, len, "%s/%s/%s", entity, project, id);
+    return out;
+}
+
+// Builds "base_url/entity/project/runs/run_id"; NULL when out of memory.
+static char *s_make_url(const char *base, const char *entity, const char *project, const char *id)
+{
+    size_t len = strlen(base) + strlen(entity) + strlen(project) + strlen(id) + 10;
+    char *out = wbi_malloc(len);
+    if (out)
+        snprintf(out, len, "%s/%s/%s/runs/%s", base, entity, project, id);
+    return out;
+}
+
+// Allocates the run, its ring, key table and scratch arrays.
+wandb_err wbi_run_core_new(wandb_run_t **out, wbi_cfg_t *cfg)
+{
+    wandb_run_t *self = wbi_calloc(1, sizeof(*self));
+    if (!self)
+        return WANDB_ENOMEM;
+    pthread_mutex_init(&self->mu, NULL);
+    self->cfg = *cfg;
+    memset(cfg, 0, sizeof(*cfg));
+    self->disabled = self->cfg.mode == WBI_MODE_DISABLED;
+    self->start_time = wbi_now_unix();
+    atomic_init(&self->step, 0);
+    atomic_init(&self->dropped, 0);
+    atomic_init(&self->rejected, 0);
+    atomic_init(&self->welcomed, false);
+    const char *entity = self->cfg.entity ? self->cfg.entity : "";
+    self->path = s_make_path(entity, self->cfg.project, self->cfg.run_id);
+    self->url = s_make_url(self->cfg.base_url, entity, self->cfg.project, self->cfg.run_id);
+    if (!self->path || !self->url)
+        goto fail;
+    if (self->disabled) {
+        *out = self;
+        return WANDB_OK;
+    }
+    if (wbi_ring_init(&self->ring, self->cfg.ring_bytes) != WANDB_OK ||
+        wbi_keys_init(&self->keys, WBI_KEYS_DEFAULT_MAX, 64) != WANDB_OK)
+        goto fail;
+    // Large but lazily touched: calloc of this size maps zero pages.
+    self->ids = wbi_calloc(WBI_WIRE_ROW_MAX_VALUES, sizeof(*self->ids));
+    self->lens = wbi_calloc(WBI_WIRE_ROW_MAX_VALUES, sizeof(*self->lens));
+    if (!self->ids || !self->lens)
+        goto fail;
+    *out = self;
+    return WANDB_OK;
+fail:
+    wbi_run_core_destroy(&self);
+    return WANDB_ENOMEM;
+}
+
+// Frees the run's memory and nulls the caller's pointer.
+void wbi_run_core_destroy(wandb_run_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    wandb_run_t *self = *self_p;
+    wbi_ring_release(&self->ring);
+    wbi_keys_release(&self->keys);
+    wbi_free(self->ids);
+    wbi_free(self->lens);
+    wbi_free(self->path);
+    wbi_free(self->url);
+    wbi_free(self->welcome_entity);
+    wbi_free(self->welcome_path);
+    wbi_free(self->welcome_url);
+    wbi_cfg_release(&self->cfg);
+    pthread_mutex_destroy(&self->mu);
+    wbi_free(self);
+    *self_p = NULL;
+}
+
+// Waits for n bytes of ring space for at most wait_ms: yields first, then
+// sleeps 50 us at a time. Only reached when the ring is full.
+static bool s_wait_space(wandb_run_t *self, size_t n, int wait_ms)
+{
+    if (wbi_ring_reserve(&self->ring, n))
+        return true;
+    if (wait_ms <= 0)
+        return false;
+    int64_t deadline = wbi_now_ms() + wait_ms;
+    for (int i = 0;; i++) {
+        if (i < 64) {
+            sched_yield();
+        } else {
+            struct timespec ts = {0, 50000};
+            nanosleep(&ts, NULL);
+        }
+        if (wbi_ring_reserve(&self->ring, n))
+            return true;
+        if (wbi_now_ms() >= deadline)
+            return false;
+    }
+}
+
+// Appends bytes at the writer position and advances it.
+static inline void s_put(wbi_ring_t *ring, size_t *pos, const void *src, size_t n)
+{
+    wbi_ring_write_at(ring, *pos, src, n);
+    *pos += n;
+}
+
+// Writes a record header and payload at *pos (room already reserved).
+static void s_put_record(wbi_ring_t *ring, size_t *pos, uint8_t type, const void *payload,
+                         size_t len)
+{
+    uint8_t hdr[WBI_WIRE_RECORD_HEADER];
+    wbi_wire_record_put(hdr, type, (uint32_t)len);
+    s_put(ring, pos, hdr, sizeof(hdr));
+    if (len)
+        s_put(ring, pos, payload, len);
+}
+
+// Writes an empty ROW at step with flags (room already reserved).
+static void s_put_empty_row(wandb_run_t *self, size_t *pos, int64_t step, uint8_t flags)
+{
+    uint8_t row[S_ROW_FIXED];
+    wbi_wire_record_put(row, WBI_REC_ROW, WBI_WIRE_ROW_HEADER);
+    wbi_wire_row_put(row + WBI_WIRE_RECORD_HEADER, step, wbi_now_unix(), flags, 0);
+    s_put(&self->ring, pos, row, sizeof(row));
+}
+
+// Counts a dropped call and warns the first time and every WBI_WARN_EVERY.
+static wandb_err s_dropped(wandb_run_t *self, size_t values)
+{
+    uint64_t total = atomic_fetch_add_explicit(&self->dropped, values, memory_order_relaxed);
+    if (self->full_calls++ % WBI_WARN_EVERY == 0)
+        wbi_warn("wandb_log: the ring (%zu bytes) is full: %llu values dropped so far "
+                 "(the aggregator is slow or unreachable)",
+                 self->ring.cap, (unsigned long long)(total + values));
+    return WANDB_EFULL;
+}
+
+// Checks a key the table does not know yet: 1..255 bytes of UTF-8.
+static bool s_key_valid(const char *key, size_t len)
+{
+    return len > 0 && len <= WBI_WIRE_KEY_MAX && wbi_utf8_valid(key, len);
+}
+
+// Validates a string or JSON value: size, UTF-8, and JSON syntax for JSON.
+static wandb_err s_check_text(const wandb_value_t *v, size_t *len_out, const char *call)
+{
+    if (!v->as.s) {
+        wbi_warn("%s: value of '%.64s' is a NULL string", call, v->key);
+        return WANDB_EINVAL;
+    }
+    size_t len = strnlen(v->as.s, WBI_WIRE_VALUE_MAX + 1);
+    if (len > WBI_WIRE_VALUE_MAX) {
+        wbi_warn("%s: value of '%.64s' is larger than %u bytes: call dropped", call, v->key,
+                 WBI_WIRE_VALUE_MAX);
+        return WANDB_ETOOBIG;
+    }
+    if (!wbi_utf8_valid(v->as.s, len)) {
+        wbi_warn("%s: value of '%.64s' is not valid UTF-8: call dropped", call, v->key);
+        return WANDB_EINVAL;
+    }
+    if (v->type == WANDB_TYPE_JSON) {
+        json_error_t jerr;
+        json_t *j = wbi_jsonx_loadb(v->as.s, len, JSON_DECODE_ANY, &jerr);
+        if (!j) {
+            wbi_warn("%s: value of '%.64s' is not JSON (%.80s at position %d): call dropped", call,
+                     v->key, jerr.text, jerr.position);
+            return WANDB_EINVAL;
+        }
+        json_decref(j);
+    }
+    *len_out = len;
+    return WANDB_OK;
+}
+
+// Pass 1 of a log call: interns new keys tentatively, validates the values
+// and returns the bytes the call needs in *total. The caller rolls the keys
+// back on error.
+static wandb_err s_log_plan(wandb_run_t *self, const wandb_value_t *values, size_t n, size_t *total)
+{
+    size_t need = S_ROW_FIXED;
+    for (size_t i = 0; i < n; i++) {
+        const wandb_value_t *v = &values[i];
+        if (!v->key) {
+            wbi_warn("wandb_log: value %zu has a NULL key: call dropped", i);
+            return WANDB_EINVAL;
+        }
+        // Fast path: the same key as at this position in the last call.
+        // Compared by bytes, so a reused buffer with new text is not fooled.
+        uint32_t id = 0;
+        if (i < WBI_KEY_HINTS && self->hint_key[i] == v->key &&
+            wbi_keys_match(&self->keys, self->hint_id[i], v->key)) {
+            self->ids[i] = self->hint_id[i];
+            goto value;
+        }
+        size_t klen;
+        uint32_t hash;
+        id = wbi_keys_find(&self->keys, v->key, &klen, &hash);
+        if (id == 0) {
+            if (!s_key_valid(v->key, klen)) {
+                wbi_warn("wandb_log: invalid key '%.64s': keys are 1 to 255 bytes of UTF-8: "
+                         "call dropped",
+                         v->key);
+                return WANDB_EINVAL;
+            }
+            if (wbi_keys_add(&self->keys, v->key, klen, hash, &id) != WANDB_OK) {
+                wbi_warn("wandb_log: cannot add key '%.64s': the key table is full (%u keys): "
+                         "call dropped",
+                         v->key, self->keys.max);
+                return WANDB_EFULL;
+            }
+            need += WBI_WIRE_RECORD_HEADER + 4 + klen;
+        }
+        self->ids[i] = id;
+        if (i < WBI_KEY_HINTS) {
+            self->hint_key[i] = v->key;
+            self->hint_id[i] = id;
+        }
+    value:
+        switch (v->type) {
+        case WANDB_TYPE_DOUBLE:
+        case WANDB_TYPE_INT:
+            need += 12;
+            break;
+        case WANDB_TYPE_BOOL:
+            need += 5;
+            break;
+        case WANDB_TYPE_STRING:
+        case WANDB_TYPE_JSON: {
+            size_t len = 0;
+            wandb_err err = s_check_text(v, &len, "wandb_log");
+            if (err != WANDB_OK)
+                return err;
+            self->lens[i] = (uint32_t)len;
+            need += 8 + len;
+            break;
+        }
+        default:
+            wbi_warn("wandb_log: value of '%.64s' has unknown type %d: call dropped", v->key,
+                     (int)v->type);
+            return WANDB_EINVAL;
+        }
+    }
+    if (need > self->ring.cap) {
+        wbi_warn("wandb_log: a call of %zu bytes does not fit in the ring (%zu bytes): dropped",
+                 need, self->ring.cap);
+        return WANDB_ETOOBIG;
+    }
+    *total = need;
+    return WANDB_OK;
+}
+
+// Stores v little-endian at p (one store on little-endian hosts: the
+// byte loops of wire.h are not always merged by the compiler).
+static inline void s_le32(uint8_t *p, uint32_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, 4);
+#else
+    wbi_put_u32(p, v);
+#endif
+}
+
+// Stores 8 bytes little-endian at p (an integer, or a double's bits).
+static inline void s_le64(uint8_t *p, const void *v)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, v, 8);
+#else
+    uint64_t u;
+    memcpy(&u, v, 8);
+    wbi_put_u64(p, u);
+#endif
+}
+
+// Encodes one value at p (contiguous room), as wbi_wire_value_put does.
+static inline size_t s_value_put(uint8_t *p, uint32_t id, const wandb_value_t *v, uint32_t slen)
+{
+    s_le32(p, ((uint32_t)v->type << 28) | id);
+    switch (v->type) {
+    case WANDB_TYPE_DOUBLE:
+        s_le64(p + 4, &v->as.d);
+        return 12;
+    case WANDB_TYPE_INT:
+        s_le64(p + 4, &v->as.i);
+        return 12;
+    case WANDB_TYPE_BOOL:
+        p[4] = v->as.b ? 1 : 0;
+        return 5;
+    default:
+        s_le32(p + 4, slen);
+        memcpy(p + 8, v->as.s, slen);
+        return 8 + (size_t)slen;
+    }
+}
+
+// Pass 2 of a log call: KEY records of the keys added since keys_before,
+// then the ROW (total bytes in all, room reserved). Returns the new head.
+// The ROW is encoded in place when it does not cross the end of the ring
+// (the common case), else piece by piece.
+static size_t s_log_write(wandb_run_t *self, const wandb_value_t *values, size_t n,
+                          uint32_t keys_before, size_t total, int64_t step, uint8_t flags)
+{
+    wbi_ring_t *ring = &self->ring;
+    size_t head = wbi_ring_head(ring);
+    size_t pos = head;
+    for (uint32_t id = keys_before + 1; id <= self->keys.count; id++) {
+        size_t klen = 0;
+        const char *key = wbi_keys_get(&self->keys, id, &klen);
+        uint8_t hdr[WBI_WIRE_RECORD_HEADER + 4];
+        wbi_wire_record_put(hdr, WBI_REC_KEY, (uint32_t)(4 + klen));
+        wbi_put_u32(hdr + WBI_WIRE_RECORD_HEADER, id);
+        s_put(ring, &pos, hdr, sizeof(hdr));
+        s_put(ring, &pos, key, klen);
+    }
+    size_t row_bytes = total - (pos - head);
+    uint8_t hdr[S_ROW_FIXED];
+    wbi_wire_record_put(hdr, WBI_REC_ROW, (uint32_t)(row_bytes - WBI_WIRE_RECORD_HEADER));
+    wbi_wire_row_put(hdr + WBI_WIRE_RECORD_HEADER, step, wbi_now_unix(), flags, (uint16_t)n);
+    size_t off = pos & ring->mask;
+    if (off + row_bytes <= ring->cap) {
+        uint8_t *p = ring->data + off;
+        memcpy(p, hdr, S_ROW_FIXED);
+        p += S_ROW_FIXED;
+        for (size_t i = 0; i < n; i++)
+            p += s_value_put(p, self->ids[i], &values[i], self->lens[i]);
+        return pos + row_bytes;
+    }
+    s_put(ring, &pos, hdr, S_ROW_FIXED);
+    for (size_t i = 0; i < n; i++) {
+        const wandb_value_t *v = &values[i];
+        uint8_t tmp[12];
+        if (v->type == WANDB_TYPE_STRING || v->type == WANDB_TYPE_JSON) {
+            wbi_put_u32(tmp, ((uint32_t)v->type << 28) | self->ids[i]);
+            wbi_put_u32(tmp + 4, self->lens[i]);
+            s_put(ring, &pos, tmp, 8);
+            s_put(ring, &pos, v->as.s, self->lens[i]);
+        } else {
+            size_t k = wbi_wire_value_put(tmp, self->ids[i], v, 0);
+            s_put(ring, &pos, tmp, k);
+        }
+    }
+    return pos;
+}
+
+// Rejects a call whose step is below the current one (counted, warned).
+static wandb_err s_reject_step(wandb_run_t *self, int64_t step, int64_t cur)
+{
+    uint64_t n = atomic_fetch_add_explicit(&self->rejected, 1, memory_order_relaxed) + 1;
+    if (n % WBI_WARN_EVERY == 1)
+        wbi_warn("wandb_log: step %lld is lower than the current step %lld: call rejected "
+                 "(%llu rejected so far)",
+                 (long long)step, (long long)cur, (unsigned long long)n);
+    return WANDB_ESTEP;
+}
+
+// The seed's Run.log(data, step, commit), as one ROW record (see wandb.h).
+wandb_err wandb_log_values(wandb_run_t *run, const wandb_value_t *values, size_t n, int64_t step,
+                           int commit)
+{
+    if (!run)
+        return WANDB_EINVAL;
+    if (run->disabled)
+        return WANDB_OK;
+    if ((n > 0 && !values) || n > WBI_WIRE_ROW_MAX_VALUES) {
+        wbi_warn("wandb_log: %zu values (at most %u, values non-NULL): call dropped", n,
+                 WBI_WIRE_ROW_MAX_VALUES);
+        return WANDB_EINVAL;
+    }
+    wandb_err err = WANDB_OK;
+    pthread_mutex_lock(&run->mu);
+    if (run->closed) {
+        err = WANDB_ECLOSED;
+        goto out;
+    }
+    int64_t cur = atomic_load_explicit(&run->step, memory_order_relaxed);
+    bool commit_now;
+    if (step >= 0) {
+        if (step < cur) {
+            err = s_reject_step(run, step, cur);
+            goto out;
+        }
+        commit_now = commit == WANDB_COMMIT_TRUE;
+    } else {
+        step = cur;
+        commit_now = commit != WANDB_COMMIT_FALSE;
+    }
+    // A higher step closes the pending row: the aggregator sees the step move.
+    bool row_open = run->row_open && step == cur;
+    if (n == 0) {
+        if (commit_now && row_open) {
+            if (!s_wait_space(run, S_ROW_FIXED,
+                              run->cfg.ring_full == WBI_RING_WAIT ? run->cfg.ring_wait_ms : 0)) {
+                err = s_dropped(run, 0);
+                goto out;
+            }
+            size_t pos = wbi_ring_head(&run->ring);
+            s_put_empty_row(run, &pos, step, WBI_WIRE_ROW_COMMIT);
+            wbi_ring_publish(&run->ring, pos);
+            run->row_open = false;
+            atomic_store_explicit(&run->step, step + 1, memory_order_relaxed);
+        } else if (step > cur) {
+            run->row_open = false;
+            atomic_store_explicit(&run->step, step, memory_order_relaxed);
+        }
+        goto out;
+    }
+    uint32_t keys_before = run->keys.count;
+    size_t total = 0;
+    err = s_log_plan(run, values, n, &total);
+    if (err == WANDB_OK && !wbi_ring_reserve(&run->ring, total) &&
+        !(run->cfg.ring_full == WBI_RING_WAIT && s_wait_space(run, total, run->cfg.ring_wait_ms)))
+        err = s_dropped(run, n);
+    if (err != WANDB_OK) {
+        wbi_keys_truncate(&run->keys, keys_before);
+        goto out;
+    }
+    uint8_t flags = commit_now ? WBI_WIRE_ROW_COMMIT : 0;
+    wbi_ring_publish(&run->ring, s_log_write(run, values, n, keys_before, total, step, flags));
+    run->row_open = !commit_now;
+    atomic_store_explicit(&run->step, commit_now ? step + 1 : step, memory_order_relaxed);
+out:
+    pthread_mutex_unlock(&run->mu);
+    return err;
+}
+
+// Writes one control record under the mutex.
+wandb_err wbi_run_put_record(wandb_run_t *self, uint8_t type, const void *payload, size_t len,
+                             int wait_ms)
+{
+    size_t total = WBI_WIRE_RECORD_HEADER + len;
+    if (total > self->ring.cap || len > UINT32_MAX)
+        return WANDB_ETOOBIG;
+    wandb_err err = WANDB_OK;
+    pthread_mutex_lock(&self->mu);
+    if (self->closed) {
+        err = WANDB_ECLOSED;
+    } else if (!s_wait_space(self, total, wait_ms)) {
+        err = WANDB_EFULL;
+    } else {
+        size_t pos = wbi_ring_head(&self->ring);
+        s_put_record(&self->ring, &pos, type, payload, len);
+        wbi_ring_publish(&self->ring, pos);
+    }
+    pthread_mutex_unlock(&self->mu);
+    return err;
+}
+
+// Commits an open row, then FINISH with the counters; closes the run.
+wandb_err wbi_run_put_finish(wandb_run_t *self, int exit_code, int wait_ms)
+{
+    wandb_err err = WANDB_OK;
+    pthread_mutex_lock(&self->mu);
+    if (self->closed) {
+        err = WANDB_ECLOSED;
+        goto out;
+    }
+    size_t need = WBI_WIRE_RECORD_HEADER + 20 + (self->row_open ? S_ROW_FIXED : 0);
+    if (!s_wait_space(self, need, wait_ms)) {
+        err = WANDB_ETIMEDOUT;
+        goto out;
+    }
+    size_t pos = wbi_ring_head(&self->ring);
+    int64_t step = atomic_load_explicit(&self->step, memory_order_relaxed);
+    if (self->row_open) {
+        s_put_empty_row(self, &pos, step, WBI_WIRE_ROW_COMMIT);
+        self->row_open = false;
+        atomic_store_explicit(&self->step, step + 1, memory_order_relaxed);
+    }
+    uint8_t fin[20];
+    wbi_put_u32(fin, (uint32_t)(int32_t)exit_code);
+    wbi_put_u64(fin + 4, atomic_load(&self->dropped));
+    wbi_put_u64(fin + 12, atomic_load(&self->rejected));
+    s_put_record(&self->ring, &pos, WBI_REC_FINISH, fin, sizeof(fin));
+    wbi_ring_publish(&self->ring, pos);
+out:
+    self->closed = true;
+    pthread_mutex_unlock(&self->mu);
+    return err;
+}
+
+// Builds a JSON object text from values (config and summary updates).
+static wandb_err s_values_json(const wandb_value_t *values, size_t n, const char *call, char **out)
+{
+    if (n > 0 && !values)
+        return WANDB_EINVAL;
+    json_t *obj = json_object();
+    if (!obj)
+        return WANDB_ENOMEM;
+    wandb_err err = WANDB_OK;
+    for (size_t i = 0; i < n && err == WANDB_OK; i++) {
+        const wandb_value_t *v = &values[i];
+        size_t klen = v->key ? strnlen(v->key, 256) : 0;
+        if (!v->key || !s_key_valid(v->key, klen)) {
+            wbi_warn("%s: invalid key '%.64s': keys are 1 to 255 bytes of UTF-8", call,
+                     v->key ? v->key : "(null)");
+            err = WANDB_EINVAL;
+            break;
+        }
+        json_t *j = NULL;
+        size_t len = 0;
+        switch (v->type) {
+        case WANDB_TYPE_DOUBLE:
+            j = wbi_jsonx_real(v->as.d);
+            break;
+        case WANDB_TYPE_INT:
+            j = json_integer(v->as.i);
+            break;
+        case WANDB_TYPE_BOOL:
+            j = json_boolean(v->as.b);
+            break;
+        case WANDB_TYPE_STRING:
+        case WANDB_TYPE_JSON:
+            err = s_check_text(v, &len, call);
+            if (err != WANDB_OK)
+                break;
+            if (v->type == WANDB_TYPE_STRING) {
+                j = json_stringn(v->as.s, len);
+            } else {
+                json_error_t jerr;
+                j = wbi_jsonx_loadb(v->as.s, len, JSON_DECODE_ANY, &jerr);
+            }
+            break;
+        default:
+            wbi_warn("%s: value of '%.64s' has unknown type %d", call, v->key, (int)v->type);
+            err = WANDB_EINVAL;
+        }
+        if (err == WANDB_OK && (!j || json_object_set_new(obj, v->key, j) != 0))
+            err = WANDB_ENOMEM;
+    }
+    if (err == WANDB_OK) {
+        *out = wbi_jsonx_dumps(obj, JSON_COMPACT);
+        if (!*out)
+            err = WANDB_ENOMEM;
+    }
+    json_decref(obj);
+    return err;
+}
+
+// Writes a JSON control record, waiting a little for room when full.
+static wandb_err s_put_json(wandb_run_t *run, uint8_t type, char *json, const char *call)
+{
+    int wait =
+        run->cfg.ring_wait_ms > WBI_CONTROL_WAIT_MS ? run->cfg.ring_wait_ms : WBI_CONTROL_WAIT_MS;
+    wandb_err err = wbi_run_put_record(run, type, json, strlen(json), wait);
+    if (err == WANDB_EFULL || err == WANDB_ETOOBIG)
+        wbi_warn("%s: %s: update dropped", call, wandb_strerror(err));
+    wbi_free(json);
+    return err;
+}
+
+// Config update from values: a CONFIG record.
+wandb_err wandb_config_values(wandb_run_t *run, const wandb_value_t *values, size_t n)
+{
+    if (!run)
+        return WANDB_EINVAL;
+    if (run->disabled)
+        return WANDB_OK;
+    char *json = NULL;
+    wandb_err err = s_values_json(values, n, "wandb_config_update", &json);
+    return err == WANDB_OK ? s_put_json(run, WBI_REC_CONFIG, json, "wandb_config_update") : err;
+}
+
+// Parses a JSON object and sends it as a CONFIG record.
+wandb_err wandb_config_json(wandb_run_t *run, const char *json)
+{
+    if (!run || !json)
+        return WANDB_EINVAL;
+    if (run->disabled)
+        return WANDB_OK;
+    json_error_t jerr;
+    json_t *obj = wbi_jsonx_loadb(json, strlen(json), 0, &jerr);
+    if (!obj || !json_is_object(obj)) {
+        wbi_warn("wandb_config_json: %s", obj ? "not a JSON object" : jerr.text);
+        json_decref(obj);
+        return WANDB_EINVAL;
+    }
+    char *text = wbi_jsonx_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    if (!text)
+        return WANDB_ENOMEM;
+    return s_put_json(run, WBI_REC_CONFIG, text, "wandb_config_json");
+}
+
+// Explicit summary values: a SUMMARY record.
+wandb_err wandb_summary_values(wandb_run_t *run, const wandb_value_t *values, size_t n)
+{
+    if (!run)
+        return WANDB_EINVAL;
+    if (run->disabled)
+        return WANDB_OK;
+    char *json = NULL;
+    wandb_err err = s_values_json(values, n, "wandb_summary_update", &json);
+    return err == WANDB_OK ? s_put_json(run, WBI_REC_SUMMARY, json, "wandb_summary_update") : err;
+}
+
+// Checks that every comma-separated item of list is one of allowed.
+static bool s_list_valid(const char *list, const char *const *allowed)
+{
+    const char *p = list;
+    if (!*p)
+        return false;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        bool found = false;
+        for (const char *const *a = allowed; *a && !found; a++)
+            found = strlen(*a) == n && strncmp(*a, p, n) == 0;
+        if (!found)
+            return false;
+        if (!end)
+            return true;
+        p = end + 1;
+    }
+}
+
+// A DEFINE_METRIC record {name, step_metric, step_sync, hidden, summary, goal}.
+wandb_err wandb_define_metric(wandb_run_t *run, const char *name, const char *step_metric,
+                              const char *summary, const char *goal, unsigned flags)
+{
+    static const char *const summaries[] = {"min",   "max",  "mean", "best",
+                                            "first", "last", "none", NULL};
+    if (!run)
+        return WANDB_EINVAL;
+    if (run->disabled)
+        return WANDB_OK;
+    if (!name || !s_key_valid(name, strnlen(name, 256)) ||
+        (step_metric && !s_key_valid(step_metric, strnlen(step_metric, 256)))) {
+        wbi_warn("wandb_define_metric: invalid name '%.64s' or step_metric '%.64s'",
+                 name ? name : "(null)", step_metric ? step_metric : "(null)");
+        return WANDB_EINVAL;
+    }
+    if (summary && !s_list_valid(summary, summaries)) {
+        wbi_warn("wandb_define_metric: invalid summary '%.64s': use a comma-separated list of "
+                 "min, max, mean, best, first, last, none",
+                 summary);
+        return WANDB_EINVAL;
+    }
+    if (goal && strcmp(goal, "minimize") != 0 && strcmp(goal, "maximize") != 0) {
+        wbi_warn("wandb_define_metric: invalid goal '%.64s': use minimize or maximize", goal);
+        return WANDB_EINVAL;
+    }
+    json_t *obj =
+        json_pack("{s:s, s:s?, s:b, s:b, s:s?, s:s?}", "name", name, "step_metric", step_metric,
+                  "step_sync", step_metric && !(flags & WANDB_METRIC_NO_STEP_SYNC), "hidden",
+                  (flags & WANDB_METRIC_HIDDEN) != 0, "summary", summary, "goal", goal);
+    char *text = obj ? wbi_jsonx_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    if (!text)
+        return WANDB_ENOMEM;
+    return s_put_json(run, WBI_REC_DEFINE_METRIC, text, "wandb_define_metric");
+}
+
+// Counts UTF-8 code points (the text is valid UTF-8).
+static size_t s_utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((uint8_t)*s & 0xC0) != 0x80;
+    return n;
+}
+
+// An ALERT record {title, text, level, wait_ms}.
+wandb_err wandb_alert(wandb_run_t *run, const char *title, const char *text, const char *level,
+                      int64_t wait_ms)
+{
+    if (!run)
+        return WANDB_EINVAL;
+    if (run->disabled)
+        return WANDB_OK;
+    if (!level)
+        level = "INFO";
+    if (!title || !text || !wbi_utf8_valid(title, strlen(title)) ||
+        !wbi_utf8_valid(text, strnlen(text, WBI_WIRE_VALUE_MAX + 1)) ||
+        strlen(text) > WBI_WIRE_VALUE_MAX || s_utf8_chars(title) == 0 ||
+        s_utf8_chars(title) >= 64) {
+        wbi_warn("wandb_alert: the title must be 1 to 63 characters and the text at most "
+                 "1 MiB, both UTF-8");
+        return WANDB_EINVAL;
+    }
+    if (strcmp(level, "INFO") != 0 && strcmp(level, "WARN") != 0 && strcmp(level, "ERROR") != 0) {
+        wbi_warn("wandb_alert: invalid level '%.16s': use INFO, WARN or ERROR", level);
+        return WANDB_EINVAL;
+    }
+    json_t *obj = json_pack("{s:s, s:s, s:s, s:I}", "title", title, "text", text, "level", level,
+                            "wait_ms", (json_int_t)(wait_ms < 0 ? 60000 : wait_ms));
+    char *json = obj ? wbi_jsonx_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    if (!json)
+        return WANDB_ENOMEM;
+    return s_put_json(run, WBI_REC_ALERT, json, "wandb_alert");
+}
+
+// An empty PREEMPTING record.
+wandb_err wandb_mark_preempting(wandb_run_t *run)
+{
+    if (!run)
+        return WANDB_EINVAL;
+    if (run->disabled)
+        return WANDB_OK;
+    int wait =
+        run->cfg.ring_wait_ms > WBI_CONTROL_WAIT_MS ? run->cfg.ring_wait_ms : WBI_CONTROL_WAIT_MS;
+    return wbi_run_put_record(run, WBI_REC_PREEMPTING, NULL, 0, wait);
+}
+
+// Stores the entity and url of the first WELCOME, then publishes them.
+void wbi_run_apply_welcome(wandb_run_t *self, const char *entity, const char *url)
+{
+    if (atomic_load_explicit(&self->welcomed, memory_order_acquire))
+        return;
+    const char *ent = entity && *entity ? entity : self->cfg.entity ? self->cfg.entity : "";
+    self->welcome_entity = wbi_strdup(ent);
+    self->welcome_path = s_make_path(ent, self->cfg.project, self->cfg.run_id);
+    self->welcome_url =
+        url && *url ? wbi_strdup(url)
+                    : s_make_url(self->cfg.base_url, ent, self->cfg.project, self->cfg.run_id);
+    if (!self->welcome_entity || !self->welcome_path || !self->welcome_url) {
+        wbi_free(self->welcome_entity);
+        wbi_free(self->welcome_path);
+        wbi_free(self->welcome_url);
+        self->welcome_entity = self->welcome_path = self->welcome_url = NULL;
+        return;
+    }
+    atomic_store_explicit(&self->welcomed, true, memory_order_release);
+}
+
+// --- getters -----------------------------------------------------------------
+
+// Returns s, or "" for an unset optional string.
+static const char *s_or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
+const char *wandb_run_id(const wandb_run_t *run)
+{
+    return run ? run->cfg.run_id : NULL;
+}
+
+const char *wandb_run_name(const wandb_run_t *run)
+{
+    return run ? s_or_empty(run->cfg.name) : NULL;
+}
+
+const char *wandb_run_group(const wandb_run_t *run)
+{
+    return run ? s_or_empty(run->cfg.group) : NULL;
+}
+
+const char *wandb_run_job_type(const wandb_run_t *run)
+{
+    return run ? s_or_empty(run->cfg.job_type) : NULL;
+}
+
+const char *wandb_run_project(const wandb_run_t *run)
+{
+    return run ? run->cfg.project : NULL;
+}
+
+// The entity from WELCOME once known, else the one from the settings.
+const char *wandb_run_entity(const wandb_run_t *run)
+{
+    if (!run)
+        return NULL;
+    if (atomic_load_explicit(&((wandb_run_t *)run)->welcomed, memory_order_acquire))
+        return run->welcome_entity;
+    return s_or_empty(run->cfg.entity);
+}
+
+const char *wandb_run_path(const wandb_run_t *run)
+{
+    if (!run)
+        return NULL;
+    if (atomic_load_explicit(&((wandb_run_t *)run)->welcomed, memory_order_acquire))
+        return run->welcome_path;
+    return run->path;
+}
+
+const char *wandb_run_url(const wandb_run_t *run)
+{
+    if (!run)
+        return NULL;
+    if (atomic_load_explicit(&((wandb_run_t *)run)->welcomed, memory_order_acquire))
+        return run->welcome_url;
+    return run->url;
+}
+
+int64_t wandb_run_step(const wandb_run_t *run)
+{
+    return run ? atomic_load_explicit(&((wandb_run_t *)run)->step, memory_order_relaxed) : 0;
+}
+
+int64_t wandb_run_starting_step(const wandb_run_t *run)
+{
+    return run ? run->starting_step : 0;
+}
+
+double wandb_run_start_time(const wandb_run_t *run)
+{
+    return run ? run->start_time : 0.0;
+}
+
+uint64_t wandb_run_rejected_steps(const wandb_run_t *run)
+{
+    return run ? atomic_load(&((wandb_run_t *)run)->rejected) : 0;
+}
+
+uint64_t wandb_run_dropped(const wandb_run_t *run)
+{
+    return run ? atomic_load(&((wandb_run_t *)run)->dropped) : 0;
+}

@@ -1,0 +1,255 @@
+//  io.c - the I/O thread of a run: ring -> ZeroMQ DEALER -> aggregator
+//  SPDX-License-Identifier: MIT
+#include "logger/io.h"
+
+#include "common/alloc.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+#include "common/wire.h"
+#include <errno.h>
+#include <stdio.h>
+#include <zmq.h>
+
+#define S_RECV_BATCH 64 // messages read per loop turn at most
+
+struct wbi_io {
+    wandb_run_t *run;               // the run whose ring we drain (not owned)
+    void *sock;                     // DEALER socket, used only by the thread
+    pthread_t thread;               // the I/O thread
+    atomic_bool stop;               // set by wbi_io_stop
+    atomic_bool abort;              // drop what is unsent on close
+    atomic_bool finished;           // FINISHED received
+    uint32_t seq;                   // next message sequence number
+    int64_t last_send_ms;           // monotonic time of the last send
+    atomic_uint_least64_t stats[5]; // messages, bytes, heartbeats, blocked, received
+};
+
+enum { S_MESSAGES, S_BYTES, S_HEARTBEATS, S_BLOCKED, S_RECEIVED };
+
+// Adds to one counter.
+static void s_count(wbi_io_t *self, int which, uint64_t n)
+{
+    atomic_fetch_add_explicit(&self->stats[which], n, memory_order_relaxed);
+}
+
+// Sends one message without blocking. false when the socket is full.
+static bool s_send(wbi_io_t *self, zmq_msg_t *msg)
+{
+    size_t len = zmq_msg_size(msg);
+    if (zmq_msg_send(msg, self->sock, ZMQ_DONTWAIT) < 0) {
+        if (errno == EAGAIN)
+            s_count(self, S_BLOCKED, 1);
+        else
+            wbi_debug("io: send failed: %s", zmq_strerror(errno));
+        zmq_msg_close(msg);
+        return false;
+    }
+    self->seq++;
+    self->last_send_ms = wbi_now_ms();
+    s_count(self, S_MESSAGES, 1);
+    s_count(self, S_BYTES, len);
+    return true;
+}
+
+// Packs whole records from the tail of the ring into one message and sends
+// it. Returns the bytes of records sent (0: nothing to send or socket full).
+static size_t s_drain_once(wbi_io_t *self)
+{
+    wbi_ring_t *ring = &self->run->ring;
+    size_t avail = wbi_ring_readable(ring);
+    if (avail == 0)
+        return 0;
+    size_t tail = wbi_ring_tail(ring);
+    size_t take = 0;
+    while (take + WBI_WIRE_RECORD_HEADER <= avail) {
+        uint8_t hdr[WBI_WIRE_RECORD_HEADER];
+        wbi_ring_read_at(ring, tail + take, hdr, sizeof(hdr));
+        size_t rec = WBI_WIRE_RECORD_HEADER + wbi_get_u32(hdr + 1);
+        if (take + rec > avail) // cannot happen: records are published whole
+            break;
+        if (take > 0 && take + rec > WBI_IO_MSG_BYTES)
+            break;
+        take += rec;
+    }
+    if (take == 0)
+        return 0;
+    zmq_msg_t msg;
+    if (zmq_msg_init_size(&msg, WBI_WIRE_HEADER_BYTES + take) != 0)
+        return 0;
+    uint8_t *data = zmq_msg_data(&msg);
+    wbi_wire_header_put(data, self->seq);
+    wbi_ring_read_at(ring, tail, data + WBI_WIRE_HEADER_BYTES, take);
+    if (!s_send(self, &msg))
+        return 0;
+    wbi_ring_consume(ring, take);
+    return take;
+}
+
+// Sends a header-only message when nothing was sent for heartbeat_ms.
+static void s_heartbeat(wbi_io_t *self, int64_t now)
+{
+    if (now - self->last_send_ms < self->run->cfg.heartbeat_ms)
+        return;
+    zmq_msg_t msg;
+    if (zmq_msg_init_size(&msg, WBI_WIRE_HEADER_BYTES) != 0)
+        return;
+    wbi_wire_header_put(zmq_msg_data(&msg), self->seq);
+    if (s_send(self, &msg))
+        s_count(self, S_HEARTBEATS, 1);
+    else
+        self->last_send_ms = now; // try again one interval later
+}
+
+// Applies the records of one message from the aggregator.
+static void s_handle(wbi_io_t *self, const uint8_t *data, size_t len)
+{
+    wbi_wire_reader_t r;
+    if (wbi_wire_reader_init(&r, data, len) != WANDB_OK) {
+        wbi_debug("io: malformed message from the aggregator at byte %zu", r.pos);
+        return;
+    }
+    wbi_wire_record_t rec;
+    while (wbi_wire_next(&r, &rec) == WANDB_OK) {
+        if (rec.type == WBI_REC_FINISHED) {
+            atomic_store(&self->finished, true);
+        } else if (rec.type == WBI_REC_WELCOME) {
+            json_error_t jerr;
+            json_t *obj = wbi_jsonx_loadb((const char *)rec.payload, rec.len, 0, &jerr);
+            if (json_is_object(obj))
+                wbi_run_apply_welcome(self->run, json_string_value(json_object_get(obj, "entity")),
+                                      json_string_value(json_object_get(obj, "url")));
+            json_decref(obj);
+        }
+    }
+}
+
+// Reads what the aggregator sent, without blocking.
+static void s_receive(wbi_io_t *self)
+{
+    for (int i = 0; i < S_RECV_BATCH; i++) {
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, self->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&msg);
+            return;
+        }
+        s_count(self, S_RECEIVED, 1);
+        s_handle(self, zmq_msg_data(&msg), zmq_msg_size(&msg));
+        zmq_msg_close(&msg);
+    }
+}
+
+// The loop: poll (1..8 ms, shorter while data flows), receive, drain the
+// ring, heartbeat. Ends when stop is set.
+static void *s_thread(void *arg)
+{
+    wbi_io_t *self = arg;
+    int timeout = WBI_IO_POLL_MIN_MS;
+    self->last_send_ms = wbi_now_ms();
+    while (!atomic_load(&self->stop)) {
+        zmq_pollitem_t item = {self->sock, 0, ZMQ_POLLIN, 0};
+        int rc = zmq_poll(&item, 1, timeout);
+        if (rc < 0 && errno == ETERM)
+            break;
+        if (rc > 0)
+            s_receive(self);
+        size_t sent = 0;
+        for (int i = 0; i < 64; i++) { // bounded: other work gets a turn
+            size_t n = s_drain_once(self);
+            if (n == 0)
+                break;
+            sent += n;
+        }
+        s_heartbeat(self, wbi_now_ms());
+        if (sent > 0)
+            timeout = WBI_IO_POLL_MIN_MS;
+        else if (timeout < WBI_IO_POLL_MAX_MS)
+            timeout *= 2;
+    }
+    int linger = atomic_load(&self->abort) ? 0 : 200;
+    zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_close(self->sock);
+    self->sock = NULL;
+    return NULL;
+}
+
+// Creates, configures and connects the socket, then starts the thread.
+wandb_err wbi_io_start(wbi_io_t **out, wandb_run_t *run, void *zmq_ctx, const char *endpoint,
+                       char *errmsg, size_t errlen)
+{
+    wbi_io_t *self = wbi_calloc(1, sizeof(*self));
+    if (!self) {
+        snprintf(errmsg, errlen, "out of memory");
+        return WANDB_ENOMEM;
+    }
+    self->run = run;
+    atomic_init(&self->stop, false);
+    atomic_init(&self->abort, false);
+    atomic_init(&self->finished, false);
+    for (int i = 0; i < 5; i++)
+        atomic_init(&self->stats[i], 0);
+    self->sock = zmq_socket(zmq_ctx, ZMQ_DEALER);
+    if (!self->sock) {
+        snprintf(errmsg, errlen, "cannot create a ZeroMQ socket: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    int linger = 200;
+    int hwm = WBI_IO_SNDHWM;
+    int immediate = 0;
+    zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(self->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(self->sock, ZMQ_IMMEDIATE, &immediate, sizeof(immediate));
+    if (zmq_connect(self->sock, endpoint) != 0) {
+        snprintf(errmsg, errlen, "cannot connect to '%.200s': %s", endpoint, zmq_strerror(errno));
+        goto fail;
+    }
+    if (pthread_create(&self->thread, NULL, s_thread, self) != 0) {
+        snprintf(errmsg, errlen, "cannot start the I/O thread");
+        goto fail;
+    }
+    *out = self;
+    return WANDB_OK;
+fail:
+    if (self->sock) {
+        int zero = 0;
+        zmq_setsockopt(self->sock, ZMQ_LINGER, &zero, sizeof(zero));
+        zmq_close(self->sock);
+    }
+    wbi_free(self);
+    return WANDB_EIO;
+}
+
+// Reads the FINISHED flag.
+bool wbi_io_finished(wbi_io_t *self)
+{
+    return self && atomic_load(&self->finished);
+}
+
+// True when the ring is empty (everything handed to ZeroMQ).
+bool wbi_io_idle(wbi_io_t *self)
+{
+    return self && wbi_ring_readable(&self->run->ring) == 0;
+}
+
+// Signals the thread, joins it and frees.
+void wbi_io_stop(wbi_io_t **self_p, bool abort)
+{
+    if (!self_p || !*self_p)
+        return;
+    wbi_io_t *self = *self_p;
+    atomic_store(&self->abort, abort);
+    atomic_store(&self->stop, true);
+    pthread_join(self->thread, NULL);
+    wbi_free(self);
+    *self_p = NULL;
+}
+
+// Copies the counters.
+void wbi_io_get_stats(wbi_io_t *self, wbi_io_stats_t *out)
+{
+    out->messages = atomic_load(&self->stats[S_MESSAGES]);
+    out->bytes = atomic_load(&self->stats[S_BYTES]);
+    out->heartbeats = atomic_load(&self->stats[S_HEARTBEATS]);
+    out->blocked = atomic_load(&self->stats[S_BLOCKED]);
+    out->received = atomic_load(&self->stats[S_RECEIVED]);
+}

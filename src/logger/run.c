@@ -1,0 +1,268 @@
+//  run.c - the run's lifetime: wandb_init, wandb_finish, wandb_run
+//  SPDX-License-Identifier: MIT
+//
+//  wandb_init resolves the settings, builds the run (core.c), writes HELLO
+//  as the first record of the ring, starts an in-process aggregator when no
+//  endpoint is given, and starts the I/O thread (io.c). It never waits on the
+//  network. wandb_finish writes FINISH, waits (bounded) for the FINISHED
+//  acknowledgement, stops the thread and the aggregator and frees the run.
+#include "logger/run.h"
+#include "aggregator/aggregator.h"
+#include "common/alloc.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+#include "common/wire.h"
+#include "logger/io.h"
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+// The one-time process state (documented exception to "no globals"):
+// init and finish are serialized by s_lock; wandb_run() reads s_active.
+static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER; // serializes init/finish
+static _Atomic(wandb_run_t *) s_active;                    // the active run or NULL
+static atomic_uint s_agg_serial;                           // inproc endpoint counter
+
+// Reports an init error: logged, and stored in the settings when given.
+static wandb_err s_init_fail(wandb_settings_t *settings, wandb_err err, const char *msg)
+{
+    wbi_err("wandb_init: %s", msg);
+    wbi_settings_set_errmsg(settings, msg);
+    return err;
+}
+
+// The program name: the last part of /proc/self/exe.
+static void s_program(char *out, size_t len)
+{
+    char path[4096];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+    if (n <= 0) {
+        snprintf(out, len, "unknown");
+        return;
+    }
+    path[n] = '\0';
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t n_base = strnlen(base, len - 1);
+    memcpy(out, base, n_base);
+    out[n_base] = '\0';
+}
+
+// Builds the HELLO JSON text (docs/wire-format.md); NULL when out of memory.
+static char *s_hello_json(const wandb_run_t *run)
+{
+    const wbi_cfg_t *c = &run->cfg;
+    char host[256] = "";
+    char program[256];
+    if (gethostname(host, sizeof(host) - 1) != 0)
+        host[0] = '\0';
+    s_program(program, sizeof(program));
+    json_t *config = NULL;
+    if (c->config_json) {
+        json_error_t jerr;
+        config = wbi_jsonx_loadb(c->config_json, strlen(c->config_json), 0, &jerr);
+    }
+    json_t *obj = json_pack(
+        "{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:s, s:s, "
+        "s:i, s:i, s:f, s:I, s:s?, s:s?}",
+        "run_id", c->run_id, "project", c->project, "entity", c->entity, "group", c->group,
+        "job_type", c->job_type, "name", c->name, "notes", c->notes, "tags", c->tags, "config",
+        config ? config : json_object(), "host", host, "program", program, "rank", c->rank,
+        "world_size", c->world_size, "start_time", run->start_time, "starting_step",
+        (json_int_t)run->starting_step, "secret", c->secret, "resume", c->resume);
+    char *text = obj ? wbi_jsonx_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    return text;
+}
+
+// Starts the in-process aggregator on a fresh inproc endpoint.
+static wandb_err s_start_agg(wandb_run_t *run, char *errmsg, size_t errlen)
+{
+    char bind[64];
+    snprintf(bind, sizeof(bind), "inproc://wandb-%ld-%u", (long)getpid(),
+             atomic_fetch_add(&s_agg_serial, 1));
+    wbi_agg_opts_t opts = {
+        .bind = bind,
+        .secret = NULL,
+        .zmq_ctx = run->zmq_ctx,
+        .expected_runs = 1,
+        .heartbeat_timeout_ms = 0,
+        .backend = {.base_url = run->cfg.base_url,
+                    .api_key = run->cfg.api_key,
+                    .flush_interval_ms = run->cfg.flush_interval_ms},
+    };
+    wandb_err err = wbi_agg_start(&run->agg, &opts);
+    if (err != WANDB_OK)
+        snprintf(errmsg, errlen, "cannot start the in-process aggregator: %s", wandb_strerror(err));
+    return err;
+}
+
+// Stops the thread, the aggregator and the context, then frees the run.
+static void s_teardown(wandb_run_t **run_p, bool abort)
+{
+    wandb_run_t *run = *run_p;
+    wbi_io_stop(&run->io, abort);
+    if (run->agg)
+        wbi_agg_stop(&run->agg, 0);
+    if (run->zmq_ctx) {
+        zmq_ctx_term(run->zmq_ctx);
+        run->zmq_ctx = NULL;
+    }
+    wbi_run_core_destroy(run_p);
+}
+
+// Resolves settings, builds the run and starts its transport.
+wandb_err wandb_init(wandb_settings_t *settings, wandb_run_t **run_out)
+{
+    if (!run_out)
+        return WANDB_EINVAL;
+    *run_out = NULL;
+    char msg[WBI_ERRMSG_BYTES];
+    wbi_cfg_t cfg;
+    wandb_run_t *run = NULL;
+    pthread_mutex_lock(&s_lock);
+    wandb_err err = WANDB_OK;
+    if (atomic_load(&s_active)) {
+        snprintf(msg, sizeof(msg), "a run is already active (id '%.64s'): finish it first",
+                 atomic_load(&s_active)->cfg.run_id);
+        err = s_init_fail(settings, WANDB_EEXIST, msg);
+        goto out;
+    }
+    err = wbi_settings_resolve(settings, &cfg, msg, sizeof(msg));
+    if (err != WANDB_OK) {
+        err = s_init_fail(settings, err, msg);
+        goto out;
+    }
+    if (cfg.mode == WBI_MODE_OFFLINE) {
+        wbi_cfg_release(&cfg);
+        err = s_init_fail(settings, WANDB_ENOTSUP,
+                          "mode 'offline' is not supported yet: use online or disabled");
+        goto out;
+    }
+    if (cfg.mode == WBI_MODE_ONLINE && !cfg.aggregator && !cfg.api_key) {
+        wbi_cfg_release(&cfg);
+        err = s_init_fail(settings, WANDB_EAUTH,
+                          "no API key: set WANDB_API_KEY or the api_key setting");
+        goto out;
+    }
+    wbi_log_set_rank(cfg.under_mpi ? cfg.rank : -1);
+    err = wbi_run_core_new(&run, &cfg);
+    if (err != WANDB_OK) {
+        wbi_cfg_release(&cfg);
+        err = s_init_fail(settings, err, "out of memory");
+        goto out;
+    }
+    if (!run->disabled) {
+        run->zmq_ctx = zmq_ctx_new();
+        if (!run->zmq_ctx) {
+            snprintf(msg, sizeof(msg), "cannot create a ZeroMQ context: %s", zmq_strerror(errno));
+            err = WANDB_EIO;
+            goto fail;
+        }
+        if (!run->cfg.aggregator) {
+            err = s_start_agg(run, msg, sizeof(msg));
+            if (err != WANDB_OK)
+                goto fail;
+        }
+        char *hello = s_hello_json(run);
+        if (!hello) {
+            snprintf(msg, sizeof(msg), "out of memory");
+            err = WANDB_ENOMEM;
+            goto fail;
+        }
+        err = wbi_run_put_record(run, WBI_REC_HELLO, hello, strlen(hello), 0);
+        wbi_free(hello);
+        if (err != WANDB_OK) {
+            snprintf(msg, sizeof(msg), "the HELLO record does not fit in the ring");
+            goto fail;
+        }
+        const char *endpoint = run->agg ? wbi_agg_endpoint(run->agg) : run->cfg.aggregator;
+        err = wbi_io_start(&run->io, run, run->zmq_ctx, endpoint, msg, sizeof(msg));
+        if (err != WANDB_OK)
+            goto fail;
+    }
+    atomic_store(&s_active, run);
+    *run_out = run;
+    wbi_settings_set_errmsg(settings, "");
+    goto out;
+fail:
+    s_teardown(&run, true);
+    err = s_init_fail(settings, err, msg);
+out:
+    pthread_mutex_unlock(&s_lock);
+    return err;
+}
+
+// Returns the active run.
+wandb_run_t *wandb_run(void)
+{
+    return atomic_load(&s_active);
+}
+
+// Sleeps about one millisecond (finish only).
+static void s_nap(void)
+{
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+}
+
+// FINISH, bounded wait for FINISHED, then teardown (see the file banner).
+wandb_err wandb_finish(wandb_run_t **run_p, int exit_code)
+{
+    if (!run_p || !*run_p)
+        return WANDB_EINVAL;
+    wandb_run_t *run = *run_p;
+    *run_p = NULL;
+    pthread_mutex_lock(&s_lock);
+    if (atomic_load(&s_active) == run)
+        atomic_store(&s_active, NULL);
+    wandb_err err = WANDB_OK;
+    if (run->disabled) {
+        wbi_run_core_destroy(&run);
+        goto out;
+    }
+    int64_t deadline = wbi_now_ms() + run->cfg.finish_timeout_ms;
+    err = wbi_run_put_finish(run, exit_code, run->cfg.finish_timeout_ms);
+    uint64_t dropped = wandb_run_dropped(run);
+    uint64_t rejected = wandb_run_rejected_steps(run);
+    if (dropped || rejected)
+        wbi_warn("wandb_finish: run '%s': %llu values dropped (ring full), %llu calls rejected "
+                 "(step lower than the current one)",
+                 run->cfg.run_id, (unsigned long long)dropped, (unsigned long long)rejected);
+    bool acked = false;
+    while (err == WANDB_OK && !(acked = wbi_io_finished(run->io)) && wbi_now_ms() < deadline)
+        s_nap();
+    if (err == WANDB_OK && !acked) {
+        err = WANDB_ETIMEDOUT;
+        wbi_warn("wandb_finish: run '%s': the aggregator did not acknowledge FINISH within "
+                 "%d ms (%s)",
+                 run->cfg.run_id, run->cfg.finish_timeout_ms,
+                 wbi_io_idle(run->io) ? "everything was handed to ZeroMQ"
+                                      : "data was still unsent");
+    }
+    wbi_io_stop(&run->io, !acked);
+    if (run->agg) {
+        int64_t left = deadline - wbi_now_ms();
+        wandb_err aerr = wbi_agg_stop(&run->agg, left > 100 ? (int)left : 100);
+        if (aerr != WANDB_OK && err == WANDB_OK) {
+            err = aerr;
+            wbi_warn("wandb_finish: run '%s': the backend did not take everything in time: %s",
+                     run->cfg.run_id, wandb_strerror(aerr));
+        }
+    }
+    s_teardown(&run, !acked);
+out:
+    pthread_mutex_unlock(&s_lock);
+    return err;
+}
+
+// Finishes a run left active, for a clean exit.
+void wandb_shutdown(void)
+{
+    wandb_run_t *run = atomic_load(&s_active);
+    if (run)
+        wandb_finish(&run, 0);
+}

@@ -1,0 +1,79 @@
+//  run.h - the run object shared by the API side and the I/O thread
+//  SPDX-License-Identifier: MIT
+//
+//  core.c owns the producer side (log, config, summary, ... write records
+//  into the ring under the run mutex); io.c owns the consumer side (the I/O
+//  thread drains the ring into ZeroMQ messages); run.c owns the lifetime
+//  (wandb_init, wandb_finish). Unit tests build a run with
+//  wbi_run_core_new() and read its ring without any thread or socket.
+#ifndef WBI_RUN_H
+#define WBI_RUN_H
+
+#include "logger/keys.h"
+#include "logger/ring.h"
+#include "logger/settings.h"
+#include <pthread.h>
+
+struct wbi_io;
+struct wbi_agg;
+
+// Warnings that repeat on a hot path are logged the first time and then
+// every WBI_WARN_EVERY times.
+#define WBI_WARN_EVERY 1000
+// Value positions whose last key (pointer and id) is remembered as a hint.
+#define WBI_KEY_HINTS 64
+// Control records (config, summary, ...) wait at least this long for ring space.
+#define WBI_CONTROL_WAIT_MS 100
+
+struct wandb_run {
+    pthread_mutex_t mu;                  // serializes every producer call
+    wbi_cfg_t cfg;                       // resolved settings (owned)
+    bool disabled;                       // mode disabled: every call is a no-op
+    bool closed;                         // FINISH written: later calls get WANDB_ECLOSED
+    wbi_ring_t ring;                     // records for the I/O thread
+    wbi_keys_t keys;                     // interned keys
+    uint32_t *ids;                       // scratch: key id of each value of a call
+    uint32_t *lens;                      // scratch: byte length of each string value
+    const char *hint_key[WBI_KEY_HINTS]; // key pointer last seen at each value position
+    uint32_t hint_id[WBI_KEY_HINTS];     // its id (verified by bytes before use)
+    _Atomic int64_t step;                // the step the next committed row gets
+    int64_t starting_step;               // step of the first row
+    bool row_open;                       // a ROW without COMMIT is pending at step
+    atomic_uint_least64_t dropped;       // values dropped because the ring was full
+    atomic_uint_least64_t rejected;      // calls rejected for a lower step
+    uint64_t full_calls;                 // calls dropped (for the rate-limited warning)
+    double start_time;                   // Unix seconds at wandb_init
+    char *path;                          // "entity/project/run_id" from the settings
+    char *url;                           // base_url/entity/project/runs/run_id from the settings
+    atomic_bool welcomed;                // WELCOME applied: the welcome_* strings are set
+    char *welcome_entity;                // entity named by the aggregator (set once)
+    char *welcome_path;                  // path with that entity (set once)
+    char *welcome_url;                   // url from WELCOME or built with that entity (set once)
+    void *zmq_ctx;                       // ZeroMQ context of the run (owned)
+    struct wbi_io *io;                   // the I/O thread, NULL in unit tests
+    struct wbi_agg *agg;                 // the in-process aggregator, NULL when external
+};
+
+// Creates a run from resolved settings (*cfg is moved into the run and
+// cleared), with its ring and key table, and no thread. Disabled mode makes
+// a run without ring. WANDB_ENOMEM.
+wandb_err wbi_run_core_new(wandb_run_t **out, wbi_cfg_t *cfg);
+// Frees what wbi_run_core_new made (not the thread or the aggregator).
+void wbi_run_core_destroy(wandb_run_t **self_p);
+// Writes one record (header + payload) into the ring, waiting up to wait_ms
+// for room. WANDB_EFULL, WANDB_ETOOBIG, WANDB_ECLOSED. Takes the run mutex.
+wandb_err wbi_run_put_record(wandb_run_t *self, uint8_t type, const void *payload, size_t len,
+                             int wait_ms);
+// Closes an open row (an empty ROW with COMMIT), writes FINISH and marks the
+// run closed. Waits up to wait_ms for room. Takes the run mutex.
+wandb_err wbi_run_put_finish(wandb_run_t *self, int exit_code, int wait_ms);
+// Applies a WELCOME (entity, url; either may be NULL). Only the first one
+// counts. Called by the I/O thread.
+void wbi_run_apply_welcome(wandb_run_t *self, const char *entity, const char *url);
+
+// Unix time now, in seconds.
+double wbi_now_unix(void);
+// Monotonic milliseconds.
+int64_t wbi_now_ms(void);
+
+#endif

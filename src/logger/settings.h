@@ -1,0 +1,71 @@
+//  settings.h - run settings: arguments, environment, defaults, validation
+//  SPDX-License-Identifier: MIT
+//
+//  wandb_settings_t (public, opaque) holds what the caller set, validated at
+//  set time. wbi_settings_resolve() merges it with the environment and the
+//  defaults into a wbi_cfg_t (arguments win over the environment). Every
+//  setting, its variable, default and validation: docs/settings.md.
+//  Thread: the owning thread only.
+#ifndef WBI_SETTINGS_H
+#define WBI_SETTINGS_H
+
+#include "wandb.h"
+
+#define WBI_ERRMSG_BYTES 256
+
+typedef enum {
+    WBI_MODE_ONLINE = 0,   // ship to an aggregator / the backend
+    WBI_MODE_OFFLINE = 1,  // not supported yet: wandb_init returns WANDB_ENOTSUP
+    WBI_MODE_DISABLED = 2, // every call is a cheap no-op
+} wbi_mode_t;
+
+typedef enum {
+    WBI_RING_DROP = 0, // a full ring drops the call (WANDB_EFULL, counted)
+    WBI_RING_WAIT = 1, // a full ring waits up to ring_wait_ms, then drops
+} wbi_ring_policy_t;
+
+// The resolved settings of one run. Strings are owned (NULL: unset).
+typedef struct {
+    char *project;               // never NULL after resolve ("uncategorized")
+    char *entity;                // NULL: the backend's default entity
+    char *api_key;               // NULL: none
+    char *base_url;              // never NULL, no trailing '/'
+    char *group;                 // NULL: none
+    char *job_type;              // NULL: none
+    char *name;                  // display name; "rank-<r>" under MPI
+    char *notes;                 // NULL: none
+    char *tags;                  // comma-separated, NULL: none
+    char *run_id;                // never NULL (8 random [a-z0-9] by default)
+    char *dir;                   // NULL: none
+    char *resume;                // allow|must|never|auto or NULL
+    char *aggregator;            // ZeroMQ endpoint; NULL: in-process aggregator
+    char *secret;                // aggregator secret; NULL: none
+    char *config_json;           // initial config object (compact JSON) or NULL
+    wbi_mode_t mode;             // online, offline, disabled
+    int rank;                    // this process's rank (0 without MPI)
+    int world_size;              // ranks in the job (1 without MPI)
+    bool under_mpi;              // a launcher variable (or the rank setting) was found
+    size_t ring_bytes;           // ring capacity requested
+    wbi_ring_policy_t ring_full; // drop or wait
+    int ring_wait_ms;            // longest wait of the wait policy
+    int flush_interval_ms;       // backend file_stream interval (in-process aggregator)
+    int heartbeat_ms;            // idle time before the I/O thread sends a heartbeat
+    int init_timeout_ms;         // bound on waits in wandb_init
+    int finish_timeout_ms;       // bound on wandb_finish
+} wbi_cfg_t;
+
+// Merges settings (NULL: none), the environment and the defaults into *out.
+// On error fills errmsg (errlen bytes) with a message naming the setting or
+// variable and returns WANDB_EINVAL (or WANDB_ENOMEM); *out is then empty.
+wandb_err wbi_settings_resolve(const wandb_settings_t *settings, wbi_cfg_t *out, char *errmsg,
+                               size_t errlen);
+// Frees the strings of a resolved config.
+void wbi_cfg_release(wbi_cfg_t *self);
+// Stores msg as the settings' last error (settings may be NULL).
+void wbi_settings_set_errmsg(wandb_settings_t *settings, const char *msg);
+
+// Fills out[0..len) with random [a-z0-9] from the kernel (getrandom, then
+// /dev/urandom) and NUL-terminates it at out[len]. WANDB_EIO when neither works.
+wandb_err wbi_random_id(char *out, size_t len);
+
+#endif

@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""test_mpi_job.py - a real 4-rank job through the launcher into the real server.
+
+Checks what a user sees: 4 runs in one automatically named group, each with
+every step and state finished, and that the whole job used exactly ONE TCP
+connection to the backend (the aggregator's). Then the launcher's default
+path: without WANDB_BASE_URL it starts the local server itself, and the CLI
+shows the runs from the data directory afterwards.
+"""
+import base64
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+BIN = os.environ.get("WANDB_TEST_BIN_DIR", "build") + "/bin"
+STEPS = 60
+NP = 4
+
+
+def fail(msg):
+    print(f"FAIL: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def start_server(data_dir):
+    ready = os.path.join(data_dir, "ready.url")
+    proc = subprocess.Popen([f"{BIN}/wandb-mpi-server", "--dir", data_dir, "--port", "0",
+                             "--ready-file", ready], stdout=subprocess.DEVNULL)
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        if os.path.exists(ready) and open(ready).read().strip():
+            key = open(os.path.join(data_dir, "api_key")).read().strip()
+            return proc, open(ready).read().strip(), key
+        if proc.poll() is not None:
+            fail("server exited at start")
+        time.sleep(0.05)
+    proc.kill()
+    fail("server did not start within 15 s")
+
+
+def get(url, key):
+    req = urllib.request.Request(url)
+    token = base64.b64encode(f"api:{key}".encode()).decode()
+    req.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def mpi_env(extra):
+    env = dict(os.environ)
+    env.update({"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+                "WANDB_PROJECT": "mpi-test", "WANDB_FLUSH_INTERVAL_MS": "200"})
+    env.pop("WANDB_RUN_GROUP", None)
+    env.update(extra)
+    return env
+
+
+def run_launcher(env, *launcher_args):
+    cmd = [f"{BIN}/wandb-mpirun", *launcher_args, "-np", str(NP), "--oversubscribe",
+           f"{BIN}/mpi_train", str(STEPS), "0.2"]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    if p.returncode != 0:
+        fail(f"launcher exited {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+def check_runs(runs):
+    if len(runs) != NP:
+        fail(f"want {NP} runs, got {len(runs)}: {[r.get('name') for r in runs]}")
+    groups = {r["group"] for r in runs}
+    if len(groups) != 1 or not next(iter(groups)).startswith("mpi_train-"):
+        fail(f"want one group named mpi_train-<id>, got {groups}")
+    names = sorted(r["display_name"] for r in runs)
+    if names != [f"rank-{i}" for i in range(NP)]:
+        fail(f"display names {names}")
+    for r in runs:
+        if r["state"] != "finished":
+            fail(f"run {r['name']} state {r['state']}")
+        if r["history_count"] != STEPS:
+            fail(f"run {r['name']} has {r['history_count']} rows, want {STEPS}")
+        if r["config"].get("lr") != 0.01 or r["config"].get("optimizer", {}).get("name") != "sgd":
+            fail(f"run {r['name']} config {r['config']}")
+        if r["summary"].get("status") != "done" or "loss" not in r["summary"]:
+            fail(f"run {r['name']} summary {r['summary']}")
+    return next(iter(groups))
+
+
+def test_job_into_running_server(tmp):
+    data = os.path.join(tmp, "server")
+    os.makedirs(data)
+    server, url, key = start_server(data)
+    try:
+        before = get(f"{url}/api/v1/stats", key)["connections"]
+        run_launcher(mpi_env({"WANDB_BASE_URL": url, "WANDB_API_KEY": key}))
+        after = get(f"{url}/api/v1/stats", key)["connections"]
+        job_connections = after - before - 1  # the second stats request is one too
+        if job_connections != 1:
+            fail(f"the job opened {job_connections} TCP connections to the backend, want 1")
+        runs = get(f"{url}/api/v1/runs?project=mpi-test", key)["runs"]
+        check_runs(runs)
+        for r in runs:
+            rows = get(f"{url}/api/v1/runs/{r['name']}/history?project=mpi-test", key)["rows"]
+            steps = [row["_step"] for row in rows]
+            if steps != list(range(STEPS)):
+                fail(f"run {r['name']} steps {steps[:5]}... ({len(steps)})")
+            if not all("loss" in row and "accuracy" in row and "_runtime" in row for row in rows):
+                fail(f"run {r['name']} rows lack loss/accuracy/_runtime")
+        print(f"ok: {NP} runs, {STEPS} steps each, 1 backend connection")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_launcher_starts_local_server(tmp):
+    data = os.path.join(tmp, "local")
+    env = mpi_env({})
+    env.pop("WANDB_BASE_URL", None)
+    env.pop("WANDB_API_KEY", None)
+    run_launcher(env, "--dir", data)
+    out = subprocess.run([f"{BIN}/wandb-mpi", "runs", "--dir", data, "--json"],
+                         capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        fail(f"wandb-mpi runs failed: {out.stderr}")
+    runs = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    group = check_runs(runs)
+    hist = subprocess.run([f"{BIN}/wandb-mpi", "history", runs[0]["name"], "--dir", data,
+                           "--json"], capture_output=True, text=True, timeout=30)
+    rows = [json.loads(line) for line in hist.stdout.splitlines() if line.strip()]
+    if len(rows) != STEPS:
+        fail(f"wandb-mpi history shows {len(rows)} rows, want {STEPS}")
+    print(f"ok: launcher started the local server; group {group}")
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        test_job_into_running_server(tmp)
+        test_launcher_starts_local_server(tmp)
+    print("2 passed, 0 failed")
+
+
+if __name__ == "__main__":
+    main()
