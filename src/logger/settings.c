@@ -331,6 +331,21 @@ wandb_err wandb_settings_config_json(wandb_settings_t *self, const char *json)
 }
 
 // Returns the last error text (empty when the last call succeeded).
+// Returns the value set on self, else the environment's (unvalidated until
+// wandb_init), else NULL.
+const char *wandb_settings_get(const wandb_settings_t *self, const char *name)
+{
+    if (!name)
+        return NULL;
+    s_id_t id = s_find(name);
+    if (id == S_COUNT)
+        return NULL;
+    if (self && self->values[id])
+        return self->values[id];
+    const char *env = s_specs[id].env ? getenv(s_specs[id].env) : NULL;
+    return env && *env ? env : NULL;
+}
+
 const char *wandb_settings_errmsg(const wandb_settings_t *self)
 {
     return self ? self->errmsg : "";
