@@ -89,13 +89,12 @@ def check_runs(runs):
     return next(iter(groups))
 
 
-def test_job_into_running_server(tmp):
-    data = os.path.join(tmp, "server")
-    os.makedirs(data)
+def test_job_into_running_server(tmp, *launcher_args):
+    data = tempfile.mkdtemp(dir=tmp)
     server, url, key = start_server(data)
     try:
         before = get(f"{url}/api/v1/stats", key)["connections"]
-        run_launcher(mpi_env({"WANDB_BASE_URL": url, "WANDB_API_KEY": key}))
+        run_launcher(mpi_env({"WANDB_BASE_URL": url, "WANDB_API_KEY": key}), *launcher_args)
         after = get(f"{url}/api/v1/stats", key)["connections"]
         job_connections = after - before - 1  # the second stats request is one too
         if job_connections != 1:
@@ -109,7 +108,8 @@ def test_job_into_running_server(tmp):
                 fail(f"run {r['name']} steps {steps[:5]}... ({len(steps)})")
             if not all("loss" in row and "accuracy" in row and "_runtime" in row for row in rows):
                 fail(f"run {r['name']} rows lack loss/accuracy/_runtime")
-        print(f"ok: {NP} runs, {STEPS} steps each, 1 backend connection")
+        mode = " ".join(launcher_args) or "--aggregator thread"
+        print(f"ok ({mode}): {NP} runs, {STEPS} steps each, 1 backend connection")
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -138,8 +138,9 @@ def test_launcher_starts_local_server(tmp):
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         test_job_into_running_server(tmp)
+        test_job_into_running_server(tmp, "--aggregator", "process")
         test_launcher_starts_local_server(tmp)
-    print("2 passed, 0 failed")
+    print("3 passed, 0 failed")
 
 
 if __name__ == "__main__":
