@@ -11,6 +11,7 @@
 // globals", read by tests and benchmarks only.
 static atomic_uint_fast64_t s_count;   // successful allocations
 static atomic_uint_fast64_t s_fail_at; // fail when the countdown reaches 1
+static _Thread_local uint64_t s_thread_count; // successful allocations by this thread
 
 // Returns true when the test hook says this allocation must fail.
 static bool s_should_fail(void)
@@ -24,8 +25,10 @@ static bool s_should_fail(void)
 // Counts a successful allocation and passes p through.
 static void *s_counted(void *p)
 {
-    if (p)
+    if (p) {
         atomic_fetch_add_explicit(&s_count, 1, memory_order_relaxed);
+        s_thread_count++;
+    }
     return p;
 }
 
@@ -70,6 +73,11 @@ char *wbi_strdup(const char *s)
 uint64_t wbi_alloc_count(void)
 {
     return atomic_load_explicit(&s_count, memory_order_relaxed);
+}
+
+uint64_t wbi_alloc_count_thread(void)
+{
+    return s_thread_count;
 }
 
 void wbi_alloc_fail_after(uint64_t n)

@@ -18,6 +18,8 @@ char *wbi_strndup(const char *s, size_t n);
 
 // Number of successful wbi_malloc/calloc/realloc calls since the start.
 uint64_t wbi_alloc_count(void);
+// The same, counting only the calling thread's allocations.
+uint64_t wbi_alloc_count_thread(void);
 // Test hook: the n-th allocation from now fails (0 disables).
 void wbi_alloc_fail_after(uint64_t n);
 

@@ -144,6 +144,7 @@ static void s_receive(wbi_io_t *self)
 static void *s_thread(void *arg)
 {
     wbi_io_t *self = arg;
+    wbi_ring_prefault(&self->run->ring);
     int timeout = WBI_IO_POLL_MIN_MS;
     self->last_send_ms = wbi_now_ms();
     while (!atomic_load(&self->stop)) {

@@ -34,6 +34,8 @@ typedef struct {
 wandb_err wbi_ring_init(wbi_ring_t *self, size_t bytes);
 // Frees the memory; the struct can be initialised again.
 void wbi_ring_release(wbi_ring_t *self);
+// Faults in every page without changing a byte (consumer thread). Thread: any.
+void wbi_ring_prefault(wbi_ring_t *self);
 
 // --- producer side ------------------------------------------------------------
 
