@@ -8,6 +8,7 @@
 #include "common/wire.h"
 #include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #define S_RECV_BATCH 64 // messages read per loop turn at most
@@ -200,6 +201,13 @@ wandb_err wbi_io_start(wbi_io_t **out, wandb_run_t *run, void *zmq_ctx, const ch
     zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_setsockopt(self->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(self->sock, ZMQ_IMMEDIATE, &immediate, sizeof(immediate));
+    // A stable routing id lets the aggregator (ZMQ_ROUTER_HANDOVER) keep the
+    // run after a TCP reconnect. Run ids may repeat across ranks when a user
+    // sets one for all, so rank and pid make it unique.
+    char rid[200];
+    int rid_len = snprintf(rid, sizeof(rid), "%.150s/%d/%ld", run->cfg.run_id, run->cfg.rank,
+                           (long)getpid());
+    zmq_setsockopt(self->sock, ZMQ_ROUTING_ID, rid, (size_t)rid_len);
     if (zmq_connect(self->sock, endpoint) != 0) {
         snprintf(errmsg, errlen, "cannot connect to '%.200s': %s", endpoint, zmq_strerror(errno));
         goto fail;
