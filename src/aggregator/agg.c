@@ -111,6 +111,11 @@ static void s_finish(void *arg, void *run, int exit_code)
     wbi_backend_run_finish(((wbi_agg_t *)arg)->backend, run, exit_code);
 }
 
+static void s_abandon(void *arg, void *run)
+{
+    wbi_backend_run_abandon(((wbi_agg_t *)arg)->backend, run);
+}
+
 static bool s_entity(void *arg, void *run, char *buf, size_t len)
 {
     return wbi_backend_run_entity(((wbi_agg_t *)arg)->backend, run, buf, len);
@@ -299,6 +304,7 @@ wandb_err wbi_agg_start(wbi_agg_t **out, const wbi_agg_opts_t *opts)
                            .alert = s_alert,
                            .preempting = s_preempting,
                            .finish = s_finish,
+                           .abandon = s_abandon,
                            .entity = s_entity,
                            .reply = s_reply};
     rc = wbi_agg_core_new(&self->core, &copts, &sink);

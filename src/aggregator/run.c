@@ -879,6 +879,8 @@ void wbi_agg_run_finish(wbi_agg_run_t *self, int exit_code, uint64_t dropped, ui
 void wbi_agg_run_abandon(wbi_agg_run_t *self, double now)
 {
     s_end(self, now);
+    if (self->sink.abandon)
+        self->sink.abandon(self->sink.arg, self->handle);
 }
 
 char *wbi_agg_run_config_text(const wbi_agg_run_t *self)

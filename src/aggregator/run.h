@@ -31,6 +31,8 @@ typedef struct {
                   int64_t wait_ms);
     void (*preempting)(void *arg, void *run);
     void (*finish)(void *arg, void *run, int exit_code);
+    // The run's process went silent: stop heartbeats so it ends as crashed.
+    void (*abandon)(void *arg, void *run);
     bool (*entity)(void *arg, void *run, char *buf, size_t len);
     // Sends msg to the peer with this ZeroMQ identity (best effort).
     void (*reply)(void *arg, const void *peer, size_t peer_len, const void *msg, size_t len);

@@ -94,6 +94,7 @@ struct wbi_backend_run {
     s_alert_t *a_tail;     // last queued alert
     bool preempt;          // preempting to send
     bool finish;           // finish requested
+    bool abandoned;        // no heartbeats: the run's process went silent
     int exit_code;         // exit code of finish
     bool upserted;         // the first UpsertBucket succeeded
     bool dead;             // given up on: queued data dropped, new data refused
@@ -277,6 +278,8 @@ static bool s_take_work(wbi_backend_t *self, wbi_backend_run_t *run, int64_t now
             *wake = run->next_flush_ms < *wake ? run->next_flush_ms : *wake;
     } else if (run->finish) {
         take = true; // the final complete/exitcode
+    } else if (run->abandoned) {
+        take = false; // silence lets the server mark it crashed
     } else {
         int64_t at = run->last_fs_ms + self->heartbeat_ms;
         take = now >= at; // "{}" heartbeat
@@ -804,6 +807,7 @@ void wbi_backend_run_history(wbi_backend_t *self, wbi_backend_run_t *run, const 
             run->q_head = node;
         run->q_tail = node;
         run->q_count++;
+        run->abandoned = false; // it speaks again: heartbeats resume
         self->queued_bytes += len;
         node = NULL;
         if (wake)
@@ -909,6 +913,16 @@ void wbi_backend_run_preempting(wbi_backend_t *self, wbi_backend_run_t *run)
         run->preempt = true;
         pthread_cond_signal(&self->wake);
     }
+    pthread_mutex_unlock(&self->mu);
+}
+
+// Stops heartbeats for a run whose process went silent.
+void wbi_backend_run_abandon(wbi_backend_t *self, wbi_backend_run_t *run)
+{
+    if (!self || !run)
+        return;
+    pthread_mutex_lock(&self->mu);
+    run->abandoned = true;
     pthread_mutex_unlock(&self->mu);
 }
 

@@ -78,6 +78,10 @@ void wbi_backend_run_preempting(wbi_backend_t *self, wbi_backend_run_t *run);
 // Marks the run ended: once everything queued before is sent, the final
 // file_stream request carries complete=true and exitcode.
 void wbi_backend_run_finish(wbi_backend_t *self, wbi_backend_run_t *run, int exit_code);
+// Marks the run abandoned (its process went silent): data queued so far is
+// still sent, but no "{}" heartbeats follow, so the server marks the run
+// crashed after its heartbeat timeout. New data for the run revives it.
+void wbi_backend_run_abandon(wbi_backend_t *self, wbi_backend_run_t *run);
 // Copies the entity the server named for the run into buf (empty until the
 // first UpsertBucket answered). Returns true when known.
 bool wbi_backend_run_entity(wbi_backend_t *self, wbi_backend_run_t *run, char *buf, size_t len);

@@ -583,6 +583,42 @@ static void test_heartbeat(void)
     s_peer_stop(p);
 }
 
+// An abandoned run gets no heartbeats (so the server can mark it crashed)
+// while another run keeps getting them; new data for it revives them.
+static void test_abandon(void)
+{
+    peer_t *p = s_peer_start();
+    wbi_backend_t *b = s_backend(p, 50, 100);
+    wbi_run_meta_t ma = s_meta("run-a"), mb = s_meta("run-b");
+    wbi_backend_run_t *ra = wbi_backend_run_open(b, &ma);
+    wbi_backend_run_t *rb = wbi_backend_run_open(b, &mb);
+    s_log(b, ra, 0, 2);
+    s_log(b, rb, 0, 2);
+    CHECK_OK(wbi_backend_drain(b, 5000));
+    wbi_backend_run_abandon(b, ra);
+    pthread_mutex_lock(&p->mu);
+    int a0 = s_find_run(p, "run-a")->heartbeats, b0 = s_find_run(p, "run-b")->heartbeats;
+    pthread_mutex_unlock(&p->mu);
+    usleep(600 * 1000);
+    pthread_mutex_lock(&p->mu);
+    int a1 = s_find_run(p, "run-a")->heartbeats, b1 = s_find_run(p, "run-b")->heartbeats;
+    pthread_mutex_unlock(&p->mu);
+    CHECK_EQ(a1, a0);
+    if (b1 - b0 < 2)
+        WBT_FAIL("run-b got %d heartbeats in 600 ms at 100 ms, want >= 2", b1 - b0);
+    s_log(b, ra, 2, 1); // it speaks again
+    CHECK_OK(wbi_backend_drain(b, 5000));
+    usleep(400 * 1000);
+    pthread_mutex_lock(&p->mu);
+    int a2 = s_find_run(p, "run-a")->heartbeats;
+    s_check_lines(p, "run-a", 0, 3);
+    pthread_mutex_unlock(&p->mu);
+    if (a2 - a1 < 1)
+        WBT_FAIL("run-a got no heartbeat after it spoke again");
+    wbi_backend_destroy(&b);
+    s_peer_stop(p);
+}
+
 // A 400 ends one run's stream; the other run goes on; drain does not hang.
 static void test_give_up_one_run(void)
 {
@@ -745,7 +781,7 @@ static void test_bad_input(void)
 
 WBT_MAIN({"two_runs_one_connection", test_two_runs_one_connection},
          {"retry_after_honoured", test_retry_after_honoured}, {"503_bursts", test_503_bursts},
-         {"heartbeat", test_heartbeat}, {"give_up_one_run", test_give_up_one_run},
+         {"heartbeat", test_heartbeat}, {"abandon", test_abandon}, {"give_up_one_run", test_give_up_one_run},
          {"upsert_errors", test_upsert_errors},
          {"offset_config_alert_preempt", test_offset_config_alert_preempt},
          {"drain_timeout", test_drain_timeout}, {"bad_input", test_bad_input})
