@@ -1,8 +1,10 @@
 //  mpi_train.c - a synthetic training loop that logs from every rank
 //  SPDX-License-Identifier: MIT
 //
-//  Usage: mpi_train [steps] [step_ms]
+//  Usage: mpi_train [steps] [step_ms] [crash_rank]
 //  Run it through the launcher: wandb-mpirun -np 4 ./mpi_train 200
+//  With crash_rank, that rank dies halfway (_exit, no finish), to show how
+//  a crashed rank's run ends up.
 //  Each rank logs loss and accuracy every step into its own run; the runs
 //  of one job share a group that the launcher names.
 #include "wandb.h"
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 // Spins for about ms milliseconds of "training".
 static void s_busy_work(double ms)
@@ -27,6 +30,7 @@ int main(int argc, char **argv)
 {
     long steps = argc > 1 ? strtol(argv[1], NULL, 10) : 100;
     double step_ms = argc > 2 ? strtod(argv[2], NULL) : 1.0;
+    long crash_rank = argc > 3 ? strtol(argv[3], NULL, 10) : -1;
     if (steps <= 0 || steps > 10000000 || step_ms < 0) {
         fprintf(stderr, "usage: mpi_train [steps 1..10000000] [step_ms >= 0]\n");
         return 2;
@@ -58,6 +62,8 @@ int main(int argc, char **argv)
     // A loss that decays with noise that depends on the rank.
     unsigned seed = 1234u + (unsigned)rank;
     for (long step = 0; step < steps; step++) {
+        if (rank == crash_rank && step == steps / 2)
+            _exit(3); // a crash: no wandb_finish, no MPI_Finalize
         s_busy_work(step_ms);
         double noise = (double)rand_r(&seed) / RAND_MAX - 0.5;
         double loss = 2.0 * exp(-(double)step / (double)(steps / 4 + 1)) + 0.05 * noise;

@@ -67,7 +67,7 @@ wandb_err wbi_agg_core_new(wbi_agg_core_t **out, const wbi_agg_core_opts_t *opts
         return WANDB_ENOMEM;
     self->sink = *sink;
     self->heartbeat_timeout_ms =
-        opts->heartbeat_timeout_ms > 0 ? opts->heartbeat_timeout_ms : 60000;
+        opts->heartbeat_timeout_ms > 0 ? opts->heartbeat_timeout_ms : 15000;
     self->summary_interval_ms = opts->summary_interval_ms > 0 ? opts->summary_interval_ms : 200;
     wbi_smap_init(&self->by_id, WBI_AGG_MAX_PEERS);
     wbi_agg_names_init(&self->names);

@@ -8,6 +8,7 @@
 //  0.10000000000000001).
 #include "jsonx.h"
 #include "alloc.h"
+#include "dtoa.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -24,18 +25,13 @@ wandb_err wbi_jsonx_put_double(wbi_buf_t *out, double d)
         return wbi_buf_append(out, "NaN", 3);
     if (isinf(d))
         return d > 0 ? wbi_buf_append(out, "Infinity", 8) : wbi_buf_append(out, "-Infinity", 9);
-    char tmp[32];
-    int n = 0;
-    // The shortest of %.15g..%.17g that reads back to the same double.
-    for (int prec = 15; prec <= 17; prec++) {
-        n = snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-        if (prec == 17 || strtod(tmp, NULL) == d)
-            break;
-    }
+    char tmp[WBI_DTOA_BUFSIZE + 2];
+    // The shortest digits that read back to the same double, laid out like %g.
+    size_t n = wbi_dtoa(d, tmp);
     // Keep it a float for readers that tell 3 from 3.0.
-    if (!strpbrk(tmp, ".eE"))
+    if (!memchr(tmp, '.', n) && !memchr(tmp, 'e', n))
         tmp[n++] = '.', tmp[n++] = '0', tmp[n] = '\0';
-    return wbi_buf_append(out, tmp, (size_t)n);
+    return wbi_buf_append(out, tmp, n);
 }
 
 wandb_err wbi_jsonx_put_int(wbi_buf_t *out, int64_t i)

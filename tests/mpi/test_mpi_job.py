@@ -26,10 +26,10 @@ def fail(msg):
     sys.exit(1)
 
 
-def start_server(data_dir):
+def start_server(data_dir, *extra):
     ready = os.path.join(data_dir, "ready.url")
     proc = subprocess.Popen([f"{BIN}/wandb-mpi-server", "--dir", data_dir, "--port", "0",
-                             "--ready-file", ready], stdout=subprocess.DEVNULL)
+                             "--ready-file", ready, *extra], stdout=subprocess.DEVNULL)
     deadline = time.time() + 15
     while time.time() < deadline:
         if os.path.exists(ready) and open(ready).read().strip():
@@ -59,11 +59,11 @@ def mpi_env(extra):
     return env
 
 
-def run_launcher(env, *launcher_args):
+def run_launcher(env, *launcher_args, train_args=(str(STEPS), "0.2"), want_ok=True):
     cmd = [f"{BIN}/wandb-mpirun", *launcher_args, "-np", str(NP), "--oversubscribe",
-           f"{BIN}/mpi_train", str(STEPS), "0.2"]
+           f"{BIN}/mpi_train", *train_args]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
-    if p.returncode != 0:
+    if (p.returncode == 0) != want_ok:
         fail(f"launcher exited {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
     return p
 
@@ -115,6 +115,40 @@ def test_job_into_running_server(tmp, *launcher_args):
         server.wait(timeout=10)
 
 
+def test_crashed_rank(tmp):
+    """A rank dies halfway; the aggregator process outlives it. Its run ends
+    as crashed; the others end finished (or crashed, if mpirun kills them):
+    none stays running and none is marked finished wrongly."""
+    data = tempfile.mkdtemp(dir=tmp)
+    server, url, key = start_server(data, "--heartbeat-timeout-s", "2")
+    try:
+        steps = 100
+        run_launcher(mpi_env({"WANDB_BASE_URL": url, "WANDB_API_KEY": key,
+                              "WANDB_PROJECT": "mpi-crash"}),
+                     "--aggregator", "process", train_args=(str(steps), "10", "2"),
+                     want_ok=False)
+        deadline = time.time() + 30
+        while True:
+            runs = get(f"{url}/api/v1/runs?project=mpi-crash", key)["runs"]
+            states = {r["display_name"]: r["state"] for r in runs}
+            if (len(runs) == NP and states.get("rank-2") == "crashed"
+                    and all(st in ("finished", "crashed") for st in states.values())):
+                break
+            if time.time() > deadline:
+                fail(f"want rank-2 crashed and no run left running 30 s after the job: {states}")
+            time.sleep(0.5)
+        crashed = [r for r in runs if r["display_name"] == "rank-2"]
+        if not crashed or crashed[0]["history_count"] > steps // 2:
+            fail(f"rank-2's run: {crashed}")
+        for r in runs:
+            if r["state"] == "finished" and r["history_count"] != steps:
+                fail(f"run {r['display_name']} finished with {r['history_count']} rows")
+        print(f"ok: crashed rank; states {states}; rank-2 rows {crashed[0]['history_count']}")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def test_launcher_starts_local_server(tmp):
     data = os.path.join(tmp, "local")
     env = mpi_env({})
@@ -139,8 +173,9 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         test_job_into_running_server(tmp)
         test_job_into_running_server(tmp, "--aggregator", "process")
+        test_crashed_rank(tmp)
         test_launcher_starts_local_server(tmp)
-    print("3 passed, 0 failed")
+    print("4 passed, 0 failed")
 
 
 if __name__ == "__main__":
