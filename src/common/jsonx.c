@@ -153,59 +153,64 @@ static bool s_at(const char *text, size_t len, size_t i, const char *word)
     return len - i >= n && memcmp(text + i, word, n) == 0;
 }
 
+// Advances the string state over c; true when c lies outside every string
+// (and is not the quote that opens one).
+static bool s_outside_string(char c, bool *in_str, bool *esc)
+{
+    if (*in_str) {
+        if (*esc)
+            *esc = false;
+        else if (c == '\\')
+            *esc = true;
+        else if (c == '"')
+            *in_str = false;
+        return false;
+    }
+    if (c == '"') {
+        *in_str = true;
+        return false;
+    }
+    return true;
+}
+
+// The bare tokens and the marker strings that stand for them in jansson.
+static const struct {
+    const char *token;  // as W&B writes it
+    const char *marker; // as jansson reads it
+} s_tokens[] = {{"NaN", "\"" MARK_NAN "\""},
+                {"Infinity", "\"" MARK_INF "\""},
+                {"-Infinity", "\"" MARK_NINF "\""}};
+
 json_t *wbi_jsonx_loadb(const char *text, size_t len, size_t flags, json_error_t *err)
 {
-    // Fast path: no N or I outside strings means no extended tokens.
-    bool in_str = false, esc = false, ext = false;
-    for (size_t i = 0; i < len && !ext; i++) {
-        char c = text[i];
-        if (in_str) {
-            if (esc)
-                esc = false;
-            else if (c == '\\')
-                esc = true;
-            else if (c == '"')
-                in_str = false;
-        } else if (c == '"') {
-            in_str = true;
-        } else if (c == 'N' || c == 'I') {
-            ext = true;
-        }
-    }
     flags |= JSON_ALLOW_NUL | JSON_DECODE_ANY;
-    if (!ext)
-        return json_loadb(text, len, flags, err);
-
     wbi_buf_t b;
     wbi_buf_init(&b, len * 3 + 64);
-    in_str = esc = false;
+    bool in_str = false, esc = false, rewritten = false;
+    size_t copied = 0; // text[0..copied) is in b, once a token was rewritten
     wandb_err rc = WANDB_OK;
     for (size_t i = 0; i < len && rc == WANDB_OK; i++) {
         char c = text[i];
-        if (in_str) {
-            if (esc)
-                esc = false;
-            else if (c == '\\')
-                esc = true;
-            else if (c == '"')
-                in_str = false;
-        } else if (c == '"') {
-            in_str = true;
-        } else if (s_at(text, len, i, "NaN")) {
-            rc = wbi_buf_puts(&b, "\"" MARK_NAN "\"");
-            i += 2;
+        if (!s_outside_string(c, &in_str, &esc) || (c != 'N' && c != 'I' && c != '-'))
             continue;
-        } else if (s_at(text, len, i, "Infinity")) {
-            rc = wbi_buf_puts(&b, "\"" MARK_INF "\"");
-            i += 7;
-            continue;
-        } else if (s_at(text, len, i, "-Infinity")) {
-            rc = wbi_buf_puts(&b, "\"" MARK_NINF "\"");
-            i += 8;
-            continue;
+        for (size_t t = 0; t < sizeof(s_tokens) / sizeof(s_tokens[0]); t++) {
+            if (!s_at(text, len, i, s_tokens[t].token))
+                continue;
+            rc = wbi_buf_append(&b, text + copied, i - copied);
+            if (rc == WANDB_OK)
+                rc = wbi_buf_puts(&b, s_tokens[t].marker);
+            copied = i + strlen(s_tokens[t].token);
+            i = copied - 1;
+            rewritten = true;
+            break;
         }
-        rc = wbi_buf_putc(&b, c);
     }
+    if (!rewritten) { // plain JSON: no copy
+        wbi_buf_release(&b);
+        return json_loadb(text, len, flags, err);
+    }
+    if (rc == WANDB_OK)
+        rc = wbi_buf_append(&b, text + copied, len - copied);
     json_t *j = NULL;
     if (rc == WANDB_OK) {
         j = json_loadb(b.data, b.len, flags, err);
