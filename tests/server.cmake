@@ -9,5 +9,5 @@ wandb_add_test(test_server_gql SOURCES unit/test_server_gql.c
   LIBS wbi_server wbi_store wbi_common SQLite::SQLite3 PkgConfig::MHD LABELS unit TIMEOUT 30)
 # Starts the wandb-mpi-server binary and talks HTTP to it with libcurl.
 wandb_add_test(test_server_http SOURCES integration/test_server_http.c
-  LIBS wbi_common LABELS integration TIMEOUT 120)
+  LIBS wbi_common SQLite::SQLite3 LABELS integration TIMEOUT 120)
 add_dependencies(test_server_http wandb-mpi-server)

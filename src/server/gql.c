@@ -579,9 +579,11 @@ static bool s_run_vars(const wbi_gql_ctx_t *ctx, const char *entity, const char 
 }
 
 // Builds the files list shared by CreateRunFiles and RunUploadUrls and
-// records each file as announced (not uploaded yet).
+// records each file as announced (not uploaded yet); *e gets the first store
+// error.
 static json_t *s_upload_files(const wbi_gql_ctx_t *ctx, const json_t *names, const char *entity,
-                              const char *project, const char *run, int64_t run_id, bool edges)
+                              const char *project, const char *run, int64_t run_id, bool edges,
+                              wandb_err *e)
 {
     json_t *out = json_array();
     size_t i;
@@ -592,7 +594,8 @@ static json_t *s_upload_files(const wbi_gql_ctx_t *ctx, const json_t *names, con
         json_t *url = json_null();
         if (name && wbi_rel_path_ok(name)) {
             url = s_upload_url(ctx, entity, project, run, name);
-            (void)wbi_store_file_put(ctx->store, run_id, name, -1, false, ctx->now);
+            if (*e == WANDB_OK)
+                *e = wbi_store_file_put(ctx->store, run_id, name, -1, false, ctx->now);
         }
         json_t *node = json_pack("{ss?so}", "name", name, edges ? "url" : "uploadUrl",
                                  url ? url : json_null());
@@ -627,8 +630,9 @@ static void s_op_create_run_files(const wbi_gql_ctx_t *ctx, const json_t *vars,
         wbi_store_rollback(ctx->store);
         return;
     }
-    json_t *list = s_upload_files(ctx, files, entity, project, run, id, false);
-    e = wbi_store_commit(ctx->store);
+    json_t *list = s_upload_files(ctx, files, entity, project, run, id, false, &e);
+    if (e == WANDB_OK)
+        e = wbi_store_commit(ctx->store);
     if (e != WANDB_OK) {
         json_decref(list);
         wbi_store_rollback(ctx->store);
@@ -669,8 +673,9 @@ static void s_op_run_upload_urls(const wbi_gql_ctx_t *ctx, const json_t *vars,
         wbi_store_rollback(ctx->store);
         return;
     }
-    json_t *edges = s_upload_files(ctx, files, entity, project, run, id, true);
-    e = wbi_store_commit(ctx->store);
+    json_t *edges = s_upload_files(ctx, files, entity, project, run, id, true, &e);
+    if (e == WANDB_OK)
+        e = wbi_store_commit(ctx->store);
     if (e != WANDB_OK) {
         json_decref(edges);
         wbi_store_rollback(ctx->store);
@@ -800,6 +805,13 @@ void wbi_gql_execute(const wbi_gql_ctx_t *ctx, const json_t *request, wbi_gql_re
     json_decref(empty);
     if (!query && !*res->op) {
         s_fail(res, 400, "request has neither 'query' nor 'operationName'");
+        return;
+    }
+    if (!*res->op) {
+        wbi_slog(WANDB_LOG_WARN, "graphql", "anonymous operation");
+        s_fail(res, 200,
+               "unknown operation: the query has no operation name (this server dispatches"
+               " on 'operationName' or the name after query/mutation)");
         return;
     }
     wbi_slog(WANDB_LOG_WARN, "graphql", "unknown operation '%s'", res->op);

@@ -41,6 +41,7 @@
 #define S_HISTORY_LIMIT 1000000         // rows of one history response
 #define S_IDLE_TIMEOUT_S 3600u          // idle keep-alive connections are closed after this
 #define S_PATH_MAX 4096
+#define S_BUSY_TIMEOUT_MS 5000 // SQLite busy timeout of requests (as set by wbi_store_open)
 
 struct wbi_server {
     struct MHD_Daemon *daemon;  // the HTTP daemon (internal polling thread)
@@ -74,10 +75,12 @@ typedef enum { S_KIND_GRAPHQL, S_KIND_FILE_STREAM, S_KIND_UPLOAD, S_KIND_API, S_
 
 // What a handler produces.
 typedef struct {
-    int status;              // HTTP status
-    json_t *json;            // body as JSON (dumped with bare NaN/Infinity), or
-    wbi_buf_t raw;           // body text built directly (used when raw.len > 0)
-    char op[WBI_GQL_OP_MAX]; // GraphQL operation, for stats and recording
+    int status;               // HTTP status
+    json_t *json;             // body as JSON (dumped with bare NaN/Infinity), or
+    wbi_buf_t raw;            // body built directly (used when raw.len > 0 or raw_set)
+    bool raw_set;             // raw is the body even when empty (file contents)
+    const char *content_type; // NULL: application/json
+    char op[WBI_GQL_OP_MAX];  // GraphQL operation, for stats and recording
 } s_reply_t;
 
 typedef struct s_req s_req_t;
@@ -205,6 +208,14 @@ static void s_reply_store_error(wbi_server_t *self, s_reply_t *reply, wandb_err 
     s_reply_error(reply, e == WANDB_ETIMEDOUT ? 503 : 500, "storage error: %s", wandb_strerror(e));
 }
 
+// True for operating-system errors that go away by themselves (a full disk
+// or file table, no memory): the answer is 503 + Retry-After, never a 4xx.
+static bool s_errno_transient(int err)
+{
+    return err == ENOSPC || err == EMFILE || err == ENFILE || err == ENOMEM || err == EAGAIN ||
+           err == EINTR || err == EDQUOT;
+}
+
 // The base URL clients reached us by (Host header), for upload URLs.
 static void s_request_base(wbi_server_t *self, struct MHD_Connection *conn, char *out, size_t len)
 {
@@ -255,8 +266,39 @@ static bool s_file_stream_apply(wbi_server_t *self, int64_t id, const json_t *bo
 {
     json_t *files = json_object_get(body, "files");
     if (files && !json_is_object(files) && !json_is_null(files)) {
-        s_reply_error(reply, 400, "'files' must be an object");
+        s_reply_error(reply, 400,
+                      "file_stream: 'files' must be an object {name: {offset, content}}");
         return false;
+    }
+    json_t *uploaded = json_object_get(body, "uploaded");
+    if (uploaded && !json_is_array(uploaded) && !json_is_null(uploaded)) {
+        s_reply_error(reply, 400, "file_stream: 'uploaded' must be a list of file names");
+        return false;
+    }
+    size_t ui;
+    json_t *u;
+    json_array_foreach(uploaded, ui, u)
+    {
+        if (!json_is_string(u) || !wbi_rel_path_ok(json_string_value(u))) {
+            s_reply_error(reply, 400,
+                          "file_stream: uploaded[%zu] is not a relative file name (no empty,"
+                          " '.' or '..' segment)",
+                          ui);
+            return false;
+        }
+    }
+    json_t *code = json_object_get(body, "exitcode");
+    if (code && !json_is_integer(code) && !json_is_null(code)) {
+        s_reply_error(reply, 400, "file_stream: 'exitcode' must be an integer or null");
+        return false;
+    }
+    const char *flags[] = {"complete", "preempting", "failed"};
+    for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++) {
+        json_t *flag = json_object_get(body, flags[k]);
+        if (flag && !json_is_boolean(flag) && !json_is_null(flag)) {
+            s_reply_error(reply, 400, "file_stream: '%s' must be true or false", flags[k]);
+            return false;
+        }
     }
     const char *fname;
     json_t *f;
@@ -267,8 +309,8 @@ static bool s_file_stream_apply(wbi_server_t *self, int64_t id, const json_t *bo
         if (!json_is_object(f) || (offset && !json_is_integer(offset)) ||
             json_integer_value(offset) < 0 || !json_is_array(content)) {
             s_reply_error(reply, 400,
-                          "file '%s' needs an integer 'offset' >= 0 and a 'content'"
-                          " list",
+                          "file_stream: file '%s' needs an integer 'offset' >= 0 and a"
+                          " 'content' list of strings",
                           fname);
             return false;
         }
@@ -276,12 +318,16 @@ static bool s_file_stream_apply(wbi_server_t *self, int64_t id, const json_t *bo
         size_t n = json_array_size(content);
         for (size_t i = 0; i < n; i++) {
             if (!json_is_string(json_array_get(content, i))) {
-                s_reply_error(reply, 400, "file '%s': content[%zu] is not a string", fname, i);
+                s_reply_error(reply, 400, "file_stream: file '%s': content[%zu] is not a string",
+                              fname, i);
                 return false;
             }
         }
         if (!wbi_rel_path_ok(fname)) {
-            s_reply_error(reply, 400, "invalid file name '%s'", fname);
+            s_reply_error(reply, 400,
+                          "file_stream: file name '%s' is not a relative path (no empty, '.'"
+                          " or '..' segment, no backslash or control character)",
+                          fname);
             return false;
         }
         if (strcmp(fname, WBI_FILE_SUMMARY) == 0) {
@@ -301,19 +347,14 @@ static bool s_file_stream_apply(wbi_server_t *self, int64_t id, const json_t *bo
         if (*e != WANDB_OK)
             return true;
     }
-    json_t *uploaded = json_object_get(body, "uploaded");
-    size_t i;
-    json_t *u;
-    json_array_foreach(uploaded, i, u)
+    json_array_foreach(uploaded, ui, u)
     {
-        const char *name = json_string_value(u);
-        if (name && wbi_rel_path_ok(name) && *e == WANDB_OK)
-            *e = wbi_store_file_put(self->store, id, name, -1, true, now);
+        if (*e == WANDB_OK)
+            *e = wbi_store_file_put(self->store, id, json_string_value(u), -1, true, now);
     }
     if (*e == WANDB_OK && json_is_true(json_object_get(body, "preempting")))
         *e = wbi_store_run_set_preempting(self->store, id);
     if (*e == WANDB_OK && json_is_true(json_object_get(body, "complete"))) {
-        json_t *code = json_object_get(body, "exitcode");
         int64_t exit_code = json_is_integer(code) ? json_integer_value(code) : 0;
         if (json_is_true(json_object_get(body, "failed")) && exit_code == 0)
             exit_code = 1;
@@ -331,11 +372,13 @@ static void s_handle_file_stream_post(wbi_server_t *self, struct MHD_Connection 
     const char *rest = NULL;
     if (!s_split(url + strlen("/files/"), seg, 3, &rest) || strcmp(rest, "file_stream") != 0 ||
         !wbi_segment_ok(seg[0]) || !wbi_segment_ok(seg[1]) || !wbi_segment_ok(seg[2])) {
-        s_reply_error(reply, 404, "no such resource '%s'", url);
+        s_reply_error(reply, 404,
+                      "no such resource '%s': expected /files/<entity>/<project>/<run>/file_stream",
+                      url);
         return;
     }
     if (!json_is_object(req->parsed)) {
-        s_reply_error(reply, 400, "file_stream body must be a JSON object");
+        s_reply_error(reply, 400, "file_stream: the body must be a JSON object");
         return;
     }
     double now = wbi_now();
@@ -376,13 +419,17 @@ static void s_handle_upload_put(wbi_server_t *self, struct MHD_Connection *conn,
     (void)conn;
     (void)url;
     if (close(req->fd) != 0) {
+        int err = errno;
         req->fd = -1;
-        s_reply_error(reply, 500, "cannot write upload: %s", strerror(errno));
+        s_reply_error(reply, s_errno_transient(err) ? 503 : 500, "cannot write upload: %s",
+                      strerror(err));
         return;
     }
     req->fd = -1;
     if (rename(req->tmp_path, req->final_path) != 0) {
-        s_reply_error(reply, 500, "cannot store upload: %s", strerror(errno));
+        int err = errno;
+        s_reply_error(reply, s_errno_transient(err) ? 503 : 500, "cannot store upload: %s",
+                      strerror(err));
         unlink(req->tmp_path);
         return;
     }
@@ -532,6 +579,66 @@ static int s_collect_alert(void *arg, const char *title, const char *text, const
     return 0;
 }
 
+// Reads the uploaded file name of run into reply (200), or fills reply with
+// the error: 404 when there is no such file, 503 when the cause is transient.
+static void s_reply_run_file(wbi_server_t *self, const wbi_run_t *run, const char *name,
+                             s_reply_t *reply)
+{
+    if (!wbi_rel_path_ok(name)) {
+        s_reply_error(reply, 400,
+                      "file name '%s' is not a relative path (no empty, '.' or '..' segment)",
+                      name);
+        return;
+    }
+    char path[S_PATH_MAX];
+    int n = snprintf(path, sizeof path, "%s/files/%s/%s/%s/%s", self->dir, run->entity,
+                     run->project, run->name, name);
+    if (n < 0 || (size_t)n >= sizeof path) {
+        s_reply_error(reply, 404, "run '%s' has no file '%s'", run->name, name);
+        return;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        if (fd >= 0 || err == ENOENT || err == ENOTDIR || err == EISDIR)
+            s_reply_error(reply, 404, "run '%s' has no uploaded file '%s'", run->name, name);
+        else
+            s_reply_error(reply, s_errno_transient(err) ? 503 : 500, "cannot read '%s': %s", name,
+                          strerror(err));
+        return;
+    }
+    wbi_buf_init(&reply->raw, S_RESPONSE_MAX);
+    wandb_err e = (uint64_t)st.st_size > S_RESPONSE_MAX ? WANDB_ETOOBIG : WANDB_OK;
+    char chunk[65536];
+    while (e == WANDB_OK) {
+        ssize_t r = read(fd, chunk, sizeof chunk);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            e = WANDB_EIO;
+        if (r <= 0)
+            break;
+        e = wbi_buf_append(&reply->raw, chunk, (size_t)r);
+    }
+    int err = errno;
+    close(fd);
+    if (e != WANDB_OK) {
+        wbi_buf_release(&reply->raw);
+        if (e == WANDB_ETOOBIG)
+            s_reply_error(reply, 500, "file '%s' is larger than %u bytes", name, S_RESPONSE_MAX);
+        else
+            s_reply_error(reply, e == WANDB_ENOMEM || s_errno_transient(err) ? 503 : 500,
+                          "cannot read '%s': %s", name, wandb_strerror(e));
+        return;
+    }
+    reply->raw_set = true;
+    reply->content_type = "application/octet-stream";
+    reply->status = 200;
+}
+
 // Reads a non-negative integer query argument.
 static int64_t s_arg_int(struct MHD_Connection *conn, const char *name, int64_t dflt)
 {
@@ -543,7 +650,8 @@ static int64_t s_arg_int(struct MHD_Connection *conn, const char *name, int64_t 
     return (end && *end == '\0' && n >= 0) ? n : dflt;
 }
 
-// GET /api/v1/runs/<id>[/history|/events|/logs|/files|/alerts][?project=P&entity=E].
+// GET /api/v1/runs/<id>[/history|/events|/logs|/files|/files/<name>|/alerts]
+// [?project=P&entity=E].
 static void s_handle_run_get(wbi_server_t *self, struct MHD_Connection *conn, s_req_t *req,
                              const char *url, s_reply_t *reply)
 {
@@ -598,6 +706,8 @@ static void s_handle_run_get(wbi_server_t *self, struct MHD_Connection *conn, s_
         }
         if (reply->status != 200)
             wbi_buf_release(&reply->raw);
+    } else if (strncmp(what, "files/", 6) == 0) {
+        s_reply_run_file(self, &run, what + 6, reply);
     } else if (strcmp(what, "files") == 0 || strcmp(what, "alerts") == 0) {
         bool files = what[0] == 'f';
         json_t *arr = json_array();
@@ -655,12 +765,15 @@ static void s_upload_open(wbi_server_t *self, s_req_t *req, const char *url)
     const char *rest = NULL;
     if (!s_split(url + strlen("/upload/"), seg, 4, &rest)) {
         req->early_status = 400;
-        snprintf(req->early_msg, sizeof req->early_msg, "invalid upload path");
+        snprintf(req->early_msg, sizeof req->early_msg,
+                 "invalid upload path: expected /upload/<token>/<entity>/<project>/<run>/<name>"
+                 " (the URL CreateRunFiles answered)");
         return;
     }
     if (!s_key_eq(seg[0], strlen(seg[0]), self->upload_token)) {
         req->early_status = 403;
-        snprintf(req->early_msg, sizeof req->early_msg, "invalid upload token");
+        snprintf(req->early_msg, sizeof req->early_msg,
+                 "invalid upload token: use the URL CreateRunFiles answered");
         return;
     }
     if (!wbi_segment_ok(seg[1]) || !wbi_segment_ok(seg[2]) || !wbi_segment_ok(seg[3]) ||
@@ -693,13 +806,14 @@ static void s_upload_open(wbi_server_t *self, s_req_t *req, const char *url)
     if (slash)
         *slash = '\0';
     if (wbi_mkdirs(parent) != WANDB_OK) {
-        req->early_status = 500;
-        snprintf(req->early_msg, sizeof req->early_msg, "cannot create the upload directory");
+        req->early_status = s_errno_transient(errno) ? 503 : 500;
+        snprintf(req->early_msg, sizeof req->early_msg, "cannot create the upload directory: %s",
+                 strerror(errno));
         return;
     }
     req->fd = open(req->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (req->fd < 0) {
-        req->early_status = 500;
+        req->early_status = s_errno_transient(errno) ? 503 : 500;
         snprintf(req->early_msg, sizeof req->early_msg, "cannot create the upload file: %s",
                  strerror(errno));
         req->tmp_path[0] = '\0';
@@ -720,7 +834,7 @@ static void s_upload_write(s_req_t *req, const char *data, size_t len)
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            req->early_status = 500;
+            req->early_status = w < 0 && s_errno_transient(errno) ? 503 : 500;
             snprintf(req->early_msg, sizeof req->early_msg, "cannot write upload: %s",
                      strerror(errno));
             return;
@@ -797,9 +911,9 @@ static enum MHD_Result s_send(struct MHD_Connection *conn, s_reply_t *reply)
 {
     char *text = NULL;
     size_t len = 0;
-    if (reply->raw.len > 0) {
+    if (reply->raw.len > 0 || reply->raw_set) {
         len = reply->raw.len;
-        text = wbi_buf_steal(&reply->raw);
+        text = reply->raw.len > 0 ? wbi_buf_steal(&reply->raw) : wbi_strdup("");
     } else {
         text = wbi_jsonx_dumps(reply->json ? reply->json : json_null(), JSON_COMPACT);
         len = text ? strlen(text) : 0;
@@ -812,7 +926,8 @@ static enum MHD_Result s_send(struct MHD_Connection *conn, s_reply_t *reply)
         wbi_free(text);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            reply->content_type ? reply->content_type : "application/json");
     if (reply->status == 401)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Basic realm=\"wandb-mpi-server\"");
@@ -943,10 +1058,18 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
             return MHD_YES; // read and drop, so the connection stays usable
         if (req->fd >= 0) {
             s_upload_write(req, upload_data, len);
-        } else if (wbi_buf_append(&req->body, upload_data, len) != WANDB_OK) {
-            req->early_status = 413;
-            snprintf(req->early_msg, sizeof req->early_msg, "request body larger than %zu bytes",
-                     req->body.max);
+        } else {
+            wandb_err e = wbi_buf_append(&req->body, upload_data, len);
+            if (e == WANDB_ETOOBIG) {
+                req->early_status = 413;
+                snprintf(req->early_msg, sizeof req->early_msg,
+                         "request body larger than %zu bytes", req->body.max);
+            } else if (e != WANDB_OK) {
+                // Out of memory is transient: the client retries later.
+                req->early_status = 503;
+                snprintf(req->early_msg, sizeof req->early_msg,
+                         "out of memory for the request body");
+            }
         }
         return MHD_YES;
     }
@@ -1027,11 +1150,15 @@ static void *s_watchdog_main(void *arg)
         if (self->stopping)
             break;
         int changed = 0;
+        // No busy wait here: it would hold the lock, and so every request, for
+        // the whole busy timeout. A locked database is simply retried next tick.
+        wbi_store_set_busy_timeout(self->store, 0);
         wandb_err e =
             wbi_store_mark_stale(self->store, wbi_now(), self->heartbeat_timeout_s, &changed);
+        wbi_store_set_busy_timeout(self->store, S_BUSY_TIMEOUT_MS);
         if (e != WANDB_OK)
-            wbi_slog(WANDB_LOG_WARN, "watchdog", "cannot check heartbeats: %s",
-                     wbi_store_errmsg(self->store));
+            wbi_slog(e == WANDB_ETIMEDOUT ? WANDB_LOG_DEBUG : WANDB_LOG_WARN, "watchdog",
+                     "cannot check heartbeats: %s", wbi_store_errmsg(self->store));
         else if (changed > 0)
             wbi_slog(WANDB_LOG_INFO, "watchdog",
                      "%d run(s) without heartbeat for %.0f s marked"

@@ -4,6 +4,7 @@
 #
 # usage: python_scenario.py --base-url http://127.0.0.1:PORT --api-key KEY --project NAME
 #                           [--entity E] [--workdir DIR] [--out FILE] [--fast]
+#                           [--save-wait S] [--no-silent]
 #
 # Needs `wandb` importable (tests/conformance/.venv, see requirements.txt). Sets every WANDB_*
 # variable the client needs to talk ONLY to --base-url (no telemetry, no system metrics, no
@@ -12,12 +13,14 @@
 #   run 1: init(project, group, job_type, tags, notes, name, nested config), define_metric
 #          (step metric, summary min/max), log() in all step/commit forms incl. NaN,
 #          +/-Infinity and nested dicts, a dropped lower-step log, summary overrides,
-#          config.update, alert, save() with policies now/live/end, mark_preempting,
+#          config.update, alert, save() with policies now/live/end, console lines (one
+#          rewritten in place with "\r"), mark_preempting,
 #          finish(exit_code=0)
 #   run 2: a second run in the same group, finish(exit_code=1)
 #   run 3: resume="must" of run 1, one more row, finish()
 #
-# and writes to --out (or prints as the LAST line of stdout) ONE JSON document describing what a server must now hold:
+# and writes to --out (or prints as the LAST line of stdout) ONE JSON document describing what a
+# server must now hold:
 # run ids, display names, group/job_type/tags/notes, user config, expected history rows
 # (user keys + _step; _runtime/_timestamp are client-generated and left out), expected
 # summary (user keys), saved files (name, md5, size), alerts, exit codes and final states.
@@ -33,8 +36,12 @@ import tempfile
 import time
 
 
-def client_env(base_url, api_key, workdir, fast=False):
-    """Environment for the official Python client talking only to a local server."""
+def client_env(base_url, api_key, workdir, fast=False, silent=True):
+    """Environment for the official Python client talking only to a local server.
+
+    silent=False leaves WANDB_SILENT/WANDB_QUIET unset: the client then prints its banner,
+    warnings and errors to stderr (what the conformance tests scan) and sends `Viewer`.
+    """
     env = {
         "WANDB_BASE_URL": base_url,
         "WANDB_API_KEY": api_key,
@@ -72,6 +79,8 @@ def client_env(base_url, api_key, workdir, fast=False):
         "WANDB_X_FILE_TRANSFER_TIMEOUT_SECONDS": "20",
         "WANDB_FINISH_TIMEOUT": "120",
     }
+    if not silent:
+        del env["WANDB_SILENT"], env["WANDB_QUIET"]
     if fast:
         # shorter filestream batching interval (default 15 s); changes request batching only
         env["WANDB_X_FILE_STREAM_TRANSMIT_INTERVAL"] = "1"
@@ -123,6 +132,10 @@ def run_scenario(args, workdir):
         rows.append({"_step": s, "epoch": ep, "val/loss": vl})
     run.log({"loss": 0.6}, step=1)                           # lower step: dropped by the client
     print("epoch 3 done", flush=True)                        # console line (output.log)
+    # A line rewritten in place: "progress 1/3" goes out first (the save waits below are
+    # longer than the filestream interval), then the same output.log offset is sent again
+    # holding "progress 3/3".
+    print("progress 1/3", end="\r", flush=True)
 
     run.summary["best"] = 0.2                                # new summary key
     run.summary["loss"] = 0.123                              # override a logged key
@@ -144,6 +157,7 @@ def run_scenario(args, workdir):
     run.save(os.path.join(fdir, "live.txt"), base_path=fdir, policy="live")
     run.save(os.path.join(fdir, "sub/end.txt"), base_path=fdir, policy="end")
     time.sleep(args.save_wait)  # let the 5 s CreateRunFiles batch go out before finish
+    print("progress 3/3", flush=True)                        # rewrites the line above
     with open(os.path.join(fdir, "live.txt"), "wb") as f:      # live: changed after save
         f.write(b"live v2, changed after save\n")
     time.sleep(args.save_wait)  # live policy: the change is uploaded again
@@ -166,7 +180,8 @@ def run_scenario(args, workdir):
         "notes": "conformance notes", "config": cfg1_final, "history": rows,
         "history_count": len(rows), "summary": summary1, "sdk_summary": _jsonable(sdk_summary1),
         "files": saved, "alerts": [alert], "exit_code": 0, "state": "finished",
-        "console_contains": ["epoch 3 done"],
+        "console_contains": ["epoch 3 done", "progress 3/3"],
+        "console_absent": ["progress 1/3"],
         "metrics": [{"name": "epoch"},
                     {"name": "val/loss", "step_metric": "epoch", "summary": ["min"]},
                     {"name": "acc", "summary": ["max"]}],
@@ -236,6 +251,8 @@ def main():
                     help="seconds to wait after save() and after changing the live file")
     ap.add_argument("--fast", action="store_true",
                     help="1 s filestream transmit interval (default 15 s)")
+    ap.add_argument("--no-silent", action="store_true",
+                    help="let the client print banner, warnings and errors (and send Viewer)")
     args = ap.parse_args()
     tmp = None
     workdir = args.workdir
@@ -243,7 +260,8 @@ def main():
         tmp = tempfile.TemporaryDirectory(prefix="wbconf-py-")
         workdir = tmp.name
     os.makedirs(workdir, exist_ok=True)
-    os.environ.update(client_env(args.base_url.rstrip("/"), args.api_key, workdir, args.fast))
+    os.environ.update(client_env(args.base_url.rstrip("/"), args.api_key, workdir, args.fast,
+                                 silent=not args.no_silent))
     os.chdir(workdir)  # the SDK resolves relative paths (program, code) from here
     out = run_scenario(args, workdir)
     if args.out:

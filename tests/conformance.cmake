@@ -1,0 +1,21 @@
+# Conformance tests: the official W&B clients (pinned in tests/conformance/) log into the real
+# wandb-mpi-server binary; the server's read API must then show exactly what they logged.
+# Skipped (exit 77) when the pinned clients are not installed: tests/conformance/install.sh.
+if(NOT TARGET wandb-mpi-server)
+  return()
+endif()
+find_package(Python3 COMPONENTS Interpreter QUIET)
+if(NOT Python3_Interpreter_FOUND)
+  message(STATUS "conformance tests: no python3 found, not registered")
+  return()
+endif()
+
+math(EXPR _conformance_timeout "300 * ${WANDB_TEST_TIMEOUT_MULTIPLIER}")
+foreach(_t test_python_sdk test_npm_sdk)
+  add_test(NAME ${_t}
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/conformance/${_t}.py
+            $<TARGET_FILE:wandb-mpi-server>)
+  set_tests_properties(${_t} PROPERTIES TIMEOUT ${_conformance_timeout} LABELS conformance
+    SKIP_RETURN_CODE 77
+    ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR};WANDB_TEST_SRC_DIR=${CMAKE_SOURCE_DIR}")
+endforeach()
