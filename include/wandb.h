@@ -250,6 +250,33 @@ WANDB_EXPORT wandb_err wandb_alert(wandb_run_t *run, const char *title, const ch
 // mark_preempting): its end is then shown as preempted, not crashed. Thread: any.
 WANDB_EXPORT wandb_err wandb_mark_preempting(wandb_run_t *run);
 
+// When a file given to wandb_save is uploaded (the numbers of the official
+// client's FilesItem.policy).
+typedef enum {
+    WANDB_SAVE_NOW = 0,  // now, once
+    WANDB_SAVE_END = 1,  // at wandb_finish (read then, not now)
+    WANDB_SAVE_LIVE = 2, // now, and again at wandb_finish when its bytes changed
+} wandb_save_policy;
+
+// Uploads the file at path to the run's files (the seed's Run.save for one
+// file). Its name in the run is the part of path after base_path (e.g.
+// path "/out/sub/a.txt", base_path "/out": "sub/a.txt"); without base_path,
+// the last segment of an absolute path or a relative path as given. The
+// calling thread reads the file (at most 64 MiB; allocates, not for hot
+// loops) and its bytes travel to the aggregator with the run's other data,
+// so ranks need no file system shared with it; the backend uploads it and
+// reports it like the official client (CreateRunFiles, PUT, "uploaded").
+// Waits for ring room at most finish_timeout_ms. Saving the same name again
+// replaces it. No glob patterns and no watching of live files: a live file
+// is read again only at finish.
+// Errors: WANDB_EINVAL (bad arguments, or no valid name: it must be
+// relative without "." or ".." segments), WANDB_ENOTFOUND, WANDB_EIO (not a
+// readable regular file), WANDB_ETOOBIG (over 64 MiB), WANDB_EFULL (more
+// than 1024 end/live files), WANDB_ETIMEDOUT (the ring did not drain in
+// time), WANDB_ECLOSED. Thread: any; saves are serialized per run.
+WANDB_EXPORT wandb_err wandb_save(wandb_run_t *run, const char *path, const char *base_path,
+                                  wandb_save_policy policy);
+
 // ---------------------------------------------------------------------------
 // Run properties. Strings are borrowed: valid until the run is finished.
 // Thread: any.

@@ -19,3 +19,19 @@ foreach(_t test_python_sdk test_npm_sdk)
     SKIP_RETURN_CODE 77
     ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR};WANDB_TEST_SRC_DIR=${CMAKE_SOURCE_DIR}")
 endforeach()
+
+# The client side: c_scenario drives our public C API (in-process aggregator) through the
+# same logical runs as python_scenario.py; test_compare_requests compares what the server
+# recorded from it with what the official Python client sends (live when the .venv exists,
+# else the checked-in capture), field by field (docs/conformance.md).
+if(TARGET wandb_core AND NOT TARGET c_scenario)
+  add_executable(c_scenario ${CMAKE_CURRENT_SOURCE_DIR}/conformance/c_scenario.c)
+  target_link_libraries(c_scenario PRIVATE wandb_core wandb_includes wandb_deps_core
+    wandb_warnings m)
+  add_test(NAME test_compare_requests
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/conformance/test_compare_requests.py
+            $<TARGET_FILE:wandb-mpi-server> $<TARGET_FILE:c_scenario>)
+  set_tests_properties(test_compare_requests PROPERTIES TIMEOUT ${_conformance_timeout}
+    LABELS conformance SKIP_RETURN_CODE 77
+    ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR};WANDB_TEST_SRC_DIR=${CMAKE_SOURCE_DIR}")
+endif()

@@ -106,6 +106,11 @@ static void s_preempting(void *arg, void *run)
     wbi_backend_run_preempting(((wbi_agg_t *)arg)->backend, run);
 }
 
+static void s_file(void *arg, void *run, const char *name, char **data_p, size_t len)
+{
+    wbi_backend_run_file(((wbi_agg_t *)arg)->backend, run, name, data_p, len);
+}
+
 static void s_finish(void *arg, void *run, int exit_code)
 {
     wbi_backend_run_finish(((wbi_agg_t *)arg)->backend, run, exit_code);
@@ -303,6 +308,7 @@ wandb_err wbi_agg_start(wbi_agg_t **out, const wbi_agg_opts_t *opts)
                            .config = s_config,
                            .alert = s_alert,
                            .preempting = s_preempting,
+                           .file = s_file,
                            .finish = s_finish,
                            .abandon = s_abandon,
                            .entity = s_entity,

@@ -294,8 +294,9 @@ static void s_finish(wbi_agg_core_t *self, s_peer_t *p, const wbi_wire_record_t 
 // Names a record type for log lines.
 static const char *s_type_name(uint8_t type)
 {
-    static const char *names[] = {"?",       "HELLO",         "KEY",   "ROW",    "CONFIG",
-                                  "SUMMARY", "DEFINE_METRIC", "ALERT", "FINISH", "PREEMPTING"};
+    static const char *names[] = {"?",          "HELLO",         "KEY",     "ROW",    "CONFIG",
+                                  "SUMMARY",    "DEFINE_METRIC", "ALERT",   "FINISH", "PREEMPTING",
+                                  "FILE_BEGIN", "FILE_CHUNK",    "FILE_END"};
     return type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
 }
 
@@ -307,7 +308,7 @@ static void s_record(wbi_agg_core_t *self, s_peer_t *p, const wbi_wire_record_t 
         s_hello(self, p, rec, mono_ms);
         return;
     }
-    if (rec->type > WBI_REC_PREEMPTING || rec->type == 0)
+    if (rec->type > WBI_REC_FILE_END || rec->type == 0)
         return; // unknown types are skipped (forward compatibility)
     if (p->state != S_ACTIVE) {
         s_bad(self, p, "%s record %s", s_type_name(rec->type),
@@ -355,6 +356,15 @@ static void s_record(wbi_agg_core_t *self, s_peer_t *p, const wbi_wire_record_t 
         break;
     case WBI_REC_ALERT:
         rc = wbi_agg_run_alert(p->run, text, rec->len);
+        break;
+    case WBI_REC_FILE_BEGIN:
+        rc = wbi_agg_run_file_begin(p->run, text, rec->len);
+        break;
+    case WBI_REC_FILE_CHUNK:
+        rc = wbi_agg_run_file_chunk(p->run, rec->payload, rec->len);
+        break;
+    case WBI_REC_FILE_END:
+        rc = wbi_agg_run_file_end(p->run, rec->payload, rec->len);
         break;
     case WBI_REC_FINISH:
         s_finish(self, p, rec, wall);

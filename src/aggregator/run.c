@@ -86,6 +86,15 @@ struct wbi_agg_run {
     wbi_metrics_t metrics; // define_metric definitions
     bool any_sync;         // some metric has a step metric with step_sync
 
+    char *platform; // HELLO platform ("linux-x86_64"), for `_wandb.t`; NULL: unknown
+
+    bool file_open;   // a saved file is being assembled
+    uint32_t file_id; // its FILE_BEGIN id
+    char *file_name;  // its run-relative name
+    char *file_data;  // its bytes so far (file_size allocated)
+    size_t file_size; // announced size
+    size_t file_got;  // bytes received
+
     wbi_agg_run_counters_t counters; // see run.h
 };
 
@@ -195,6 +204,7 @@ wandb_err wbi_agg_run_open(wbi_agg_run_t **out, const wbi_agg_sink_t *sink, cons
     self->run_id = wbi_strdup(id);
     self->project = wbi_strdup(project);
     self->entity = s_dup_member(hello, "entity");
+    self->platform = s_dup_member(hello, "platform");
     if (self->entity && self->entity[0] == '\0') {
         wbi_free(self->entity);
         self->entity = NULL;
@@ -214,7 +224,7 @@ wandb_err wbi_agg_run_open(wbi_agg_run_t **out, const wbi_agg_sink_t *sink, cons
     if (json_is_integer(v) && json_integer_value(v) > 0)
         self->starting_step = json_integer_value(v);
 
-    config_text = wbi_jsonx_dumps(self->config, JSON_COMPACT);
+    config_text = wbi_agg_run_config_text(self);
     tags = s_tags(json_object_get(hello, "tags"));
     group = s_dup_member(hello, "group");
     job_type = s_dup_member(hello, "job_type");
@@ -280,6 +290,9 @@ void wbi_agg_run_destroy(wbi_agg_run_t **self_p)
     wbi_free(self->run_id);
     wbi_free(self->project);
     wbi_free(self->entity);
+    wbi_free(self->platform);
+    wbi_free(self->file_name);
+    wbi_free(self->file_data);
     wbi_free(self);
     *self_p = NULL;
 }
@@ -856,9 +869,26 @@ void wbi_agg_run_flush(wbi_agg_run_t *self)
         self->sink.summary(self->sink.arg, self->handle, self->line.data, self->line.len);
 }
 
+// Drops the file being assembled (a newer FILE_BEGIN, a bad record, the end).
+static void s_file_drop(wbi_agg_run_t *self, const char *why)
+{
+    if (!self->file_open)
+        return;
+    if (why) {
+        self->counters.bad_files++;
+        wbi_warn("aggregator: run '%s': file '%s' dropped: %s", self->run_id, self->file_name, why);
+    }
+    wbi_free(self->file_name);
+    wbi_free(self->file_data);
+    self->file_name = NULL;
+    self->file_data = NULL;
+    self->file_open = false;
+}
+
 // Emits the open row and records the end runtime.
 static void s_end(wbi_agg_run_t *self, double now)
 {
+    s_file_drop(self, "the run ended before the file did");
     s_row_emit(self);
     if (!isnan(self->start_time) && now - self->start_time > self->end_runtime)
         self->end_runtime = now - self->start_time;
@@ -883,14 +913,20 @@ void wbi_agg_run_abandon(wbi_agg_run_t *self, double now)
         self->sink.abandon(self->sink.arg, self->handle);
 }
 
+// The config as sent: the user's keys plus `_wandb` with "m" (the metric
+// definitions, [] when none) and "t" (telemetry keyed by TelemetryRecord
+// field number: only 13, the platform, is true of a C client), as
+// wandb-core always sends both. A `_wandb` object the user set is kept and
+// extended.
 char *wbi_agg_run_config_text(const wbi_agg_run_t *self)
 {
-    if (self->metrics.count == 0)
-        return wbi_jsonx_dumps(self->config, JSON_COMPACT);
     json_t *cfg = json_copy(self->config); // shallow: only _wandb is replaced
     json_t *m = wbi_metrics_encode(&self->metrics);
+    json_t *t = json_object();
     char *text = NULL;
-    if (!cfg || !m)
+    if (!cfg || !m || !t)
+        goto out_decref;
+    if (self->platform && json_object_set_new(t, "13", json_string(self->platform)) != 0)
         goto out_decref;
     json_t *w = json_object_get(cfg, "_wandb");
     json_t *nw = json_is_object(w) ? json_copy(w) : json_object();
@@ -898,12 +934,93 @@ char *wbi_agg_run_config_text(const wbi_agg_run_t *self)
         goto out_decref;
     json_object_set_new(nw, "m", m);
     m = NULL;
+    if (!json_object_get(nw, "t")) {
+        json_object_set_new(nw, "t", t);
+        t = NULL;
+    }
     json_object_set_new(cfg, "_wandb", nw);
     text = wbi_jsonx_dumps(cfg, JSON_COMPACT);
 out_decref:
+    json_decref(t);
     json_decref(m);
     json_decref(cfg);
     return text;
+}
+
+wandb_err wbi_agg_run_file_begin(wbi_agg_run_t *self, const char *json, size_t len)
+{
+    json_t *obj = s_load_object(json, len);
+    if (!obj)
+        return WANDB_EPROTO;
+    const json_t *id = json_object_get(obj, "id");
+    const json_t *size = json_object_get(obj, "size");
+    const char *name = json_string_value(json_object_get(obj, "name"));
+    wandb_err rc = WANDB_EPROTO;
+    if (!json_is_integer(id) || json_integer_value(id) < 0 ||
+        json_integer_value(id) > (json_int_t)UINT32_MAX || !json_is_integer(size) ||
+        json_integer_value(size) < 0 || (uint64_t)json_integer_value(size) > WBI_WIRE_FILE_MAX ||
+        !wbi_backend_file_name_ok(name))
+        goto out_decref;
+    // One file at a time per run (the rank serializes saves): an open one
+    // means the rank lost its end.
+    s_file_drop(self, "a newer file started before it ended");
+    rc = WANDB_ENOMEM;
+    size_t n = (size_t)json_integer_value(size);
+    self->file_name = wbi_strdup(name);
+    self->file_data = wbi_malloc(n ? n : 1);
+    if (!self->file_name || !self->file_data) {
+        self->file_open = true;
+        s_file_drop(self, "out of memory");
+        goto out_decref;
+    }
+    self->file_id = (uint32_t)json_integer_value(id);
+    self->file_size = n;
+    self->file_got = 0;
+    self->file_open = true;
+    rc = WANDB_OK;
+out_decref:
+    json_decref(obj);
+    return rc;
+}
+
+wandb_err wbi_agg_run_file_chunk(wbi_agg_run_t *self, const uint8_t *payload, size_t len)
+{
+    if (len < 12)
+        return WANDB_EPROTO;
+    uint32_t id = wbi_get_u32(payload);
+    uint64_t off = wbi_get_u64(payload + 4);
+    size_t n = len - 12;
+    if (!self->file_open || id != self->file_id)
+        return WANDB_EPROTO;
+    if (off != self->file_got || n > self->file_size - self->file_got) {
+        s_file_drop(self, "a chunk does not fit");
+        return WANDB_EPROTO;
+    }
+    memcpy(self->file_data + self->file_got, payload + 12, n);
+    self->file_got += n;
+    return WANDB_OK;
+}
+
+wandb_err wbi_agg_run_file_end(wbi_agg_run_t *self, const uint8_t *payload, size_t len)
+{
+    if (len != 12)
+        return WANDB_EPROTO;
+    uint32_t id = wbi_get_u32(payload);
+    uint64_t size = wbi_get_u64(payload + 4);
+    if (!self->file_open || id != self->file_id)
+        return WANDB_EPROTO;
+    if (size != self->file_size || self->file_got != self->file_size) {
+        s_file_drop(self, "its size does not match the bytes received");
+        return WANDB_EPROTO;
+    }
+    char *data = self->file_data;
+    self->file_data = NULL;
+    self->counters.files++;
+    if (self->sink.file)
+        self->sink.file(self->sink.arg, self->handle, self->file_name, &data, self->file_size);
+    wbi_free(data); // a sink that does not take it
+    s_file_drop(self, NULL);
+    return WANDB_OK;
 }
 
 const char *wbi_agg_run_id(const wbi_agg_run_t *self)

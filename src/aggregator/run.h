@@ -30,6 +30,9 @@ typedef struct {
     void (*alert)(void *arg, void *run, const char *title, const char *text, const char *level,
                   int64_t wait_ms);
     void (*preempting)(void *arg, void *run);
+    // A saved file is complete: consumes *data_p (len bytes, wbi_malloc'd)
+    // and sets it to NULL (a sink that leaves it is freed by the caller).
+    void (*file)(void *arg, void *run, const char *name, char **data_p, size_t len);
     void (*finish)(void *arg, void *run, int exit_code);
     // The run's process went silent: stop heartbeats so it ends as crashed.
     void (*abandon)(void *arg, void *run);
@@ -44,6 +47,8 @@ typedef struct {
     uint64_t bad_values;    // values dropped: unknown key id, invalid text or JSON
     uint64_t dropped_lines; // rows or summaries over WBI_AGG_LINE_MAX
     uint64_t summaries;     // summaries handed to the sink
+    uint64_t files;         // saved files handed to the sink
+    uint64_t bad_files;     // saved files dropped (bad chunk, size, a newer file)
 } wbi_agg_run_counters_t;
 
 typedef struct wbi_agg_run wbi_agg_run_t;
@@ -73,6 +78,16 @@ wandb_err wbi_agg_run_define_metric(wbi_agg_run_t *self, const char *json, size_
 // ALERT: {title, text, level, wait_ms} to the sink.
 wandb_err wbi_agg_run_alert(wbi_agg_run_t *self, const char *json, size_t len);
 void wbi_agg_run_preempting(wbi_agg_run_t *self);
+// FILE_BEGIN {id, name, policy, size}: starts assembling a saved file (one
+// at a time; an unfinished one is dropped). WANDB_EPROTO on a bad object,
+// name (wbi_backend_file_name_ok) or size (> WBI_WIRE_FILE_MAX).
+wandb_err wbi_agg_run_file_begin(wbi_agg_run_t *self, const char *json, size_t len);
+// FILE_CHUNK (id u32, offset u64, bytes): appends bytes at offset, which
+// must be the bytes received so far. WANDB_EPROTO otherwise.
+wandb_err wbi_agg_run_file_chunk(wbi_agg_run_t *self, const uint8_t *payload, size_t len);
+// FILE_END (id u32, size u64): hands the complete file to the sink.
+// WANDB_EPROTO when the id or the size does not match (the file is dropped).
+wandb_err wbi_agg_run_file_end(wbi_agg_run_t *self, const uint8_t *payload, size_t len);
 // FINISH: emits the open row and the final summary, then finishes in the sink.
 // now: Unix seconds (for the final runtime).
 void wbi_agg_run_finish(wbi_agg_run_t *self, int exit_code, uint64_t dropped, uint64_t rejected,
@@ -85,7 +100,8 @@ void wbi_agg_run_flush(wbi_agg_run_t *self);
 
 // Builds the current summary text into out (for tests and the sink).
 wandb_err wbi_agg_run_build_summary(wbi_agg_run_t *self, wbi_buf_t *out);
-// Dumps the current config (with `_wandb.m`); free with wbi_free. NULL: no memory.
+// Dumps the current config with `_wandb` {m, t} (see run.c); free with
+// wbi_free. NULL: no memory.
 char *wbi_agg_run_config_text(const wbi_agg_run_t *self);
 
 // Accessors. Strings borrowed: valid until the run is destroyed.

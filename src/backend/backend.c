@@ -28,6 +28,9 @@
 #define S_FEATURES_ATTEMPTS 3           // ServerFeaturesQuery is optional
 #define S_CONFIG_DEBOUNCE_MS 5000       // like wandb-core's run upserter
 #define S_IDLE_WAKE_MS 1000             // longest sleep of the thread
+#define S_FILES_MAX ((size_t)512 << 20) // run-file bytes queued per backend
+#define S_FILES_BATCH 100               // names per CreateRunFiles
+#define S_UPLOADED_MAX 100000           // names waiting to be reported per run
 
 typedef enum {
     S_REQ_NONE = 0,
@@ -36,7 +39,18 @@ typedef enum {
     S_REQ_CONFIG,   // later, debounced UpsertBucket with the config
     S_REQ_ALERT,    // NotifyScriptableRunAlert
     S_REQ_FS,       // file_stream: data, heartbeat or complete
+    S_REQ_FILES,    // CreateRunFiles for a batch of saved files
+    S_REQ_PUT,      // the upload of one file to its uploadUrl
 } s_req_kind;
+
+// A run file (wandb_save) on its way: CreateRunFiles, then PUT.
+typedef struct s_file {
+    struct s_file *next; // next file in the same queue
+    char *name;          // run-relative, '/'-separated path
+    char *data;          // the bytes (owned)
+    size_t len;          // bytes in data
+    char *url;           // uploadUrl from CreateRunFiles; NULL before
+} s_file_t;
 
 typedef struct s_alert {
     struct s_alert *next; // next queued alert of the run
@@ -64,6 +78,9 @@ typedef struct {
     size_t avail;       // FS: taken lines available when the request was taken
     size_t nlines;      // FS: history lines in the body
     bool completed;     // FS: the body carries complete/exitcode
+    s_file_t *files;    // FILES: the batch asked about; PUT: the one file (owned)
+    char **uploaded;    // FS: names reported in "uploaded" (owned)
+    size_t nuploaded;   // FS: entries in uploaded
 } s_req_t;
 
 struct wbi_backend_run {
@@ -92,6 +109,15 @@ struct wbi_backend_run {
     int64_t config_ms;     // when the config last changed (debounce)
     s_alert_t *a_head;     // queued alerts
     s_alert_t *a_tail;     // last queued alert
+    s_file_t *f_head;      // files waiting for CreateRunFiles
+    s_file_t *f_tail;      // last of them
+    s_file_t *u_head;      // files with an uploadUrl, waiting for their PUT
+    s_file_t *u_tail;      // last of them
+    char **up_headers;     // uploadHeaders of the last CreateRunFiles (thread writes)
+    size_t n_up_headers;   // entries in up_headers
+    char **uploaded;       // names uploaded and not yet reported in file_stream
+    size_t n_uploaded;     // entries in uploaded
+    size_t cap_uploaded;   // allocated entries
     bool preempt;          // preempting to send
     bool finish;           // finish requested
     bool abandoned;        // no heartbeats: the run's process went silent
@@ -130,6 +156,7 @@ struct wbi_backend {
     bool features_done;        // ServerFeaturesQuery answered or given up
     s_req_t features;          // the ServerFeaturesQuery request
     size_t queued_bytes;       // history bytes queued or unacknowledged
+    size_t file_bytes;         // run-file bytes queued or being uploaded
     bool warned_full;          // the queue-full warning was logged
     uint64_t dropped;          // lines refused because the queue was full
     wbi_backend_stats_t stats; // counters
@@ -145,6 +172,7 @@ typedef struct {
     bool answered;          // an HTTP answer arrived
     int64_t wait_ms;        // RETRY: wait before the next attempt
     wbi_bk_bucket_t bucket; // UPSERT: what the answer said
+    wbi_bk_files_t files;   // FILES: what the answer said
     char msg[384];          // FAIL: why
 } s_outcome_t;
 
@@ -205,6 +233,30 @@ static void s_alert_free(s_alert_t *a)
     wbi_free(a);
 }
 
+// Frees a list of files and returns their total length (NULL-safe).
+static size_t s_files_free(s_file_t *f)
+{
+    size_t bytes = 0;
+    while (f) {
+        s_file_t *next = f->next;
+        bytes += f->len;
+        wbi_free(f->name);
+        wbi_free(f->data);
+        wbi_free(f->url);
+        wbi_free(f);
+        f = next;
+    }
+    return bytes;
+}
+
+// Frees an array of n strings.
+static void s_strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        wbi_free(v[i]);
+    wbi_free(v);
+}
+
 // Releases what a request owns and makes the slot empty.
 static void s_req_clear(s_req_t *req)
 {
@@ -213,6 +265,8 @@ static void s_req_clear(s_req_t *req)
     wbi_free(req->config);
     s_alert_free(req->alert);
     wbi_free(req->summary);
+    s_files_free(req->files);
+    s_strv_free(req->uploaded, req->nuploaded);
     *req = (s_req_t){0};
 }
 
@@ -235,6 +289,12 @@ static void s_run_drop(wbi_backend_t *self, wbi_backend_run_t *run)
         s_alert_free(a);
     }
     run->a_tail = NULL;
+    size_t fbytes = s_files_free(run->f_head) + s_files_free(run->u_head);
+    self->file_bytes -= fbytes < self->file_bytes ? fbytes : self->file_bytes;
+    run->f_head = run->f_tail = run->u_head = run->u_tail = NULL;
+    s_strv_free(run->uploaded, run->n_uploaded);
+    run->uploaded = NULL;
+    run->n_uploaded = run->cap_uploaded = 0;
     run->preempt = false;
     run->dead = true;
 }
@@ -270,7 +330,26 @@ static bool s_take_work(wbi_backend_t *self, wbi_backend_run_t *run, int64_t now
         req->alert->next = NULL;
         return true;
     }
-    bool has_data = run->q_count || run->p_count || run->summary || run->preempt;
+    if (run->f_head) { // CreateRunFiles for the next batch of names
+        *req = (s_req_t){.kind = S_REQ_FILES, .files = run->f_head, .due_ms = now};
+        s_file_t *last = run->f_head;
+        for (size_t n = 1; n < S_FILES_BATCH && last->next; n++)
+            last = last->next;
+        run->f_head = last->next;
+        if (!run->f_head)
+            run->f_tail = NULL;
+        last->next = NULL;
+        return true;
+    }
+    if (run->u_head) { // the PUT of one file
+        *req = (s_req_t){.kind = S_REQ_PUT, .files = run->u_head, .due_ms = now};
+        run->u_head = run->u_head->next;
+        if (!run->u_head)
+            run->u_tail = NULL;
+        req->files->next = NULL;
+        return true;
+    }
+    bool has_data = run->q_count || run->p_count || run->summary || run->preempt || run->n_uploaded;
     bool take = false;
     if (has_data) {
         take = run->preempt || self->draining || run->finish || now >= run->next_flush_ms;
@@ -305,9 +384,13 @@ static bool s_take_work(wbi_backend_t *self, wbi_backend_run_t *run, int64_t now
                      .preempting = run->preempt,
                      .finishing = run->finish,
                      .exit_code = run->exit_code,
-                     .avail = run->p_count};
+                     .avail = run->p_count,
+                     .uploaded = run->uploaded,
+                     .nuploaded = run->n_uploaded};
     run->summary = NULL;
     run->preempt = false;
+    run->uploaded = NULL;
+    run->n_uploaded = run->cap_uploaded = 0;
     return true;
 }
 
@@ -379,10 +462,13 @@ static wandb_err s_build(wbi_backend_t *self, wbi_backend_run_t *run, s_req_t *r
                 wbi_warn("run '%s': config not sent: %s", run->run_id, err);
         }
         bool first = req->kind == S_REQ_UPSERT;
+        // The first upsert names the caller's entity (null: the server's
+        // default); later ones name the entity the server answered, as
+        // wandb-core does.
         wbi_bk_upsert_t u = {.id = run->bucket_id,
                              .name = run->run_id,
                              .project = run->project,
-                             .entity = run->entity,
+                             .entity = first ? run->entity : s_entity(run),
                              .config = wrapped};
         if (first) {
             u.group = run->group;
@@ -401,6 +487,17 @@ static wandb_err s_build(wbi_backend_t *self, wbi_backend_run_t *run, s_req_t *r
         return wbi_bk_alert_body(&req->body, s_entity(run), run->project, run->run_id,
                                  req->alert->title, req->alert->text, req->alert->level,
                                  req->alert->wait_ms);
+    case S_REQ_FILES: {
+        const char *names[S_FILES_BATCH];
+        size_t n = 0;
+        for (const s_file_t *f = req->files; f && n < S_FILES_BATCH; f = f->next)
+            names[n++] = f->name;
+        return wbi_bk_files_body(&req->body, s_entity(run), run->project, run->run_id, names, n);
+    }
+    case S_REQ_PUT:
+        // The bytes stay in the file; only the URL is kept here.
+        wbi_buf_reset(&req->url);
+        return wbi_buf_puts(&req->url, req->files->url);
     case S_REQ_FS: {
         const char *entity = s_entity(run);
         if (!entity) {
@@ -415,6 +512,8 @@ static wandb_err s_build(wbi_backend_t *self, wbi_backend_run_t *run, s_req_t *r
                           .nlines = req->avail,
                           .summary = req->summary,
                           .summary_len = req->summary_len,
+                          .uploaded = (const char *const *)req->uploaded,
+                          .nuploaded = req->nuploaded,
                           .preempting = req->preempting,
                           .finishing = req->finishing,
                           .exit_code = req->exit_code};
@@ -438,6 +537,10 @@ static const char *s_kind_name(s_req_kind kind)
         return "NotifyScriptableRunAlert";
     case S_REQ_FS:
         return "file_stream";
+    case S_REQ_FILES:
+        return "CreateRunFiles";
+    case S_REQ_PUT:
+        return "upload";
     default:
         return "request";
     }
@@ -464,8 +567,12 @@ static void s_attempt(wbi_backend_t *self, wbi_backend_run_t *run, s_req_t *req,
     }
     req->attempt++;
     wbi_http_result_t res;
-    wbi_http_post(self->http, req->url.data, req->body.data, req->body.len, req->kind != S_REQ_FS,
-                  &res);
+    if (req->kind == S_REQ_PUT)
+        wbi_http_put(self->http, req->url.data, req->files->data, req->files->len,
+                     (const char *const *)run->up_headers, run->n_up_headers, &res);
+    else
+        wbi_http_post(self->http, req->url.data, req->body.data, req->body.len,
+                      req->kind != S_REQ_FS, &res);
     o->answered = res.err == WANDB_OK;
     if (res.err != WANDB_OK) {
         o->verdict =
@@ -478,12 +585,18 @@ static void s_attempt(wbi_backend_t *self, wbi_backend_run_t *run, s_req_t *req,
             snprintf(o->msg, sizeof o->msg, "run '%.64s': %s answered HTTP %ld (%s)", rid, what,
                      res.status, wandb_strerror(wbi_http_status_err(res.status)));
     }
-    if (o->verdict == WBI_BK_DONE && req->kind != S_REQ_FS) {
+    if (o->verdict == WBI_BK_DONE && req->kind != S_REQ_FS && req->kind != S_REQ_PUT) {
         // A GraphQL 200 with errors is a failure that a retry does not fix.
         char err[200] = "";
         wandb_err rc;
         if (req->kind == S_REQ_UPSERT) {
             rc = wbi_bk_parse_upsert(res.body, res.body_len, &o->bucket, err, sizeof err);
+        } else if (req->kind == S_REQ_FILES) {
+            const char *names[S_FILES_BATCH];
+            size_t n = 0;
+            for (const s_file_t *f = req->files; f && n < S_FILES_BATCH; f = f->next)
+                names[n++] = f->name;
+            rc = wbi_bk_parse_files(res.body, res.body_len, names, n, &o->files, err, sizeof err);
         } else {
             json_t *data = NULL;
             rc = wbi_bk_graphql_data(res.body, res.body_len, &data, err, sizeof err);
@@ -520,6 +633,66 @@ static void s_attempt(wbi_backend_t *self, wbi_backend_run_t *run, s_req_t *req,
 }
 
 // --- applying the outcome (lock held) ---------------------------------------
+
+// Moves the name of an uploaded file into the run's "uploaded" list (taking
+// the file), so that the next file_stream request reports it.
+static void s_note_uploaded(wbi_backend_run_t *run, s_file_t *f)
+{
+    for (size_t i = 0; i < run->n_uploaded; i++) {
+        if (strcmp(run->uploaded[i], f->name) == 0) {
+            s_files_free(f); // already waiting to be reported
+            return;
+        }
+    }
+    if (run->n_uploaded == run->cap_uploaded && run->cap_uploaded < S_UPLOADED_MAX) {
+        size_t cap = run->cap_uploaded ? run->cap_uploaded * 2 : 8;
+        char **p = wbi_realloc(run->uploaded, cap * sizeof *p);
+        if (p) {
+            run->uploaded = p;
+            run->cap_uploaded = cap;
+        }
+    }
+    if (run->n_uploaded < run->cap_uploaded) {
+        run->uploaded[run->n_uploaded++] = f->name;
+        f->name = NULL;
+    } else {
+        wbi_warn("run '%s': '%s' uploaded but not reported: too many names", run->run_id, f->name);
+    }
+    s_files_free(f);
+}
+
+// CreateRunFiles answered: files with an uploadUrl wait for their PUT, the
+// others are done (the server needs no upload); the uploadHeaders are kept.
+static void s_on_files(wbi_backend_t *self, wbi_backend_run_t *run, s_req_t *req,
+                       wbi_bk_files_t *ans)
+{
+    s_file_t *f = req->files;
+    req->files = NULL;
+    for (size_t i = 0; f; i++) {
+        s_file_t *next = f->next;
+        f->next = NULL;
+        char *url = i < ans->n ? ans->urls[i] : NULL;
+        if (url) {
+            ans->urls[i] = NULL;
+            f->url = url;
+            if (run->u_tail)
+                run->u_tail->next = f;
+            else
+                run->u_head = f;
+            run->u_tail = f;
+        } else {
+            self->file_bytes -= f->len < self->file_bytes ? f->len : self->file_bytes;
+            wbi_debug("run '%s': no upload URL for '%s': skipped", run->run_id, f->name);
+            s_files_free(f);
+        }
+        f = next;
+    }
+    s_strv_free(run->up_headers, run->n_up_headers);
+    run->up_headers = ans->headers;
+    run->n_up_headers = ans->nheaders;
+    ans->headers = NULL;
+    ans->nheaders = 0;
+}
 
 // The request was accepted: advance the run's state.
 static void s_on_done(wbi_backend_t *self, wbi_backend_run_t *run, s_req_t *req, s_outcome_t *o,
@@ -559,6 +732,16 @@ static void s_on_done(wbi_backend_t *self, wbi_backend_run_t *run, s_req_t *req,
         run->next_flush_ms = run->p_count ? now : now + self->flush_ms;
         break;
     }
+    case S_REQ_FILES:
+        s_on_files(self, run, req, &o->files);
+        break;
+    case S_REQ_PUT: {
+        s_file_t *f = req->files;
+        req->files = NULL;
+        self->file_bytes -= f->len < self->file_bytes ? f->len : self->file_bytes;
+        s_note_uploaded(run, f);
+        break;
+    }
     default:
         break;
     }
@@ -584,8 +767,14 @@ static void s_apply(wbi_backend_t *self, wbi_backend_run_t *run, s_req_t *req, s
             self->features_done = true; // no features; not fatal
         else if (req->kind == S_REQ_UPSERT || req->kind == S_REQ_FS)
             s_run_drop(self, run); // the run cannot go on without these
+        else if (req->kind == S_REQ_FILES || req->kind == S_REQ_PUT) {
+            size_t bytes = s_files_free(req->files); // those files are lost; the run goes on
+            req->files = NULL;
+            self->file_bytes -= bytes < self->file_bytes ? bytes : self->file_bytes;
+        }
     }
     wbi_bk_bucket_release(&o->bucket);
+    wbi_bk_files_release(&o->files);
     s_req_clear(req);
 }
 
@@ -691,6 +880,10 @@ static void s_run_free(wbi_backend_run_t *run)
         s_alert_free(a);
     }
     s_req_clear(&run->req);
+    s_files_free(run->f_head);
+    s_files_free(run->u_head);
+    s_strv_free(run->up_headers, run->n_up_headers);
+    s_strv_free(run->uploaded, run->n_uploaded);
     char *fields[] = {run->run_id,    run->project,      run->entity,  run->group,
                       run->job_type,  run->display_name, run->notes,   run->host,
                       run->program,   run->tags,         run->summary, run->config,
@@ -903,6 +1096,97 @@ void wbi_backend_run_alert(wbi_backend_t *self, wbi_backend_run_t *run, const ch
     s_alert_free(a);
 }
 
+// Checks a run-file name: relative, '/'-separated, no empty, "." or ".."
+// segment, no backslash or control character, UTF-8, at most 1024 bytes.
+bool wbi_backend_file_name_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > 1024 || !wbi_utf8_valid(name, n) || name[0] == '/')
+        return false;
+    const char *seg = name;
+    for (const char *p = name;; p++) {
+        if (*p == '/' || *p == '\0') {
+            size_t len = (size_t)(p - seg);
+            if (len == 0 || (len == 1 && seg[0] == '.') ||
+                (len == 2 && seg[0] == '.' && seg[1] == '.'))
+                return false;
+            if (*p == '\0')
+                return true;
+            seg = p + 1;
+        } else if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '\\') {
+            return false;
+        }
+    }
+}
+
+// Replaces the bytes of a queued file of the same name; true when found.
+static bool s_file_replace(s_file_t *f, const char *name, char **data_p, size_t len,
+                           size_t *old_len)
+{
+    for (; f; f = f->next) {
+        if (strcmp(f->name, name) == 0) {
+            *old_len = f->len;
+            wbi_free(f->data);
+            f->data = *data_p;
+            f->len = len;
+            *data_p = NULL;
+            return true;
+        }
+    }
+    return false;
+}
+
+// Queues a run file for CreateRunFiles + PUT (takes the bytes).
+wandb_err wbi_backend_run_file(wbi_backend_t *self, wbi_backend_run_t *run, const char *name,
+                               char **data_p, size_t len)
+{
+    if (!data_p)
+        return WANDB_EINVAL;
+    wandb_err rc = WANDB_EINVAL;
+    s_file_t *f = NULL;
+    if (!self || !run || !wbi_backend_file_name_ok(name) || (!*data_p && len > 0))
+        goto out_free;
+    rc = WANDB_ENOMEM;
+    f = wbi_calloc(1, sizeof *f);
+    if (!f || !(f->name = wbi_strdup(name)))
+        goto out_free;
+    pthread_mutex_lock(&self->mu);
+    size_t old = 0;
+    if (run->dead || run->completed) {
+        rc = WANDB_ECLOSED;
+    } else if (self->file_bytes + len > S_FILES_MAX) {
+        rc = WANDB_EFULL;
+    } else if (s_file_replace(run->f_head, name, data_p, len, &old) ||
+               s_file_replace(run->u_head, name, data_p, len, &old)) {
+        self->file_bytes += len;
+        self->file_bytes -= old < self->file_bytes ? old : self->file_bytes;
+        rc = WANDB_OK; // the newer bytes go out with the queued entry
+    } else {
+        f->data = *data_p;
+        f->len = len;
+        *data_p = NULL;
+        if (run->f_tail)
+            run->f_tail->next = f;
+        else
+            run->f_head = f;
+        run->f_tail = f;
+        f = NULL;
+        self->file_bytes += len;
+        run->abandoned = false;
+        pthread_cond_signal(&self->wake);
+        rc = WANDB_OK;
+    }
+    pthread_mutex_unlock(&self->mu);
+    if (rc == WANDB_EFULL)
+        wbi_warn("run '%s': file '%s' (%zu bytes) dropped: more than %zu bytes of files queued",
+                 run->run_id, name, len, S_FILES_MAX);
+out_free:
+    s_files_free(f);
+    wbi_free(*data_p);
+    *data_p = NULL;
+    return rc;
+}
+
 // Flags preempting; the thread sends it without waiting for the interval.
 void wbi_backend_run_preempting(wbi_backend_t *self, wbi_backend_run_t *run)
 {
@@ -962,8 +1246,8 @@ static bool s_idle(const wbi_backend_t *self)
         if (r->dead)
             continue;
         bool busy = !r->upserted || r->q_count || r->p_count || r->summary || r->config_dirty ||
-                    r->a_head || r->preempt || r->req.kind != S_REQ_NONE ||
-                    (r->finish && !r->completed);
+                    r->a_head || r->preempt || r->f_head || r->u_head || r->n_uploaded ||
+                    r->req.kind != S_REQ_NONE || (r->finish && !r->completed);
         if (busy)
             return false;
     }

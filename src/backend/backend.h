@@ -2,8 +2,9 @@
 //  SPDX-License-Identifier: MIT
 //
 //  Speaks the protocol of docs (WANDB_PROTOCOL.md): ServerFeaturesQuery,
-//  UpsertBucket, file_stream (history, summary, heartbeats, complete/exitcode),
-//  NotifyScriptableRunAlert. One background thread owns one CURL easy handle,
+//  UpsertBucket, file_stream (history, summary, heartbeats, uploaded,
+//  preempting, complete/exitcode), NotifyScriptableRunAlert, CreateRunFiles
+//  and the PUT of run files to their upload URLs. One background thread owns one CURL easy handle,
 //  so all requests of all runs share one keep-alive connection; requests
 //  are serial. Retries 429/5xx/network errors with backoff, honouring
 //  Retry-After; never re-sends an acknowledged offset.
@@ -73,6 +74,18 @@ void wbi_backend_run_config(wbi_backend_t *self, wbi_backend_run_t *run, const c
 // Queues an alert (NotifyScriptableRunAlert). level: "INFO", "WARN", "ERROR".
 void wbi_backend_run_alert(wbi_backend_t *self, wbi_backend_run_t *run, const char *title,
                            const char *text, const char *level, int64_t wait_ms);
+// Queues a run file (wandb_save) under its run-relative name: the thread
+// asks CreateRunFiles for an upload URL, PUTs the bytes there (no
+// credentials) and reports the name in the next file_stream "uploaded".
+// A queued file of the same name not yet uploaded gets the new bytes.
+// Consumes *data_p (len bytes, from wbi_malloc) and sets it to NULL, on
+// success and failure. WANDB_EINVAL (bad name), WANDB_EFULL (over 512 MiB
+// of files queued), WANDB_ECLOSED (run completed or given up), WANDB_ENOMEM.
+wandb_err wbi_backend_run_file(wbi_backend_t *self, wbi_backend_run_t *run, const char *name,
+                               char **data_p, size_t len);
+// True when name is a valid run-file name: relative, '/'-separated, no
+// empty, "." or ".." segment, no backslash or control byte, UTF-8, <= 1024 bytes.
+bool wbi_backend_file_name_ok(const char *name);
 // Sends "preempting": true with the next request, at once.
 void wbi_backend_run_preempting(wbi_backend_t *self, wbi_backend_run_t *run);
 // Marks the run ended: once everything queued before is sent, the final

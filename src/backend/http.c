@@ -1,4 +1,4 @@
-//  http.c - one libcurl easy handle that POSTs JSON to the backend
+//  http.c - one libcurl easy handle for every request to the backend
 //  SPDX-License-Identifier: MIT
 #include "backend/http.h"
 #include "backend/retry.h"
@@ -13,12 +13,18 @@
 #include <strings.h>
 #include <time.h>
 
-#define S_USER_AGENT "wandb-mpi/0.1.0"
+#define S_STR(x) #x
+#define S_XSTR(x) S_STR(x)
+// Names our client (the official ones say "wandb-core" or "W&B Internal Client <v>").
+#define S_USER_AGENT                                                                               \
+    "wandb-mpi/" S_XSTR(WANDB_VERSION_MAJOR) "." S_XSTR(WANDB_VERSION_MINOR) "." S_XSTR(           \
+        WANDB_VERSION_PATCH)
 
 struct wbi_http {
     CURL *curl;                     // the one easy handle (owns the connection cache)
     struct curl_slist *gql_headers; // headers of GraphQL requests
     struct curl_slist *fs_headers;  // headers of file_stream requests
+    struct curl_slist *put_headers; // headers of uploads (no credentials)
     wbi_buf_t answer;               // the answer body, capped
     char retry_after[64];           // Retry-After value of the last answer
     char errbuf[CURL_ERROR_SIZE];   // libcurl's error text
@@ -116,27 +122,95 @@ static int s_on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_o
     return self->abort_flag && atomic_load(self->abort_flag) ? 1 : 0;
 }
 
-// Appends "Name: value" when the environment variable is set and printable.
+// Appends "Name: value" from the environment variable, or "Name:" with an
+// empty value (curl's "Name;" form) when it is unset or not printable:
+// wandb-core always sends the two identity headers, empty when unknown.
 static struct curl_slist *s_env_header(struct curl_slist *list, const char *header, const char *env)
 {
+    if (!list)
+        return NULL;
     const char *v = getenv(env);
-    if (!list || !v || !*v || strlen(v) > 256)
-        return list;
-    for (const char *p = v; *p; p++) {
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            return list;
-    }
+    bool ok = v && *v && strlen(v) <= 256;
+    for (const char *p = v; ok && *p; p++)
+        ok = (unsigned char)*p >= 0x20 && *p != 0x7f;
     char line[320];
-    snprintf(line, sizeof line, "%s: %s", header, v);
+    if (ok)
+        snprintf(line, sizeof line, "%s: %s", header, v);
+    else
+        snprintf(line, sizeof line, "%s;", header);
     struct curl_slist *next = curl_slist_append(list, line);
-    return next ? next : list;
+    if (!next)
+        curl_slist_free_all(list);
+    return next;
 }
 
-// Builds the common header list.
+// Appends s base64-encoded (RFC 4648, with padding) to dst (room: 4/3 len + 4).
+static void s_base64(char *dst, const unsigned char *s, size_t len)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v = (unsigned)s[i] << 16;
+        if (i + 1 < len)
+            v |= (unsigned)s[i + 1] << 8;
+        if (i + 2 < len)
+            v |= s[i + 2];
+        dst[o++] = tab[(v >> 18) & 63];
+        dst[o++] = tab[(v >> 12) & 63];
+        dst[o++] = i + 1 < len ? tab[(v >> 6) & 63] : '=';
+        dst[o++] = i + 2 < len ? tab[v & 63] : '=';
+    }
+    dst[o] = '\0';
+}
+
+// Appends "Authorization: Basic base64(api:<key>)". The credentials live in
+// the GraphQL and file_stream header lists only, so uploads (their own list)
+// never carry them. The line is wiped before it is freed.
+static struct curl_slist *s_auth_header(struct curl_slist *list, const char *api_key)
+{
+    if (!list || !api_key)
+        return list;
+    size_t klen = strlen(api_key);
+    size_t plain_len = 4 + klen;
+    size_t line_len = sizeof "Authorization: Basic " + (plain_len + 2) / 3 * 4 + 1;
+    unsigned char *plain = wbi_malloc(plain_len + 1);
+    char *line = wbi_malloc(line_len);
+    struct curl_slist *next = NULL;
+    if (plain && line) {
+        memcpy(plain, "api:", 4);
+        memcpy(plain + 4, api_key, klen);
+        int n = snprintf(line, line_len, "Authorization: Basic ");
+        s_base64(line + n, plain, plain_len);
+        next = curl_slist_append(list, line);
+    }
+    if (plain)
+        memset(plain, 0, plain_len);
+    if (line)
+        memset(line, 0, line_len);
+    wbi_free(plain);
+    wbi_free(line);
+    if (!next)
+        curl_slist_free_all(list);
+    return next;
+}
+
+// Builds the header list of POSTs with a JSON body.
 static struct curl_slist *s_headers(void)
 {
     struct curl_slist *list = curl_slist_append(NULL, "Content-Type: application/json");
     if (list && !curl_slist_append(list, "Expect:")) { // no 100-continue round trip
+        curl_slist_free_all(list);
+        return NULL;
+    }
+    return list;
+}
+
+// Builds the header list of uploads: raw bytes, no Content-Type (curl would
+// add a form type for a body), no 100-continue, no credentials.
+static struct curl_slist *s_put_headers(void)
+{
+    struct curl_slist *list = curl_slist_append(NULL, "Content-Type:");
+    if (list && !curl_slist_append(list, "Expect:")) {
         curl_slist_free_all(list);
         return NULL;
     }
@@ -154,14 +228,15 @@ wandb_err wbi_http_new(wbi_http_t **out, const char *api_key, int timeout_ms,
     wbi_buf_init(&self->answer, WBI_HTTP_ANSWER_MAX);
     self->abort_flag = abort_flag;
     self->curl = curl_easy_init();
-    self->gql_headers = s_headers();
-    self->fs_headers = s_headers();
-    if (!self->curl || !self->gql_headers || !self->fs_headers) {
+    self->gql_headers = s_auth_header(s_headers(), api_key);
+    self->gql_headers = s_env_header(self->gql_headers, "X-Wandb-Username", "WANDB_USERNAME");
+    self->gql_headers = s_env_header(self->gql_headers, "X-Wandb-User-Email", "WANDB_EMAIL");
+    self->fs_headers = s_auth_header(s_headers(), api_key);
+    self->put_headers = s_put_headers();
+    if (!self->curl || !self->gql_headers || !self->fs_headers || !self->put_headers) {
         wbi_http_destroy(&self);
         return WANDB_ENOMEM;
     }
-    self->gql_headers = s_env_header(self->gql_headers, "X-WANDB-USERNAME", "WANDB_USERNAME");
-    self->gql_headers = s_env_header(self->gql_headers, "X-WANDB-USER-EMAIL", "WANDB_EMAIL");
     if (timeout_ms <= 0)
         timeout_ms = 30000;
     CURL *c = self->curl;
@@ -184,11 +259,8 @@ wandb_err wbi_http_new(wbi_http_t **out, const char *api_key, int timeout_ms,
     rc |= curl_easy_setopt(c, CURLOPT_XFERINFODATA, self);
     rc |= curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     rc |= curl_easy_setopt(c, CURLOPT_POST, 1L);
-    if (api_key) {
-        rc |= curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        rc |= curl_easy_setopt(c, CURLOPT_USERNAME, "api");
-        rc |= curl_easy_setopt(c, CURLOPT_PASSWORD, api_key);
-    }
+    // Whatever this libcurl can decode (gzip with zlib), as wandb-core's "gzip".
+    rc |= curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
     if (rc != CURLE_OK) {
         wbi_http_destroy(&self);
         return WANDB_EINVAL;
@@ -207,14 +279,16 @@ void wbi_http_destroy(wbi_http_t **self_p)
         curl_easy_cleanup(self->curl);
     curl_slist_free_all(self->gql_headers);
     curl_slist_free_all(self->fs_headers);
+    curl_slist_free_all(self->put_headers);
     wbi_buf_release(&self->answer);
     wbi_free(self);
     *self_p = NULL;
 }
 
-// One blocking POST on the shared handle; the HTTP status is checked by the caller.
-wandb_err wbi_http_post(wbi_http_t *self, const char *url, const char *body, size_t len,
-                        bool graphql, wbi_http_result_t *res)
+// One blocking request on the shared handle (POST, or PUT when put); the
+// HTTP status is checked by the caller.
+static wandb_err s_perform(wbi_http_t *self, bool put, const char *url, const char *body,
+                           size_t len, struct curl_slist *headers, wbi_http_result_t *res)
 {
     *res = (wbi_http_result_t){.retry_after_ms = -1};
     wbi_buf_reset(&self->answer);
@@ -223,17 +297,18 @@ wandb_err wbi_http_post(wbi_http_t *self, const char *url, const char *body, siz
     CURL *c = self->curl;
     CURLcode code = curl_easy_setopt(c, CURLOPT_URL, url);
     if (code == CURLE_OK)
-        code =
-            curl_easy_setopt(c, CURLOPT_HTTPHEADER, graphql ? self->gql_headers : self->fs_headers);
+        code = curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     if (code == CURLE_OK)
-        code = curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        code = curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, put ? "PUT" : NULL);
+    if (code == CURLE_OK)
+        code = curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
     if (code == CURLE_OK)
         code = curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     if (code == CURLE_OK)
         code = curl_easy_perform(c);
     res->err = s_from_curl(code);
     if (code != CURLE_OK) {
-        snprintf(res->errmsg, sizeof res->errmsg, "POST '%.100s': %.140s", url,
+        snprintf(res->errmsg, sizeof res->errmsg, "%s '%.100s': %.140s", put ? "PUT" : "POST", url,
                  self->errbuf[0] ? self->errbuf : curl_easy_strerror(code));
         return res->err;
     }
@@ -245,4 +320,45 @@ wandb_err wbi_http_post(wbi_http_t *self, const char *url, const char *body, siz
     if (self->retry_after[0])
         res->retry_after_ms = wbi_bk_retry_after_ms(self->retry_after, time(NULL));
     return WANDB_OK;
+}
+
+// POSTs a JSON body with the GraphQL or the file_stream headers.
+wandb_err wbi_http_post(wbi_http_t *self, const char *url, const char *body, size_t len,
+                        bool graphql, wbi_http_result_t *res)
+{
+    return s_perform(self, false, url, body, len, graphql ? self->gql_headers : self->fs_headers,
+                     res);
+}
+
+// PUTs raw bytes to a self-authorizing URL, with the upload headers plus
+// the "Key:Value" lines the server asked for (malformed ones skipped).
+wandb_err wbi_http_put(wbi_http_t *self, const char *url, const char *body, size_t len,
+                       const char *const *extra, size_t nextra, wbi_http_result_t *res)
+{
+    struct curl_slist *list = NULL;
+    for (const struct curl_slist *h = self->put_headers; h; h = h->next) {
+        struct curl_slist *next = curl_slist_append(list, h->data);
+        if (!next)
+            goto out_nomem;
+        list = next;
+    }
+    for (size_t i = 0; i < nextra; i++) {
+        const char *colon = extra[i] ? strchr(extra[i], ':') : NULL;
+        if (!colon || colon == extra[i] || strpbrk(extra[i], "\r\n") ||
+            strncasecmp(extra[i], "Authorization:", 14) == 0)
+            continue;
+        struct curl_slist *next = curl_slist_append(list, extra[i]);
+        if (!next)
+            goto out_nomem;
+        list = next;
+    }
+    wandb_err rc = s_perform(self, true, url, body, len, list, res);
+    curl_easy_setopt(self->curl, CURLOPT_HTTPHEADER, NULL); // list is freed below
+    curl_slist_free_all(list);
+    return rc;
+out_nomem:
+    curl_slist_free_all(list);
+    *res = (wbi_http_result_t){.retry_after_ms = -1, .err = WANDB_ENOMEM};
+    snprintf(res->errmsg, sizeof res->errmsg, "PUT: out of memory");
+    return WANDB_ENOMEM;
 }

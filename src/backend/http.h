@@ -1,8 +1,9 @@
-//  http.h - one libcurl easy handle that POSTs JSON to the backend
+//  http.h - one libcurl easy handle for every request to the backend
 //  SPDX-License-Identifier: MIT
 //
 //  Reusing the one handle keeps one keep-alive connection for every request.
-//  Sets the credentials (Basic "api:<key>", never logged), User-Agent,
+//  Sets the credentials (Basic "api:<key>", never logged; GraphQL and
+//  file_stream only, never on uploads), User-Agent "wandb-mpi/<version>",
 //  timeouts, TCP keepalive, a bounded answer buffer (1 MiB) and captures
 //  Retry-After. CURLcode and HTTP status are mapped to wandb_err here, at
 //  one boundary. Thread: the owning thread only; abort_flag may be set from
@@ -28,6 +29,8 @@ typedef struct {
 } wbi_http_result_t;
 
 // Creates the handle. api_key may be NULL (no Authorization header).
+// GraphQL requests also carry X-Wandb-Username/X-Wandb-User-Email
+// ($WANDB_USERNAME, $WANDB_EMAIL; empty when unset), as wandb-core sends them.
 wandb_err wbi_http_new(wbi_http_t **out, const char *api_key, int timeout_ms,
                        const atomic_bool *abort_flag);
 void wbi_http_destroy(wbi_http_t **self_p);
@@ -35,6 +38,12 @@ void wbi_http_destroy(wbi_http_t **self_p);
 // returns res->err.
 wandb_err wbi_http_post(wbi_http_t *self, const char *url, const char *body, size_t len,
                         bool graphql, wbi_http_result_t *res);
+// PUTs len bytes of body to url (an upload URL the server handed out: it
+// authorizes itself, so no credentials are sent) with extra "Key:Value"
+// headers (uploadHeaders). Same connection when the host is the same.
+// Fills *res and returns res->err.
+wandb_err wbi_http_put(wbi_http_t *self, const char *url, const char *body, size_t len,
+                       const char *const *extra, size_t nextra, wbi_http_result_t *res);
 // Maps an HTTP status to the error a caller reports (2xx: WANDB_OK).
 wandb_err wbi_http_status_err(long status);
 

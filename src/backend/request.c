@@ -7,103 +7,79 @@
 #include <stdio.h>
 #include <string.h>
 
-// The operation texts: same operations, variables and selections as
-// wandb-core's core/api/graphql/*.graphql (protocol doc §1.5, §2.1, §6).
-static const char s_features_query[] = "query ServerFeaturesQuery {\n"
-                                       "  serverInfo {\n"
-                                       "    features {\n"
-                                       "      name\n"
-                                       "      isEnabled\n"
-                                       "    }\n"
-                                       "  }\n"
+// The operation texts, byte for byte those wandb-core sends (the captures in
+// tests/conformance/captures/graphql/python/): same operations, variables and
+// selections (protocol doc §1.5, §2.1, §5, §6), so a server that matches the
+// official client's text matches ours.
+static const char s_features_query[] = "\n"
+                                       "query ServerFeaturesQuery {\n"
+                                       "\tserverInfo {\n"
+                                       "\t\tfeatures {\n"
+                                       "\t\t\tname\n"
+                                       "\t\t\tisEnabled\n"
+                                       "\t\t}\n"
+                                       "\t}\n"
                                        "}\n";
 
-// UpsertBucket: variables and bucket selection of protocol doc §2.1.
-static const char s_upsert_query[] = "mutation UpsertBucket(\n"
-                                     "  $id: String,\n"
-                                     "  $name: String,\n"
-                                     "  $project: String,\n"
-                                     "  $entity: String,\n"
-                                     "  $groupName: String,\n"
-                                     "  $description: String,\n"
-                                     "  $displayName: String,\n"
-                                     "  $notes: String,\n"
-                                     "  $commit: String,\n"
-                                     "  $config: JSONString,\n"
-                                     "  $host: String,\n"
-                                     "  $debug: Boolean,\n"
-                                     "  $program: String,\n"
-                                     "  $repo: String,\n"
-                                     "  $jobType: String,\n"
-                                     "  $state: String,\n"
-                                     "  $sweep: String,\n"
-                                     "  $tags: [String!],\n"
-                                     "  $summaryMetrics: JSONString,\n"
-                                     ") {\n"
-                                     "  upsertBucket(input: {\n"
-                                     "    id: $id,\n"
-                                     "    name: $name,\n"
-                                     "    groupName: $groupName,\n"
-                                     "    modelName: $project,\n"
-                                     "    entityName: $entity,\n"
-                                     "    description: $description,\n"
-                                     "    displayName: $displayName,\n"
-                                     "    notes: $notes,\n"
-                                     "    config: $config,\n"
-                                     "    commit: $commit,\n"
-                                     "    host: $host,\n"
-                                     "    debug: $debug,\n"
-                                     "    jobProgram: $program,\n"
-                                     "    jobRepo: $repo,\n"
-                                     "    jobType: $jobType,\n"
-                                     "    state: $state,\n"
-                                     "    sweep: $sweep,\n"
-                                     "    tags: $tags,\n"
-                                     "    summaryMetrics: $summaryMetrics,\n"
-                                     "  }) {\n"
-                                     "    bucket {\n"
-                                     "      id\n"
-                                     "      name\n"
-                                     "      displayName\n"
-                                     "      description\n"
-                                     "      config\n"
-                                     "      sweepName\n"
-                                     "      project {\n"
-                                     "        id\n"
-                                     "        name\n"
-                                     "        entity {\n"
-                                     "          id\n"
-                                     "          name\n"
-                                     "        }\n"
-                                     "      }\n"
-                                     "      historyLineCount\n"
-                                     "    }\n"
-                                     "    inserted\n"
-                                     "  }\n"
-                                     "}\n";
+static const char s_upsert_query[] =
+    "\n"
+    "mutation UpsertBucket ($id: String, $name: String, $project: String, $entity: String, "
+    "$groupName: String, $description: String, $displayName: String, $notes: String, "
+    "$commit: String, $config: JSONString, $host: String, $debug: Boolean, $program: String, "
+    "$repo: String, $jobType: String, $state: String, $sweep: String, $tags: [String!], "
+    "$summaryMetrics: JSONString) {\n"
+    "\tupsertBucket(input: {id:$id,name:$name,groupName:$groupName,modelName:$project,"
+    "entityName:$entity,description:$description,displayName:$displayName,notes:$notes,"
+    "config:$config,commit:$commit,host:$host,debug:$debug,jobProgram:$program,jobRepo:$repo,"
+    "jobType:$jobType,state:$state,sweep:$sweep,tags:$tags,"
+    "summaryMetrics:$summaryMetrics}) {\n"
+    "\t\tbucket {\n"
+    "\t\t\tid\n"
+    "\t\t\tname\n"
+    "\t\t\tdisplayName\n"
+    "\t\t\tdescription\n"
+    "\t\t\tconfig\n"
+    "\t\t\tsweepName\n"
+    "\t\t\tproject {\n"
+    "\t\t\t\tid\n"
+    "\t\t\t\tname\n"
+    "\t\t\t\tentity {\n"
+    "\t\t\t\t\tid\n"
+    "\t\t\t\t\tname\n"
+    "\t\t\t\t}\n"
+    "\t\t\t}\n"
+    "\t\t\thistoryLineCount\n"
+    "\t\t}\n"
+    "\t\tinserted\n"
+    "\t}\n"
+    "}\n";
 
-// NotifyScriptableRunAlert (protocol doc §6).
-static const char s_alert_query[] = "mutation NotifyScriptableRunAlert(\n"
-                                    "  $entityName: String!,\n"
-                                    "  $projectName: String!,\n"
-                                    "  $runName: String!,\n"
-                                    "  $title: String!,\n"
-                                    "  $text: String!,\n"
-                                    "  $severity: AlertSeverity = INFO,\n"
-                                    "  $waitDuration: Duration\n"
-                                    ") {\n"
-                                    "  notifyScriptableRunAlert(input: {\n"
-                                    "    entityName: $entityName,\n"
-                                    "    projectName: $projectName,\n"
-                                    "    runName: $runName,\n"
-                                    "    title: $title,\n"
-                                    "    text: $text,\n"
-                                    "    severity: $severity,\n"
-                                    "    waitDuration: $waitDuration\n"
-                                    "  }) {\n"
-                                    "    success\n"
-                                    "  }\n"
-                                    "}\n";
+static const char s_alert_query[] =
+    "\n"
+    "mutation NotifyScriptableRunAlert ($entityName: String!, $projectName: String!, "
+    "$runName: String!, $title: String!, $text: String!, $severity: AlertSeverity = INFO, "
+    "$waitDuration: Duration) {\n"
+    "\tnotifyScriptableRunAlert(input: {entityName:$entityName,projectName:$projectName,"
+    "runName:$runName,title:$title,text:$text,severity:$severity,"
+    "waitDuration:$waitDuration}) {\n"
+    "\t\tsuccess\n"
+    "\t}\n"
+    "}\n";
+
+static const char s_files_query[] =
+    "\n"
+    "mutation CreateRunFiles ($entity: String!, $project: String!, $run: String!, "
+    "$files: [String!]!) {\n"
+    "\tcreateRunFiles(input: {entityName:$entity,projectName:$project,runName:$run,"
+    "files:$files}) {\n"
+    "\t\trunID\n"
+    "\t\tuploadHeaders\n"
+    "\t\tfiles {\n"
+    "\t\t\tname\n"
+    "\t\t\tuploadUrl\n"
+    "\t\t}\n"
+    "\t}\n"
+    "}\n";
 
 // A JSON string for s, or JSON null when s is NULL or not UTF-8.
 static json_t *s_str_or_null(const char *s)
@@ -112,17 +88,16 @@ static json_t *s_str_or_null(const char *s)
     return j ? j : json_null();
 }
 
-// Appends the GraphQL envelope around vars (stolen) and frees it.
+// Appends the GraphQL envelope around vars (stolen and freed). vars NULL:
+// no "variables" key at all, as wandb-core sends operations without any.
 static wandb_err s_graphql(wbi_buf_t *out, const char *query, const char *op, json_t *vars)
 {
-    if (!vars)
-        return WANDB_ENOMEM;
     json_t *root = json_object();
     wandb_err rc = WANDB_ENOMEM;
     if (!root)
         goto cleanup;
     if (json_object_set_new(root, "query", json_string(query)) != 0 ||
-        json_object_set(root, "variables", vars) != 0 ||
+        (vars && json_object_set(root, "variables", vars) != 0) ||
         json_object_set_new(root, "operationName", json_string(op)) != 0)
         goto cleanup;
     rc = wbi_jsonx_dump_buf(out, root, JSON_COMPACT);
@@ -239,10 +214,10 @@ wandb_err wbi_bk_config_wrap(const char *config_json, char **out, char *err, siz
     return *out ? WANDB_OK : WANDB_ENOMEM;
 }
 
-// ServerFeaturesQuery has no variables.
+// ServerFeaturesQuery declares no variables, so the body has no "variables" key.
 wandb_err wbi_bk_features_body(wbi_buf_t *out)
 {
-    return s_graphql(out, s_features_query, "ServerFeaturesQuery", json_object());
+    return s_graphql(out, s_features_query, "ServerFeaturesQuery", NULL);
 }
 
 // Splits comma-separated tags into a JSON list (trimmed, empty ones skipped).
@@ -331,6 +306,106 @@ wandb_err wbi_bk_alert_body(wbi_buf_t *out, const char *entity, const char *proj
     return s_graphql(out, s_alert_query, "NotifyScriptableRunAlert", v);
 }
 
+// CreateRunFiles: one name per file, relative and '/'-separated (protocol doc §5).
+wandb_err wbi_bk_files_body(wbi_buf_t *out, const char *entity, const char *project,
+                            const char *run_id, const char *const *names, size_t n)
+{
+    json_t *v = json_object();
+    json_t *files = json_array();
+    if (!v || !files) {
+        json_decref(v);
+        json_decref(files);
+        return WANDB_ENOMEM;
+    }
+    int bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad |= json_array_append_new(files, s_str_or_null(names[i]));
+    bad |= json_object_set_new(v, "entity", s_str_or_null(entity));
+    bad |= json_object_set_new(v, "project", s_str_or_null(project));
+    bad |= json_object_set_new(v, "run", s_str_or_null(run_id));
+    bad |= json_object_set_new(v, "files", files);
+    if (bad) {
+        json_decref(v);
+        return WANDB_ENOMEM;
+    }
+    return s_graphql(out, s_files_query, "CreateRunFiles", v);
+}
+
+// Frees what wbi_bk_parse_files filled in.
+void wbi_bk_files_release(wbi_bk_files_t *f)
+{
+    for (size_t i = 0; f->urls && i < f->n; i++)
+        wbi_free(f->urls[i]);
+    for (size_t i = 0; f->headers && i < f->nheaders; i++)
+        wbi_free(f->headers[i]);
+    wbi_free(f->urls);
+    wbi_free(f->headers);
+    *f = (wbi_bk_files_t){0};
+}
+
+// Reads createRunFiles: exactly one entry per requested name (else the whole
+// batch is refused, as wandb-core does), matched by name; uploadHeaders are
+// "Key:Value" strings.
+wandb_err wbi_bk_parse_files(const char *body, size_t len, const char *const *names, size_t n,
+                             wbi_bk_files_t *f, char *err, size_t errlen)
+{
+    *f = (wbi_bk_files_t){0};
+    json_t *data = NULL;
+    wandb_err rc = wbi_bk_graphql_data(body, len, &data, err, errlen);
+    if (rc != WANDB_OK)
+        return rc;
+    json_t *crf = json_object_get(data, "createRunFiles");
+    json_t *files = json_object_get(crf, "files");
+    json_t *hdrs = json_object_get(crf, "uploadHeaders");
+    rc = WANDB_EPROTO;
+    if (!json_is_array(files) || json_array_size(files) != n) {
+        if (err)
+            snprintf(err, errlen, "CreateRunFiles answered %zu files for %zu names",
+                     json_is_array(files) ? json_array_size(files) : 0, n);
+        goto out_decref;
+    }
+    rc = WANDB_ENOMEM;
+    f->n = n;
+    f->urls = wbi_calloc(n ? n : 1, sizeof *f->urls);
+    size_t nh = json_is_array(hdrs) ? json_array_size(hdrs) : 0;
+    f->headers = wbi_calloc(nh ? nh : 1, sizeof *f->headers);
+    if (!f->urls || !f->headers)
+        goto out_release;
+    for (size_t i = 0; i < nh; i++) {
+        const char *h = json_string_value(json_array_get(hdrs, i));
+        if (!h)
+            continue;
+        f->headers[f->nheaders] = wbi_strdup(h);
+        if (!f->headers[f->nheaders++])
+            goto out_release;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *hit = NULL;
+        for (size_t k = 0; k < n && !hit; k++) {
+            json_t *node = json_array_get(files, k);
+            const char *name = json_string_value(json_object_get(node, "name"));
+            if (name && strcmp(name, names[i]) == 0)
+                hit = node;
+        }
+        if (!hit) {
+            rc = WANDB_EPROTO;
+            if (err)
+                snprintf(err, errlen, "CreateRunFiles answer lacks '%.100s'", names[i]);
+            goto out_release;
+        }
+        const char *url = json_string_value(json_object_get(hit, "uploadUrl"));
+        if (url && !(f->urls[i] = wbi_strdup(url)))
+            goto out_release;
+    }
+    rc = WANDB_OK;
+    goto out_decref;
+out_release:
+    wbi_bk_files_release(f);
+out_decref:
+    json_decref(data);
+    return rc;
+}
+
 // Appends the history file part; stops before the cap (at least one line).
 static wandb_err s_fs_history(wbi_buf_t *out, const wbi_bk_fs_t *fs, size_t cap, size_t *taken)
 {
@@ -356,7 +431,7 @@ static wandb_err s_fs_history(wbi_buf_t *out, const wbi_bk_fs_t *fs, size_t cap,
     return rc;
 }
 
-// {"files":{history, summary}, "preempting", "complete", "exitcode"}.
+// {"files":{history, summary}, "uploaded", "preempting", "complete", "exitcode"}.
 wandb_err wbi_bk_fs_body(wbi_buf_t *out, const wbi_bk_fs_t *fs, size_t *taken, bool *completed)
 {
     *taken = 0;
@@ -384,6 +459,18 @@ wandb_err wbi_bk_fs_body(wbi_buf_t *out, const wbi_bk_fs_t *fs, size_t *taken, b
         }
         if (rc == WANDB_OK)
             rc = wbi_buf_putc(out, '}');
+        sep = ",";
+    }
+    if (rc == WANDB_OK && fs->nuploaded > 0) {
+        rc = wbi_buf_printf(out, "%s\"uploaded\":[", sep);
+        for (size_t i = 0; rc == WANDB_OK && i < fs->nuploaded; i++) {
+            if (i > 0)
+                rc = wbi_buf_putc(out, ',');
+            if (rc == WANDB_OK)
+                rc = wbi_jsonx_put_string(out, fs->uploaded[i], strlen(fs->uploaded[i]));
+        }
+        if (rc == WANDB_OK)
+            rc = wbi_buf_putc(out, ']');
         sep = ",";
     }
     if (rc == WANDB_OK && fs->preempting) {

@@ -2,9 +2,9 @@
 //  SPDX-License-Identifier: MIT
 //
 //  Builds the GraphQL bodies (ServerFeaturesQuery, UpsertBucket,
-//  NotifyScriptableRunAlert) and the file_stream body, wraps the config and
-//  reads the UpsertBucket answer. Pure functions: no threads, no network.
-//  Thread: any (no state).
+//  NotifyScriptableRunAlert, CreateRunFiles) and the file_stream body, wraps
+//  the config and reads the UpsertBucket and CreateRunFiles answers. Pure functions: no threads, no
+//  network. Thread: any (no state).
 #ifndef WBI_BACKEND_REQUEST_H
 #define WBI_BACKEND_REQUEST_H
 
@@ -42,15 +42,17 @@ typedef struct {
 
 // What one file_stream request carries.
 typedef struct {
-    int64_t offset;             // offset of the first history line
-    const wbi_bk_line_t *lines; // first history line to send, or NULL
-    size_t nlines;              // lines available from `lines`
-    const char *summary;        // whole summary JSON, or NULL
-    size_t summary_len;         // its length
-    bool preempting;            // add "preempting": true
-    bool finishing;             // add complete/exitcode if every line fits
-    int exit_code;              // exitcode sent with complete
-    size_t max_bytes;           // soft body cap (0: WBI_BK_REQUEST_MAX)
+    int64_t offset;              // offset of the first history line
+    const wbi_bk_line_t *lines;  // first history line to send, or NULL
+    size_t nlines;               // lines available from `lines`
+    const char *summary;         // whole summary JSON, or NULL
+    size_t summary_len;          // its length
+    const char *const *uploaded; // run files whose PUT succeeded, for "uploaded"
+    size_t nuploaded;            // entries in uploaded (0: no key)
+    bool preempting;             // add "preempting": true
+    bool finishing;              // add complete/exitcode if every line fits
+    int exit_code;               // exitcode sent with complete
+    size_t max_bytes;            // soft body cap (0: WBI_BK_REQUEST_MAX)
 } wbi_bk_fs_t;
 
 // What an UpsertBucket answer told us.
@@ -60,6 +62,14 @@ typedef struct {
     int64_t history_line_count; // bucket.historyLineCount (0 if absent)
 } wbi_bk_bucket_t;
 
+// What a CreateRunFiles answer told us, per requested name.
+typedef struct {
+    size_t n;        // names asked for
+    char **urls;     // uploadUrl of names[i] (wbi_free), NULL: no upload wanted
+    char **headers;  // uploadHeaders, "Key:Value" each (wbi_free)
+    size_t nheaders; // entries in headers
+} wbi_bk_files_t;
+
 // Wraps every top-level key of an unwrapped config object (extended JSON)
 // as {"k":{"value":v}}. *out gets a new string (wbi_free). WANDB_EPROTO when
 // config_json is not a JSON object (err, if given, says where).
@@ -68,6 +78,8 @@ wandb_err wbi_bk_config_wrap(const char *config_json, char **out, char *err, siz
 // Appends {"query","variables","operationName"} for each operation.
 wandb_err wbi_bk_features_body(wbi_buf_t *out);
 wandb_err wbi_bk_upsert_body(wbi_buf_t *out, const wbi_bk_upsert_t *u);
+wandb_err wbi_bk_files_body(wbi_buf_t *out, const char *entity, const char *project,
+                            const char *run_id, const char *const *names, size_t n);
 wandb_err wbi_bk_alert_body(wbi_buf_t *out, const char *entity, const char *project,
                             const char *run_id, const char *title, const char *text,
                             const char *level, int64_t wait_ms);
@@ -87,6 +99,11 @@ wandb_err wbi_bk_graphql_data(const char *body, size_t len, json_t **data_out, c
 wandb_err wbi_bk_parse_upsert(const char *body, size_t len, wbi_bk_bucket_t *b, char *err,
                               size_t errlen);
 void wbi_bk_bucket_release(wbi_bk_bucket_t *b);
+// Reads a CreateRunFiles answer for names[0..n): WANDB_EPROTO unless it has
+// exactly one entry per name. Release *f with wbi_bk_files_release.
+wandb_err wbi_bk_parse_files(const char *body, size_t len, const char *const *names, size_t n,
+                             wbi_bk_files_t *f, char *err, size_t errlen);
+void wbi_bk_files_release(wbi_bk_files_t *f);
 
 // Appends s percent-encoded for one URL path segment (RFC 3986 unreserved
 // characters kept).

@@ -23,6 +23,9 @@
 #define WBI_WIRE_ROW_MAX_VALUES 65535
 #define WBI_WIRE_ROW_COMMIT 0x01 // row flag: this record ends the row
 
+#define WBI_WIRE_FILE_MAX ((size_t)64 << 20) // bytes in one saved file (wandb_save)
+#define WBI_WIRE_FILE_CHUNK (64u * 1024u)    // file bytes in one FILE_CHUNK record at most
+
 typedef enum {
     // rank -> aggregator
     WBI_REC_HELLO = 1,         // JSON object: run metadata (first record)
@@ -34,6 +37,9 @@ typedef enum {
     WBI_REC_ALERT = 7,         // JSON object: title, text, level, wait_ms
     WBI_REC_FINISH = 8,        // exit_code i32, dropped u64, rejected u64
     WBI_REC_PREEMPTING = 9,    // empty: the run is about to be preempted
+    WBI_REC_FILE_BEGIN = 10,   // JSON object: id, name, policy, size of a saved file
+    WBI_REC_FILE_CHUNK = 11,   // id u32, offset u64, then file bytes
+    WBI_REC_FILE_END = 12,     // id u32, size u64: the file is complete
     // aggregator -> rank
     WBI_REC_WELCOME = 32,  // JSON object: entity, url, starting_step
     WBI_REC_FINISHED = 33, // empty: every record up to FINISH was received

@@ -60,6 +60,7 @@ wandb_err wbi_run_core_new(wandb_run_t **out, wbi_cfg_t *cfg)
     if (!self)
         return WANDB_ENOMEM;
     pthread_mutex_init(&self->mu, NULL);
+    pthread_mutex_init(&self->save_mu, NULL);
     self->cfg = *cfg;
     memset(cfg, 0, sizeof(*cfg));
     self->disabled = self->cfg.mode == WBI_MODE_DISABLED;
@@ -108,6 +109,8 @@ void wbi_run_core_destroy(wandb_run_t **self_p)
     wbi_free(self->welcome_path);
     wbi_free(self->welcome_url);
     wbi_cfg_release(&self->cfg);
+    wbi_save_release(self);
+    pthread_mutex_destroy(&self->save_mu);
     pthread_mutex_destroy(&self->mu);
     wbi_free(self);
     *self_p = NULL;

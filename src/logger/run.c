@@ -13,9 +13,11 @@
 #include "common/log.h"
 #include "common/wire.h"
 #include "logger/io.h"
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -51,6 +53,20 @@ static void s_program(char *out, size_t len)
     out[n_base] = '\0';
 }
 
+// The platform as the official client names it ("linux-x86_64"): the
+// lower-case system name and the machine, for the config's `_wandb.t`.
+static void s_platform(char *out, size_t len)
+{
+    struct utsname u;
+    if (uname(&u) != 0) {
+        snprintf(out, len, "unknown");
+        return;
+    }
+    snprintf(out, len, "%s-%s", u.sysname, u.machine);
+    for (char *p = out; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+}
+
 // Builds the HELLO JSON text (docs/wire-format.md); NULL when out of memory.
 static char *s_hello_json(const wandb_run_t *run)
 {
@@ -60,19 +76,22 @@ static char *s_hello_json(const wandb_run_t *run)
     if (gethostname(host, sizeof(host) - 1) != 0)
         host[0] = '\0';
     s_program(program, sizeof(program));
+    char platform[160];
+    s_platform(platform, sizeof(platform));
     json_t *config = NULL;
     if (c->config_json) {
         json_error_t jerr;
         config = wbi_jsonx_loadb(c->config_json, strlen(c->config_json), 0, &jerr);
     }
-    json_t *obj = json_pack(
-        "{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:s, s:s, "
-        "s:i, s:i, s:f, s:I, s:s?, s:s?}",
-        "run_id", c->run_id, "project", c->project, "entity", c->entity, "group", c->group,
-        "job_type", c->job_type, "name", c->name, "notes", c->notes, "tags", c->tags, "config",
-        config ? config : json_object(), "host", host, "program", program, "rank", c->rank,
-        "world_size", c->world_size, "start_time", run->start_time, "starting_step",
-        (json_int_t)run->starting_step, "secret", c->secret, "resume", c->resume);
+    json_t *obj =
+        json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:s, s:s, "
+                  "s:i, s:i, s:f, s:I, s:s?, s:s?, s:s}",
+                  "run_id", c->run_id, "project", c->project, "entity", c->entity, "group",
+                  c->group, "job_type", c->job_type, "name", c->name, "notes", c->notes, "tags",
+                  c->tags, "config", config ? config : json_object(), "host", host, "program",
+                  program, "rank", c->rank, "world_size", c->world_size, "start_time",
+                  run->start_time, "starting_step", (json_int_t)run->starting_step, "secret",
+                  c->secret, "resume", c->resume, "platform", platform);
     char *text = obj ? wbi_jsonx_dumps(obj, JSON_COMPACT) : NULL;
     json_decref(obj);
     return text;
@@ -225,7 +244,11 @@ wandb_err wandb_finish(wandb_run_t **run_p, int exit_code)
         goto out;
     }
     int64_t deadline = wbi_now_ms() + run->cfg.finish_timeout_ms;
-    err = wbi_run_put_finish(run, exit_code, run->cfg.finish_timeout_ms);
+    // Files saved with "end" (and changed "live" ones) go before FINISH.
+    // Their errors are logged; the run still finishes.
+    (void)wbi_save_flush(run, deadline);
+    int64_t left = deadline - wbi_now_ms();
+    err = wbi_run_put_finish(run, exit_code, left > 1 ? (int)left : 1);
     uint64_t dropped = wandb_run_dropped(run);
     uint64_t rejected = wandb_run_rejected_steps(run);
     if (dropped || rejected)
@@ -245,7 +268,7 @@ wandb_err wandb_finish(wandb_run_t **run_p, int exit_code)
     }
     wbi_io_stop(&run->io, !acked);
     if (run->agg) {
-        int64_t left = deadline - wbi_now_ms();
+        left = deadline - wbi_now_ms();
         wandb_err aerr = wbi_agg_stop(&run->agg, left > 100 ? (int)left : 100);
         if (aerr != WANDB_OK && err == WANDB_OK) {
             err = aerr;

@@ -16,6 +16,7 @@
 
 struct wbi_io;
 struct wbi_agg;
+struct wbi_saved;
 
 // Warnings that repeat on a hot path are logged the first time and then
 // every WBI_WARN_EVERY times.
@@ -52,6 +53,11 @@ struct wandb_run {
     void *zmq_ctx;                       // ZeroMQ context of the run (owned)
     struct wbi_io *io;                   // the I/O thread, NULL in unit tests
     struct wbi_agg *agg;                 // the in-process aggregator, NULL when external
+    pthread_mutex_t save_mu;             // serializes wandb_save: one file in the ring at a time
+    struct wbi_saved *saved;             // files to look at again at finish (end, live)
+    size_t nsaved;                       // entries in saved
+    size_t cap_saved;                    // allocated entries
+    uint32_t file_seq;                   // id of the last FILE_BEGIN
 };
 
 // Creates a run from resolved settings (*cfg is moved into the run and
@@ -70,6 +76,14 @@ wandb_err wbi_run_put_finish(wandb_run_t *self, int exit_code, int wait_ms);
 // Applies a WELCOME (entity, url; either may be NULL). Only the first one
 // counts. Called by the I/O thread.
 void wbi_run_apply_welcome(wandb_run_t *self, const char *entity, const char *url);
+
+// Sends the files saved with policy "end", and the "live" ones whose bytes
+// changed since they were sent (save.c). Called by wandb_finish before
+// FINISH; waits for ring room until deadline (monotonic ms). Returns the
+// first error (each one is logged) or WANDB_OK.
+wandb_err wbi_save_flush(wandb_run_t *run, int64_t deadline);
+// Frees the remembered saved files (save.c).
+void wbi_save_release(wandb_run_t *run);
 
 // Unix time now, in seconds.
 double wbi_now_unix(void);

@@ -231,7 +231,7 @@ static void test_define_metric_encoding(void)
     t_rec_t r = {0};
     t_msg_t m = {0};
     wbi_agg_core_t *c = s_open(&r, &m);
-    CHECK_STREQ(r.open_config, "{\"lr\":0.01}");
+    CHECK_STREQ(r.open_config, "{\"lr\":0.01,\"_wandb\":{\"m\":[],\"t\":{}}}");
     t_begin(&m);
     t_put(&m, WBI_REC_DEFINE_METRIC,
           "{\"name\":\"val/loss\",\"step_metric\":\"epoch\",\"step_sync\":null,"
@@ -239,7 +239,7 @@ static void test_define_metric_encoding(void)
     t_send(c, 0, &m, 1);
     CHECK_EQ(r.nconfigs, 1);
     CHECK_STREQ(r.config, "{\"lr\":0.01,\"_wandb\":{\"m\":[{\"1\":\"epoch\",\"6\":[],\"7\":[]},"
-                          "{\"1\":\"val/loss\",\"5\":1,\"6\":[1,3],\"7\":[1],\"8\":1}]}}");
+                          "{\"1\":\"val/loss\",\"5\":1,\"6\":[1,3],\"7\":[1],\"8\":1}],\"t\":{}}}");
     t_begin(&m);
     t_put(&m, WBI_REC_CONFIG, "{\"lr\":0.02,\"bs\":32,\"inf\":Infinity}");
     t_put(&m, WBI_REC_CONFIG, "[1,2]"); // not an object: malformed
@@ -247,7 +247,7 @@ static void test_define_metric_encoding(void)
     CHECK_EQ(r.nconfigs, 2);
     CHECK_STREQ(r.config, "{\"lr\":0.02,\"bs\":32,\"inf\":Infinity,\"_wandb\":{\"m\":["
                           "{\"1\":\"epoch\",\"6\":[],\"7\":[]},"
-                          "{\"1\":\"val/loss\",\"5\":1,\"6\":[1,3],\"7\":[1],\"8\":1}]}}");
+                          "{\"1\":\"val/loss\",\"5\":1,\"6\":[1,3],\"7\":[1],\"8\":1}],\"t\":{}}}");
     wbi_agg_stats_t st;
     wbi_agg_core_get_stats(c, &st, NULL);
     CHECK_EQ(st.malformed, 1);
@@ -275,7 +275,7 @@ static void test_glob_and_step_sync(void)
         r.lines[1],
         "{\"train/acc\":0.5,\"epoch\":1,\"_step\":1,\"_runtime\":0.0,\"_timestamp\":100.0}");
     CHECK_STREQ(r.config, "{\"lr\":0.01,\"_wandb\":{\"m\":[{\"1\":\"epoch\",\"6\":[],\"7\":[]},"
-                          "{\"1\":\"train/acc\",\"5\":1,\"6\":[1],\"7\":[2]}]}}");
+                          "{\"1\":\"train/acc\",\"5\":1,\"6\":[1],\"7\":[2]}],\"t\":{}}}");
     wbi_agg_core_tick(c, 1000, 200.0);
     CHECK_STREQ(r.summary, "{\"epoch\":1,\"train/acc\":{\"max\":0.75},\"_step\":2,"
                            "\"_runtime\":0.0,\"_timestamp\":100.0,\"_wandb\":{\"runtime\":0}}");
@@ -306,10 +306,105 @@ static void test_alert_preempting_welcome(void)
     s_close(&c, &r, &m);
 }
 
+// Appends a FILE_CHUNK (id, offset, bytes) or, with data NULL, a FILE_END (id, size).
+static void s_file_rec(t_msg_t *m, uint32_t id, uint64_t off_or_size, const char *data)
+{
+    uint8_t buf[12 + 64];
+    size_t n = data ? strlen(data) : 0;
+    wbi_put_u32(buf, id);
+    wbi_put_u64(buf + 4, off_or_size);
+    memcpy(buf + 12, data ? data : "", n);
+    CHECK_OK(wbi_wire_put(&m->b, data ? WBI_REC_FILE_CHUNK : WBI_REC_FILE_END, buf, 12 + n));
+}
+
+// FILE_BEGIN/CHUNK/END assemble a saved file for the sink; bad names, gaps,
+// wrong sizes and an unfinished file are dropped and counted.
+static void test_saved_files(void)
+{
+    t_rec_t r = {0};
+    t_msg_t m = {0};
+    wbi_agg_core_t *c = s_open(&r, &m);
+    t_begin(&m);
+    t_put(&m, WBI_REC_FILE_BEGIN,
+          "{\"id\":7,\"name\":\"sub/a.txt\",\"policy\":\"now\",\"size\":10}");
+    s_file_rec(&m, 7, 0, "hello");
+    s_file_rec(&m, 7, 5, "world");
+    s_file_rec(&m, 7, 10, NULL);
+    t_send(c, 0, &m, 1);
+    CHECK_EQ(r.files, 1);
+    CHECK_STREQ(r.file_name, "sub/a.txt");
+    CHECK_EQ(r.file_len, 10);
+    CHECK(memcmp(r.file_data, "helloworld", 10) == 0);
+    wbi_agg_stats_t st;
+    wbi_agg_core_get_stats(c, &st, NULL);
+    CHECK_EQ(st.malformed, 0);
+    // An empty file; then names that are not relative paths.
+    t_begin(&m);
+    t_put(&m, WBI_REC_FILE_BEGIN, "{\"id\":8,\"name\":\"empty\",\"policy\":\"end\",\"size\":0}");
+    s_file_rec(&m, 8, 0, NULL);
+    t_put(&m, WBI_REC_FILE_BEGIN, "{\"id\":9,\"name\":\"../x\",\"size\":1}");
+    t_put(&m, WBI_REC_FILE_BEGIN, "{\"id\":9,\"name\":\"/abs\",\"size\":1}");
+    t_put(&m, WBI_REC_FILE_BEGIN, "{\"id\":9,\"name\":\"a//b\",\"size\":1}");
+    t_put(&m, WBI_REC_FILE_BEGIN, "{\"id\":9,\"name\":\"big\",\"size\":67108865}");
+    t_send(c, 0, &m, 2);
+    CHECK_EQ(r.files, 2);
+    CHECK_STREQ(r.file_name, "empty");
+    CHECK_EQ(r.file_len, 0);
+    wbi_agg_core_get_stats(c, &st, NULL);
+    CHECK_EQ(st.malformed, 4);
+    // A gap, a wrong end size, a chunk past the size, an id that is not open.
+    t_begin(&m);
+    t_put(&m, WBI_REC_FILE_BEGIN, "{\"id\":10,\"name\":\"g\",\"size\":4}");
+    s_file_rec(&m, 10, 1, "ab"); // offset 1 instead of 0: dropped
+    s_file_rec(&m, 10, 4, NULL); // nothing open any more
+    t_put(&m, WBI_REC_FILE_BEGIN, "{\"id\":11,\"name\":\"s\",\"size\":4}");
+    s_file_rec(&m, 11, 0, "abcd");
+    s_file_rec(&m, 11, 5, NULL); // announced 4
+    t_put(&m, WBI_REC_FILE_BEGIN, "{\"id\":12,\"name\":\"p\",\"size\":2}");
+    s_file_rec(&m, 12, 0, "abc"); // past the size
+    s_file_rec(&m, 99, 0, "x");
+    t_send(c, 0, &m, 3);
+    CHECK_EQ(r.files, 2);
+    wbi_agg_core_get_stats(c, &st, NULL);
+    CHECK_EQ(st.malformed, 9);
+    // A newer file replaces an unfinished one; FINISH drops an unfinished one.
+    t_begin(&m);
+    t_put(&m, WBI_REC_FILE_BEGIN, "{\"id\":13,\"name\":\"old\",\"size\":4}");
+    s_file_rec(&m, 13, 0, "ab");
+    t_put(&m, WBI_REC_FILE_BEGIN, "{\"id\":14,\"name\":\"new\",\"size\":2}");
+    s_file_rec(&m, 14, 0, "xy");
+    s_file_rec(&m, 14, 2, NULL);
+    t_put(&m, WBI_REC_FILE_BEGIN, "{\"id\":15,\"name\":\"never\",\"size\":2}");
+    t_finish_rec(&m, 0, 0, 0);
+    t_send(c, 0, &m, 4);
+    CHECK_EQ(r.files, 3);
+    CHECK_STREQ(r.file_name, "new");
+    CHECK(memcmp(r.file_data, "xy", 2) == 0);
+    CHECK_EQ(r.finished, 1);
+    s_close(&c, &r, &m);
+}
+
+// HELLO's platform goes into `_wandb.t` as field 13; `_wandb.m` is always there.
+static void test_config_wandb_key(void)
+{
+    t_rec_t r = {0};
+    t_msg_t m = {0};
+    wbi_agg_core_t *c = t_core(&r, NULL);
+    t_begin(&m);
+    t_put(&m, WBI_REC_HELLO,
+          "{\"run_id\":\"r2\",\"project\":\"p\",\"platform\":\"linux-x86_64\","
+          "\"config\":{\"a\":1,\"_wandb\":{\"code_path\":\"x\"}}}");
+    t_send(c, 0, &m, 0);
+    CHECK_STREQ(r.open_config, "{\"a\":1,\"_wandb\":{\"code_path\":\"x\",\"m\":[],"
+                               "\"t\":{\"13\":\"linux-x86_64\"}}}");
+    s_close(&c, &r, &m);
+}
+
 WBT_MAIN({"three_forms_identical", test_three_forms_identical},
          {"merge_replaces_keeps_order", test_merge_replaces_keeps_order},
          {"higher_step_flush_and_lower_rejected", test_higher_step_flush_and_lower_rejected},
          {"finish_flushes", test_finish_flushes}, {"history_encoding", test_history_encoding},
          {"summary", test_summary}, {"define_metric_encoding", test_define_metric_encoding},
          {"glob_and_step_sync", test_glob_and_step_sync},
-         {"alert_preempting_welcome", test_alert_preempting_welcome})
+         {"alert_preempting_welcome", test_alert_preempting_welcome},
+         {"saved_files", test_saved_files}, {"config_wandb_key", test_config_wandb_key})

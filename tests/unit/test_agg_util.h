@@ -34,6 +34,10 @@ typedef struct {
     uint8_t reply_type;       // record type of the last reply
     char reply_payload[512];  // payload of the last reply
     const char *entity;       // what the entity callback reports (NULL: unknown)
+    int files;                // saved files handed over
+    char file_name[256];      // name of the last one
+    char *file_data;          // its bytes (taken from the core; wbi_free)
+    size_t file_len;          // their length
 } t_rec_t;
 
 static inline char *t_dup(const char *s, size_t len)
@@ -95,6 +99,18 @@ static inline void t_preempting(void *arg, void *run)
     ((t_rec_t *)arg)->preempting++;
 }
 
+static inline void t_file(void *arg, void *run, const char *name, char **data_p, size_t len)
+{
+    t_rec_t *r = arg;
+    (void)run;
+    r->files++;
+    snprintf(r->file_name, sizeof r->file_name, "%s", name);
+    wbi_free(r->file_data);
+    r->file_data = *data_p; // taken, as the backend does
+    *data_p = NULL;
+    r->file_len = len;
+}
+
 static inline void t_finish(void *arg, void *run, int exit_code)
 {
     t_rec_t *r = arg;
@@ -139,6 +155,7 @@ static inline wbi_agg_sink_t t_sink(t_rec_t *r)
                         .config = t_config,
                         .alert = t_alert,
                         .preempting = t_preempting,
+                        .file = t_file,
                         .finish = t_finish,
                         .entity = t_entity,
                         .reply = t_reply};
@@ -152,6 +169,7 @@ static inline void t_rec_free(t_rec_t *r)
     free(r->summary);
     free(r->config);
     free(r->open_config);
+    wbi_free(r->file_data);
     memset(r, 0, sizeof(*r));
 }
 

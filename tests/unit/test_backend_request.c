@@ -60,8 +60,8 @@ static void test_upsert_body(void)
     json_t *j = s_parse(&b);
     CHECK_STREQ(json_string_value(json_object_get(j, "operationName")), "UpsertBucket");
     const char *q = json_string_value(json_object_get(j, "query"));
-    CHECK(q && strstr(q, "mutation UpsertBucket("));
-    CHECK(strstr(q, "modelName: $project"));
+    CHECK(q && strstr(q, "mutation UpsertBucket ($id: String,"));
+    CHECK(strstr(q, "modelName:$project"));
     CHECK(strstr(q, "historyLineCount"));
     CHECK(strstr(q, "entity {"));
     json_t *v = json_object_get(j, "variables");
@@ -113,7 +113,7 @@ static void test_alert_and_features(void)
     j = s_parse(&b);
     CHECK_STREQ(json_string_value(json_object_get(j, "operationName")), "ServerFeaturesQuery");
     CHECK(strstr(json_string_value(json_object_get(j, "query")), "features"));
-    CHECK_EQ(json_object_size(json_object_get(j, "variables")), 0);
+    CHECK(json_object_get(j, "variables") == NULL); // as wandb-core: no key at all
     json_decref(j);
     wbi_buf_release(&b);
 }
@@ -272,6 +272,68 @@ static void test_urls(void)
     wbi_buf_release(&b);
 }
 
+// CreateRunFiles body; its answer matched by name, one entry per name or
+// the whole batch is refused; "uploaded" in the file_stream body.
+static void test_run_files(void)
+{
+    wbi_buf_t b;
+    wbi_buf_init(&b, 1 << 20);
+    const char *names[] = {"now.txt", "sub/end.txt"};
+    CHECK_OK(wbi_bk_files_body(&b, "ent", "proj", "run1", names, 2));
+    json_t *j = s_parse(&b);
+    CHECK_STREQ(json_string_value(json_object_get(j, "operationName")), "CreateRunFiles");
+    CHECK(strstr(json_string_value(json_object_get(j, "query")),
+                 "mutation CreateRunFiles ($entity: String!, $project: String!, $run: String!, "
+                 "$files: [String!]!)"));
+    json_t *v = json_object_get(j, "variables");
+    CHECK_EQ(json_object_size(v), 4);
+    CHECK_STREQ(json_string_value(json_object_get(v, "entity")), "ent");
+    CHECK_STREQ(json_string_value(json_object_get(v, "project")), "proj");
+    CHECK_STREQ(json_string_value(json_object_get(v, "run")), "run1");
+    CHECK_STREQ(json_string_value(json_array_get(json_object_get(v, "files"), 1)), "sub/end.txt");
+    json_decref(j);
+
+    const char *ans = "{\"data\":{\"createRunFiles\":{\"runID\":\"r\",\"uploadHeaders\":"
+                      "[\"X-A:1\",7],\"files\":[{\"name\":\"sub/end.txt\",\"uploadUrl\":"
+                      "\"http://h/u/2\"},{\"name\":\"now.txt\",\"uploadUrl\":null}]}}}";
+    wbi_bk_files_t f;
+    char err[160];
+    CHECK_OK(wbi_bk_parse_files(ans, strlen(ans), names, 2, &f, err, sizeof err));
+    CHECK_EQ(f.n, 2);
+    CHECK(f.urls[0] == NULL); // null uploadUrl: nothing to upload
+    CHECK_STREQ(f.urls[1], "http://h/u/2");
+    CHECK_EQ(f.nheaders, 1);
+    CHECK_STREQ(f.headers[0], "X-A:1");
+    wbi_bk_files_release(&f);
+    CHECK(f.urls == NULL);
+    const char *short_ans = "{\"data\":{\"createRunFiles\":{\"files\":[{\"name\":\"now.txt\","
+                            "\"uploadUrl\":\"http://h/u/1\"}]}}}";
+    CHECK_ERR(wbi_bk_parse_files(short_ans, strlen(short_ans), names, 2, &f, err, sizeof err),
+              WANDB_EPROTO);
+    CHECK(strstr(err, "1 files for 2 names"));
+    const char *wrong = "{\"data\":{\"createRunFiles\":{\"files\":[{\"name\":\"x\"},"
+                        "{\"name\":\"now.txt\"}]}}}";
+    CHECK_ERR(wbi_bk_parse_files(wrong, strlen(wrong), names, 2, &f, err, sizeof err),
+              WANDB_EPROTO);
+    CHECK(strstr(err, "sub/end.txt"));
+    const char *gql_err = "{\"errors\":[{\"message\":\"no\"}],\"data\":null}";
+    CHECK_ERR(wbi_bk_parse_files(gql_err, strlen(gql_err), names, 2, &f, err, sizeof err),
+              WANDB_EBACKEND);
+
+    // "uploaded" rides on a file_stream request, before preempting and complete.
+    wbi_buf_reset(&b);
+    const char *up[] = {"now.txt", "sub/\"q\".txt"};
+    wbi_bk_fs_t fs = {.uploaded = up, .nuploaded = 2, .preempting = true, .finishing = true};
+    size_t taken = 0;
+    bool completed = false;
+    CHECK_OK(wbi_bk_fs_body(&b, &fs, &taken, &completed));
+    CHECK_STREQ(b.data, "{\"uploaded\":[\"now.txt\",\"sub/\\\"q\\\".txt\"],\"preempting\":true,"
+                        "\"complete\":true,\"exitcode\":0}");
+    CHECK(completed);
+    wbi_buf_release(&b);
+}
+
 WBT_MAIN({"config_wrap", test_config_wrap}, {"upsert_body", test_upsert_body},
          {"alert_and_features", test_alert_and_features}, {"fs_body", test_fs_body},
-         {"fs_split", test_fs_split}, {"parse_upsert", test_parse_upsert}, {"urls", test_urls})
+         {"fs_split", test_fs_split}, {"parse_upsert", test_parse_upsert}, {"urls", test_urls},
+         {"run_files", test_run_files})
