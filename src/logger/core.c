@@ -291,50 +291,6 @@ static wandb_err s_log_plan(wandb_run_t *self, const wandb_value_t *values, size
     return WANDB_OK;
 }
 
-// Stores v little-endian at p (one store on little-endian hosts: the
-// byte loops of wire.h are not always merged by the compiler).
-static inline void s_le32(uint8_t *p, uint32_t v)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(p, &v, 4);
-#else
-    wbi_put_u32(p, v);
-#endif
-}
-
-// Stores 8 bytes little-endian at p (an integer, or a double's bits).
-static inline void s_le64(uint8_t *p, const void *v)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(p, v, 8);
-#else
-    uint64_t u;
-    memcpy(&u, v, 8);
-    wbi_put_u64(p, u);
-#endif
-}
-
-// Encodes one value at p (contiguous room), as wbi_wire_value_put does.
-static inline size_t s_value_put(uint8_t *p, uint32_t id, const wandb_value_t *v, uint32_t slen)
-{
-    s_le32(p, ((uint32_t)v->type << 28) | id);
-    switch (v->type) {
-    case WANDB_TYPE_DOUBLE:
-        s_le64(p + 4, &v->as.d);
-        return 12;
-    case WANDB_TYPE_INT:
-        s_le64(p + 4, &v->as.i);
-        return 12;
-    case WANDB_TYPE_BOOL:
-        p[4] = v->as.b ? 1 : 0;
-        return 5;
-    default:
-        s_le32(p + 4, slen);
-        memcpy(p + 8, v->as.s, slen);
-        return 8 + (size_t)slen;
-    }
-}
-
 // Pass 2 of a log call: KEY records of the keys added since keys_before,
 // then the ROW (total bytes in all, room reserved). Returns the new head.
 // The ROW is encoded in place when it does not cross the end of the ring
@@ -364,7 +320,7 @@ static size_t s_log_write(wandb_run_t *self, const wandb_value_t *values, size_t
         memcpy(p, hdr, S_ROW_FIXED);
         p += S_ROW_FIXED;
         for (size_t i = 0; i < n; i++)
-            p += s_value_put(p, self->ids[i], &values[i], self->lens[i]);
+            p += wbi_wire_value_put(p, self->ids[i], &values[i], self->lens[i]);
         return pos + row_bytes;
     }
     s_put(ring, &pos, hdr, S_ROW_FIXED);
