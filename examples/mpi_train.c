@@ -43,9 +43,10 @@ int main(int argc, char **argv)
     wandb_settings_new(&settings);
     wandb_settings_set(settings, "job_type", "train");
     char config[256];
-    snprintf(config, sizeof config,
-             "{\"lr\": 0.01, \"steps\": %ld, \"optimizer\": {\"name\": \"sgd\", \"momentum\": 0.9}}",
-             steps);
+    snprintf(
+        config, sizeof config,
+        "{\"lr\": 0.01, \"steps\": %ld, \"optimizer\": {\"name\": \"sgd\", \"momentum\": 0.9}}",
+        steps);
     wandb_settings_config_json(settings, config);
 
     wandb_run_t *run = NULL;

@@ -46,9 +46,9 @@ typedef struct {
 } wbi_run_meta_t;
 
 typedef struct {
-    uint64_t requests;  // HTTP requests completed (any status)
-    uint64_t retries;   // attempts repeated after 429/5xx/network errors
-    uint64_t failures;  // requests given up on
+    uint64_t requests;           // HTTP requests completed (any status)
+    uint64_t retries;            // attempts repeated after 429/5xx/network errors
+    uint64_t failures;           // requests given up on
     uint64_t history_lines_sent; // history lines acknowledged by the server
 } wbi_backend_stats_t;
 

@@ -9,8 +9,8 @@
 
 // Process-wide counters: the one documented exception to "no mutable
 // globals", read by tests and benchmarks only.
-static atomic_uint_fast64_t s_count;   // successful allocations
-static atomic_uint_fast64_t s_fail_at; // fail when the countdown reaches 1
+static atomic_uint_fast64_t s_count;          // successful allocations
+static atomic_uint_fast64_t s_fail_at;        // fail when the countdown reaches 1
 static _Thread_local uint64_t s_thread_count; // successful allocations by this thread
 
 // Returns true when the test hook says this allocation must fail.

@@ -240,15 +240,15 @@ static wandb_err s_dump(wbi_buf_t *out, const json_t *j, size_t flags, int depth
             size_t i = 0;
             const char *k;
             json_t *v;
-            json_object_foreach((json_t *)j, k, v)
-                keys[i++] = k;
+            json_object_foreach((json_t *)j, k, v) keys[i++] = k;
             qsort(keys, n, sizeof(*keys), s_cmp_str);
         }
         rc = wbi_buf_putc(out, '{');
         size_t i = 0;
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)j, k, v) {
+        json_object_foreach((json_t *)j, k, v)
+        {
             const char *key = keys ? keys[i] : k;
             const json_t *val = keys ? json_object_get(j, key) : v;
             if (rc == WANDB_OK && i > 0)

@@ -10,10 +10,10 @@
 
 // Logger state: set before wandb_init (documented as not thread-safe);
 // the level is read lazily from WANDB_LOG_LEVEL once.
-static wandb_logger_fn s_fn;        // user callback, or NULL for stderr
-static void *s_arg;                 // its argument
-static atomic_int s_level = -1;     // max level emitted; -1 until read
-static atomic_int s_rank = -1;      // rank in the stderr prefix
+static wandb_logger_fn s_fn;    // user callback, or NULL for stderr
+static void *s_arg;             // its argument
+static atomic_int s_level = -1; // max level emitted; -1 until read
+static atomic_int s_rank = -1;  // rank in the stderr prefix
 
 // Parses WANDB_LOG_LEVEL (a name or a number); WARN when unset or unknown.
 static int s_level_from_env(void)

@@ -177,8 +177,8 @@ wandb_err wbi_wire_key_parse(const wbi_wire_record_t *rec, uint32_t *id, const c
     return WANDB_OK;
 }
 
-wandb_err wbi_wire_finish_parse(const wbi_wire_record_t *rec, int32_t *exit_code,
-                                uint64_t *dropped, uint64_t *rejected)
+wandb_err wbi_wire_finish_parse(const wbi_wire_record_t *rec, int32_t *exit_code, uint64_t *dropped,
+                                uint64_t *rejected)
 {
     if (rec->type != WBI_REC_FINISH || rec->len != 20)
         return WANDB_EPROTO;

@@ -84,8 +84,7 @@ static inline uint16_t wbi_get_u16(const uint8_t *p)
 }
 static inline uint32_t wbi_get_u32(const uint8_t *p)
 {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 static inline uint64_t wbi_get_u64(const uint8_t *p)
 {
@@ -227,7 +226,7 @@ bool wbi_wire_row_next(const wbi_wire_row_t *row, const uint8_t **cursor, wbi_wi
 // key, an id above WBI_WIRE_KEY_ID_MAX or a key that is not UTF-8.
 wandb_err wbi_wire_key_parse(const wbi_wire_record_t *rec, uint32_t *id, const char **key,
                              size_t *key_len);
-wandb_err wbi_wire_finish_parse(const wbi_wire_record_t *rec, int32_t *exit_code,
-                                uint64_t *dropped, uint64_t *rejected);
+wandb_err wbi_wire_finish_parse(const wbi_wire_record_t *rec, int32_t *exit_code, uint64_t *dropped,
+                                uint64_t *rejected);
 
 #endif

@@ -205,8 +205,8 @@ wandb_err wbi_io_start(wbi_io_t **out, wandb_run_t *run, void *zmq_ctx, const ch
     // run after a TCP reconnect. Run ids may repeat across ranks when a user
     // sets one for all, so rank and pid make it unique.
     char rid[200];
-    int rid_len = snprintf(rid, sizeof(rid), "%.150s/%d/%ld", run->cfg.run_id, run->cfg.rank,
-                           (long)getpid());
+    int rid_len =
+        snprintf(rid, sizeof(rid), "%.150s/%d/%ld", run->cfg.run_id, run->cfg.rank, (long)getpid());
     zmq_setsockopt(self->sock, ZMQ_ROUTING_ID, rid, (size_t)rid_len);
     if (zmq_connect(self->sock, endpoint) != 0) {
         snprintf(errmsg, errlen, "cannot connect to '%.200s': %s", endpoint, zmq_strerror(errno));

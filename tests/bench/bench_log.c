@@ -206,8 +206,8 @@ static int s_remove_entry(const char *path, const struct stat *st, int flag, str
 }
 
 // Starts wandb-mpi-server in dir; fills url and key. Returns its pid or -1.
-static pid_t s_start_server(const char *bin, const char *dir, char *url, size_t url_len,
-                            char *key, size_t key_len)
+static pid_t s_start_server(const char *bin, const char *dir, char *url, size_t url_len, char *key,
+                            size_t key_len)
 {
     char ready[512];
     snprintf(ready, sizeof ready, "%s/ready.url", dir);
@@ -312,8 +312,10 @@ int main(int argc, char **argv)
     const struct {
         const char *name;
         s_stats_t st;
-    } rows[] = {{"memcpy+clock 144B", base}, {"zmq_send ipc 144B", zmq},
-                {"fprintf JSONL row", json}, {"wandb_log 10 scalars", w10},
+    } rows[] = {{"memcpy+clock 144B", base},
+                {"zmq_send ipc 144B", zmq},
+                {"fprintf JSONL row", json},
+                {"wandb_log 10 scalars", w10},
                 {"wandb_log 100 scalars", w100}};
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         fprintf(stderr, "%-22s %8.0f %8.0f %8.0f\n", rows[i].name, rows[i].st.p50, rows[i].st.p99,
