@@ -1,0 +1,453 @@
+//  bench_aggregator.c - B4 + B7: aggregator CPU per point and encoder MB/s
+//  SPDX-License-Identifier: MIT
+//
+//  Usage: bench_aggregator [points-per-rep]   (default 2000000)
+//  Replay mode (BENCHMARKS.md 6.1 c): the HELLO, KEY and ROW messages of N
+//  simulated ranks (N = 1, 4, 16, 64, 256; 10 doubles a row, one run per
+//  rank) are encoded once with the encoders of src/common/wire.h, then fed,
+//  rank after rank in round-robin order as a ROUTER would deliver them,
+//  straight into the aggregator's socket-free message handler
+//  (wbi_agg_core_handle), whose sink only counts the bytes of the history
+//  lines (no backend). Timers run every 4096 messages, as in the loop. The
+//  feeding thread's CPU time (CLOCK_THREAD_CPUTIME_ID) over the ROW messages
+//  is the aggregator's cost: decode, merge, history line, summaries.
+//  HELLO and KEY messages are handled before the clock starts.
+//  Baselines in the same run, on the same rows: jansson building and dumping
+//  each row (json_object_set_new + json_dumps), stdio fprintf of the JSONL
+//  row ("%.17g"), and the aggregator's own line encoder alone (key prefix +
+//  wbi_jsonx_put_double + wbi_hist_put_special, as run.c does).
+#include "aggregator/core.h"
+#include "aggregator/history.h"
+#include "bench_util.h"
+#include "common/buf.h"
+#include "common/jsonx.h"
+#include "common/wire.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define S_REPS 5  // timed repetitions (after one warm-up)
+#define S_KEYS 10 // values a row
+#define S_T0 1767225600.0
+
+static char s_names[S_KEYS][16]; // "train/m0" ...
+
+// The value of key k at step of rank r: metric-like doubles with full
+// precision (losses decaying with noise, accuracies, learning rates).
+static double s_value(int r, int64_t step, int k)
+{
+    uint64_t x =
+        (uint64_t)step * 0x9E3779B97F4A7C15ull ^ (uint64_t)(r * 131 + k) * 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 31;
+    x *= 0x94D049BB133111EBull;
+    x ^= x >> 29;
+    double u = (double)(x >> 11) / 9007199254740992.0;
+    switch (k % 3) {
+    case 0:
+        return 2.5 * exp(-(double)step / 2000.0) + 0.05 * u;
+    case 1:
+        return u;
+    default:
+        return 1e-3 * (1.0 + u);
+    }
+}
+
+typedef struct {
+    uint32_t rank; // which peer
+    size_t off;    // offset in s_feed_t.data
+    uint32_t len;  // message length
+} s_msg_t;
+
+typedef struct {
+    uint8_t *data;     // every encoded message
+    size_t len;        // used
+    size_t cap;        // allocated
+    s_msg_t *hello;    // the HELLO+KEY message of each rank
+    s_msg_t *rows;     // the ROW messages, in feed order
+    size_t nrows_msgs; // how many
+    uint64_t points;   // values in the ROW messages
+    uint64_t lines;    // rows in them (each one COMMIT)
+} s_feed_t;
+
+// Appends bytes to the feed buffer.
+static void s_feed_put(s_feed_t *f, const void *p, size_t n)
+{
+    if (f->len + n > f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : ((size_t)16 << 20);
+        while (cap < f->len + n)
+            cap *= 2;
+        f->data = realloc(f->data, cap);
+        if (!f->data)
+            abort();
+        f->cap = cap;
+    }
+    memcpy(f->data + f->len, p, n);
+    f->len += n;
+}
+
+// Encodes N ranks x rows_per_rank rows, rows_per_msg rows a message.
+static void s_feed_build(s_feed_t *f, int nranks, int64_t rows_per_rank, int rows_per_msg)
+{
+    memset(f, 0, sizeof *f);
+    f->hello = calloc((size_t)nranks, sizeof(s_msg_t));
+    size_t per_rank = (size_t)((rows_per_rank + rows_per_msg - 1) / rows_per_msg);
+    f->rows = calloc(per_rank * (size_t)nranks, sizeof(s_msg_t));
+    wbi_buf_t b;
+    wbi_buf_init(&b, (size_t)1 << 30);
+    uint8_t hdr[WBI_WIRE_HEADER_BYTES];
+    for (int r = 0; r < nranks; r++) {
+        wbi_buf_reset(&b);
+        wbi_wire_header_put(hdr, 0);
+        wbi_buf_append(&b, hdr, sizeof hdr);
+        char hello[256];
+        int n = snprintf(hello, sizeof hello,
+                         "{\"run_id\":\"bench-%d\",\"project\":\"bench\",\"group\":\"g\","
+                         "\"rank\":%d,\"world_size\":%d,\"start_time\":%.3f,\"config\":{}}",
+                         r, r, nranks, S_T0);
+        wbi_wire_put(&b, WBI_REC_HELLO, hello, (size_t)n);
+        for (int k = 0; k < S_KEYS; k++)
+            wbi_wire_put_key(&b, (uint32_t)k + 1, s_names[k], strlen(s_names[k]));
+        f->hello[r] = (s_msg_t){(uint32_t)r, f->len, (uint32_t)b.len};
+        s_feed_put(f, b.data, b.len);
+    }
+    // Round-robin: message m of every rank, then message m + 1.
+    uint8_t row[WBI_WIRE_RECORD_HEADER + WBI_WIRE_ROW_HEADER + S_KEYS * 12];
+    for (size_t m = 0; m < per_rank; m++) {
+        for (int r = 0; r < nranks; r++) {
+            wbi_buf_reset(&b);
+            wbi_wire_header_put(hdr, (uint32_t)m + 1);
+            wbi_buf_append(&b, hdr, sizeof hdr);
+            for (int64_t i = 0; i < rows_per_msg; i++) {
+                int64_t step = (int64_t)m * rows_per_msg + i;
+                if (step >= rows_per_rank)
+                    break;
+                wbi_wire_record_put(row, WBI_REC_ROW, WBI_WIRE_ROW_HEADER + S_KEYS * 12);
+                wbi_wire_row_put(row + WBI_WIRE_RECORD_HEADER, step,
+                                 S_T0 + 1.0 + (double)step * 0.01, WBI_WIRE_ROW_COMMIT, S_KEYS);
+                uint8_t *p = row + WBI_WIRE_RECORD_HEADER + WBI_WIRE_ROW_HEADER;
+                for (int k = 0; k < S_KEYS; k++) {
+                    wandb_value_t v = WANDB_DOUBLE(s_names[k], s_value(r, step, k));
+                    p += wbi_wire_value_put(p, (uint32_t)k + 1, &v, 0);
+                }
+                wbi_buf_append(&b, row, sizeof row);
+                f->points += S_KEYS;
+                f->lines++;
+            }
+            f->rows[f->nrows_msgs++] = (s_msg_t){(uint32_t)r, f->len, (uint32_t)b.len};
+            s_feed_put(f, b.data, b.len);
+        }
+    }
+    wbi_buf_release(&b);
+}
+
+static void s_feed_free(s_feed_t *f)
+{
+    free(f->data);
+    free(f->hello);
+    free(f->rows);
+    memset(f, 0, sizeof *f);
+}
+
+typedef struct {
+    uint64_t lines;         // history lines
+    uint64_t line_bytes;    // their bytes
+    uint64_t summaries;     // summaries
+    uint64_t summary_bytes; // their bytes
+} s_sink_counts_t;
+
+// Sink: open gives a dummy handle; history and summary count bytes.
+static void *s_open(void *arg, const wbi_run_meta_t *meta)
+{
+    (void)meta;
+    return arg;
+}
+static void s_history(void *arg, void *run, const char *line, size_t len)
+{
+    (void)run, (void)line;
+    s_sink_counts_t *c = arg;
+    c->lines++;
+    c->line_bytes += len + 1; // the newline of the JSONL file
+}
+static void s_summary(void *arg, void *run, const char *json, size_t len)
+{
+    (void)run, (void)json;
+    s_sink_counts_t *c = arg;
+    c->summaries++;
+    c->summary_bytes += len;
+}
+
+// Monotonic milliseconds, for the handler's timers.
+static int64_t s_mono_ms(void)
+{
+    return (int64_t)(bu_now_ns() / 1000000u);
+}
+
+typedef struct {
+    double cpu_ns_per_point; // thread CPU / points
+    double wall_pps;         // points / wall second
+    double mbps;             // history bytes / CPU second
+    uint64_t lines;          // lines counted (check: == feed lines)
+    uint64_t malformed;      // handler complaints (check: 0)
+    uint64_t summaries;      // summaries built during the ROW messages
+} s_agg_rep_t;
+
+// One repetition: fresh handler, HELLO/KEY untimed, ROW messages timed.
+static s_agg_rep_t s_agg_rep(const s_feed_t *f, int nranks)
+{
+    s_sink_counts_t counts = {0};
+    wbi_agg_sink_t sink = {
+        .arg = &counts, .open = s_open, .history = s_history, .summary = s_summary};
+    wbi_agg_core_opts_t opts = {0};
+    wbi_agg_core_t *core = NULL;
+    if (wbi_agg_core_new(&core, &opts, &sink) != WANDB_OK)
+        abort();
+    char ids[256][16];
+    size_t id_len[256];
+    for (int r = 0; r < nranks; r++)
+        id_len[r] = (size_t)snprintf(ids[r], sizeof ids[r], "rank-%d", r);
+    for (int r = 0; r < nranks; r++)
+        wbi_agg_core_handle(core, ids[r], id_len[r], f->data + f->hello[r].off, f->hello[r].len,
+                            s_mono_ms(), S_T0);
+    uint64_t s0 = counts.summaries;
+    uint64_t c0 = bu_thread_cpu_ns();
+    uint64_t w0 = bu_now_ns();
+    for (size_t i = 0; i < f->nrows_msgs; i++) {
+        const s_msg_t *m = &f->rows[i];
+        int64_t now = s_mono_ms();
+        wbi_agg_core_handle(core, ids[m->rank], id_len[m->rank], f->data + m->off, m->len, now,
+                            S_T0 + 1.0);
+        if ((i & 4095) == 4095)
+            wbi_agg_core_tick(core, now, S_T0 + 1.0);
+    }
+    wbi_agg_core_tick(core, s_mono_ms(), S_T0 + 1.0);
+    uint64_t c1 = bu_thread_cpu_ns();
+    uint64_t w1 = bu_now_ns();
+    wbi_agg_stats_t st;
+    wbi_agg_core_get_stats(core, &st, NULL);
+    wbi_agg_core_destroy(&core);
+    s_agg_rep_t rep = {
+        .cpu_ns_per_point = (double)(c1 - c0) / (double)f->points,
+        .wall_pps = (double)f->points / ((double)(w1 - w0) / 1e9),
+        .mbps = (double)counts.line_bytes / ((double)(c1 - c0) / 1e9) / 1e6,
+        .lines = counts.lines,
+        .malformed = st.malformed,
+        .summaries = counts.summaries - s0,
+    };
+    return rep;
+}
+
+typedef struct {
+    double ns_per_point;  // CPU ns per point
+    double mbps;          // bytes produced per CPU second
+    double bytes_per_row; // mean line length incl. newline
+} s_base_t;
+
+// Baseline: jansson object per row, json_dumps, free.
+static s_base_t s_jansson(int64_t rows)
+{
+    uint64_t bytes = 0;
+    uint64_t c0 = bu_thread_cpu_ns();
+    for (int64_t step = 0; step < rows; step++) {
+        json_t *o = json_object();
+        for (int k = 0; k < S_KEYS; k++)
+            json_object_set_new(o, s_names[k], json_real(s_value(0, step, k)));
+        double ts = S_T0 + 1.0 + (double)step * 0.01;
+        json_object_set_new(o, "_step", json_integer(step));
+        json_object_set_new(o, "_runtime", json_real(ts - S_T0));
+        json_object_set_new(o, "_timestamp", json_real(ts));
+        char *text = json_dumps(o, JSON_COMPACT);
+        bytes += strlen(text) + 1;
+        free(text);
+        json_decref(o);
+    }
+    uint64_t c1 = bu_thread_cpu_ns();
+    double cpu = (double)(c1 - c0);
+    return (s_base_t){cpu / (double)(rows * S_KEYS), (double)bytes / (cpu / 1e9) / 1e6,
+                      (double)bytes / (double)rows};
+}
+
+// Baseline: stdio fprintf of the JSONL row to /dev/null ("%.17g").
+static s_base_t s_fprintf(int64_t rows)
+{
+    FILE *f = fopen("/dev/null", "w");
+    static char buf[1 << 20];
+    setvbuf(f, buf, _IOFBF, sizeof buf);
+    uint64_t bytes = 0;
+    uint64_t c0 = bu_thread_cpu_ns();
+    for (int64_t step = 0; step < rows; step++) {
+        double v[S_KEYS];
+        for (int k = 0; k < S_KEYS; k++)
+            v[k] = s_value(0, step, k);
+        double ts = S_T0 + 1.0 + (double)step * 0.01;
+        int n = fprintf(f,
+                        "{\"%s\":%.17g,\"%s\":%.17g,\"%s\":%.17g,\"%s\":%.17g,\"%s\":%.17g,"
+                        "\"%s\":%.17g,\"%s\":%.17g,\"%s\":%.17g,\"%s\":%.17g,\"%s\":%.17g,"
+                        "\"_step\":%lld,\"_runtime\":%.17g,\"_timestamp\":%.17g}\n",
+                        s_names[0], v[0], s_names[1], v[1], s_names[2], v[2], s_names[3], v[3],
+                        s_names[4], v[4], s_names[5], v[5], s_names[6], v[6], s_names[7], v[7],
+                        s_names[8], v[8], s_names[9], v[9], (long long)step, ts - S_T0, ts);
+        bytes += n > 0 ? (uint64_t)n : 0;
+    }
+    fflush(f);
+    uint64_t c1 = bu_thread_cpu_ns();
+    fclose(f);
+    double cpu = (double)(c1 - c0);
+    return (s_base_t){cpu / (double)(rows * S_KEYS), (double)bytes / (cpu / 1e9) / 1e6,
+                      (double)bytes / (double)rows};
+}
+
+// The aggregator's line encoder alone: what run.c's s_row_emit does per row.
+static s_base_t s_encoder(int64_t rows)
+{
+    char prefix[S_KEYS][24];
+    size_t prefix_len[S_KEYS];
+    for (int k = 0; k < S_KEYS; k++)
+        prefix_len[k] = (size_t)snprintf(prefix[k], sizeof prefix[k], "\"%s\":", s_names[k]);
+    wbi_buf_t b;
+    wbi_buf_init(&b, 1 << 20);
+    uint64_t bytes = 0;
+    uint64_t c0 = bu_thread_cpu_ns();
+    for (int64_t step = 0; step < rows; step++) {
+        wbi_buf_reset(&b);
+        wbi_buf_putc(&b, '{');
+        for (int k = 0; k < S_KEYS; k++) {
+            wbi_hval_t v = {.type = WANDB_TYPE_DOUBLE, .as.d = s_value(0, step, k)};
+            wbi_buf_append(&b, prefix[k], prefix_len[k]);
+            wbi_hist_put_value(&b, &v, NULL);
+            wbi_buf_putc(&b, ',');
+        }
+        double ts = S_T0 + 1.0 + (double)step * 0.01;
+        wbi_hist_put_special(&b, step, ts - S_T0, ts);
+        wbi_buf_putc(&b, '}');
+        bytes += b.len + 1;
+    }
+    uint64_t c1 = bu_thread_cpu_ns();
+    wbi_buf_release(&b);
+    double cpu = (double)(c1 - c0);
+    return (s_base_t){cpu / (double)(rows * S_KEYS), (double)bytes / (cpu / 1e9) / 1e6,
+                      (double)bytes / (double)rows};
+}
+
+// Cost of computing the values alone (subtracted from nothing; reported).
+static double s_value_cost(int64_t rows)
+{
+    volatile double sink = 0;
+    uint64_t c0 = bu_thread_cpu_ns();
+    for (int64_t step = 0; step < rows; step++)
+        for (int k = 0; k < S_KEYS; k++)
+            sink += s_value(0, step, k);
+    (void)sink;
+    return (double)(bu_thread_cpu_ns() - c0) / (double)(rows * S_KEYS);
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t points = argc > 1 ? strtoull(argv[1], NULL, 10) : 2000000;
+    if (points < 100000)
+        points = 100000;
+    bu_machine_line("B4/B7 bench_aggregator");
+    bu_pin(1); // the aggregator's CPU (BENCHMARKS.md "pin")
+    for (int k = 0; k < S_KEYS; k++)
+        snprintf(s_names[k], sizeof s_names[k], "train/m%d", k);
+    int64_t base_rows = (int64_t)(points / S_KEYS);
+    uint64_t t_start = bu_now_ns();
+
+    // Baselines (same rows, same values): warm-up, then S_REPS passes.
+    double jn[S_REPS], jm[S_REPS], fn[S_REPS], fm[S_REPS], en[S_REPS], em[S_REPS];
+    s_base_t j = s_jansson(base_rows / 4), fp = s_fprintf(base_rows / 4),
+             e = s_encoder(base_rows / 4);
+    for (int i = 0; i < S_REPS; i++) {
+        j = s_jansson(base_rows);
+        fp = s_fprintf(base_rows);
+        e = s_encoder(base_rows);
+        jn[i] = j.ns_per_point, jm[i] = j.mbps;
+        fn[i] = fp.ns_per_point, fm[i] = fp.mbps;
+        en[i] = e.ns_per_point, em[i] = e.mbps;
+    }
+    double value_ns = s_value_cost(base_rows);
+    bu_stats_t jns = bu_stats(jn, S_REPS), jmb = bu_stats(jm, S_REPS);
+    bu_stats_t fns = bu_stats(fn, S_REPS), fmb = bu_stats(fm, S_REPS);
+    bu_stats_t ens = bu_stats(en, S_REPS), emb = bu_stats(em, S_REPS);
+    bu_emit_stats("B7", "jansson build+dumps row", "cpu_ns_per_point", &jns, "ns", "", 0);
+    bu_emit_stats("B7", "jansson build+dumps row", "mb_per_cpu_s", &jmb, "MB/s", "", 0);
+    bu_emit_stats("B7", "fprintf JSONL row", "cpu_ns_per_point", &fns, "ns", "", 0);
+    bu_emit_stats("B7", "fprintf JSONL row", "mb_per_cpu_s", &fmb, "MB/s", "", 0);
+    bu_emit_stats("B7", "line encoder alone", "cpu_ns_per_point", &ens, "ns", "", 0);
+    bu_emit_stats("B7", "line encoder alone", "mb_per_cpu_s", &emb, "MB/s", "fprintf JSONL",
+                  fmb.median);
+    bu_emit_stats("B7", "line encoder alone", "mb_per_cpu_s", &emb, "MB/s", "jansson", jmb.median);
+    bu_emit_stats("B7", "line encoder alone", "points_per_cpu_s_vs", &ens, "ns", "fprintf JSONL",
+                  fns.median);
+
+    fprintf(stderr,
+            "\nB7 JSONL encoding of the same 10-double rows, CPU per point, median (p10..p90)\n"
+            "%-26s %22s %22s %10s\n",
+            "", "ns/point", "MB/s (CPU)", "B/row");
+    fprintf(stderr, "%-26s %8.1f (%5.1f..%5.1f) %8.0f (%5.0f..%5.0f) %10.0f\n",
+            "jansson build+dumps", jns.median, jns.p10, jns.p90, jmb.median, jmb.p10, jmb.p90,
+            j.bytes_per_row);
+    fprintf(stderr, "%-26s %8.1f (%5.1f..%5.1f) %8.0f (%5.0f..%5.0f) %10.0f\n", "fprintf %.17g",
+            fns.median, fns.p10, fns.p90, fmb.median, fmb.p10, fmb.p90, fp.bytes_per_row);
+    fprintf(stderr, "%-26s %8.1f (%5.1f..%5.1f) %8.0f (%5.0f..%5.0f) %10.0f\n",
+            "aggregator line encoder", ens.median, ens.p10, ens.p90, emb.median, emb.p10, emb.p90,
+            e.bytes_per_row);
+    fprintf(stderr, "(computing the values themselves: %.1f ns/point, included in all three)\n",
+            value_ns);
+
+    fprintf(stderr,
+            "\nB4/B7 aggregator message handler (decode + merge + line + summaries), replay,\n"
+            "%llu points a rep, median (p10..p90) of %d reps\n"
+            "%5s %8s %24s %18s %22s %7s %7s %7s\n",
+            (unsigned long long)points, S_REPS, "ranks", "rows/msg", "CPU ns/point",
+            "Mpoints/s wall", "history MB/s (CPU)", "vs fpr", "vs jsn", "summ");
+    const int ns_list[] = {1, 4, 16, 64, 256};
+    const int batch_list[] = {64, 1};
+    for (int bi = 0; bi < 2; bi++) {
+        for (int ni = 0; ni < 5; ni++) {
+            int n = ns_list[ni];
+            int64_t rows_per_rank = base_rows / n;
+            s_feed_t f;
+            s_feed_build(&f, n, rows_per_rank, batch_list[bi]);
+            double cpu[S_REPS], pps[S_REPS], mb[S_REPS];
+            s_agg_rep_t r = s_agg_rep(&f, n); // warm-up
+            bool bad = false;
+            uint64_t summaries = 0;
+            for (int i = 0; i < S_REPS; i++) {
+                r = s_agg_rep(&f, n);
+                cpu[i] = r.cpu_ns_per_point;
+                pps[i] = r.wall_pps;
+                mb[i] = r.mbps;
+                summaries += r.summaries;
+                bad |= r.lines != f.lines || r.malformed != 0;
+            }
+            bu_stats_t cs = bu_stats(cpu, S_REPS), ps = bu_stats(pps, S_REPS),
+                       ms = bu_stats(mb, S_REPS);
+            char variant[64];
+            snprintf(variant, sizeof variant, "N=%d ranks x 10 keys, %d rows/msg", n,
+                     batch_list[bi]);
+            bu_emit_stats("B4", variant, "cpu_ns_per_point", &cs, "ns", "target 100 ns", 100.0);
+            bu_emit_stats("B4", variant, "points_per_s_wall", &ps, "points/s", "", 0);
+            bu_emit_stats("B7", variant, "history_mb_per_cpu_s", &ms, "MB/s", "fprintf JSONL",
+                          fmb.median);
+            bu_emit_stats("B7", variant, "history_mb_per_cpu_s", &ms, "MB/s", "jansson",
+                          jmb.median);
+            bu_emit("B4", variant, "lost_or_malformed", bad ? 1 : 0, "flag", "", 0);
+            fprintf(stderr,
+                    "%5d %8d %8.1f (%5.1f..%5.1f) %6.2f (%5.2f..%5.2f) %7.0f (%4.0f..%4.0f) "
+                    "%6.2fx %6.2fx %7llu%s\n",
+                    n, batch_list[bi], cs.median, cs.p10, cs.p90, ps.median / 1e6, ps.p10 / 1e6,
+                    ps.p90 / 1e6, ms.median, ms.p10, ms.p90, ms.median / fmb.median,
+                    ms.median / jmb.median, (unsigned long long)(summaries / S_REPS),
+                    bad ? "  (LOST OR MALFORMED)" : "");
+            s_feed_free(&f);
+        }
+    }
+    fprintf(stderr,
+            "aggregator on CPU 1. Targets: <= 100 ns CPU/point flat in N; encoder >= 2.5x fprintf\n"
+            "and >= 4x jansson in MB/s. summ = summaries built per rep (200 ms timer per run).\n"
+            "Total %.1f s.\n",
+            (double)(bu_now_ns() - t_start) / 1e9);
+    return 0;
+}
