@@ -8,6 +8,7 @@
 #include "common/wire.h"
 #include <errno.h>
 #include <stdio.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -17,6 +18,7 @@ struct wbi_io {
     wandb_run_t *run;               // the run whose ring we drain (not owned)
     void *sock;                     // DEALER socket, used only by the thread
     pthread_t thread;               // the I/O thread
+    int wake_fd;                    // eventfd: wbi_io_wake ends a poll at once
     atomic_bool stop;               // set by wbi_io_stop
     atomic_bool abort;              // drop what is unsent on close
     atomic_bool finished;           // FINISHED received
@@ -140,33 +142,49 @@ static void s_receive(wbi_io_t *self)
     }
 }
 
-// The loop: poll (1..8 ms, shorter while data flows), receive, drain the
-// ring, heartbeat. Ends when stop is set.
+// The loop: drain the ring, heartbeat, then poll (1..8 ms, shorter while
+// data flows; at once when a drain was cut short) for replies and, when the
+// socket was full, for room. Draining first sends HELLO without waiting a
+// poll. Ends when stop is set.
 static void *s_thread(void *arg)
 {
     wbi_io_t *self = arg;
-    wbi_ring_prefault(&self->run->ring);
     int timeout = WBI_IO_POLL_MIN_MS;
+    bool prefaulted = false;
     self->last_send_ms = wbi_now_ms();
     while (!atomic_load(&self->stop)) {
-        zmq_pollitem_t item = {self->sock, 0, ZMQ_POLLIN, 0};
-        int rc = zmq_poll(&item, 1, timeout);
-        if (rc < 0 && errno == ETERM)
-            break;
-        if (rc > 0)
-            s_receive(self);
         size_t sent = 0;
-        for (int i = 0; i < 64; i++) { // bounded: other work gets a turn
+        int turns = 0;
+        for (; turns < 64; turns++) { // bounded: replies get a turn
             size_t n = s_drain_once(self);
             if (n == 0)
                 break;
             sent += n;
         }
+        bool blocked = turns < 64 && wbi_ring_readable(&self->run->ring) > 0;
         s_heartbeat(self, wbi_now_ms());
-        if (sent > 0)
+        if (!prefaulted) { // after HELLO left: init is not slowed by it
+            wbi_ring_prefault(&self->run->ring);
+            prefaulted = true;
+        }
+        if (turns == 64)
+            timeout = 0;
+        else if (sent > 0 || timeout == 0)
             timeout = WBI_IO_POLL_MIN_MS;
         else if (timeout < WBI_IO_POLL_MAX_MS)
             timeout *= 2;
+        zmq_pollitem_t items[2] = {{self->sock, 0, ZMQ_POLLIN | (blocked ? ZMQ_POLLOUT : 0), 0},
+                                   {NULL, self->wake_fd, ZMQ_POLLIN, 0}};
+        int rc = zmq_poll(items, self->wake_fd >= 0 ? 2 : 1, timeout);
+        if (rc < 0 && errno == ETERM)
+            break;
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
+            s_receive(self);
+        if (rc > 0 && (items[1].revents & ZMQ_POLLIN)) {
+            uint64_t n;
+            (void)!read(self->wake_fd, &n, sizeof(n));
+            timeout = WBI_IO_POLL_MIN_MS;
+        }
     }
     int linger = atomic_load(&self->abort) ? 0 : 200;
     zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof(linger));
@@ -185,6 +203,7 @@ wandb_err wbi_io_start(wbi_io_t **out, wandb_run_t *run, void *zmq_ctx, const ch
         return WANDB_ENOMEM;
     }
     self->run = run;
+    self->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); // -1: polls time out instead
     atomic_init(&self->stop, false);
     atomic_init(&self->abort, false);
     atomic_init(&self->finished, false);
@@ -224,8 +243,19 @@ fail:
         zmq_setsockopt(self->sock, ZMQ_LINGER, &zero, sizeof(zero));
         zmq_close(self->sock);
     }
+    if (self->wake_fd >= 0)
+        close(self->wake_fd);
     wbi_free(self);
     return WANDB_EIO;
+}
+
+// Ends the thread's current poll (one write to the eventfd; not for the
+// hot path).
+void wbi_io_wake(wbi_io_t *self)
+{
+    uint64_t one = 1;
+    if (self && self->wake_fd >= 0)
+        (void)!write(self->wake_fd, &one, sizeof(one));
 }
 
 // Reads the FINISHED flag.
@@ -248,7 +278,10 @@ void wbi_io_stop(wbi_io_t **self_p, bool abort)
     wbi_io_t *self = *self_p;
     atomic_store(&self->abort, abort);
     atomic_store(&self->stop, true);
+    wbi_io_wake(self);
     pthread_join(self->thread, NULL);
+    if (self->wake_fd >= 0)
+        close(self->wake_fd);
     wbi_free(self);
     *self_p = NULL;
 }

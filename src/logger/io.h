@@ -32,6 +32,9 @@ typedef struct {
 // that drains run's ring. On error fills errmsg. WANDB_EIO, WANDB_ENOMEM.
 wandb_err wbi_io_start(wbi_io_t **out, wandb_run_t *run, void *zmq_ctx, const char *endpoint,
                        char *errmsg, size_t errlen);
+// Makes the thread look at the ring now instead of at its next poll
+// timeout (used by finish; costs a system call). Thread: any.
+void wbi_io_wake(wbi_io_t *self);
 // True once the aggregator acknowledged FINISH.
 bool wbi_io_finished(wbi_io_t *self);
 // True when every published byte of the ring has been sent.

@@ -249,6 +249,7 @@ wandb_err wandb_finish(wandb_run_t **run_p, int exit_code)
     (void)wbi_save_flush(run, deadline);
     int64_t left = deadline - wbi_now_ms();
     err = wbi_run_put_finish(run, exit_code, left > 1 ? (int)left : 1);
+    wbi_io_wake(run->io);
     uint64_t dropped = wandb_run_dropped(run);
     uint64_t rejected = wandb_run_rejected_steps(run);
     if (dropped || rejected)
