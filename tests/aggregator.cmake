@@ -10,7 +10,7 @@ if(TARGET wbi_backend)
 endif()
 # End to end: the aggregator executable into the real local server.
 if(TARGET wandb-mpi-server AND TARGET wandb-mpi-aggregator)
-  wandb_add_test(test_agg_e2e SOURCES unit/test_agg_e2e.c
+  wandb_add_test(test_agg_e2e SOURCES unit/test_agg_e2e.c harness/server_harness.c
     LIBS wbi_common LABELS integration TIMEOUT 90)
   add_dependencies(test_agg_e2e wandb-mpi-server wandb-mpi-aggregator)
 endif()

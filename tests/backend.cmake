@@ -13,5 +13,6 @@ if(TARGET PkgConfig::MHD)
 endif()
 # Integration with the real wandb-mpi-server; exits 77 (skipped) when it is not built.
 wandb_add_test(test_backend_server SOURCES integration/test_backend_server.c
+  harness/server_harness.c
   LIBS wbi_backend wbi_common LABELS integration TIMEOUT 60)
 set_tests_properties(test_backend_server PROPERTIES SKIP_RETURN_CODE 77)

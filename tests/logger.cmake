@@ -16,14 +16,15 @@ if(TARGET wandb_core)
 endif()
 if(TARGET wandb_core AND TARGET wandb-mpi-server)
   # init/log/finish through the in-process aggregator into the real server.
-  wandb_add_test(test_logger_e2e SOURCES integration/test_logger_e2e.c
+  wandb_add_test(test_logger_e2e SOURCES integration/test_logger_e2e.c harness/server_harness.c
     LABELS integration TIMEOUT 120)
   add_dependencies(test_logger_e2e wandb-mpi-server)
   set_tests_properties(test_logger_e2e PROPERTIES SKIP_RETURN_CODE 77)
 endif()
 if(TARGET wandb_core AND TARGET wandb-mpi-server)
   # wandb_save with every policy through the in-process aggregator into the real server.
-  wandb_add_test(test_save SOURCES integration/test_save.c LABELS integration TIMEOUT 120)
+  wandb_add_test(test_save SOURCES integration/test_save.c harness/server_harness.c
+    LABELS integration TIMEOUT 120)
   add_dependencies(test_save wandb-mpi-server)
   set_tests_properties(test_save PROPERTIES SKIP_RETURN_CODE 77)
 endif()

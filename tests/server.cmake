@@ -3,11 +3,12 @@ if(NOT TARGET wbi_server)
   return()
 endif()
 
-wandb_add_test(test_server_store SOURCES unit/test_server_store.c
+wandb_add_test(test_server_store SOURCES unit/test_server_store.c harness/server_harness.c
   LIBS wbi_store wbi_common SQLite::SQLite3 LABELS unit TIMEOUT 30)
-wandb_add_test(test_server_gql SOURCES unit/test_server_gql.c
+wandb_add_test(test_server_gql SOURCES unit/test_server_gql.c harness/server_harness.c
   LIBS wbi_server wbi_store wbi_common SQLite::SQLite3 PkgConfig::MHD LABELS unit TIMEOUT 30)
 # Starts the wandb-mpi-server binary and talks HTTP to it with libcurl.
 wandb_add_test(test_server_http SOURCES integration/test_server_http.c
+  harness/server_harness.c
   LIBS wbi_common SQLite::SQLite3 LABELS integration TIMEOUT 120)
 add_dependencies(test_server_http wandb-mpi-server)

@@ -15,6 +15,7 @@
 #include "common/alloc.h"
 #include "common/jsonx.h"
 #include "common/log.h"
+#include "common/relpath.h"
 #include <math.h>
 #include <string.h>
 #include <strings.h>
@@ -959,7 +960,7 @@ wandb_err wbi_agg_run_file_begin(wbi_agg_run_t *self, const char *json, size_t l
     if (!json_is_integer(id) || json_integer_value(id) < 0 ||
         json_integer_value(id) > (json_int_t)UINT32_MAX || !json_is_integer(size) ||
         json_integer_value(size) < 0 || (uint64_t)json_integer_value(size) > WBI_WIRE_FILE_MAX ||
-        !wbi_backend_file_name_ok(name))
+        !wbi_run_file_name_ok(name))
         goto out_decref;
     // One file at a time per run (the rank serializes saves): an open one
     // means the rank lost its end.

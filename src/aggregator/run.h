@@ -80,7 +80,7 @@ wandb_err wbi_agg_run_alert(wbi_agg_run_t *self, const char *json, size_t len);
 void wbi_agg_run_preempting(wbi_agg_run_t *self);
 // FILE_BEGIN {id, name, policy, size}: starts assembling a saved file (one
 // at a time; an unfinished one is dropped). WANDB_EPROTO on a bad object,
-// name (wbi_backend_file_name_ok) or size (> WBI_WIRE_FILE_MAX).
+// name (wbi_run_file_name_ok) or size (> WBI_WIRE_FILE_MAX).
 wandb_err wbi_agg_run_file_begin(wbi_agg_run_t *self, const char *json, size_t len);
 // FILE_CHUNK (id u32, offset u64, bytes): appends bytes at offset, which
 // must be the bytes received so far. WANDB_EPROTO otherwise.

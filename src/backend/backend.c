@@ -14,6 +14,7 @@
 #include "common/alloc.h"
 #include "common/jsonx.h"
 #include "common/log.h"
+#include "common/relpath.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -1096,29 +1097,6 @@ void wbi_backend_run_alert(wbi_backend_t *self, wbi_backend_run_t *run, const ch
     s_alert_free(a);
 }
 
-// Checks a run-file name: relative, '/'-separated, no empty, "." or ".."
-// segment, no backslash or control character, UTF-8, at most 1024 bytes.
-bool wbi_backend_file_name_ok(const char *name)
-{
-    size_t n = name ? strlen(name) : 0;
-    if (n == 0 || n > 1024 || !wbi_utf8_valid(name, n) || name[0] == '/')
-        return false;
-    const char *seg = name;
-    for (const char *p = name;; p++) {
-        if (*p == '/' || *p == '\0') {
-            size_t len = (size_t)(p - seg);
-            if (len == 0 || (len == 1 && seg[0] == '.') ||
-                (len == 2 && seg[0] == '.' && seg[1] == '.'))
-                return false;
-            if (*p == '\0')
-                return true;
-            seg = p + 1;
-        } else if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '\\') {
-            return false;
-        }
-    }
-}
-
 // Replaces the bytes of a queued file of the same name; true when found.
 static bool s_file_replace(s_file_t *f, const char *name, char **data_p, size_t len,
                            size_t *old_len)
@@ -1144,7 +1122,7 @@ wandb_err wbi_backend_run_file(wbi_backend_t *self, wbi_backend_run_t *run, cons
         return WANDB_EINVAL;
     wandb_err rc = WANDB_EINVAL;
     s_file_t *f = NULL;
-    if (!self || !run || !wbi_backend_file_name_ok(name) || (!*data_p && len > 0))
+    if (!self || !run || !wbi_run_file_name_ok(name) || (!*data_p && len > 0))
         goto out_free;
     rc = WANDB_ENOMEM;
     f = wbi_calloc(1, sizeof *f);

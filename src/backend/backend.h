@@ -79,13 +79,11 @@ void wbi_backend_run_alert(wbi_backend_t *self, wbi_backend_run_t *run, const ch
 // credentials) and reports the name in the next file_stream "uploaded".
 // A queued file of the same name not yet uploaded gets the new bytes.
 // Consumes *data_p (len bytes, from wbi_malloc) and sets it to NULL, on
-// success and failure. WANDB_EINVAL (bad name), WANDB_EFULL (over 512 MiB
-// of files queued), WANDB_ECLOSED (run completed or given up), WANDB_ENOMEM.
+// success and failure. WANDB_EINVAL (a name wbi_run_file_name_ok refuses),
+// WANDB_EFULL (over 512 MiB of files queued), WANDB_ECLOSED (run completed or
+// given up), WANDB_ENOMEM.
 wandb_err wbi_backend_run_file(wbi_backend_t *self, wbi_backend_run_t *run, const char *name,
                                char **data_p, size_t len);
-// True when name is a valid run-file name: relative, '/'-separated, no
-// empty, "." or ".." segment, no backslash or control byte, UTF-8, <= 1024 bytes.
-bool wbi_backend_file_name_ok(const char *name);
 // Sends "preempting": true with the next request, at once.
 void wbi_backend_run_preempting(wbi_backend_t *self, wbi_backend_run_t *run);
 // Marks the run ended: once everything queued before is sent, the final

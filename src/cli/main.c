@@ -187,8 +187,8 @@ typedef struct {
     bool json;         // print JSON lines
     const char *group; // only runs of this group, or NULL
     s_table_t table;   // or collect table rows
-    size_t n;        // runs seen
-    bool failed;     // an output error happened
+    size_t n;          // runs seen
+    bool failed;       // an output error happened
 } s_runs_t;
 
 // Prints or collects one run.

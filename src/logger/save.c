@@ -14,6 +14,7 @@
 #include "common/alloc.h"
 #include "common/jsonx.h"
 #include "common/log.h"
+#include "common/relpath.h"
 #include "common/wire.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +24,6 @@
 #include <unistd.h>
 
 #define S_SAVED_MAX 1024  // files a run remembers for finish
-#define S_NAME_MAX 1024   // bytes in a run-relative name
 #define S_CHUNK_HEADER 12 // id u32 + offset u64
 
 // A file to look at again at finish (policies end and live).
@@ -60,29 +60,6 @@ static uint64_t s_hash(const char *data, size_t len)
     return h;
 }
 
-// True when name is a run-relative name the backend accepts: '/'-separated,
-// no empty, "." or ".." segment, no backslash or control byte, UTF-8.
-static bool s_name_ok(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n > S_NAME_MAX || !wbi_utf8_valid(name, n) || name[0] == '/')
-        return false;
-    const char *seg = name;
-    for (const char *p = name;; p++) {
-        if (*p == '/' || *p == '\0') {
-            size_t len = (size_t)(p - seg);
-            if (len == 0 || (len == 1 && seg[0] == '.') ||
-                (len == 2 && seg[0] == '.' && seg[1] == '.'))
-                return false;
-            if (*p == '\0')
-                return true;
-            seg = p + 1;
-        } else if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '\\') {
-            return false;
-        }
-    }
-}
-
 // The run-relative name of path, as the official save() names it: the part
 // after base_path; without base_path the last segment of an absolute path,
 // or a relative path as given ("./" dropped). NULL when path is not under
@@ -105,7 +82,7 @@ static const char *s_name_of(const char *path, const char *base_path)
         name++;
     while (name[0] == '.' && name[1] == '/')
         name += 2;
-    return s_name_ok(name) ? name : NULL;
+    return wbi_run_file_name_ok(name) ? name : NULL;
 }
 
 // Reads a whole regular file of at most WBI_WIRE_FILE_MAX bytes into *out

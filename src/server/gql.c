@@ -581,9 +581,9 @@ static bool s_run_vars(const wbi_gql_ctx_t *ctx, const char *entity, const char 
 // Builds the files list shared by CreateRunFiles and RunUploadUrls and
 // records each file as announced (not uploaded yet); *e gets the first store
 // error.
-static json_t *s_upload_files(const wbi_gql_ctx_t *ctx, const json_t *names, const char *entity,
-                              const char *project, const char *run, int64_t run_id, bool edges,
-                              wandb_err *e)
+static json_t *s_upload_list(const wbi_gql_ctx_t *ctx, const json_t *names, const char *entity,
+                             const char *project, const char *run, int64_t run_id, bool edges,
+                             wandb_err *e)
 {
     json_t *out = json_array();
     size_t i;
@@ -606,6 +606,41 @@ static json_t *s_upload_files(const wbi_gql_ctx_t *ctx, const json_t *names, con
     return out;
 }
 
+// Announces the files named by the variable 'files' in one transaction and
+// returns their list (s_upload_list), or NULL with res failed. *id gets the
+// run's id.
+static json_t *s_upload_files(const wbi_gql_ctx_t *ctx, const json_t *vars, const char *entity,
+                              const char *project, const char *run, bool edges, int64_t *id,
+                              wbi_gql_result_t *res)
+{
+    json_t *files = json_object_get(vars, "files");
+    if (!json_is_array(files)) {
+        s_fail(res, 400, "variable 'files' must be a list of names");
+        return NULL;
+    }
+    wandb_err e = wbi_store_begin(ctx->store);
+    if (e != WANDB_OK) {
+        s_fail_store(ctx, res, e);
+        return NULL;
+    }
+    if (!s_run_vars(ctx, entity, project, run, id, res)) {
+        wbi_store_rollback(ctx->store);
+        return NULL;
+    }
+    json_t *list = s_upload_list(ctx, files, entity, project, run, *id, edges, &e);
+    if (e == WANDB_OK && !list)
+        e = WANDB_ENOMEM;
+    if (e == WANDB_OK)
+        e = wbi_store_commit(ctx->store);
+    if (e != WANDB_OK) {
+        json_decref(list);
+        wbi_store_rollback(ctx->store);
+        s_fail_store(ctx, res, e);
+        return NULL;
+    }
+    return list;
+}
+
 // CreateRunFiles: one self-authorizing upload URL per requested name (§5).
 static void s_op_create_run_files(const wbi_gql_ctx_t *ctx, const json_t *vars,
                                   wbi_gql_result_t *res)
@@ -615,30 +650,10 @@ static void s_op_create_run_files(const wbi_gql_ctx_t *ctx, const json_t *vars,
         entity = ctx->entity;
     const char *project = s_var(vars, "project");
     const char *run = s_var(vars, "run");
-    json_t *files = json_object_get(vars, "files");
-    if (!json_is_array(files)) {
-        s_fail(res, 400, "variable 'files' must be a list of names");
-        return;
-    }
-    wandb_err e = wbi_store_begin(ctx->store);
-    if (e != WANDB_OK) {
-        s_fail_store(ctx, res, e);
-        return;
-    }
     int64_t id = 0;
-    if (!s_run_vars(ctx, entity, project, run, &id, res)) {
-        wbi_store_rollback(ctx->store);
+    json_t *list = s_upload_files(ctx, vars, entity, project, run, false, &id, res);
+    if (!list)
         return;
-    }
-    json_t *list = s_upload_files(ctx, files, entity, project, run, id, false, &e);
-    if (e == WANDB_OK)
-        e = wbi_store_commit(ctx->store);
-    if (e != WANDB_OK) {
-        json_decref(list);
-        wbi_store_rollback(ctx->store);
-        s_fail_store(ctx, res, e);
-        return;
-    }
     char gid[64];
     wbi_gql_run_gid(id, gid, sizeof gid);
     s_ok(res,
@@ -658,30 +673,10 @@ static void s_op_run_upload_urls(const wbi_gql_ctx_t *ctx, const json_t *vars,
     const char *run = s_var(vars, "name");
     if (!run)
         run = s_var(vars, "run");
-    json_t *files = json_object_get(vars, "files");
-    if (!json_is_array(files)) {
-        s_fail(res, 400, "variable 'files' must be a list of names");
-        return;
-    }
-    wandb_err e = wbi_store_begin(ctx->store);
-    if (e != WANDB_OK) {
-        s_fail_store(ctx, res, e);
-        return;
-    }
     int64_t id = 0;
-    if (!s_run_vars(ctx, entity, project, run, &id, res)) {
-        wbi_store_rollback(ctx->store);
+    json_t *edges = s_upload_files(ctx, vars, entity, project, run, true, &id, res);
+    if (!edges)
         return;
-    }
-    json_t *edges = s_upload_files(ctx, files, entity, project, run, id, true, &e);
-    if (e == WANDB_OK)
-        e = wbi_store_commit(ctx->store);
-    if (e != WANDB_OK) {
-        json_decref(edges);
-        wbi_store_rollback(ctx->store);
-        s_fail_store(ctx, res, e);
-        return;
-    }
     char gid[64];
     wbi_gql_run_gid(id, gid, sizeof gid);
     s_ok(res, json_pack("{s{s{sss{s[]so}}}}", "model", "bucket", "id", gid, "files",

@@ -213,6 +213,33 @@ static void s_bind_text(sqlite3_stmt *st, int idx, const char *s)
         sqlite3_bind_null(st, idx);
 }
 
+// Binds a count that may be unknown: a negative v is SQL NULL.
+static void s_bind_count(sqlite3_stmt *st, int idx, int64_t v)
+{
+    if (v >= 0)
+        sqlite3_bind_int64(st, idx, v);
+    else
+        sqlite3_bind_null(st, idx);
+}
+
+// Reads a column bound by s_bind_count: SQL NULL is -1.
+static int64_t s_col_count(sqlite3_stmt *st, int col)
+{
+    return sqlite3_column_type(st, col) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, col);
+}
+
+// Steps a query: true with a row to read; false at its end or on an error,
+// which is stored in *e.
+static bool s_next_row(wbi_store_t *self, sqlite3_stmt *st, wandb_err *e)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return true;
+    if (rc != SQLITE_DONE)
+        *e = s_fail(self, rc);
+    return false;
+}
+
 // Steps a statement that returns no rows, then resets it.
 static wandb_err s_exec(wbi_store_t *self, sqlite3_stmt *st)
 {
@@ -646,14 +673,7 @@ wandb_err wbi_store_runs_each(wbi_store_t *self, const char *entity, const char 
     s_bind_text(st, 1, entity);
     s_bind_text(st, 2, project);
     wandb_err e = WANDB_OK;
-    for (;;) {
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-            break;
-        if (rc != SQLITE_ROW) {
-            e = s_fail(self, rc);
-            break;
-        }
+    while (s_next_row(self, st, &e)) {
         wbi_run_t run;
         e = s_run_read(st, &run);
         if (e != WANDB_OK)
@@ -732,14 +752,7 @@ wandb_err wbi_store_line_put(wbi_store_t *self, int64_t run_id, const char *file
 static wandb_err s_lines_walk(wbi_store_t *self, sqlite3_stmt *st, wbi_store_line_fn fn, void *arg)
 {
     wandb_err e = WANDB_OK;
-    for (;;) {
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-            break;
-        if (rc != SQLITE_ROW) {
-            e = s_fail(self, rc);
-            break;
-        }
+    while (s_next_row(self, st, &e)) {
         const char *text = (const char *)sqlite3_column_text(st, 1);
         size_t len = (size_t)sqlite3_column_bytes(st, 1);
         if (fn(arg, sqlite3_column_int64(st, 0), text ? text : "", len))
@@ -779,10 +792,7 @@ wandb_err wbi_store_file_put(wbi_store_t *self, int64_t run_id, const char *name
     sqlite3_stmt *st = s_stmt(self, S_FILE_PUT);
     sqlite3_bind_int64(st, 1, run_id);
     s_bind_text(st, 2, name);
-    if (size >= 0)
-        sqlite3_bind_int64(st, 3, size);
-    else
-        sqlite3_bind_null(st, 3);
+    s_bind_count(st, 3, size);
     sqlite3_bind_int(st, 4, uploaded ? 1 : 0);
     sqlite3_bind_double(st, 5, now);
     return s_exec(self, st);
@@ -794,16 +804,9 @@ wandb_err wbi_store_files_each(wbi_store_t *self, int64_t run_id, wbi_store_file
     sqlite3_stmt *st = s_stmt(self, S_FILES);
     sqlite3_bind_int64(st, 1, run_id);
     wandb_err e = WANDB_OK;
-    for (;;) {
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-            break;
-        if (rc != SQLITE_ROW) {
-            e = s_fail(self, rc);
-            break;
-        }
+    while (s_next_row(self, st, &e)) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
-        int64_t size = sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 1);
+        int64_t size = s_col_count(st, 1);
         if (fn(arg, name ? name : "", size, sqlite3_column_int(st, 2) != 0,
                sqlite3_column_double(st, 3)))
             break;
@@ -821,10 +824,7 @@ wandb_err wbi_store_alert_add(wbi_store_t *self, int64_t run_id, const char *tit
     s_bind_text(st, 2, title ? title : "");
     s_bind_text(st, 3, text ? text : "");
     s_bind_text(st, 4, severity ? severity : "INFO");
-    if (wait_ms >= 0)
-        sqlite3_bind_int64(st, 5, wait_ms);
-    else
-        sqlite3_bind_null(st, 5);
+    s_bind_count(st, 5, wait_ms);
     sqlite3_bind_double(st, 6, now);
     return s_exec(self, st);
 }
@@ -835,16 +835,8 @@ wandb_err wbi_store_alerts_each(wbi_store_t *self, int64_t run_id, wbi_store_ale
     sqlite3_stmt *st = s_stmt(self, S_ALERTS);
     sqlite3_bind_int64(st, 1, run_id);
     wandb_err e = WANDB_OK;
-    for (;;) {
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-            break;
-        if (rc != SQLITE_ROW) {
-            e = s_fail(self, rc);
-            break;
-        }
-        int64_t wait_ms =
-            sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 3);
+    while (s_next_row(self, st, &e)) {
+        int64_t wait_ms = s_col_count(st, 3);
         const char *title = (const char *)sqlite3_column_text(st, 0);
         const char *text = (const char *)sqlite3_column_text(st, 1);
         const char *sev = (const char *)sqlite3_column_text(st, 2);

@@ -118,26 +118,6 @@ wandb_err wbi_url_path_encode(wbi_buf_t *out, const char *s, bool keep_slash)
     return e;
 }
 
-// Checks every segment of a relative path.
-bool wbi_rel_path_ok(const char *s)
-{
-    if (!s || !*s || *s == '/' || strlen(s) > 1024)
-        return false;
-    const char *seg = s;
-    for (const char *p = s;; p++) {
-        if (*p == '/' || *p == '\0') {
-            size_t n = (size_t)(p - seg);
-            if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
-                return false;
-            if (*p == '\0')
-                return true;
-            seg = p + 1;
-        } else if (*p == '\\' || (unsigned char)*p < 0x20 || *p == 0x7f) {
-            return false;
-        }
-    }
-}
-
 // One segment, no slash.
 bool wbi_segment_ok(const char *s)
 {

@@ -6,6 +6,7 @@
 #define WBI_SRV_UTIL_H
 
 #include "common/buf.h"
+#include "common/relpath.h"
 #include "wandb.h"
 
 // Unix time in seconds (CLOCK_REALTIME).
@@ -19,9 +20,6 @@ wandb_err wbi_b64_encode(wbi_buf_t *out, const void *data, size_t len);
 bool wbi_b64_decode(wbi_buf_t *out, const char *text, size_t len);
 // Appends s percent-encoded for a URL path; '/' is kept when keep_slash.
 wandb_err wbi_url_path_encode(wbi_buf_t *out, const char *s, bool keep_slash);
-// True when s is a safe relative path: not empty, not absolute, no empty,
-// "." or ".." segment, no backslash or control character, at most 1024 bytes.
-bool wbi_rel_path_ok(const char *s);
 // True when s is one safe path segment (wbi_rel_path_ok and no '/').
 bool wbi_segment_ok(const char *s);
 // Creates every directory of path (mode 0755), like mkdir -p.

@@ -215,6 +215,20 @@ def user_keys(d):
     return {k: v for k, v in d.items() if not k.startswith("_")}
 
 
+def check_history(ck, srv, tag, path, got, want):
+    """Compares the history the server returns at path with the run's expected rows:
+    the count, then each row's _step and user values, and numeric _runtime/_timestamp."""
+    rows = srv.get(path)["rows"]
+    ck.equal(tag + ": history_count", got["history_count"], want["history_count"])
+    ck.equal(tag + ": history rows returned", len(rows), len(want["history"]))
+    for i, (row, exp) in enumerate(zip(rows, want["history"])):
+        ck.equal("%s: history[%d]._step" % (tag, i), row.get("_step"), exp["_step"])
+        ck.equal("%s: history[%d] values" % (tag, i), user_keys(row), user_keys(exp))
+        ck.check("%s: history[%d] has numeric _runtime and _timestamp" % (tag, i),
+                 isinstance(row.get("_runtime"), (int, float)) and
+                 isinstance(row.get("_timestamp"), (int, float)), show(row))
+
+
 def show(v):
     """Short JSON text of a value for messages."""
     s = json.dumps(v, sort_keys=True, allow_nan=True)

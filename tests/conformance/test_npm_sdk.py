@@ -43,15 +43,7 @@ def check_run(ck, srv, want, got):
     ck.equal(tag + ": preempting", got["preempting"], False)
     # The npm client sends the raw config (no value wrapping, no _wandb): stored as sent.
     ck.equal(tag + ": config", got["config"], want["config"])
-    rows = srv.get("/api/v1/runs/%s/history%s" % (rid, q))["rows"]
-    ck.equal(tag + ": history_count", got["history_count"], want["history_count"])
-    ck.equal(tag + ": history rows returned", len(rows), len(want["history"]))
-    for i, (row, exp) in enumerate(zip(rows, want["history"])):
-        ck.equal("%s: history[%d]._step" % (tag, i), row.get("_step"), exp["_step"])
-        ck.equal("%s: history[%d] values" % (tag, i), h.user_keys(row), h.user_keys(exp))
-        ck.check("%s: history[%d] has numeric _runtime and _timestamp" % (tag, i),
-                 isinstance(row.get("_runtime"), (int, float)) and
-                 isinstance(row.get("_timestamp"), (int, float)), h.show(row))
+    h.check_history(ck, srv, tag, "/api/v1/runs/%s/history%s" % (rid, q), got, want)
     summ = got["summary"]
     ck.equal(tag + ": summary (user keys)", h.user_keys(summ), h.user_keys(want["summary"]))
     ck.equal(tag + ": summary._step", summ.get("_step"), want["summary"]["_step"])

@@ -108,15 +108,7 @@ def check_run(ck, srv, want, got, recs):
              wb.get("cli_version") == pinned_version(), h.show(wb))
 
     # History: every row, in line order, with its step; NaN/Infinity preserved.
-    rows = srv.get("/api/v1/runs/%s/history%s" % (rid, q))["rows"]
-    ck.equal(tag + ": history_count", got["history_count"], want["history_count"])
-    ck.equal(tag + ": history rows returned", len(rows), len(want["history"]))
-    for i, (row, exp) in enumerate(zip(rows, want["history"])):
-        ck.equal("%s: history[%d]._step" % (tag, i), row.get("_step"), exp["_step"])
-        ck.equal("%s: history[%d] values" % (tag, i), h.user_keys(row), h.user_keys(exp))
-        ck.check("%s: history[%d] has numeric _runtime and _timestamp" % (tag, i),
-                 isinstance(row.get("_runtime"), (int, float)) and
-                 isinstance(row.get("_timestamp"), (int, float)), h.show(row))
+    h.check_history(ck, srv, tag, "/api/v1/runs/%s/history%s" % (rid, q), got, want)
 
     # Summary: the user's keys exactly (define_metric min/max objects, overrides), last step.
     summ = got["summary"]

@@ -781,7 +781,7 @@ static void test_bad_input(void)
 
 WBT_MAIN({"two_runs_one_connection", test_two_runs_one_connection},
          {"retry_after_honoured", test_retry_after_honoured}, {"503_bursts", test_503_bursts},
-         {"heartbeat", test_heartbeat}, {"abandon", test_abandon}, {"give_up_one_run", test_give_up_one_run},
-         {"upsert_errors", test_upsert_errors},
+         {"heartbeat", test_heartbeat}, {"abandon", test_abandon},
+         {"give_up_one_run", test_give_up_one_run}, {"upsert_errors", test_upsert_errors},
          {"offset_config_alert_preempt", test_offset_config_alert_preempt},
          {"drain_timeout", test_drain_timeout}, {"bad_input", test_bad_input})

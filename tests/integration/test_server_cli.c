@@ -6,28 +6,15 @@
 
 #include "testutil.h"
 
+#include "harness/server_harness.h"
+
 #include "server/store.h"
 
-#include <ftw.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-// Removes a directory tree (rm -rf without a shell).
-static int s_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void s_rm_tree(const char *dir)
-{
-    CHECK(nftw(dir, s_rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0);
-}
 
 static char s_dir[64];
 
@@ -83,7 +70,7 @@ static void s_fill(void)
 
 static void s_clean(void)
 {
-    s_rm_tree(s_dir);
+    CHECK(wbt_rm_tree(s_dir) == 0);
 }
 
 // `runs` prints an aligned table; --project filters; --json is one object a line.

@@ -7,119 +7,17 @@
 //  to exit by itself (expected runs finished, backend drained) and reads
 //  what landed through the server's JSON API.
 #include "common/jsonx.h"
+#include "harness/server_harness.h"
 #include "test_agg_util.h"
-#include <curl/curl.h>
 #include <jansson.h>
 #include <math.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #define V(...) ((const wandb_value_t[]){__VA_ARGS__})
 #define IDS(...) ((const uint32_t[]){__VA_ARGS__})
-
-extern char **environ;
-
-static int64_t s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-// Spawns argv with stdout on a pipe; returns the pid, *out_fd the pipe.
-static pid_t s_spawn(char *const argv[], int *out_fd)
-{
-    int fds[2];
-    CHECK_EQ(pipe(fds), 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    pid_t pid;
-    CHECK_EQ(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    *out_fd = fds[0];
-    return pid;
-}
-
-// Reads stdout until a line starting with prefix; returns the rest (static).
-static const char *s_read_line(int fd, const char *prefix, int timeout_ms)
-{
-    static char buf[4096];
-    size_t len = 0;
-    int64_t deadline = s_now_ms() + timeout_ms;
-    while (s_now_ms() < deadline && len < sizeof buf - 1) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        buf[len] = '\0';
-        char *line = strstr(buf, prefix);
-        char *nl = line ? strchr(line, '\n') : NULL;
-        if (nl) {
-            *nl = '\0';
-            return line + strlen(prefix);
-        }
-    }
-    WBT_FAIL("no line '%s' within %d ms (got '%.*s')", prefix, timeout_ms, (int)len, buf);
-}
-
-// Waits (bounded) for pid to exit; returns its exit status or -1.
-static int s_wait_exit(pid_t pid, int timeout_ms)
-{
-    int64_t deadline = s_now_ms() + timeout_ms;
-    while (s_now_ms() < deadline) {
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        usleep(20000);
-    }
-    return -1;
-}
-
-static size_t s_collect(char *p, size_t size, size_t n, void *arg)
-{
-    CHECK_OK(wbi_buf_append(arg, p, size * n));
-    return size * n;
-}
-
-// GETs base+path with the API key; returns the parsed JSON body.
-static json_t *s_get(const char *base, const char *path)
-{
-    char url[512];
-    snprintf(url, sizeof url, "%s%s", base, path);
-    wbi_buf_t body;
-    wbi_buf_init(&body, 16 << 20);
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Authorization: Bearer K");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, s_collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-    CHECK_EQ(curl_easy_perform(c), CURLE_OK);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (status != 200)
-        WBT_FAIL("GET %s: %ld %s", url, status, body.data ? body.data : "");
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    json_error_t err;
-    json_t *j = wbi_jsonx_loadb(body.data, body.len, 0, &err);
-    if (!j)
-        WBT_FAIL("GET %s: bad JSON: %s", url, body.data);
-    wbi_buf_release(&body);
-    return j;
-}
 
 // Plays one rank: HELLO, rows, metadata, FINISH; waits for FINISHED.
 static void s_rank(void *ctx, const char *ep, int rank, int exit_code)
@@ -157,9 +55,9 @@ static void s_rank(void *ctx, const char *ep, int rank, int exit_code)
     t_finish_rec(&m, exit_code, 0, 0);
     CHECK(zmq_send(d, m.b.data, m.b.len, 0) == (int)m.b.len);
     // WELCOME may come first; wait for FINISHED.
-    int64_t deadline = s_now_ms() + 10000;
+    int64_t deadline = t_now_ms() + 10000;
     bool finished = false;
-    while (!finished && s_now_ms() < deadline) {
+    while (!finished && t_now_ms() < deadline) {
         zmq_pollitem_t it = {.socket = d, .events = ZMQ_POLLIN};
         if (zmq_poll(&it, 1, 100) <= 0)
             continue;
@@ -173,12 +71,10 @@ static void s_rank(void *ctx, const char *ep, int rank, int exit_code)
     t_msg_free(&m);
 }
 
+// The server of one test and the aggregator to start against it.
 typedef struct {
-    char dir[64];   // data directory
-    char base[256]; // http://127.0.0.1:PORT
-    pid_t pid;      // server process
-    int fd;         // its stdout
-    char agg[512];  // aggregator executable
+    wbt_server_t srv; // the local server
+    char agg[512];    // aggregator executable
 } s_env_t;
 
 // Starts the local server in a fresh directory.
@@ -189,30 +85,24 @@ static void s_server_start(s_env_t *e)
     char server[512];
     snprintf(server, sizeof server, "%s/src/server/wandb-mpi-server", bin);
     snprintf(e->agg, sizeof e->agg, "%s/src/aggregator/wandb-mpi-aggregator", bin);
-    snprintf(e->dir, sizeof e->dir, "/tmp/wandb-agg-e2e-XXXXXX");
-    CHECK(mkdtemp(e->dir) != NULL);
-    char *sargv[] = {server,      "--dir", e->dir,        "--port", "0",
-                     "--api-key", "K",     "--log-level", "warn",   NULL};
-    e->pid = s_spawn(sargv, &e->fd);
-    snprintf(e->base, sizeof e->base, "%s",
-             s_read_line(e->fd, "wandb-mpi-server listening on ", 10000));
-    CHECK(strncmp(e->base, "http://127.0.0.1:", 17) == 0);
+    const char *extra[] = {"--api-key", "K", NULL};
+    wbt_server_start(&e->srv, server, NULL, extra);
+    CHECK(strncmp(e->srv.url, "http://127.0.0.1:", 17) == 0);
 }
 
-// Stops the server and removes its directory.
+// Stops the server (it must exit by itself on SIGTERM) and removes its directory.
 static void s_server_stop(s_env_t *e)
 {
-    kill(e->pid, SIGTERM);
-    CHECK(s_wait_exit(e->pid, 10000) >= 0);
-    close(e->fd);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", e->dir);
-    CHECK_EQ(system(cmd), 0);
+    CHECK(wbt_server_stop(&e->srv) >= 0);
+    wbt_server_release(&e->srv);
 }
 
-// Sends HELLO and one committed row for run id, without FINISH.
-static void s_rank_silent(void *d, const char *id)
+// Connects a rank to ep and sends HELLO and one committed row for run id,
+// without FINISH. Returns its socket; close it with s_rank_close.
+static void *s_rank_silent(void *ctx, const char *ep, const char *id)
 {
+    void *d = zmq_socket(ctx, ZMQ_DEALER);
+    CHECK_EQ(zmq_connect(d, ep), 0);
     char hello[256];
     snprintf(hello, sizeof hello,
              "{\"run_id\":\"%s\",\"project\":\"p\",\"start_time\":1000.0,\"rank\":0}", id);
@@ -224,45 +114,53 @@ static void s_rank_silent(void *d, const char *id)
     t_row(&m, 1, 1001.0, false, 1, IDS(1), V(WANDB_DOUBLE("", 0.25))); // left open
     CHECK(zmq_send(d, m.b.data, m.b.len, 0) == (int)m.b.len);
     t_msg_free(&m);
+    return d;
+}
+
+// Closes a rank's socket without waiting for unsent messages, then ctx.
+static void s_rank_close(void *ctx, void *d)
+{
+    int linger = 0;
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close(d);
+    zmq_ctx_term(ctx);
 }
 
 static void test_end_to_end(void)
 {
     s_env_t env;
     s_server_start(&env);
-    char *base = env.base;
-    char *agg = env.agg;
     int afd;
-    char *aargv[] = {agg,
-                     "--bind",
-                     "tcp://127.0.0.1:0",
-                     "--base-url",
-                     base,
-                     "--api-key",
-                     "K",
-                     "--secret",
-                     "S",
-                     "--expected-runs",
-                     "2",
-                     "--flush-interval-ms",
-                     "100",
-                     NULL};
-    pid_t apid = s_spawn(aargv, &afd);
+    const char *aargv[] = {env.agg,
+                           "--bind",
+                           "tcp://127.0.0.1:0",
+                           "--base-url",
+                           env.srv.url,
+                           "--api-key",
+                           "K",
+                           "--secret",
+                           "S",
+                           "--expected-runs",
+                           "2",
+                           "--flush-interval-ms",
+                           "100",
+                           NULL};
+    pid_t apid = wbt_spawn(aargv, &afd);
     char ep[256];
-    snprintf(ep, sizeof ep, "%s", s_read_line(afd, "wandb-mpi-aggregator listening on ", 10000));
+    wbt_read_line(afd, "wandb-mpi-aggregator listening on ", 10000, ep, sizeof ep);
     CHECK(strncmp(ep, "tcp://127.0.0.1:", 16) == 0);
 
     void *ctx = zmq_ctx_new();
     s_rank(ctx, ep, 0, 0);
     s_rank(ctx, ep, 1, 1);
     zmq_ctx_term(ctx);
-    CHECK_EQ(s_wait_exit(apid, 30000), 0); // exits by itself once drained
+    CHECK_EQ(wbt_wait_exit(apid, 30000), 0); // exits by itself once drained
 
-    json_t *runs = s_get(base, "/api/v1/runs?project=p");
+    json_t *runs = wbt_http_get(&env.srv, "/api/v1/runs?project=p");
     CHECK_EQ(json_array_size(json_object_get(runs, "runs")), 2);
     json_decref(runs);
 
-    json_t *r0 = s_get(base, "/api/v1/runs/e2e-0?project=p");
+    json_t *r0 = wbt_http_get(&env.srv, "/api/v1/runs/e2e-0?project=p");
     CHECK_STREQ(json_string_value(json_object_get(r0, "state")), "finished");
     CHECK_STREQ(json_string_value(json_object_get(r0, "group")), "g1");
     CHECK_EQ(json_integer_value(json_object_get(r0, "history_count")), 3);
@@ -279,7 +177,7 @@ static void test_end_to_end(void)
     CHECK_EQ(json_integer_value(json_object_get(sum, "_step")), 2);
     json_decref(r0);
 
-    json_t *h = s_get(base, "/api/v1/runs/e2e-0/history?project=p");
+    json_t *h = wbt_http_get(&env.srv, "/api/v1/runs/e2e-0/history?project=p");
     json_t *rows = json_object_get(h, "rows");
     CHECK_EQ(json_array_size(rows), 3);
     for (int i = 0; i < 3; i++) {
@@ -292,11 +190,11 @@ static void test_end_to_end(void)
     CHECK(wbi_jsonx_is_nonfinite(json_object_get(json_array_get(rows, 2), "loss"), &d) && d != d);
     json_decref(h);
 
-    json_t *al = s_get(base, "/api/v1/runs/e2e-0/alerts?project=p");
+    json_t *al = wbt_http_get(&env.srv, "/api/v1/runs/e2e-0/alerts?project=p");
     CHECK_EQ(json_array_size(json_object_get(al, "alerts")), 1);
     json_decref(al);
 
-    json_t *r1 = s_get(base, "/api/v1/runs/e2e-1?project=p");
+    json_t *r1 = wbt_http_get(&env.srv, "/api/v1/runs/e2e-1?project=p");
     CHECK_STREQ(json_string_value(json_object_get(r1, "state")), "failed");
     CHECK_EQ(json_integer_value(json_object_get(r1, "exit_code")), 1);
     json_decref(r1);
@@ -309,22 +207,22 @@ static void test_end_to_end(void)
 static pid_t s_agg_start(s_env_t *e, const char *expected, const char *hb, int *fd, char *ep,
                          size_t eplen)
 {
-    char *argv[] = {e->agg,
-                    "--bind",
-                    "tcp://127.0.0.1:0",
-                    "--base-url",
-                    e->base,
-                    "--api-key",
-                    "K",
-                    "--expected-runs",
-                    (char *)expected,
-                    "--heartbeat-timeout-ms",
-                    (char *)hb,
-                    "--flush-interval-ms",
-                    "100",
-                    NULL};
-    pid_t pid = s_spawn(argv, fd);
-    snprintf(ep, eplen, "%s", s_read_line(*fd, "wandb-mpi-aggregator listening on ", 10000));
+    const char *argv[] = {e->agg,
+                          "--bind",
+                          "tcp://127.0.0.1:0",
+                          "--base-url",
+                          e->srv.url,
+                          "--api-key",
+                          "K",
+                          "--expected-runs",
+                          expected,
+                          "--heartbeat-timeout-ms",
+                          hb,
+                          "--flush-interval-ms",
+                          "100",
+                          NULL};
+    pid_t pid = wbt_spawn(argv, fd);
+    wbt_read_line(*fd, "wandb-mpi-aggregator listening on ", 10000, ep, eplen);
     return pid;
 }
 
@@ -338,18 +236,13 @@ static void test_silent_rank_crashed(void)
     char ep[256];
     pid_t apid = s_agg_start(&env, "1", "300", &afd, ep, sizeof ep);
     void *ctx = zmq_ctx_new();
-    void *d = zmq_socket(ctx, ZMQ_DEALER);
-    CHECK_EQ(zmq_connect(d, ep), 0);
-    s_rank_silent(d, "silent");
-    CHECK_EQ(s_wait_exit(apid, 20000), 0);
-    json_t *r = s_get(env.base, "/api/v1/runs/silent?project=p");
+    void *d = s_rank_silent(ctx, ep, "silent");
+    CHECK_EQ(wbt_wait_exit(apid, 20000), 0);
+    json_t *r = wbt_http_get(&env.srv, "/api/v1/runs/silent?project=p");
     CHECK_STREQ(json_string_value(json_object_get(r, "state")), "running"); // server decides
     CHECK_EQ(json_integer_value(json_object_get(r, "history_count")), 2);
     json_decref(r);
-    int linger = 0;
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_close(d);
-    zmq_ctx_term(ctx);
+    s_rank_close(ctx, d);
     close(afd);
     s_server_stop(&env);
 }
@@ -363,22 +256,17 @@ static void test_sigterm_drains(void)
     char ep[256];
     pid_t apid = s_agg_start(&env, "0", "60000", &afd, ep, sizeof ep);
     void *ctx = zmq_ctx_new();
-    void *d = zmq_socket(ctx, ZMQ_DEALER);
-    CHECK_EQ(zmq_connect(d, ep), 0);
-    s_rank_silent(d, "term");
+    void *d = s_rank_silent(ctx, ep, "term");
     usleep(200000);
-    int64_t t0 = s_now_ms();
+    int64_t t0 = t_now_ms();
     kill(apid, SIGTERM);
-    CHECK_EQ(s_wait_exit(apid, 20000), 1);
-    CHECK(s_now_ms() - t0 < 10000);
-    json_t *r = s_get(env.base, "/api/v1/runs/term?project=p");
+    CHECK_EQ(wbt_wait_exit(apid, 20000), 1);
+    CHECK(t_now_ms() - t0 < 10000);
+    json_t *r = wbt_http_get(&env.srv, "/api/v1/runs/term?project=p");
     CHECK_EQ(json_integer_value(json_object_get(r, "history_count")), 2);
     CHECK_STREQ(json_string_value(json_object_get(r, "state")), "running");
     json_decref(r);
-    int linger = 0;
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_close(d);
-    zmq_ctx_term(ctx);
+    s_rank_close(ctx, d);
     close(afd);
     s_server_stop(&env);
 }

@@ -14,13 +14,6 @@
 #define V(...) ((const wandb_value_t[]){__VA_ARGS__})
 #define IDS(...) ((const uint32_t[]){__VA_ARGS__})
 
-static int64_t s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void s_sleep_ms(int ms)
 {
     struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)ms * 1000000L};
@@ -44,13 +37,13 @@ static wbi_agg_opts_t s_opts(const char *bind, void *ctx, int expected)
 // Waits (bounded) until the aggregator has seen `finished` FINISH records.
 static void s_wait_finished(wbi_agg_t *agg, uint64_t finished, wbi_agg_stats_t *st)
 {
-    int64_t deadline = s_now_ms() + 5000;
+    int64_t deadline = t_now_ms() + 5000;
     do {
         wbi_agg_get_stats(agg, st);
         if (st->runs_finished >= finished)
             return;
         s_sleep_ms(5);
-    } while (s_now_ms() < deadline);
+    } while (t_now_ms() < deadline);
     WBT_FAIL("runs_finished stayed %llu", (unsigned long long)st->runs_finished);
 }
 
@@ -75,7 +68,7 @@ static void test_tcp_run(void)
     CHECK_OK(wbi_agg_start(&agg, &o));
     const char *ep = wbi_agg_endpoint(agg);
     CHECK(strncmp(ep, "tcp://127.0.0.1:", 16) == 0);
-    CHECK(strcmp(ep + 16, "*") != 0 && atoi(ep + 16) > 0);
+    CHECK(strcmp(ep + 16, "*") != 0 && strtol(ep + 16, NULL, 10) > 0);
 
     void *ctx = zmq_ctx_new();
     void *d = zmq_socket(ctx, ZMQ_DEALER);
@@ -100,8 +93,8 @@ static void test_tcp_run(void)
     CHECK_EQ(type, WBI_REC_FINISHED);
     wbi_agg_stats_t st;
     s_wait_finished(agg, 1, &st);
-    int64_t deadline = s_now_ms() + 5000;
-    while (st.messages < 3 && s_now_ms() < deadline) {
+    int64_t deadline = t_now_ms() + 5000;
+    while (st.messages < 3 && t_now_ms() < deadline) {
         s_sleep_ms(5);
         wbi_agg_get_stats(agg, &st);
     }
@@ -111,11 +104,11 @@ static void test_tcp_run(void)
     CHECK_EQ(st.malformed, 1);
     CHECK(wbi_agg_settled(agg));
 
-    int64_t t0 = s_now_ms();
+    int64_t t0 = t_now_ms();
     wandb_err rc = wbi_agg_stop(&agg, 1000); // the backend cannot deliver
     CHECK(rc == WANDB_OK || rc == WANDB_ETIMEDOUT);
     CHECK(agg == NULL);
-    CHECK(s_now_ms() - t0 < 3000);
+    CHECK(t_now_ms() - t0 < 3000);
     zmq_close(d);
     zmq_ctx_term(ctx);
     t_msg_free(&m);
@@ -142,9 +135,9 @@ static void test_inproc_pending(void)
     wbi_agg_stats_t st;
     s_wait_finished(agg, 1, &st);
     CHECK(!wbi_agg_settled(agg)); // two runs expected
-    int64_t t0 = s_now_ms();
+    int64_t t0 = t_now_ms();
     CHECK_ERR(wbi_agg_stop(&agg, 300), WANDB_ETIMEDOUT);
-    int64_t took = s_now_ms() - t0;
+    int64_t took = t_now_ms() - t0;
     CHECK(took >= 250 && took < 2000);
     CHECK(agg == NULL);
     zmq_close(d);
@@ -181,11 +174,11 @@ static void test_reconnect_same_id(void)
         zmq_close(d); // linger: the message is delivered before the close completes
         if (conn == 0) {
             wbi_agg_stats_t st;
-            int64_t deadline = s_now_ms() + 5000;
+            int64_t deadline = t_now_ms() + 5000;
             do {
                 s_sleep_ms(5);
                 wbi_agg_get_stats(agg, &st);
-            } while (st.rows < 1 && s_now_ms() < deadline);
+            } while (st.rows < 1 && t_now_ms() < deadline);
             CHECK_EQ(st.rows, 1);
         }
     }

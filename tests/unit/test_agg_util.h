@@ -11,8 +11,17 @@
 #include "common/alloc.h"
 #include "common/wire.h"
 #include "testutil.h"
+#include <time.h>
 
 #define T_MAX_LINES 4096
+
+// Milliseconds of the monotonic clock, for bounded waits.
+static inline int64_t t_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 // What the core sent to its sink.
 typedef struct {

@@ -3,30 +3,17 @@
 
 #include "testutil.h"
 
+#include "harness/server_harness.h"
+
 #include "common/alloc.h"
 #include "common/jsonx.h"
 #include "server/gql.h"
 #include "server/runjson.h"
 #include "server/store.h"
 
-#include <ftw.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-// Removes a directory tree (rm -rf without a shell).
-static int s_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void s_rm_tree(const char *dir)
-{
-    CHECK(nftw(dir, s_rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0);
-}
 
 // The operation name comes from the query text when operationName is empty.
 static void test_op_name(void)
@@ -148,7 +135,7 @@ static void s_env_init(s_env_t *env)
 static void s_env_release(s_env_t *env)
 {
     wbi_store_destroy(&env->store);
-    s_rm_tree(env->dir);
+    CHECK(wbt_rm_tree(env->dir) == 0);
 }
 
 // Runs one request given as JSON text.

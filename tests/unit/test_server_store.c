@@ -3,29 +3,16 @@
 
 #include "testutil.h"
 
+#include "harness/server_harness.h"
+
 #include "common/alloc.h"
 #include "common/jsonx.h"
 #include "server/runjson.h"
 #include "server/store.h"
 
-#include <ftw.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-// Removes a directory tree (rm -rf without a shell).
-static int s_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void s_rm_tree(const char *dir)
-{
-    CHECK(nftw(dir, s_rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0);
-}
 
 // A fresh temp directory per test, removed at the end.
 typedef struct {
@@ -42,7 +29,7 @@ static void s_tmp_init(s_tmp_t *t)
 
 static void s_tmp_release(s_tmp_t *t)
 {
-    s_rm_tree(t->dir);
+    CHECK(wbt_rm_tree(t->dir) == 0);
 }
 
 static wbi_store_t *s_open(const s_tmp_t *t, bool readonly)
