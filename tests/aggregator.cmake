@@ -14,12 +14,3 @@ if(TARGET wandb-mpi-server AND TARGET wandb-mpi-aggregator)
     LIBS wbi_common LABELS integration TIMEOUT 90)
   add_dependencies(test_agg_e2e wandb-mpi-server wandb-mpi-aggregator)
 endif()
-# libzmq is not instrumented: see unit/test_agg.tsan.supp.
-if(WANDB_SANITIZE MATCHES "thread")
-  foreach(t test_agg_run test_agg_core test_agg_socket test_agg_e2e)
-    if(TEST ${t})
-      set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT
-        "TSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/unit/test_agg.tsan.supp")
-    endif()
-  endforeach()
-endif()

@@ -11,6 +11,7 @@
 #include "aggregator/core.h"
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/tsan.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -158,6 +159,7 @@ static void s_drain_socket(wbi_agg_t *self)
             zmq_msg_close(&id);
             return;
         }
+        WBI_TSAN_ACQUIRE(zmq_msg_data(&body));
         bool extra_frames = false;
         while (zmq_msg_more(&body)) {
             // One frame per message is the format; drop any extra frames.

@@ -5,6 +5,7 @@
 #include "common/alloc.h"
 #include "common/jsonx.h"
 #include "common/log.h"
+#include "common/tsan.h"
 #include "common/wire.h"
 #include <errno.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@ static void s_count(wbi_io_t *self, int which, uint64_t n)
 static bool s_send(wbi_io_t *self, zmq_msg_t *msg)
 {
     size_t len = zmq_msg_size(msg);
+    WBI_TSAN_RELEASE(zmq_msg_data(msg));
     if (zmq_msg_send(msg, self->sock, ZMQ_DONTWAIT) < 0) {
         if (errno == EAGAIN)
             s_count(self, S_BLOCKED, 1);

@@ -201,7 +201,8 @@ static void s_reply_error(s_reply_t *reply, int status, const char *fmt, ...)
     reply->json = json_pack("{sss[{ss}]}", "error", msg, "errors", "message", msg);
 }
 
-// Fills reply from a store error: 503 when transient, else 500.
+// Fills reply from a store error: 503 when transient, else 500. Lock: held
+// (the store's error text is shared with the watchdog thread).
 static void s_reply_store_error(wbi_server_t *self, s_reply_t *reply, wandb_err e)
 {
     wbi_slog(WANDB_LOG_WARN, "store", "%s (%s)", wandb_strerror(e), wbi_store_errmsg(self->store));
@@ -394,15 +395,13 @@ static void s_handle_file_stream_post(wbi_server_t *self, struct MHD_Connection 
         well_formed = s_file_stream_apply(self, id, req->parsed, now, reply, &e);
     if (e == WANDB_OK && well_formed)
         e = wbi_store_commit(self->store);
+    if (e != WANDB_OK && well_formed)
+        s_reply_store_error(self, reply, e);
     if (e != WANDB_OK || !well_formed)
         wbi_store_rollback(self->store);
     pthread_mutex_unlock(&self->lock);
-    if (!well_formed)
+    if (e != WANDB_OK || !well_formed)
         return;
-    if (e != WANDB_OK) {
-        s_reply_store_error(self, reply, e);
-        return;
-    }
     if (json_is_true(json_object_get(req->parsed, "complete")))
         wbi_slog(WANDB_LOG_INFO, "file_stream", "run %s/%s/%s complete (exit code %" PRId64 ")",
                  seg[0], seg[1], seg[2],
@@ -445,13 +444,13 @@ static void s_handle_upload_put(wbi_server_t *self, struct MHD_Connection *conn,
         e = wbi_store_file_put(self->store, id, req->up_name, req->up_bytes, true, now);
     if (e == WANDB_OK)
         e = wbi_store_commit(self->store);
-    else
-        wbi_store_rollback(self->store);
-    pthread_mutex_unlock(&self->lock);
     if (e != WANDB_OK) {
         s_reply_store_error(self, reply, e);
-        return;
+        wbi_store_rollback(self->store);
     }
+    pthread_mutex_unlock(&self->lock);
+    if (e != WANDB_OK)
+        return;
     wbi_slog(WANDB_LOG_DEBUG, "upload", "%s/%s/%s: %s (%" PRId64 " bytes)", req->up_entity,
              req->up_project, req->up_run, req->up_name, req->up_bytes);
     reply->status = 200;
@@ -519,10 +518,11 @@ static void s_handle_runs_get(wbi_server_t *self, struct MHD_Connection *conn, s
     json_t *runs = json_array();
     pthread_mutex_lock(&self->lock);
     wandb_err e = wbi_store_runs_each(self->store, entity, project, s_collect_run, runs);
+    if (e != WANDB_OK)
+        s_reply_store_error(self, reply, e);
     pthread_mutex_unlock(&self->lock);
     if (e != WANDB_OK) {
         json_decref(runs);
-        s_reply_store_error(self, reply, e);
         return;
     }
     reply->status = 200;

@@ -14,17 +14,6 @@
 #include <time.h>
 #include <zmq.h>
 
-#ifdef __SANITIZE_THREAD__
-// libzmq is not instrumented: TSan cannot see how its I/O threads hand
-// message buffers over, and reports every zmq_msg buffer as racy. Races with
-// a libzmq frame are suppressed; the ring is checked by test_ring under TSan.
-const char *__tsan_default_suppressions(void);
-const char *__tsan_default_suppressions(void)
-{
-    return "race:libzmq.so\n";
-}
-#endif
-
 typedef struct {
     void *ctx;             // the test's own context
     void *router;          // bound ROUTER
