@@ -50,26 +50,14 @@ wandb_err wbi_keys_add(wbi_keys_t *self, const char *key, size_t len, uint32_t h
 // Removes every key with an id above count (the most recent ones first).
 void wbi_keys_truncate(wbi_keys_t *self, uint32_t count);
 // True when id (1..count) is exactly the NUL-terminated key (bytes, not
-// pointer: a hint cached by pointer is verified with this).
+// pointer: a hint cached by pointer is verified with this). strncmp stops at
+// the caller's NUL, so a buffer now holding a shorter key is never read past.
 static inline bool wbi_keys_match(const wbi_keys_t *self, uint32_t id, const char *key)
 {
     if (id == 0 || id > self->count)
         return false;
     const wbi_key_entry_t *ent = &self->entries[id - 1];
-    const char *a = self->arena + ent->off;
-    size_t len = ent->len;
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t x, y;
-        memcpy(&x, a + i, 8);
-        memcpy(&y, key + i, 8);
-        if (x != y)
-            return false;
-    }
-    for (; i < len; i++)
-        if (a[i] != key[i])
-            return false;
-    return key[len] == '\0';
+    return strncmp(self->arena + ent->off, key, ent->len) == 0 && key[ent->len] == '\0';
 }
 
 // The bytes and length of id (1..count); NULL for an unknown id.
