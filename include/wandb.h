@@ -80,8 +80,10 @@ typedef enum {
 typedef void (*wandb_logger_fn)(void *arg, wandb_log_level level, const char *msg);
 
 // Installs a logger callback for the library's own messages; NULL restores
-// the default (stderr, prefixed "wandb[rank N]: ", level from WANDB_LOG_LEVEL,
-// WARN by default). The callback may be called from the I/O thread.
+// the default (stderr, prefixed "wandb[rank N]: "). The level from
+// WANDB_LOG_LEVEL (err|warn|notice|info|debug, WARN by default) filters both:
+// a callback only receives messages at or above that level. The callback
+// may be called from the I/O thread.
 // Thread: call before wandb_init, not concurrently with other calls.
 WANDB_EXPORT void wandb_set_logger(wandb_logger_fn fn, void *arg);
 
@@ -120,7 +122,9 @@ typedef struct wandb_value {
 // ---------------------------------------------------------------------------
 // Settings. Names follow the WANDB_* environment variables in lower case:
 //   project, entity, api_key, base_url, mode (online|offline|disabled),
-//   group, job_type, name, notes, tags (comma-separated), run_id, dir, resume
+//   group, job_type, name, notes, tags (comma-separated), run_id, dir,
+//   resume (only never is supported: allow|must|auto make wandb_init
+//   return WANDB_ENOTSUP)
 // plus the transport and buffering knobs documented in docs/settings.md:
 //   aggregator (a ZeroMQ endpoint; empty: start one in this process),
 //   secret, rank, world_size, ring_bytes, ring_full (drop|wait),
@@ -184,8 +188,10 @@ WANDB_EXPORT wandb_err wandb_finish(wandb_run_t **run_p, int exit_code);
 //     A higher step first commits the pending row.
 //   commit: WANDB_COMMIT_AUTO commits when no step is given and
 //     accumulates otherwise; WANDB_COMMIT_TRUE/FALSE force it.
-// A commit ends the row and increments the step. Scalars are copied into a
-// preallocated ring: no allocation, no system call. When the ring is full the
+// A commit ends the row and increments the step. Scalars and strings are
+// copied into a preallocated ring: no allocation, no system call (a JSON
+// value is parsed in the calling thread to check it, which allocates).
+// When the ring is full the
 // policy "ring_full" applies (drop: WANDB_EFULL, counted; wait: bounded).
 // Thread: any; calls are serialized internally.
 WANDB_EXPORT wandb_err wandb_log_values(wandb_run_t *run, const wandb_value_t *values, size_t n,
@@ -266,7 +272,9 @@ typedef enum {
 // loops) and its bytes travel to the aggregator with the run's other data,
 // so ranks need no file system shared with it; the backend uploads it and
 // reports it like the official client (CreateRunFiles, PUT, "uploaded").
-// Waits for ring room at most finish_timeout_ms. Saving the same name again
+// Waits for ring room at most finish_timeout_ms, without blocking other
+// threads; file chunks only fill the ring up to half, so rows logged
+// meanwhile keep their room. Saving the same name again
 // replaces it. No glob patterns and no watching of live files: a live file
 // is read again only at finish.
 // Errors: WANDB_EINVAL (bad arguments, or no valid name: it must be
@@ -322,8 +330,10 @@ WANDB_EXPORT const char *wandb_aggregator_endpoint(const wandb_aggregator_t *sel
 // *self_p and sets it to NULL. WANDB_ETIMEDOUT when something was pending.
 WANDB_EXPORT wandb_err wandb_aggregator_stop(wandb_aggregator_t **self_p, int timeout_ms);
 
-// Frees global state (an in-process aggregator left over, the logger).
-// Call after the last wandb_finish. Not thread-safe.
+// Finishes the run left active, if any, as wandb_finish(&run, 0) would
+// (bounded by its finish_timeout_ms); does nothing otherwise. It does not
+// reset the logger callback. Call at exit, after or instead of the last
+// wandb_finish. Not thread-safe.
 WANDB_EXPORT void wandb_shutdown(void);
 
 #ifdef __cplusplus

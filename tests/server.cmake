@@ -12,3 +12,7 @@ wandb_add_test(test_server_http SOURCES integration/test_server_http.c
   harness/server_harness.c
   LIBS wbi_common SQLite::SQLite3 LABELS integration TIMEOUT 120)
 add_dependencies(test_server_http wandb-mpi-server)
+if(TARGET wandb-mpi)
+  # test_settle_on_exit reads the states with the CLI.
+  add_dependencies(test_server_http wandb-mpi)
+endif()

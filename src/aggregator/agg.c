@@ -24,6 +24,7 @@
 #define S_BATCH 4096           // messages handled between timer passes
 #define S_RCVHWM 100000        // queued inbound messages per peer
 #define S_MAXMSG (128LL << 20) // largest accepted message (bytes)
+#define S_FINAL_DRAIN_MS 1000  // longest final drain of the socket after quit
 
 struct wbi_agg {
     void *ctx;                  // ZeroMQ context
@@ -39,6 +40,7 @@ struct wbi_agg {
     wbi_agg_stats_t stats;      // published stats
     wbi_agg_core_extra_t extra; // published internal counters
     bool settled;               // published wbi_agg_core_settled()
+    int left_active;            // runs still active at shutdown (read after join)
 };
 
 // Monotonic milliseconds.
@@ -138,16 +140,18 @@ static void s_reply(void *arg, const void *peer, size_t peer_len, const void *ms
 
 // --- the loop ----------------------------------------------------------------
 
-// Receives and handles up to S_BATCH messages without blocking.
-static void s_drain_socket(wbi_agg_t *self)
+// Receives and handles up to S_BATCH messages without blocking. Returns
+// how many were received.
+static int s_drain_socket(wbi_agg_t *self)
 {
     zmq_msg_t id;
     zmq_msg_t body;
-    for (int i = 0; i < S_BATCH; i++) {
+    int i;
+    for (i = 0; i < S_BATCH; i++) {
         zmq_msg_init(&id);
         if (zmq_msg_recv(&id, self->sock, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&id);
-            return;
+            return i;
         }
         if (!zmq_msg_more(&id)) {
             zmq_msg_close(&id); // a ROUTER always prefixes the identity
@@ -157,7 +161,7 @@ static void s_drain_socket(wbi_agg_t *self)
         if (zmq_msg_recv(&body, self->sock, 0) < 0) {
             zmq_msg_close(&body);
             zmq_msg_close(&id);
-            return;
+            return i;
         }
         WBI_TSAN_ACQUIRE(zmq_msg_data(&body));
         bool extra_frames = false;
@@ -182,6 +186,7 @@ static void s_drain_socket(wbi_agg_t *self)
         zmq_msg_close(&body);
         zmq_msg_close(&id);
     }
+    return i;
 }
 
 // Publishes stats and the settled flag for other threads.
@@ -212,9 +217,13 @@ static void *s_loop(void *arg)
         wbi_agg_core_tick(self->core, s_mono_ms(), s_wall());
         s_publish(self);
     }
-    s_drain_socket(self); // whatever already arrived
+    // Whatever already arrived (FINISH records may sit behind a backlog):
+    // batches until one comes back short, for at most S_FINAL_DRAIN_MS.
+    int64_t until = s_mono_ms() + S_FINAL_DRAIN_MS;
+    while (s_drain_socket(self) == S_BATCH && s_mono_ms() < until)
+        wbi_agg_core_tick(self->core, s_mono_ms(), s_wall());
     wbi_agg_core_tick(self->core, s_mono_ms(), s_wall());
-    wbi_agg_core_shutdown(self->core, s_wall());
+    self->left_active = wbi_agg_core_shutdown(self->core, s_wall());
     s_publish(self);
     int linger = 0;
     zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
@@ -342,9 +351,10 @@ bool wbi_agg_settled(wbi_agg_t *self)
     return settled;
 }
 
-// Sleeps for ms milliseconds.
-static void s_sleep_ms(int ms)
+void wbi_agg_sleep_ms(int ms)
 {
+    if (ms <= 0)
+        return;
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
@@ -356,15 +366,15 @@ wandb_err wbi_agg_stop_ex(wbi_agg_t **self_p, int wait_ms, int drain_ms, wbi_agg
     wbi_agg_t *self = *self_p;
     *self_p = NULL;
     int64_t deadline = s_mono_ms() + (wait_ms > 0 ? wait_ms : 0);
-    bool settled = wbi_agg_settled(self);
-    while (!settled && s_mono_ms() < deadline) {
-        s_sleep_ms(5);
-        settled = wbi_agg_settled(self);
-    }
+    while (!wbi_agg_settled(self) && s_mono_ms() < deadline)
+        wbi_agg_sleep_ms(5);
     atomic_store(&self->quit, true);
     pthread_join(self->thread, NULL);
+    // Judged after the final drain: a FINISH handled there counts. The loop
+    // published these last, before it ended (the join orders them).
+    bool settled = self->left_active == 0 && self->settled;
     if (final)
-        *final = self->stats; // the loop published them last, before it ended
+        *final = self->stats;
     wandb_err drc = wbi_backend_drain(self->backend, drain_ms > 0 ? drain_ms : 0);
     if (drc != WANDB_OK)
         wbi_warn("aggregator: backend not drained: %s (%s)", wandb_strerror(drc),
@@ -382,7 +392,7 @@ wandb_err wbi_agg_stop(wbi_agg_t **self_p, int timeout_ms)
     int64_t deadline = start + (timeout_ms > 0 ? timeout_ms : 0);
     // Wait for the runs here so the drain gets exactly the time left.
     while (!wbi_agg_settled(self) && s_mono_ms() < deadline)
-        s_sleep_ms(5);
+        wbi_agg_sleep_ms(5);
     int64_t left = deadline - s_mono_ms();
     return wbi_agg_stop_ex(self_p, 0, left > 0 ? (int)left : 0, NULL);
 }

@@ -13,10 +13,14 @@
 // expected runs, then (whatever happened) at most drain_ms for the backend.
 // Runs still active are logged and left without a finish (crashed).
 // final (may be NULL) gets the stats as they were when the loop ended.
+// WANDB_ETIMEDOUT when runs were still active after the final drain of the
+// socket, fewer than expected_runs ever ended, or the backend did not drain.
 wandb_err wbi_agg_stop_ex(wbi_agg_t **self_p, int wait_ms, int drain_ms, wbi_agg_stats_t *final);
 // True when the expected runs (see wbi_agg_opts_t) are all finished or crashed.
 bool wbi_agg_settled(wbi_agg_t *self);
 // Internal counters (sequence gaps, ignored peers, dropped values).
 void wbi_agg_get_extra(wbi_agg_t *self, wbi_agg_core_extra_t *out);
+// Sleeps ms milliseconds (any ms >= 0; returns early on a signal).
+void wbi_agg_sleep_ms(int ms);
 
 #endif

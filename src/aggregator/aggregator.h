@@ -6,8 +6,10 @@
 //  then sends KEY/ROW/CONFIG/SUMMARY/... records; the aggregator applies the
 //  step/commit rules per run, keeps the summary, builds history lines and
 //  hands them to the backend client (one HTTP connection for all runs).
-//  Runs whose peer stays silent past the heartbeat timeout are finished as
-//  crashed. Thread: start/stop from one thread; the rest is internal.
+//  Runs whose peer stays silent past the heartbeat timeout are abandoned:
+//  never finished, their heartbeats stop, so the backend marks them crashed
+//  (a peer that speaks again goes on). Thread: start/stop from one thread;
+//  the rest is internal.
 #ifndef WBI_AGGREGATOR_H
 #define WBI_AGGREGATOR_H
 
@@ -20,7 +22,7 @@ typedef struct {
     const char *secret;       // HELLO must carry it ("secret"); NULL: not checked
     void *zmq_ctx;            // context to use (needed for inproc); NULL: own one
     int expected_runs;        // stop waits for this many FINISHes; 0: every HELLO seen
-    int heartbeat_timeout_ms; // silence that marks a run crashed; 0: 60000
+    int heartbeat_timeout_ms; // silence that marks a run crashed; 0: 15000
     wbi_backend_opts_t backend;
 } wbi_agg_opts_t;
 
@@ -28,10 +30,10 @@ typedef struct {
     uint64_t messages;      // ZeroMQ messages received
     uint64_t records;       // records decoded
     uint64_t rows;          // history rows emitted
-    uint64_t malformed;     // messages or records rejected by the decoder
+    uint64_t malformed;     // messages or records rejected (decoder, failed HELLO)
     uint64_t runs;          // runs seen (HELLO)
     uint64_t runs_finished; // FINISH received
-    uint64_t runs_crashed;  // heartbeat timed out
+    uint64_t runs_crashed;  // heartbeat timed out, or still active at shutdown
 } wbi_agg_stats_t;
 
 // Binds, starts the thread and returns a new aggregator in *out.
@@ -41,7 +43,8 @@ wandb_err wbi_agg_start(wbi_agg_t **out, const wbi_agg_opts_t *opts);
 const char *wbi_agg_endpoint(const wbi_agg_t *self);
 // Waits until expected runs finished (or crashed) and the backend drained,
 // at most timeout_ms, then stops, frees and sets *self_p to NULL.
-// WANDB_ETIMEDOUT when something was still pending.
+// WANDB_ETIMEDOUT when runs were still active after the final drain of the
+// socket, fewer than expected_runs ever ended, or the backend did not drain.
 wandb_err wbi_agg_stop(wbi_agg_t **self_p, int timeout_ms);
 void wbi_agg_get_stats(wbi_agg_t *self, wbi_agg_stats_t *out);
 

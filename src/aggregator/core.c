@@ -7,6 +7,12 @@
 //  lower step, record before HELLO) is counted and skipped alone, because
 //  its length already says where the next record starts. The first problem
 //  of a peer is logged at WARN, the rest at DEBUG.
+//
+//  Peer table: a routing id gets an entry only once it sent a valid HELLO
+//  (with the right secret). Messages from unknown ids that do not start
+//  with one are dropped and counted in `ignored` (a failed HELLO counts in
+//  `malformed`), under one rate-limited warning for all of them, so junk
+//  connections can neither fill the table nor flood the log.
 #include "aggregator/core.h"
 #include "aggregator/map.h"
 #include "common/alloc.h"
@@ -17,10 +23,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#define S_STRANGER_WARN_MS 60000 // at most one WARN about unknown peers this often
+
 typedef enum {
-    S_NEW,      // connected, no HELLO yet
     S_ACTIVE,   // HELLO accepted, run open
-    S_IGNORED,  // bad secret or bad HELLO: everything dropped
     S_FINISHED, // FINISH received
     S_CRASHED,  // silent past the heartbeat timeout
 } s_state_t;
@@ -32,6 +38,7 @@ typedef struct {
     s_state_t state;         // see s_state_t
     wbi_agg_run_t *run;      // the run (ACTIVE, FINISHED, CRASHED)
     int64_t last_seen_ms;    // monotonic time of the last message
+    int timeout_ms;          // heartbeat timeout of this peer (HELLO heartbeat_ms)
     int64_t last_summary_ms; // monotonic time of the last summary
     uint32_t next_seq;       // expected next seq
     bool seq_known;          // next_seq is valid
@@ -55,7 +62,13 @@ struct wbi_agg_core {
     wbi_agg_names_t names;      // key names shared by all runs
     wbi_agg_stats_t stats;      // public counters
     wbi_agg_core_extra_t extra; // internal counters
-    int64_t last_tick_ms;       // when the last timer pass ran
+    int64_t last_tick_ms;       // when the last summary pass ran
+    int64_t prev_tick_ms;       // when the last tick ran (any)
+    bool ticked;                // prev_tick_ms is valid
+    uint64_t strangers;         // unknown-peer messages since the last WARN about them
+    int64_t stranger_warn_ms;   // when that WARN was logged
+    bool stranger_warned;       // stranger_warn_ms is valid
+    bool full_warned;           // "peer table full" was logged
 };
 
 wandb_err wbi_agg_core_new(wbi_agg_core_t **out, const wbi_agg_core_opts_t *opts,
@@ -140,12 +153,46 @@ static void s_bad(wbi_agg_core_t *self, s_peer_t *p, const char *fmt, ...)
     p->warned = true;
 }
 
-// Finds or creates the peer with this routing id; NULL when the table is full.
-static s_peer_t *s_peer_get(wbi_agg_core_t *self, const void *id, size_t len)
+// Counts one message (or HELLO) from a peer without a table entry and logs
+// it: WARN at most once per S_STRANGER_WARN_MS for all such peers together,
+// DEBUG otherwise. Counted in `malformed` for a failed HELLO, else `ignored`.
+static void s_stranger(wbi_agg_core_t *self, int64_t mono_ms, bool malformed, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void s_stranger(wbi_agg_core_t *self, int64_t mono_ms, bool malformed, const char *fmt, ...)
 {
-    uint32_t idx = wbi_smap_get(&self->by_id, id, len);
-    if (idx != WBI_MAP_NONE)
-        return self->peers[idx];
+    if (malformed)
+        self->stats.malformed++;
+    else
+        self->extra.ignored++;
+    self->strangers++;
+    bool warn = !self->stranger_warned || mono_ms - self->stranger_warn_ms >= S_STRANGER_WARN_MS ||
+                mono_ms < self->stranger_warn_ms;
+    wandb_log_level level = warn ? WANDB_LOG_WARN : WANDB_LOG_DEBUG;
+    if (wbi_log_enabled(level)) {
+        char what[256];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof what, fmt, ap);
+        va_end(ap);
+        if (warn)
+            wbi_log(level,
+                    "aggregator: %s; %" PRIu64 " message(s) from peers without a valid HELLO "
+                    "dropped (further ones at debug level for %d s)",
+                    what, self->strangers, S_STRANGER_WARN_MS / 1000);
+        else
+            wbi_log(level, "aggregator: %s", what);
+    }
+    if (warn) {
+        self->stranger_warned = true;
+        self->stranger_warn_ms = mono_ms;
+        self->strangers = 0;
+    }
+}
+
+// Adds a peer for this routing id with its open run (a valid HELLO).
+// NULL when the table is full or out of memory (the caller keeps the run).
+static s_peer_t *s_peer_add(wbi_agg_core_t *self, const void *id, size_t len, wbi_agg_run_t *run)
+{
     if (self->npeers >= WBI_AGG_MAX_PEERS)
         return NULL;
     if (self->npeers == self->peers_cap) {
@@ -168,6 +215,8 @@ static s_peer_t *s_peer_get(wbi_agg_core_t *self, const void *id, size_t len)
     memcpy(p->id, id, len);
     p->id_len = len;
     p->index = (uint32_t)self->npeers;
+    p->run = run;
+    p->timeout_ms = self->heartbeat_timeout_ms;
     self->peers[self->npeers++] = p;
     return p;
 }
@@ -230,43 +279,67 @@ static bool s_secret_ok(const char *want, const char *got)
     return diff == 0;
 }
 
-// HELLO: checks the secret and opens the run.
-static void s_hello(wbi_agg_core_t *self, s_peer_t *p, const wbi_wire_record_t *rec,
-                    int64_t mono_ms)
+// HELLO from an unknown routing id: checks the secret, opens the run and
+// only then adds the peer. NULL when the HELLO failed (counted, logged).
+static s_peer_t *s_hello(wbi_agg_core_t *self, const void *id, size_t id_len,
+                         const wbi_wire_record_t *rec, int64_t mono_ms)
 {
-    if (p->state != S_NEW) {
-        s_bad(self, p, "second HELLO ignored");
-        return;
-    }
     json_error_t jerr;
     json_t *hello = wbi_jsonx_loadb((const char *)rec->payload, rec->len, 0, &jerr);
     if (!hello) {
-        p->state = S_IGNORED;
-        s_bad(self, p, "HELLO is not valid JSON (%s at %d): peer ignored", jerr.text,
-              jerr.position);
-        return;
+        s_stranger(self, mono_ms, true, "HELLO is not valid JSON (%s at %d): peer ignored",
+                   jerr.text, jerr.position);
+        return NULL;
     }
     if (self->secret &&
         !s_secret_ok(self->secret, json_string_value(json_object_get(hello, "secret")))) {
         json_decref(hello);
-        p->state = S_IGNORED;
-        s_bad(self, p, "HELLO with a wrong secret: peer ignored");
-        return;
+        s_stranger(self, mono_ms, true, "HELLO with a wrong secret: peer ignored");
+        return NULL;
     }
+    if (self->npeers >= WBI_AGG_MAX_PEERS) {
+        // Only welcomed runs take entries, so the table is really full.
+        json_decref(hello);
+        self->stats.malformed++;
+        if (!self->full_warned)
+            wbi_warn("aggregator: the peer table is full (%d runs); later runs are dropped",
+                     WBI_AGG_MAX_PEERS);
+        self->full_warned = true;
+        return NULL;
+    }
+    // The rank's heartbeat period, when it says: allow three missed beats.
+    int timeout_ms = self->heartbeat_timeout_ms;
+    const json_t *hb = json_object_get(hello, "heartbeat_ms");
+    if (json_is_integer(hb) && json_integer_value(hb) > 0 &&
+        json_integer_value(hb) <= INT32_MAX / 3 && 3 * (int)json_integer_value(hb) > timeout_ms)
+        timeout_ms = 3 * (int)json_integer_value(hb);
     const char *why = NULL;
-    wandb_err rc = wbi_agg_run_open(&p->run, &self->sink, hello, &self->names, &why);
+    wbi_agg_run_t *run = NULL;
+    wandb_err rc = wbi_agg_run_open(&run, &self->sink, hello, &self->names, &why);
     json_decref(hello);
     if (rc != WANDB_OK) {
-        p->state = S_IGNORED;
-        s_bad(self, p, "cannot open the run: %s: peer ignored", why ? why : wandb_strerror(rc));
-        return;
+        s_stranger(self, mono_ms, true, "cannot open the run: %s: peer ignored",
+                   why ? why : wandb_strerror(rc));
+        return NULL;
+    }
+    s_peer_t *p = s_peer_add(self, id, id_len, run);
+    if (!p) {
+        self->stats.malformed++;
+        wbi_warn("aggregator: run '%s' (rank %d) dropped: out of memory", wbi_agg_run_id(run),
+                 wbi_agg_run_rank(run));
+        wbi_agg_run_abandon(run, 0); // stop the backend's heartbeats for it
+        wbi_agg_run_destroy(&run);
+        return NULL;
     }
     p->state = S_ACTIVE;
+    p->timeout_ms = timeout_ms;
+    p->last_seen_ms = mono_ms;
     p->last_summary_ms = mono_ms;
     self->stats.runs++;
     wbi_info("aggregator: run '%s' (rank %d) started", wbi_agg_run_id(p->run),
              wbi_agg_run_rank(p->run));
     s_try_welcome(self, p);
+    return p;
 }
 
 // FINISH: closes the run and acknowledges it.
@@ -301,18 +374,16 @@ static const char *s_type_name(uint8_t type)
 }
 
 // Handles one record of an ACTIVE peer.
-static void s_record(wbi_agg_core_t *self, s_peer_t *p, const wbi_wire_record_t *rec,
-                     int64_t mono_ms, double wall)
+static void s_record(wbi_agg_core_t *self, s_peer_t *p, const wbi_wire_record_t *rec, double wall)
 {
     if (rec->type == WBI_REC_HELLO) {
-        s_hello(self, p, rec, mono_ms);
+        s_bad(self, p, "second HELLO ignored");
         return;
     }
     if (rec->type > WBI_REC_FILE_END || rec->type == 0)
         return; // unknown types are skipped (forward compatibility)
     if (p->state != S_ACTIVE) {
-        s_bad(self, p, "%s record %s", s_type_name(rec->type),
-              p->state == S_NEW ? "before HELLO" : "after FINISH");
+        s_bad(self, p, "%s record after FINISH", s_type_name(rec->type));
         return;
     }
     const char *text = (const char *)rec->payload;
@@ -380,20 +451,57 @@ static void s_record(wbi_agg_core_t *self, s_peer_t *p, const wbi_wire_record_t 
         s_bad(self, p, "%s record rejected: %s", s_type_name(rec->type), wandb_strerror(rc));
 }
 
+// Handles the records left in r (the rest of one message) for peer p.
+static void s_records(wbi_agg_core_t *self, s_peer_t *p, wbi_wire_reader_t *r, double wall)
+{
+    for (;;) {
+        wbi_wire_record_t rec;
+        wandb_err rc = wbi_wire_next(r, &rec);
+        if (rc == WANDB_ECLOSED)
+            break;
+        if (rc != WANDB_OK) {
+            s_bad(self, p, "malformed record at offset %zu: rest of the message skipped", r->pos);
+            break;
+        }
+        self->stats.records++;
+        s_record(self, p, &rec, wall);
+    }
+}
+
 void wbi_agg_core_handle(wbi_agg_core_t *self, const void *peer, size_t peer_len, const void *msg,
                          size_t len, int64_t mono_ms, double wall)
 {
     self->stats.messages++;
-    s_peer_t *p = peer_len <= WBI_AGG_PEER_ID_MAX ? s_peer_get(self, peer, peer_len) : NULL;
-    if (!p) {
+    if (peer_len > WBI_AGG_PEER_ID_MAX) {
         self->stats.malformed++;
         return;
     }
-    p->last_seen_ms = mono_ms;
-    if (p->state == S_IGNORED) {
-        self->extra.ignored++;
+    wbi_wire_reader_t r;
+    uint32_t idx = wbi_smap_get(&self->by_id, peer, peer_len);
+    s_peer_t *p = idx != WBI_MAP_NONE ? self->peers[idx] : NULL;
+    if (!p) {
+        // Unknown id: only a message that starts with a valid HELLO makes a
+        // peer; anything else is dropped without an entry.
+        wbi_wire_record_t rec;
+        if (wbi_wire_reader_init(&r, msg, len) != WANDB_OK) {
+            s_stranger(self, mono_ms, false,
+                       "message with a broken header (%zu bytes) from a peer without HELLO", len);
+            return;
+        }
+        if (wbi_wire_next(&r, &rec) != WANDB_OK || rec.type != WBI_REC_HELLO) {
+            s_stranger(self, mono_ms, false, "message from a peer that did not say HELLO");
+            return;
+        }
+        self->stats.records++;
+        p = s_hello(self, peer, peer_len, &rec, mono_ms);
+        if (!p)
+            return;
+        p->seq_known = true;
+        p->next_seq = r.seq + 1;
+        s_records(self, p, &r, wall);
         return;
     }
+    p->last_seen_ms = mono_ms;
     if (p->state == S_CRASHED) {
         // Late but alive: the run goes on (its rows so far were emitted).
         p->state = S_ACTIVE;
@@ -402,7 +510,6 @@ void wbi_agg_core_handle(wbi_agg_core_t *self, const void *peer, size_t peer_len
         wbi_warn("aggregator: run '%s' (rank %d) is sending again after being marked crashed",
                  wbi_agg_run_id(p->run), wbi_agg_run_rank(p->run));
     }
-    wbi_wire_reader_t r;
     if (wbi_wire_reader_init(&r, msg, len) != WANDB_OK) {
         s_bad(self, p, "malformed message header (%zu bytes)", len);
         return;
@@ -421,24 +528,28 @@ void wbi_agg_core_handle(wbi_agg_core_t *self, const void *peer, size_t peer_len
     }
     p->seq_known = true;
     p->next_seq = r.seq + 1;
-    for (;;) {
-        wbi_wire_record_t rec;
-        wandb_err rc = wbi_wire_next(&r, &rec);
-        if (rc == WANDB_ECLOSED)
-            break;
-        if (rc != WANDB_OK) {
-            s_bad(self, p, "malformed record at offset %zu: rest of the message skipped", r.pos);
-            break;
-        }
-        self->stats.records++;
-        s_record(self, p, &rec, mono_ms, wall);
-        if (p->state == S_IGNORED)
-            break;
-    }
+    s_records(self, p, &r, wall);
 }
 
 void wbi_agg_core_tick(wbi_agg_core_t *self, int64_t mono_ms, double wall)
 {
+    // The loop itself stalled (a slow step, a backlog, a stopped process):
+    // nobody could be heard meanwhile, so the gap is not the peers' silence.
+    int64_t stall = self->ticked ? mono_ms - self->prev_tick_ms : 0;
+    if (stall > self->heartbeat_timeout_ms / 2) {
+        wbi_debug("aggregator: no timer pass for %lld ms: heartbeat clocks moved forward",
+                  (long long)stall);
+        for (size_t i = 0; i < self->npeers; i++) {
+            s_peer_t *p = self->peers[i];
+            if (p->state != S_ACTIVE)
+                continue;
+            p->last_seen_ms += stall;
+            if (p->last_seen_ms > mono_ms)
+                p->last_seen_ms = mono_ms; // heard during the stall: silent since then at most
+        }
+    }
+    self->prev_tick_ms = mono_ms;
+    self->ticked = true;
     bool summaries_due = mono_ms - self->last_tick_ms >= self->summary_interval_ms;
     if (summaries_due)
         self->last_tick_ms = mono_ms;
@@ -446,7 +557,7 @@ void wbi_agg_core_tick(wbi_agg_core_t *self, int64_t mono_ms, double wall)
         s_peer_t *p = self->peers[i];
         if (p->state != S_ACTIVE)
             continue;
-        if (mono_ms - p->last_seen_ms > self->heartbeat_timeout_ms) {
+        if (mono_ms - p->last_seen_ms > p->timeout_ms) {
             wbi_agg_run_abandon(p->run, wall);
             p->state = S_CRASHED;
             self->stats.runs_crashed++;
@@ -482,6 +593,11 @@ int wbi_agg_core_shutdown(wbi_agg_core_t *self, double wall)
     int active = 0;
     for (size_t i = 0; i < self->npeers; i++) {
         s_peer_t *p = self->peers[i];
+        if (p->state == S_FINISHED)
+            continue;
+        // Crashed runs kept their open row (the rank might have come back):
+        // nothing accepted is lost, so it goes out now.
+        wbi_agg_run_close(p->run, wall);
         if (p->state != S_ACTIVE)
             continue;
         wbi_agg_run_abandon(p->run, wall);

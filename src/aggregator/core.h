@@ -19,14 +19,15 @@
 typedef struct {
     const char *secret;       // required HELLO secret; NULL: not checked
     const char *base_url;     // for the run URL in WELCOME (may be NULL)
-    int heartbeat_timeout_ms; // silence that marks a run crashed; 0: 60000
+    int heartbeat_timeout_ms; // silence that marks a run crashed; 0: 15000
+                              // (per peer: at least 3 x HELLO "heartbeat_ms")
     int summary_interval_ms;  // at most one summary per run this often; 0: 200
 } wbi_agg_core_opts_t;
 
 // Counters beyond wbi_agg_stats_t.
 typedef struct {
     uint64_t lost_messages; // sequence gaps
-    uint64_t ignored;       // messages from peers that failed HELLO
+    uint64_t ignored;       // messages from ids that have not sent a valid HELLO
     uint64_t bad_values;    // values dropped inside otherwise good rows
     uint64_t dropped_lines; // rows/summaries over the line cap
 } wbi_agg_core_extra_t;
@@ -42,14 +43,18 @@ void wbi_agg_core_destroy(wbi_agg_core_t **self_p);
 // clock; wall: Unix seconds. Never fails: bad input is counted.
 void wbi_agg_core_handle(wbi_agg_core_t *self, const void *peer, size_t peer_len, const void *msg,
                          size_t len, int64_t mono_ms, double wall);
-// Housekeeping: heartbeat timeouts, due summaries, pending WELCOMEs.
+// Housekeeping: heartbeat timeouts, due summaries (and dirty configs),
+// pending WELCOMEs. When the previous tick was more than half the heartbeat
+// timeout ago, the loop itself stalled: every active peer's silence clock is
+// moved forward by the gap before it is judged.
 void wbi_agg_core_tick(wbi_agg_core_t *self, int64_t mono_ms, double wall);
 // True when `expected` runs (0: every run that said HELLO) are finished or
 // crashed.
 bool wbi_agg_core_settled(const wbi_agg_core_t *self, int expected);
-// End of service: emits the open rows and summaries of runs still active and
-// logs them as crashed (no finish is sent, so the backend marks them
-// crashed). Returns how many runs were still active.
+// End of service: emits the open rows and summaries of runs still active
+// and of crashed ones, and logs the active ones as crashed (no finish is
+// sent, so the backend marks them crashed; they count in runs_crashed).
+// Returns how many runs were still active.
 int wbi_agg_core_shutdown(wbi_agg_core_t *self, double wall);
 void wbi_agg_core_get_stats(const wbi_agg_core_t *self, wbi_agg_stats_t *out,
                             wbi_agg_core_extra_t *extra);

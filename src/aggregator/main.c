@@ -63,13 +63,6 @@ static bool s_int(const char *s, int *out)
     return true;
 }
 
-// Sleeps ms milliseconds (returns early on a signal).
-static void s_sleep_ms(int ms)
-{
-    struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)ms * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 int main(int argc, char **argv)
 {
     wbi_agg_opts_t opts = {.bind = NULL};
@@ -137,7 +130,7 @@ int main(int argc, char **argv)
 
     // Without --expected-runs only a signal ends the service.
     while (!s_signalled && !(opts.expected_runs > 0 && wbi_agg_settled(agg)))
-        s_sleep_ms(50);
+        wbi_agg_sleep_ms(50);
     int grace_ms = s_signalled ? 2000 : 0;
     if (s_signalled)
         wbi_info("aggregator: signal received: stopping");

@@ -23,6 +23,7 @@ typedef struct {
 void wbi_metrics_init(wbi_metrics_t *self)
 {
     memset(self, 0, sizeof(*self));
+    wbi_smap_init(&self->by_name, WBI_METRIC_MAX);
 }
 
 void wbi_metrics_release(wbi_metrics_t *self)
@@ -37,6 +38,7 @@ void wbi_metrics_release(wbi_metrics_t *self)
     }
     wbi_free(self->list);
     wbi_free(self->globs);
+    wbi_smap_release(&self->by_name);
     wbi_metrics_init(self);
 }
 
@@ -162,10 +164,8 @@ static wandb_err s_parse_def(const json_t *def, s_def_t *d)
 
 int wbi_metrics_find(const wbi_metrics_t *self, const char *name, size_t len)
 {
-    for (size_t i = 0; i < self->count; i++)
-        if (strlen(self->list[i].name) == len && memcmp(self->list[i].name, name, len) == 0)
-            return (int)i;
-    return -1;
+    uint32_t i = wbi_smap_get(&self->by_name, name, len);
+    return i == WBI_MAP_NONE ? -1 : (int)i;
 }
 
 // Grows an entry array by one slot; returns the new (zeroed) entry or NULL.
@@ -198,7 +198,9 @@ static int s_get_or_add(wbi_metrics_t *self, const char *name, size_t len)
     if (!copy)
         return -1;
     wbi_metric_t *m = s_push(&self->list, &self->count, &self->cap);
-    if (!m) {
+    if (!m || wbi_smap_put(&self->by_name, name, len, (uint32_t)(self->count - 1)) != WANDB_OK) {
+        if (m)
+            self->count--; // not indexed: take the entry back
         wbi_free(copy);
         return -1;
     }

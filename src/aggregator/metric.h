@@ -10,6 +10,7 @@
 #ifndef WBI_AGG_METRIC_H
 #define WBI_AGG_METRIC_H
 
+#include "aggregator/map.h"
 #include "wandb.h"
 #include <jansson.h>
 
@@ -40,6 +41,7 @@ typedef struct {
     wbi_metric_t *list;  // concrete metrics in `_wandb.m` order
     size_t count;        // entries in list
     size_t cap;          // allocated entries
+    wbi_smap_t by_name;  // concrete name -> index in list
     wbi_metric_t *globs; // glob definitions (name is the pattern with '*')
     size_t nglobs;       // entries in globs
     size_t glob_cap;     // allocated entries

@@ -81,6 +81,7 @@ struct wbi_agg_run {
     uint64_t dropped;    // from FINISH: values the rank dropped
     uint64_t rejected;   // from FINISH: calls the rank rejected (lower step)
     bool summary_dirty;  // something changed since the last summary
+    bool config_dirty;   // keys created from globs changed `_wandb.m`
 
     json_t *config;        // the unwrapped config object
     json_t *explicit_;     // explicit summary values (SUMMARY records)
@@ -199,7 +200,7 @@ wandb_err wbi_agg_run_open(wbi_agg_run_t **out, const wbi_agg_sink_t *sink, cons
     wbi_imap_init(&self->by_name, WBI_AGG_RUN_MAX_KEYS);
     self->names = names;
     wbi_buf_init(&self->arena, S_ARENA_MAX);
-    wbi_buf_init(&self->line, WBI_AGG_LINE_MAX);
+    wbi_buf_init(&self->line, WBI_BK_LINE_MAX);
     wbi_metrics_init(&self->metrics);
 
     self->run_id = wbi_strdup(id);
@@ -321,6 +322,7 @@ static void s_send_config(wbi_agg_run_t *self)
         wbi_warn("aggregator: run '%s': cannot encode the config", self->run_id);
         return;
     }
+    self->config_dirty = false;
     if (self->sink.config)
         self->sink.config(self->sink.arg, self->handle, text);
     wbi_free(text);
@@ -378,7 +380,7 @@ wandb_err wbi_agg_run_key(wbi_agg_run_t *self, uint32_t id, const char *key, siz
         return self->nkeys >= WBI_AGG_RUN_MAX_KEYS ? WANDB_EFULL : WANDB_EINVAL;
     wandb_err rc = wbi_imap_put(&self->ids, id, idx);
     if (config_changed)
-        s_send_config(self);
+        self->config_dirty = true; // sent by wbi_agg_run_flush: O(1) per key
     return rc;
 }
 
@@ -690,12 +692,7 @@ wandb_err wbi_agg_run_define_metric(wbi_agg_run_t *self, const char *json, size_
         s_key_t *k = &self->keys[i];
         bool created = false;
         int m = wbi_metrics_match(&self->metrics, k->nm->name, k->nm->len, &created);
-        s_key_bind_metric(self, k, m);
-    }
-    for (size_t i = 0; i < self->metrics.count; i++) {
-        const wbi_metric_t *m = &self->metrics.list[i];
-        if (m->step_index >= 0 && m->step_sync)
-            self->any_sync = true;
+        s_key_bind_metric(self, k, m); // sets any_sync
     }
     self->summary_dirty = true;
     s_send_config(self);
@@ -856,6 +853,8 @@ wandb_err wbi_agg_run_build_summary(wbi_agg_run_t *self, wbi_buf_t *b)
 
 void wbi_agg_run_flush(wbi_agg_run_t *self)
 {
+    if (self->config_dirty)
+        s_send_config(self);
     if (!self->summary_dirty)
         return;
     self->summary_dirty = false;
@@ -886,14 +885,20 @@ static void s_file_drop(wbi_agg_run_t *self, const char *why)
     self->file_open = false;
 }
 
-// Emits the open row and records the end runtime.
-static void s_end(wbi_agg_run_t *self, double now)
+// Records the end runtime; the summary is dirty when it grew.
+static void s_end_runtime(wbi_agg_run_t *self, double now)
+{
+    if (!isnan(self->start_time) && now - self->start_time > self->end_runtime) {
+        self->end_runtime = now - self->start_time;
+        self->summary_dirty = true;
+    }
+}
+
+void wbi_agg_run_close(wbi_agg_run_t *self, double now)
 {
     s_file_drop(self, "the run ended before the file did");
     s_row_emit(self);
-    if (!isnan(self->start_time) && now - self->start_time > self->end_runtime)
-        self->end_runtime = now - self->start_time;
-    self->summary_dirty = true;
+    s_end_runtime(self, now);
     wbi_agg_run_flush(self);
 }
 
@@ -902,14 +907,19 @@ void wbi_agg_run_finish(wbi_agg_run_t *self, int exit_code, uint64_t dropped, ui
 {
     self->dropped = dropped;
     self->rejected = rejected;
-    s_end(self, now);
+    self->summary_dirty = true; // the final summary is always sent
+    wbi_agg_run_close(self, now);
     if (self->sink.finish)
         self->sink.finish(self->sink.arg, self->handle, exit_code);
 }
 
 void wbi_agg_run_abandon(wbi_agg_run_t *self, double now)
 {
-    s_end(self, now);
+    // The open row stays open: a rank that was only stalled continues its
+    // step, and a ROW at that step must still merge. A higher step, FINISH
+    // or wbi_agg_run_close emits it.
+    s_end_runtime(self, now);
+    wbi_agg_run_flush(self);
     if (self->sink.abandon)
         self->sink.abandon(self->sink.arg, self->handle);
 }

@@ -14,11 +14,12 @@
 
 #include "aggregator/names.h"
 #include "backend/backend.h"
+#include "backend/request.h"
 #include "common/wire.h"
 #include <jansson.h>
 
-#define WBI_AGG_RUN_MAX_KEYS 100000              // distinct keys per run
-#define WBI_AGG_LINE_MAX (10 * 1048576 - 102400) // history/summary line cap (§3.4)
+#define WBI_AGG_RUN_MAX_KEYS 100000 // distinct keys per run
+// History and summary lines are capped at WBI_BK_LINE_MAX (backend/request.h).
 
 // Where a run's output goes. `run` is what open() returned.
 typedef struct {
@@ -45,7 +46,7 @@ typedef struct {
     uint64_t rows;          // history lines handed to the sink
     uint64_t values;        // values merged
     uint64_t bad_values;    // values dropped: unknown key id, invalid text or JSON
-    uint64_t dropped_lines; // rows or summaries over WBI_AGG_LINE_MAX
+    uint64_t dropped_lines; // rows or summaries over WBI_BK_LINE_MAX
     uint64_t summaries;     // summaries handed to the sink
     uint64_t files;         // saved files handed to the sink
     uint64_t bad_files;     // saved files dropped (bad chunk, size, a newer file)
@@ -62,7 +63,9 @@ wandb_err wbi_agg_run_open(wbi_agg_run_t **out, const wbi_agg_sink_t *sink, cons
 // Flushes nothing: frees the run and sets *self_p to NULL. NULL-safe.
 void wbi_agg_run_destroy(wbi_agg_run_t **self_p);
 
-// KEY: binds a wire id to a key name (a later KEY may rebind the id).
+// KEY: binds a wire id to a key name (a later KEY may rebind the id). A key
+// that a define_metric glob turns into a metric marks the config dirty; it
+// is sent by the next wbi_agg_run_flush (not once per key).
 // WANDB_EFULL past WBI_AGG_RUN_MAX_KEYS.
 wandb_err wbi_agg_run_key(wbi_agg_run_t *self, uint32_t id, const char *key, size_t len);
 // ROW: merges one parsed ROW. WANDB_EPROTO when the step is below the open
@@ -92,10 +95,15 @@ wandb_err wbi_agg_run_file_end(wbi_agg_run_t *self, const uint8_t *payload, size
 // now: Unix seconds (for the final runtime).
 void wbi_agg_run_finish(wbi_agg_run_t *self, int exit_code, uint64_t dropped, uint64_t rejected,
                         double now);
-// Emits the open row and the summary but never finishes (crash: the backend
-// stops hearing about the run and marks it crashed).
+// The peer went silent: sends the summary and tells the sink to stop the
+// run's heartbeats (the backend marks it crashed), but keeps the open row,
+// so a rank that comes back can go on with that step. Never finishes.
 void wbi_agg_run_abandon(wbi_agg_run_t *self, double now);
-// Sends the summary when it changed since the last one.
+// End of service: emits the open row (drops an unfinished file) and sends
+// the summary and a dirty config. Sends no finish.
+void wbi_agg_run_close(wbi_agg_run_t *self, double now);
+// Sends the summary when it changed since the last one, and the config
+// when keys created from globs changed it (see wbi_agg_run_key).
 void wbi_agg_run_flush(wbi_agg_run_t *self);
 
 // Builds the current summary text into out (for tests and the sink).

@@ -26,16 +26,18 @@
 #include <time.h>
 
 #define S_QUEUE_MAX ((size_t)256 << 20) // history bytes queued per backend
-#define S_FEATURES_ATTEMPTS 3           // ServerFeaturesQuery is optional
+#define S_FEATURES_ATTEMPTS 3           // ServerFeaturesQuery is optional (answer unused)
 #define S_CONFIG_DEBOUNCE_MS 5000       // like wandb-core's run upserter
 #define S_IDLE_WAKE_MS 1000             // longest sleep of the thread
 #define S_FILES_MAX ((size_t)512 << 20) // run-file bytes queued per backend
 #define S_FILES_BATCH 100               // names per CreateRunFiles
 #define S_UPLOADED_MAX 100000           // names waiting to be reported per run
+#define S_ALERTS_MAX 64                 // alerts queued per run
+#define S_ALERT_TITLES 16               // titles remembered per run (waitDuration)
 
 typedef enum {
     S_REQ_NONE = 0,
-    S_REQ_FEATURES, // ServerFeaturesQuery (backend-wide, once)
+    S_REQ_FEATURES, // ServerFeaturesQuery (backend-wide, once, after the first upsert)
     S_REQ_UPSERT,   // first UpsertBucket of a run
     S_REQ_CONFIG,   // later, debounced UpsertBucket with the config
     S_REQ_ALERT,    // NotifyScriptableRunAlert
@@ -60,6 +62,18 @@ typedef struct s_alert {
     char *level;          // INFO, WARN or ERROR
     int64_t wait_ms;      // waitDuration
 } s_alert_t;
+
+// An alert title sent lately: a new alert of that title within its
+// waitDuration is not sent again.
+typedef struct {
+    char *title;   // the title (owned), NULL: free slot
+    int64_t at_ms; // when its alert was acknowledged
+} s_sent_t;
+
+// The alert titles a run sent lately.
+typedef struct {
+    s_sent_t at[S_ALERT_TITLES]; // the titles, any order
+} s_titles_t;
 
 // One request of a run, from the moment it is taken until it is answered.
 typedef struct {
@@ -110,6 +124,12 @@ struct wbi_backend_run {
     int64_t config_ms;     // when the config last changed (debounce)
     s_alert_t *a_head;     // queued alerts
     s_alert_t *a_tail;     // last queued alert
+    size_t a_count;        // alerts in a
+    uint64_t a_dropped;    // alerts dropped: queue full, or title sent within its wait
+    bool a_warned;         // the alert-queue-full warning was logged
+    s_titles_t sent;       // alert titles sent lately (thread writes)
+    bool fs_turn;          // a due file_stream goes before the next alert or file request
+    uint64_t late;         // summaries, configs, alerts, files refused after finish
     s_file_t *f_head;      // files waiting for CreateRunFiles
     s_file_t *f_tail;      // last of them
     s_file_t *u_head;      // files with an uploadUrl, waiting for their PUT
@@ -154,14 +174,14 @@ struct wbi_backend {
     wbi_backend_run_t *last;   // last run of the list
     wbi_backend_run_t *cursor; // run served last (round robin)
     int draining;              // drain calls waiting
-    bool features_done;        // ServerFeaturesQuery answered or given up
+    bool features_done;        // ServerFeaturesQuery queued (after the first upsert)
     s_req_t features;          // the ServerFeaturesQuery request
     size_t queued_bytes;       // history bytes queued or unacknowledged
     size_t file_bytes;         // run-file bytes queued or being uploaded
     bool warned_full;          // the queue-full warning was logged
     uint64_t dropped;          // lines refused because the queue was full
     wbi_backend_stats_t stats; // counters
-    char errmsg[256];          // first error since the last success
+    char errmsg[256];          // last failure or retry reason
     char errmsg_out[256];      // copy handed out by wbi_backend_errmsg
     unsigned rand_state;       // jitter (thread only)
     wbi_http_t *http;          // the one connection (thread only)
@@ -203,11 +223,10 @@ static char *s_dup(const char *s, bool *ok)
     return d;
 }
 
-// Records the first error since the last success (caller holds the lock).
+// Records the last failure or retry reason (caller holds the lock).
 static void s_set_error(wbi_backend_t *self, const char *msg)
 {
-    if (!self->errmsg[0])
-        snprintf(self->errmsg, sizeof self->errmsg, "%s", msg);
+    snprintf(self->errmsg, sizeof self->errmsg, "%s", msg);
 }
 
 // Frees a list of lines and returns their total length.
@@ -290,6 +309,7 @@ static void s_run_drop(wbi_backend_t *self, wbi_backend_run_t *run)
         s_alert_free(a);
     }
     run->a_tail = NULL;
+    run->a_count = 0;
     size_t fbytes = s_files_free(run->f_head) + s_files_free(run->u_head);
     self->file_bytes -= fbytes < self->file_bytes ? fbytes : self->file_bytes;
     run->f_head = run->f_tail = run->u_head = run->u_tail = NULL;
@@ -308,6 +328,94 @@ static const char *s_entity(const wbi_backend_run_t *run)
 
 // --- choosing the next request (lock held) ----------------------------------
 
+// True when a file_stream request of the run is due now; else lowers *wake
+// to when it will be (lock held).
+static bool s_fs_due(const wbi_backend_t *self, const wbi_backend_run_t *run, int64_t now,
+                     int64_t *wake)
+{
+    bool has_data = run->q_count || run->p_count || run->summary || run->preempt || run->n_uploaded;
+    if (has_data) {
+        if (run->preempt || self->draining || run->finish || now >= run->next_flush_ms)
+            return true;
+        *wake = run->next_flush_ms < *wake ? run->next_flush_ms : *wake;
+        return false;
+    }
+    if (run->finish) // the final complete/exitcode, once nothing else is queued
+        return !run->a_head && !run->f_head && !run->u_head;
+    if (run->abandoned)
+        return false; // silence lets the server mark it crashed
+    int64_t at = run->last_fs_ms + self->heartbeat_ms;
+    if (now >= at)
+        return true; // "{}" heartbeat
+    *wake = at < *wake ? at : *wake;
+    return false;
+}
+
+// Sets up a file_stream request with everything queued (lock held).
+static void s_take_fs(wbi_backend_run_t *run, int64_t now)
+{
+    s_req_t *req = &run->req;
+    if (run->q_head) { // hand the queued lines to the thread
+        if (run->p_tail)
+            run->p_tail->next = run->q_head;
+        else
+            run->p_head = run->q_head;
+        run->p_tail = run->q_tail;
+        run->p_count += run->q_count;
+        run->q_head = run->q_tail = NULL;
+        run->q_count = 0;
+    }
+    // complete/exitcode only once no alert or file is left to go first
+    bool last = run->finish && !run->a_head && !run->f_head && !run->u_head;
+    *req = (s_req_t){.kind = S_REQ_FS,
+                     .due_ms = now,
+                     .summary = run->summary,
+                     .summary_len = run->summary_len,
+                     .preempting = run->preempt,
+                     .finishing = last,
+                     .exit_code = run->exit_code,
+                     .avail = run->p_count,
+                     .uploaded = run->uploaded,
+                     .nuploaded = run->n_uploaded};
+    run->summary = NULL;
+    run->preempt = false;
+    run->uploaded = NULL;
+    run->n_uploaded = run->cap_uploaded = 0;
+    run->fs_turn = false;
+}
+
+// True when an alert of the same title was acknowledged within a's waitDuration.
+static bool s_alert_recent(const wbi_backend_run_t *run, const s_alert_t *a, int64_t now)
+{
+    for (size_t i = 0; i < S_ALERT_TITLES; i++) {
+        const s_sent_t *t = &run->sent.at[i];
+        if (t->title && strcmp(t->title, a->title) == 0 && now - t->at_ms < a->wait_ms)
+            return true;
+    }
+    return false;
+}
+
+// Remembers that an alert of this title was acknowledged now (replacing the
+// same title or the oldest entry).
+static void s_alert_sent(wbi_backend_run_t *run, const char *title, int64_t now)
+{
+    s_sent_t *slot = &run->sent.at[0];
+    for (size_t i = 0; i < S_ALERT_TITLES; i++) {
+        s_sent_t *t = &run->sent.at[i];
+        if (t->title && strcmp(t->title, title) == 0) {
+            t->at_ms = now;
+            return;
+        }
+        if (!t->title || (slot->title && t->at_ms < slot->at_ms))
+            slot = t;
+    }
+    char *copy = wbi_strdup(title);
+    if (!copy)
+        return;
+    wbi_free(slot->title);
+    *slot = (s_sent_t){.title = copy, .at_ms = now};
+}
+
 // Sets up the next request of an upserted run, or lowers *wake to when
 // there will be one. Returns false when there is nothing to do now.
 static bool s_take_work(wbi_backend_t *self, wbi_backend_run_t *run, int64_t now, int64_t *wake)
@@ -323,12 +431,37 @@ static bool s_take_work(wbi_backend_t *self, wbi_backend_run_t *run, int64_t now
         }
         *wake = at < *wake ? at : *wake;
     }
+    if (run->fs_turn && s_fs_due(self, run, now, wake)) {
+        s_take_fs(run, now); // alternate: no alert or file queue starves the stream
+        return true;
+    }
+    while (run->a_head && s_alert_recent(run, run->a_head, now)) {
+        s_alert_t *a = run->a_head; // its title went out within its waitDuration
+        run->a_head = a->next;
+        if (!run->a_head)
+            run->a_tail = NULL;
+        run->a_count--;
+        run->a_dropped++;
+        wbi_debug("run '%s': alert '%s' skipped: sent within its wait", run->run_id, a->title);
+        s_alert_free(a);
+    }
     if (run->a_head) {
         *req = (s_req_t){.kind = S_REQ_ALERT, .alert = run->a_head, .due_ms = now};
         run->a_head = run->a_head->next;
         if (!run->a_head)
             run->a_tail = NULL;
+        run->a_count--;
         req->alert->next = NULL;
+        run->fs_turn = true;
+        return true;
+    }
+    if (run->u_head) { // PUTs first: the next CreateRunFiles replaces the upload headers
+        *req = (s_req_t){.kind = S_REQ_PUT, .files = run->u_head, .due_ms = now};
+        run->u_head = run->u_head->next;
+        if (!run->u_head)
+            run->u_tail = NULL;
+        req->files->next = NULL;
+        run->fs_turn = true;
         return true;
     }
     if (run->f_head) { // CreateRunFiles for the next batch of names
@@ -340,58 +473,12 @@ static bool s_take_work(wbi_backend_t *self, wbi_backend_run_t *run, int64_t now
         if (!run->f_head)
             run->f_tail = NULL;
         last->next = NULL;
+        run->fs_turn = true;
         return true;
     }
-    if (run->u_head) { // the PUT of one file
-        *req = (s_req_t){.kind = S_REQ_PUT, .files = run->u_head, .due_ms = now};
-        run->u_head = run->u_head->next;
-        if (!run->u_head)
-            run->u_tail = NULL;
-        req->files->next = NULL;
-        return true;
-    }
-    bool has_data = run->q_count || run->p_count || run->summary || run->preempt || run->n_uploaded;
-    bool take = false;
-    if (has_data) {
-        take = run->preempt || self->draining || run->finish || now >= run->next_flush_ms;
-        if (!take)
-            *wake = run->next_flush_ms < *wake ? run->next_flush_ms : *wake;
-    } else if (run->finish) {
-        take = true; // the final complete/exitcode
-    } else if (run->abandoned) {
-        take = false; // silence lets the server mark it crashed
-    } else {
-        int64_t at = run->last_fs_ms + self->heartbeat_ms;
-        take = now >= at; // "{}" heartbeat
-        if (!take)
-            *wake = at < *wake ? at : *wake;
-    }
-    if (!take)
+    if (!s_fs_due(self, run, now, wake))
         return false;
-    if (run->q_head) { // hand the queued lines to the thread
-        if (run->p_tail)
-            run->p_tail->next = run->q_head;
-        else
-            run->p_head = run->q_head;
-        run->p_tail = run->q_tail;
-        run->p_count += run->q_count;
-        run->q_head = run->q_tail = NULL;
-        run->q_count = 0;
-    }
-    *req = (s_req_t){.kind = S_REQ_FS,
-                     .due_ms = now,
-                     .summary = run->summary,
-                     .summary_len = run->summary_len,
-                     .preempting = run->preempt,
-                     .finishing = run->finish,
-                     .exit_code = run->exit_code,
-                     .avail = run->p_count,
-                     .uploaded = run->uploaded,
-                     .nuploaded = run->n_uploaded};
-    run->summary = NULL;
-    run->preempt = false;
-    run->uploaded = NULL;
-    run->n_uploaded = run->cap_uploaded = 0;
+    s_take_fs(run, now);
     return true;
 }
 
@@ -399,12 +486,7 @@ static bool s_take_work(wbi_backend_t *self, wbi_backend_run_t *run, int64_t now
 static s_req_t *s_pick(wbi_backend_t *self, int64_t now, int64_t *wake, wbi_backend_run_t **run_out)
 {
     *run_out = NULL;
-    bool need_features = false;
-    for (wbi_backend_run_t *r = self->runs; r && !self->features_done; r = r->next)
-        need_features |= !r->upserted && !r->dead;
-    if (need_features) {
-        if (self->features.kind == S_REQ_NONE)
-            self->features = (s_req_t){.kind = S_REQ_FEATURES, .due_ms = now};
+    if (self->features.kind != S_REQ_NONE) { // queued by the first upsert; nobody waits for it
         if (self->features.due_ms <= now)
             return &self->features;
         *wake = self->features.due_ms < *wake ? self->features.due_ms : *wake;
@@ -420,13 +502,11 @@ static s_req_t *s_pick(wbi_backend_t *self, int64_t now, int64_t *wake, wbi_back
                 }
                 *wake = r->req.due_ms < *wake ? r->req.due_ms : *wake;
             } else if (!r->upserted) {
-                if (self->features_done) {
-                    r->req = (s_req_t){.kind = S_REQ_UPSERT, .config = r->config, .due_ms = now};
-                    r->config = NULL;
-                    r->config_dirty = false;
-                    *run_out = self->cursor = r;
-                    return &r->req;
-                }
+                r->req = (s_req_t){.kind = S_REQ_UPSERT, .config = r->config, .due_ms = now};
+                r->config = NULL;
+                r->config_dirty = false;
+                *run_out = self->cursor = r;
+                return &r->req;
             } else if (s_take_work(self, r, now, wake)) {
                 *run_out = self->cursor = r;
                 return &r->req;
@@ -590,7 +670,10 @@ static void s_attempt(wbi_backend_t *self, wbi_backend_run_t *run, s_req_t *req,
         // A GraphQL 200 with errors is a failure that a retry does not fix.
         char err[200] = "";
         wandb_err rc;
-        if (req->kind == S_REQ_UPSERT) {
+        if (res.truncated) {
+            rc = WANDB_ETOOBIG;
+            snprintf(err, sizeof err, "answer over %zu bytes", (size_t)WBI_HTTP_ANSWER_MAX);
+        } else if (req->kind == S_REQ_UPSERT) {
             rc = wbi_bk_parse_upsert(res.body, res.body_len, &o->bucket, err, sizeof err);
         } else if (req->kind == S_REQ_FILES) {
             const char *names[S_FILES_BATCH];
@@ -603,7 +686,15 @@ static void s_attempt(wbi_backend_t *self, wbi_backend_run_t *run, s_req_t *req,
             rc = wbi_bk_graphql_data(res.body, res.body_len, &data, err, sizeof err);
             json_decref(data);
         }
-        if (rc != WANDB_OK) {
+        bool upsert = req->kind == S_REQ_UPSERT || req->kind == S_REQ_CONFIG;
+        if (rc != WANDB_OK && upsert && rc != WANDB_EBACKEND) {
+            // A 2xx without GraphQL errors upserted the bucket; only what the
+            // answer says is lost: go on with name, project and entity.
+            wbi_bk_bucket_release(&o->bucket);
+            wbi_warn("run '%.64s': %s answer unusable (%.160s); going on without bucket id "
+                     "and server entity",
+                     rid, what, err);
+        } else if (rc != WANDB_OK) {
             o->verdict = WBI_BK_FAIL;
             snprintf(o->msg, sizeof o->msg, "run '%.64s': %s: %.160s", rid, what, err);
         }
@@ -647,6 +738,8 @@ static void s_note_uploaded(wbi_backend_run_t *run, s_file_t *f)
     }
     if (run->n_uploaded == run->cap_uploaded && run->cap_uploaded < S_UPLOADED_MAX) {
         size_t cap = run->cap_uploaded ? run->cap_uploaded * 2 : 8;
+        if (cap > S_UPLOADED_MAX)
+            cap = S_UPLOADED_MAX;
         char **p = wbi_realloc(run->uploaded, cap * sizeof *p);
         if (p) {
             run->uploaded = p;
@@ -664,6 +757,8 @@ static void s_note_uploaded(wbi_backend_run_t *run, s_file_t *f)
 
 // CreateRunFiles answered: files with an uploadUrl wait for their PUT, the
 // others are done (the server needs no upload); the uploadHeaders are kept.
+// They hold for this batch only: every PUT of it goes before the next
+// CreateRunFiles (s_take_work), so replacing them here is safe.
 static void s_on_files(wbi_backend_t *self, wbi_backend_run_t *run, s_req_t *req,
                        wbi_bk_files_t *ans)
 {
@@ -699,12 +794,14 @@ static void s_on_files(wbi_backend_t *self, wbi_backend_run_t *run, s_req_t *req
 static void s_on_done(wbi_backend_t *self, wbi_backend_run_t *run, s_req_t *req, s_outcome_t *o,
                       int64_t now)
 {
-    self->errmsg[0] = '\0';
     switch (req->kind) {
     case S_REQ_FEATURES:
-        self->features_done = true;
-        break;
+        break; // the answer is not used yet
     case S_REQ_UPSERT:
+        if (!self->features_done) { // once per backend, after the first upsert (as wandb-core)
+            self->features_done = true;
+            self->features = (s_req_t){.kind = S_REQ_FEATURES, .due_ms = now};
+        }
         run->upserted = true;
         run->bucket_id = o->bucket.bucket_id;
         run->srv_entity = o->bucket.entity;
@@ -733,6 +830,9 @@ static void s_on_done(wbi_backend_t *self, wbi_backend_run_t *run, s_req_t *req,
         run->next_flush_ms = run->p_count ? now : now + self->flush_ms;
         break;
     }
+    case S_REQ_ALERT:
+        s_alert_sent(run, req->alert->title, now);
+        break;
     case S_REQ_FILES:
         s_on_files(self, run, req, &o->files);
         break;
@@ -757,6 +857,11 @@ static void s_apply(wbi_backend_t *self, wbi_backend_run_t *run, s_req_t *req, s
     if (o->verdict == WBI_BK_RETRY) {
         self->stats.retries++;
         req->due_ms = now + o->wait_ms;
+        if (!atomic_load(&self->stop)) {
+            char msg[sizeof self->errmsg];
+            snprintf(msg, sizeof msg, "%.200s; retrying in %lld ms", o->msg, (long long)o->wait_ms);
+            s_set_error(self, msg);
+        }
         return;
     }
     if (o->verdict == WBI_BK_DONE) {
@@ -764,9 +869,8 @@ static void s_apply(wbi_backend_t *self, wbi_backend_run_t *run, s_req_t *req, s
     } else if (!atomic_load(&self->stop)) {
         self->stats.failures++;
         s_set_error(self, o->msg);
-        if (req->kind == S_REQ_FEATURES)
-            self->features_done = true; // no features; not fatal
-        else if (req->kind == S_REQ_UPSERT || req->kind == S_REQ_FS)
+        // a failed ServerFeaturesQuery means no features: not fatal
+        if (req->kind == S_REQ_UPSERT || req->kind == S_REQ_FS)
             s_run_drop(self, run); // the run cannot go on without these
         else if (req->kind == S_REQ_FILES || req->kind == S_REQ_PUT) {
             size_t bytes = s_files_free(req->files); // those files are lost; the run goes on
@@ -885,6 +989,8 @@ static void s_run_free(wbi_backend_run_t *run)
     s_files_free(run->u_head);
     s_strv_free(run->up_headers, run->n_up_headers);
     s_strv_free(run->uploaded, run->n_uploaded);
+    for (size_t i = 0; i < S_ALERT_TITLES; i++)
+        wbi_free(run->sent.at[i].title);
     char *fields[] = {run->run_id,    run->project,      run->entity,  run->group,
                       run->job_type,  run->display_name, run->notes,   run->host,
                       run->program,   run->tags,         run->summary, run->config,
@@ -907,15 +1013,23 @@ void wbi_backend_destroy(wbi_backend_t **self_p)
         pthread_mutex_unlock(&self->mu);
         pthread_join(self->thread, NULL);
     }
-    uint64_t dropped = self->dropped;
+    uint64_t dropped = self->dropped, alerts = 0, late = 0;
     while (self->runs) {
         wbi_backend_run_t *run = self->runs;
         self->runs = run->next;
         dropped += run->dropped;
+        alerts += run->a_dropped;
+        late += run->late;
         s_run_free(run);
     }
     if (dropped)
         wbi_warn("backend: %llu history lines were dropped", (unsigned long long)dropped);
+    if (alerts)
+        wbi_warn("backend: %llu alerts were dropped (queue full or repeated within their wait)",
+                 (unsigned long long)alerts);
+    if (late)
+        wbi_warn("backend: %llu summaries, configs, alerts or files arrived after finish",
+                 (unsigned long long)late);
     s_req_clear(&self->features);
     wbi_http_destroy(&self->http);
     wbi_free(self->base_url);
@@ -1031,15 +1145,21 @@ void wbi_backend_run_summary(wbi_backend_t *self, wbi_backend_run_t *run, const 
         return;
     pthread_mutex_lock(&self->mu);
     char *old = NULL;
-    if (!run->dead && !run->completed) {
+    bool late = !run->dead && run->finish;
+    if (late) {
+        run->late++;
+    } else if (!run->dead) {
         old = run->summary;
         run->summary = copy;
         run->summary_len = len;
         copy = NULL;
+        run->abandoned = false; // it speaks again: heartbeats resume
     }
     pthread_mutex_unlock(&self->mu);
     wbi_free(old);
     wbi_free(copy);
+    if (late)
+        wbi_warn("run '%s': summary dropped: it arrived after finish", run->run_id);
 }
 
 // Replaces the pending config; after the first upsert it is sent debounced.
@@ -1052,7 +1172,11 @@ void wbi_backend_run_config(wbi_backend_t *self, wbi_backend_run_t *run, const c
         return;
     pthread_mutex_lock(&self->mu);
     char *old = NULL;
-    if (!run->dead && !run->completed) {
+    bool late = !run->dead && run->finish;
+    if (late) {
+        run->late++;
+    } else if (!run->dead) {
+        run->abandoned = false;
         old = run->config;
         run->config = copy;
         run->config_dirty = run->upserted || run->req.kind == S_REQ_UPSERT;
@@ -1063,6 +1187,8 @@ void wbi_backend_run_config(wbi_backend_t *self, wbi_backend_run_t *run, const c
     pthread_mutex_unlock(&self->mu);
     wbi_free(old);
     wbi_free(copy);
+    if (late)
+        wbi_warn("run '%s': config dropped: it arrived after finish", run->run_id);
 }
 
 // Queues an alert for NotifyScriptableRunAlert.
@@ -1083,18 +1209,33 @@ void wbi_backend_run_alert(wbi_backend_t *self, wbi_backend_run_t *run, const ch
         s_alert_free(a);
         return;
     }
+    bool late = false, full_warning = false;
     pthread_mutex_lock(&self->mu);
-    if (!run->dead && !run->completed) {
+    if (!run->dead && run->finish) {
+        late = true;
+        run->late++;
+    } else if (!run->dead && run->a_count >= S_ALERTS_MAX) {
+        run->a_dropped++;
+        full_warning = !run->a_warned;
+        run->a_warned = true;
+    } else if (!run->dead) {
         if (run->a_tail)
             run->a_tail->next = a;
         else
             run->a_head = a;
         run->a_tail = a;
+        run->a_count++;
+        run->abandoned = false;
         a = NULL;
         pthread_cond_signal(&self->wake);
     }
     pthread_mutex_unlock(&self->mu);
     s_alert_free(a);
+    if (late)
+        wbi_warn("run '%s': alert dropped: it arrived after finish", run->run_id);
+    if (full_warning)
+        wbi_warn("run '%s': more than %d alerts queued; new alerts are dropped (logged once)",
+                 run->run_id, S_ALERTS_MAX);
 }
 
 // Replaces the bytes of a queued file of the same name; true when found.
@@ -1130,14 +1271,17 @@ wandb_err wbi_backend_run_file(wbi_backend_t *self, wbi_backend_run_t *run, cons
         goto out_free;
     pthread_mutex_lock(&self->mu);
     size_t old = 0;
-    if (run->dead || run->completed) {
+    bool late = !run->dead && run->finish;
+    if (run->dead || run->finish) {
         rc = WANDB_ECLOSED;
+        run->late += late;
     } else if (self->file_bytes + len > S_FILES_MAX) {
         rc = WANDB_EFULL;
     } else if (s_file_replace(run->f_head, name, data_p, len, &old) ||
                s_file_replace(run->u_head, name, data_p, len, &old)) {
         self->file_bytes += len;
         self->file_bytes -= old < self->file_bytes ? old : self->file_bytes;
+        run->abandoned = false;
         rc = WANDB_OK; // the newer bytes go out with the queued entry
     } else {
         f->data = *data_p;
@@ -1155,6 +1299,8 @@ wandb_err wbi_backend_run_file(wbi_backend_t *self, wbi_backend_run_t *run, cons
         rc = WANDB_OK;
     }
     pthread_mutex_unlock(&self->mu);
+    if (late)
+        wbi_warn("run '%s': file '%s' dropped: it arrived after finish", run->run_id, name);
     if (rc == WANDB_EFULL)
         wbi_warn("run '%s': file '%s' (%zu bytes) dropped: more than %zu bytes of files queued",
                  run->run_id, name, len, S_FILES_MAX);
@@ -1173,6 +1319,7 @@ void wbi_backend_run_preempting(wbi_backend_t *self, wbi_backend_run_t *run)
     pthread_mutex_lock(&self->mu);
     if (!run->dead && !run->completed) {
         run->preempt = true;
+        run->abandoned = false;
         pthread_cond_signal(&self->wake);
     }
     pthread_mutex_unlock(&self->mu);

@@ -1,13 +1,13 @@
 //  backend.h - the W&B HTTP client: every run of a job over ONE connection
 //  SPDX-License-Identifier: MIT
 //
-//  Speaks the protocol of docs (WANDB_PROTOCOL.md): ServerFeaturesQuery,
-//  UpsertBucket, file_stream (history, summary, heartbeats, uploaded,
-//  preempting, complete/exitcode), NotifyScriptableRunAlert, CreateRunFiles
-//  and the PUT of run files to their upload URLs. One background thread owns one CURL easy handle,
-//  so all requests of all runs share one keep-alive connection; requests
-//  are serial. Retries 429/5xx/network errors with backoff, honouring
-//  Retry-After; never re-sends an acknowledged offset.
+//  Speaks the protocol of docs (WANDB_PROTOCOL.md): UpsertBucket,
+//  ServerFeaturesQuery (once, after the first upsert; its answer is unused), file_stream (history,
+//  summary, heartbeats, uploaded, preempting, complete/exitcode), NotifyScriptableRunAlert,
+//  CreateRunFiles and the PUT of run files to their upload URLs. One background thread owns one
+//  CURL easy handle, so all requests of all runs share one keep-alive connection; requests are
+//  serial. Retries 429/5xx/network errors with backoff, honouring Retry-After; never re-sends an
+//  acknowledged offset.
 //
 //  Thread: every function may be called from any thread (an internal mutex
 //  guards the queues; it is never held during I/O).
@@ -23,7 +23,7 @@ typedef struct {
     const char *base_url;   // e.g. "http://127.0.0.1:8080" (copied)
     const char *api_key;    // sent as Basic "api:<key>" (copied; never logged)
     int flush_interval_ms;  // file_stream send interval; 0: 15000
-    int heartbeat_ms;       // "{}" after this long without a request; 0: 30000
+    int heartbeat_ms;       // "{}" this long after the last acknowledged file_stream; 0: 30000
     int request_timeout_ms; // per attempt; 0: 30000
     int max_retries;        // per request; 0: 20; < 0: none
     int retry_min_ms;       // first backoff; 0: 2000
@@ -72,6 +72,8 @@ void wbi_backend_run_summary(wbi_backend_t *self, wbi_backend_run_t *run, const 
 // Replaces the whole (unwrapped) config; sent by a debounced UpsertBucket.
 void wbi_backend_run_config(wbi_backend_t *self, wbi_backend_run_t *run, const char *config_json);
 // Queues an alert (NotifyScriptableRunAlert). level: "INFO", "WARN", "ERROR".
+// At most 64 queued per run (more are dropped, counted, warned once); an
+// alert whose title was sent less than its wait_ms ago is not sent again.
 void wbi_backend_run_alert(wbi_backend_t *self, wbi_backend_run_t *run, const char *title,
                            const char *text, const char *level, int64_t wait_ms);
 // Queues a run file (wandb_save) under its run-relative name: the thread
@@ -80,8 +82,9 @@ void wbi_backend_run_alert(wbi_backend_t *self, wbi_backend_run_t *run, const ch
 // A queued file of the same name not yet uploaded gets the new bytes.
 // Consumes *data_p (len bytes, from wbi_malloc) and sets it to NULL, on
 // success and failure. WANDB_EINVAL (a name wbi_run_file_name_ok refuses),
-// WANDB_EFULL (over 512 MiB of files queued), WANDB_ECLOSED (run completed or
-// given up), WANDB_ENOMEM.
+// WANDB_EFULL (over 512 MiB of files queued), WANDB_ECLOSED (run finished or
+// given up), WANDB_ENOMEM. Summary, config, alert and file calls after
+// wbi_backend_run_finish are refused (counted, logged), as history is.
 wandb_err wbi_backend_run_file(wbi_backend_t *self, wbi_backend_run_t *run, const char *name,
                                char **data_p, size_t len);
 // Sends "preempting": true with the next request, at once.
@@ -91,7 +94,8 @@ void wbi_backend_run_preempting(wbi_backend_t *self, wbi_backend_run_t *run);
 void wbi_backend_run_finish(wbi_backend_t *self, wbi_backend_run_t *run, int exit_code);
 // Marks the run abandoned (its process went silent): data queued so far is
 // still sent, but no "{}" heartbeats follow, so the server marks the run
-// crashed after its heartbeat timeout. New data for the run revives it.
+// crashed after its heartbeat timeout. Any later call that queues data for
+// the run (history, summary, config, alert, file, preempting) revives it.
 void wbi_backend_run_abandon(wbi_backend_t *self, wbi_backend_run_t *run);
 // Copies the entity the server named for the run into buf (empty until the
 // first UpsertBucket answered). Returns true when known.
@@ -102,7 +106,8 @@ bool wbi_backend_run_entity(wbi_backend_t *self, wbi_backend_run_t *run, char *b
 // timeout_ms passes (WANDB_ETIMEDOUT). Thread: not the backend's own.
 wandb_err wbi_backend_drain(wbi_backend_t *self, int timeout_ms);
 void wbi_backend_get_stats(wbi_backend_t *self, wbi_backend_stats_t *out);
-// Text of the last error (first error wins until the next success).
+// Text of the last failure or retry reason (kept after later successes;
+// empty until the first).
 const char *wbi_backend_errmsg(wbi_backend_t *self);
 
 #endif

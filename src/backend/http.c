@@ -3,6 +3,7 @@
 #include "backend/http.h"
 #include "backend/retry.h"
 #include "common/alloc.h"
+#include "common/base64.h"
 #include "common/buf.h"
 #include "common/log.h"
 
@@ -26,6 +27,8 @@ struct wbi_http {
     struct curl_slist *fs_headers;  // headers of file_stream requests
     struct curl_slist *put_headers; // headers of uploads (no credentials)
     wbi_buf_t answer;               // the answer body, capped
+    bool truncated;                 // the answer did not fit in answer
+    long timeout_ms;                // total timeout of POSTs
     char retry_after[64];           // Retry-After value of the last answer
     char errbuf[CURL_ERROR_SIZE];   // libcurl's error text
     const atomic_bool *abort_flag;  // set: abort the transfer
@@ -82,6 +85,8 @@ static size_t s_on_data(char *ptr, size_t size, size_t nmemb, void *arg)
     wbi_http_t *self = arg;
     size_t n = size * nmemb;
     size_t room = self->answer.max - self->answer.len;
+    if (n > room)
+        self->truncated = true;
     (void)wbi_buf_append(&self->answer, ptr, n < room ? n : room);
     return n;
 }
@@ -144,25 +149,6 @@ static struct curl_slist *s_env_header(struct curl_slist *list, const char *head
     return next;
 }
 
-// Appends s base64-encoded (RFC 4648, with padding) to dst (room: 4/3 len + 4).
-static void s_base64(char *dst, const unsigned char *s, size_t len)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned v = (unsigned)s[i] << 16;
-        if (i + 1 < len)
-            v |= (unsigned)s[i + 1] << 8;
-        if (i + 2 < len)
-            v |= s[i + 2];
-        dst[o++] = tab[(v >> 18) & 63];
-        dst[o++] = tab[(v >> 12) & 63];
-        dst[o++] = i + 1 < len ? tab[(v >> 6) & 63] : '=';
-        dst[o++] = i + 2 < len ? tab[v & 63] : '=';
-    }
-    dst[o] = '\0';
-}
-
 // Appends "Authorization: Basic base64(api:<key>)". The credentials live in
 // the GraphQL and file_stream header lists only, so uploads (their own list)
 // never carry them. The line is wiped before it is freed.
@@ -172,7 +158,7 @@ static struct curl_slist *s_auth_header(struct curl_slist *list, const char *api
         return list;
     size_t klen = strlen(api_key);
     size_t plain_len = 4 + klen;
-    size_t line_len = sizeof "Authorization: Basic " + (plain_len + 2) / 3 * 4 + 1;
+    size_t line_len = sizeof "Authorization: Basic " + WBI_B64_LEN(plain_len) + 1;
     unsigned char *plain = wbi_malloc(plain_len + 1);
     char *line = wbi_malloc(line_len);
     struct curl_slist *next = NULL;
@@ -180,7 +166,7 @@ static struct curl_slist *s_auth_header(struct curl_slist *list, const char *api
         memcpy(plain, "api:", 4);
         memcpy(plain + 4, api_key, klen);
         int n = snprintf(line, line_len, "Authorization: Basic ");
-        s_base64(line + n, plain, plain_len);
+        wbi_b64_encode(line + n, plain, plain_len);
         next = curl_slist_append(list, line);
     }
     if (plain)
@@ -239,6 +225,7 @@ wandb_err wbi_http_new(wbi_http_t **out, const char *api_key, int timeout_ms,
     }
     if (timeout_ms <= 0)
         timeout_ms = 30000;
+    self->timeout_ms = timeout_ms;
     CURL *c = self->curl;
     CURLcode rc = CURLE_OK;
     rc |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -292,6 +279,7 @@ static wandb_err s_perform(wbi_http_t *self, bool put, const char *url, const ch
 {
     *res = (wbi_http_result_t){.retry_after_ms = -1};
     wbi_buf_reset(&self->answer);
+    self->truncated = false;
     self->retry_after[0] = '\0';
     self->errbuf[0] = '\0';
     CURL *c = self->curl;
@@ -300,6 +288,14 @@ static wandb_err s_perform(wbi_http_t *self, bool put, const char *url, const ch
         code = curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     if (code == CURLE_OK)
         code = curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, put ? "PUT" : NULL);
+    // An upload (up to 64 MiB) may take longer than any fixed total: it
+    // fails when it stalls instead. Other requests get the total back.
+    if (code == CURLE_OK)
+        code = curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, put ? 0L : self->timeout_ms);
+    if (code == CURLE_OK)
+        code = curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, put ? WBI_HTTP_PUT_LOW_SPEED : 0L);
+    if (code == CURLE_OK)
+        code = curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, put ? WBI_HTTP_PUT_LOW_SPEED_S : 0L);
     if (code == CURLE_OK)
         code = curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
     if (code == CURLE_OK)
@@ -317,6 +313,7 @@ static wandb_err s_perform(wbi_http_t *self, bool put, const char *url, const ch
     res->status = status;
     res->body = self->answer.data ? self->answer.data : "";
     res->body_len = self->answer.len;
+    res->truncated = self->truncated;
     if (self->retry_after[0])
         res->retry_after_ms = wbi_bk_retry_after_ms(self->retry_after, time(NULL));
     return WANDB_OK;

@@ -4,7 +4,8 @@
 //  Reusing the one handle keeps one keep-alive connection for every request.
 //  Sets the credentials (Basic "api:<key>", never logged; GraphQL and
 //  file_stream only, never on uploads), User-Agent "wandb-mpi/<version>",
-//  timeouts, TCP keepalive, a bounded answer buffer (1 MiB) and captures
+//  timeouts (a total one for POSTs; a low-speed limit for PUTs), TCP keepalive,
+//  a bounded answer buffer (16 MiB: an UpsertBucket answer echoes the config) and captures
 //  Retry-After. CURLcode and HTTP status are mapped to wandb_err here, at
 //  one boundary. Thread: the owning thread only; abort_flag may be set from
 //  any thread to cut a transfer short.
@@ -14,8 +15,12 @@
 #include "wandb.h"
 #include <stdatomic.h>
 
-// Bytes of an answer kept; the rest is read and discarded.
-#define WBI_HTTP_ANSWER_MAX ((size_t)1 << 20)
+// Bytes of an answer kept; the rest is read and discarded (res.truncated).
+#define WBI_HTTP_ANSWER_MAX ((size_t)16 << 20)
+// PUTs have no total timeout: they fail when slower than this many bytes/s
+// for WBI_HTTP_PUT_LOW_SPEED_S seconds.
+#define WBI_HTTP_PUT_LOW_SPEED 1024L
+#define WBI_HTTP_PUT_LOW_SPEED_S 30L
 
 typedef struct wbi_http wbi_http_t;
 
@@ -25,6 +30,7 @@ typedef struct {
     int64_t retry_after_ms; // from Retry-After, -1 when absent
     const char *body;       // answer (borrowed until the next post), NUL-terminated
     size_t body_len;        // its length (at most WBI_HTTP_ANSWER_MAX)
+    bool truncated;         // the answer was longer than WBI_HTTP_ANSWER_MAX
     char errmsg[256];       // what went wrong, when err != WANDB_OK
 } wbi_http_result_t;
 
@@ -38,8 +44,8 @@ void wbi_http_destroy(wbi_http_t **self_p);
 // returns res->err.
 wandb_err wbi_http_post(wbi_http_t *self, const char *url, const char *body, size_t len,
                         bool graphql, wbi_http_result_t *res);
-// PUTs len bytes of body to url (an upload URL the server handed out: it
-// authorizes itself, so no credentials are sent) with extra "Key:Value"
+// PUTs len bytes of body to url (no total timeout, a low-speed limit instead) (an upload URL the
+// server handed out: it authorizes itself, so no credentials are sent) with extra "Key:Value"
 // headers (uploadHeaders). Same connection when the host is the same.
 // Fills *res and returns res->err.
 wandb_err wbi_http_put(wbi_http_t *self, const char *url, const char *body, size_t len,

@@ -1,7 +1,7 @@
 //  main.c - wandb-mpi: read runs and history from a wandb-mpi-server data dir
 //  SPDX-License-Identifier: MIT
 //
-//  wandb-mpi runs [--dir D] [--project P] [--entity E] [--json]
+//  wandb-mpi runs [--dir D] [--project P] [--entity E] [--group G] [--json]
 //  wandb-mpi history <run-id> [--dir D] [--project P] [--entity E] [--json]
 //  Opens DIR/wandb.db read-only (no server needed). Default DIR:
 //  $WANDB_MPI_DIR, else $HOME/.wandb-mpi. Tables for people, one JSON object

@@ -1,7 +1,10 @@
 //  alloc.h - allocation wrappers that tests can count and make fail
 //  SPDX-License-Identifier: MIT
 //
-//  All allocations in the project go through these. Thread: any.
+//  All allocations by the project's own code go through these. Its
+//  libraries do not: jansson allocates with malloc (json_set_alloc_funcs is
+//  not used) and libzmq with its own allocator, so wbi_alloc_count and the
+//  failure injection do not see their memory. Thread: any.
 #ifndef WBI_ALLOC_H
 #define WBI_ALLOC_H
 

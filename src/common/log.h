@@ -1,9 +1,10 @@
 //  log.h - the library's own diagnostics (never stdout)
 //  SPDX-License-Identifier: MIT
 //
-//  Without a callback (wandb_set_logger) messages at or above the level from
-//  WANDB_LOG_LEVEL (err|warn|notice|info|debug; default warn) go to stderr
-//  as "wandb[rank N]: message". Thread: any.
+//  Only messages at or above the level from WANDB_LOG_LEVEL
+//  (err|warn|notice|info|debug; default warn) are emitted: to the callback
+//  installed with wandb_set_logger when there is one (the level filters it
+//  too), else to stderr as "wandb[rank N]: message". Thread: any.
 #ifndef WBI_LOG_H
 #define WBI_LOG_H
 

@@ -20,24 +20,37 @@ wandb_err wbi_wire_put(wbi_buf_t *out, wbi_rec_type type, const void *payload, s
     return rc;
 }
 
+// Grows out by n bytes at its end and returns where they start, or NULL
+// (out unchanged) when the buffer cannot grow.
+static uint8_t *s_grow(wbi_buf_t *out, size_t n, wandb_err *rc)
+{
+    *rc = wbi_buf_reserve(out, n);
+    if (*rc != WANDB_OK)
+        return NULL;
+    uint8_t *p = (uint8_t *)out->data + out->len;
+    out->len += n;
+    return p;
+}
+
 wandb_err wbi_wire_put_key(wbi_buf_t *out, uint32_t id, const char *key, size_t len)
 {
     if (len == 0 || len > WBI_WIRE_KEY_MAX || id > WBI_WIRE_KEY_ID_MAX)
         return WANDB_EINVAL;
-    uint8_t payload[4 + WBI_WIRE_KEY_MAX];
-    wbi_put_u32(payload, id);
-    memcpy(payload + 4, key, len);
-    return wbi_wire_put(out, WBI_REC_KEY, payload, 4 + len);
+    wandb_err rc;
+    uint8_t *p = s_grow(out, WBI_WIRE_RECORD_HEADER + 4 + len, &rc);
+    if (p)
+        wbi_wire_key_put(p, id, key, len);
+    return rc;
 }
 
 wandb_err wbi_wire_put_finish(wbi_buf_t *out, int32_t exit_code, uint64_t dropped,
                               uint64_t rejected)
 {
-    uint8_t payload[20];
-    wbi_put_u32(payload, (uint32_t)exit_code);
-    wbi_put_u64(payload + 4, dropped);
-    wbi_put_u64(payload + 12, rejected);
-    return wbi_wire_put(out, WBI_REC_FINISH, payload, sizeof payload);
+    wandb_err rc;
+    uint8_t *p = s_grow(out, WBI_WIRE_FINISH_RECORD, &rc);
+    if (p)
+        wbi_wire_finish_put(p, exit_code, dropped, rejected);
+    return rc;
 }
 
 wandb_err wbi_wire_reader_init(wbi_wire_reader_t *r, const void *msg, size_t len)
@@ -72,9 +85,10 @@ wandb_err wbi_wire_next(wbi_wire_reader_t *r, wbi_wire_record_t *rec)
     return WANDB_OK;
 }
 
-// Decodes the value at p (bounded by end) into v; returns its size or 0 if
-// it is malformed.
-static size_t s_value_read(const uint8_t *p, const uint8_t *end, wbi_wire_value_t *v)
+// Decodes the value at p (bounded by end) into v and returns its size, or 0
+// when a length runs past end or the type is unknown. It does not look
+// inside the value: s_value_valid does.
+static size_t s_value_decode(const uint8_t *p, const uint8_t *end, wbi_wire_value_t *v)
 {
     size_t left = (size_t)(end - p);
     if (left < 4)
@@ -94,7 +108,7 @@ static size_t s_value_read(const uint8_t *p, const uint8_t *end, wbi_wire_value_
         v->as.i = (int64_t)wbi_get_u64(p + 4);
         return 12;
     case WANDB_TYPE_BOOL:
-        if (left < 5 || p[4] > 1)
+        if (left < 5)
             return 0;
         v->as.b = p[4] == 1;
         return 5;
@@ -103,16 +117,30 @@ static size_t s_value_read(const uint8_t *p, const uint8_t *end, wbi_wire_value_
         if (left < 8)
             return 0;
         uint32_t n = wbi_get_u32(p + 4);
-        if (n > WBI_WIRE_VALUE_MAX || n > left - 8)
+        if (n > left - 8)
             return 0;
         v->as.s.p = (const char *)p + 8;
         v->as.s.len = n;
-        if (v->type == WANDB_TYPE_STRING && !wbi_utf8_valid(v->as.s.p, n))
-            return 0;
         return 8 + (size_t)n;
     }
     }
     return 0;
+}
+
+// Checks a decoded value at p: a bool byte is 0 or 1, a string or JSON value
+// is at most WBI_WIRE_VALUE_MAX bytes and a string is UTF-8.
+static bool s_value_valid(const uint8_t *p, const wbi_wire_value_t *v)
+{
+    switch (v->type) {
+    case WANDB_TYPE_BOOL:
+        return p[4] <= 1;
+    case WANDB_TYPE_STRING:
+        return v->as.s.len <= WBI_WIRE_VALUE_MAX && wbi_utf8_valid(v->as.s.p, v->as.s.len);
+    case WANDB_TYPE_JSON:
+        return v->as.s.len <= WBI_WIRE_VALUE_MAX;
+    default:
+        return true;
+    }
 }
 
 wandb_err wbi_wire_row_parse(const wbi_wire_record_t *rec, wbi_wire_row_t *row, size_t *bad_offset)
@@ -132,8 +160,8 @@ wandb_err wbi_wire_row_parse(const wbi_wire_record_t *rec, wbi_wire_row_t *row, 
     const uint8_t *cur = row->values;
     for (uint16_t i = 0; i < row->count; i++) {
         wbi_wire_value_t v;
-        size_t n = s_value_read(cur, row->end, &v);
-        if (!n) {
+        size_t n = s_value_decode(cur, row->end, &v);
+        if (!n || !s_value_valid(cur, &v)) {
             bad = (size_t)(cur - rec->payload);
             goto malformed;
         }
@@ -154,7 +182,7 @@ bool wbi_wire_row_next(const wbi_wire_row_t *row, const uint8_t **cursor, wbi_wi
 {
     if (*cursor >= row->end)
         return false;
-    size_t n = s_value_read(*cursor, row->end, v);
+    size_t n = s_value_decode(*cursor, row->end, v);
     if (!n)
         return false;
     *cursor += n;

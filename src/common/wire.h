@@ -162,11 +162,41 @@ static inline size_t wbi_wire_value_put(uint8_t *dst, uint32_t key_id, const wan
     }
 }
 
+#define WBI_WIRE_KEY_RECORD_MAX (WBI_WIRE_RECORD_HEADER + 4 + WBI_WIRE_KEY_MAX)
+#define WBI_WIRE_FINISH_RECORD (WBI_WIRE_RECORD_HEADER + 20)
+
+// Writes a whole KEY record (header, id, key bytes) into dst, which has room
+// for WBI_WIRE_RECORD_HEADER + 4 + len bytes, and returns that size. The
+// caller checks 1 <= len <= WBI_WIRE_KEY_MAX and id <= WBI_WIRE_KEY_ID_MAX.
+static inline size_t wbi_wire_key_put(uint8_t *dst, uint32_t id, const char *key, size_t len)
+{
+    wbi_wire_record_put(dst, WBI_REC_KEY, (uint32_t)(4 + len));
+    wbi_put_u32(dst + WBI_WIRE_RECORD_HEADER, id);
+    memcpy(dst + WBI_WIRE_RECORD_HEADER + 4, key, len);
+    return WBI_WIRE_RECORD_HEADER + 4 + len;
+}
+
+// Writes a whole FINISH record into dst[0..WBI_WIRE_FINISH_RECORD) and
+// returns WBI_WIRE_FINISH_RECORD.
+static inline size_t wbi_wire_finish_put(uint8_t *dst, int32_t exit_code, uint64_t dropped,
+                                         uint64_t rejected)
+{
+    wbi_wire_record_put(dst, WBI_REC_FINISH, 20);
+    uint8_t *p = dst + WBI_WIRE_RECORD_HEADER;
+    wbi_put_u32(p, (uint32_t)exit_code);
+    wbi_put_u64(p + 4, dropped);
+    wbi_put_u64(p + 12, rejected);
+    return WBI_WIRE_FINISH_RECORD;
+}
+
 // --- buffer encoders for control records -----------------------------------
 
 // Appends a record with an opaque payload (JSON text for HELLO, CONFIG, ...).
 wandb_err wbi_wire_put(wbi_buf_t *out, wbi_rec_type type, const void *payload, size_t len);
+// Appends a KEY record (wbi_wire_key_put); WANDB_EINVAL on an empty or too
+// long key or an id above WBI_WIRE_KEY_ID_MAX.
 wandb_err wbi_wire_put_key(wbi_buf_t *out, uint32_t id, const char *key, size_t len);
+// Appends a FINISH record (wbi_wire_finish_put).
 wandb_err wbi_wire_put_finish(wbi_buf_t *out, int32_t exit_code, uint64_t dropped,
                               uint64_t rejected);
 
@@ -215,12 +245,16 @@ wandb_err wbi_wire_reader_init(wbi_wire_reader_t *r, const void *msg, size_t len
 // Returns the next record: WANDB_OK, WANDB_ECLOSED at the end, WANDB_EPROTO
 // when a length runs past the message (r->pos says where; reading stops).
 wandb_err wbi_wire_next(wbi_wire_reader_t *r, wbi_wire_record_t *rec);
-// Validates a whole ROW record (every value and length, key ids, types,
-// bool bytes, negative step) so that iterating it cannot fail afterwards.
-// On WANDB_EPROTO *bad_offset is the offset within the payload.
+// Validates a whole ROW record (every value and length, types, bool bytes,
+// UTF-8 of strings, negative step) so that iterating it cannot fail
+// afterwards. Key ids are only range-checked (the tag has 28 bits for them):
+// whether an id was interned by a KEY record is for the caller (the
+// aggregator) to check. On WANDB_EPROTO *bad_offset is the offset within
+// the payload.
 wandb_err wbi_wire_row_parse(const wbi_wire_record_t *rec, wbi_wire_row_t *row, size_t *bad_offset);
-// Reads the value at *cursor (start with row->values) and advances it.
-// Only valid on a row accepted by wbi_wire_row_parse; false at row->end.
+// Decodes the value at *cursor (start with row->values) and advances it,
+// without validating it again. Only valid on a row accepted by
+// wbi_wire_row_parse; false at row->end.
 bool wbi_wire_row_next(const wbi_wire_row_t *row, const uint8_t **cursor, wbi_wire_value_t *v);
 // Parses a KEY payload. WANDB_EPROTO on a short payload, an empty or too long
 // key, an id above WBI_WIRE_KEY_ID_MAX or a key that is not UTF-8.

@@ -2,8 +2,9 @@
 //  SPDX-License-Identifier: MIT
 //
 //  Every call builds its records straight into the run's ring under the run
-//  mutex. The scalar path of wandb_log_values allocates nothing and makes no
-//  system call other than clock_gettime (vDSO). Design: docs/logger.md.
+//  mutex; a call that must wait for room releases the mutex while it naps.
+//  The scalar path of wandb_log_values allocates nothing and makes no system
+//  call other than clock_gettime (vDSO). Design: docs/logger.md.
 #include "logger/run.h"
 
 #include "common/alloc.h"
@@ -16,22 +17,6 @@
 #include <time.h>
 
 #define S_ROW_FIXED (WBI_WIRE_RECORD_HEADER + WBI_WIRE_ROW_HEADER)
-
-// Unix seconds from the real-time clock.
-double wbi_now_unix(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-// Milliseconds from the monotonic clock.
-int64_t wbi_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 // Builds "entity/project/run_id"; NULL when out of memory.
 static char *s_make_path(const char *entity, const char *project, const char *id)
@@ -116,26 +101,15 @@ void wbi_run_core_destroy(wandb_run_t **self_p)
     *self_p = NULL;
 }
 
-// Waits for n bytes of ring space for at most wait_ms: yields first, then
-// sleeps 50 us at a time. Only reached when the ring is full.
-static bool s_wait_space(wandb_run_t *self, size_t n, int wait_ms)
+// Pauses a retry loop that waits for ring room outside the run mutex: yields
+// for the first attempts, then sleeps 50 us at a time.
+static void s_nap(int attempt)
 {
-    if (wbi_ring_reserve(&self->ring, n))
-        return true;
-    if (wait_ms <= 0)
-        return false;
-    int64_t deadline = wbi_now_ms() + wait_ms;
-    for (int i = 0;; i++) {
-        if (i < 64) {
-            sched_yield();
-        } else {
-            struct timespec ts = {0, 50000};
-            nanosleep(&ts, NULL);
-        }
-        if (wbi_ring_reserve(&self->ring, n))
-            return true;
-        if (wbi_now_ms() >= deadline)
-            return false;
+    if (attempt < 64) {
+        sched_yield();
+    } else {
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
     }
 }
 
@@ -304,11 +278,8 @@ static size_t s_log_write(wandb_run_t *self, const wandb_value_t *values, size_t
     for (uint32_t id = keys_before + 1; id <= self->keys.count; id++) {
         size_t klen = 0;
         const char *key = wbi_keys_get(&self->keys, id, &klen);
-        uint8_t hdr[WBI_WIRE_RECORD_HEADER + 4];
-        wbi_wire_record_put(hdr, WBI_REC_KEY, (uint32_t)(4 + klen));
-        wbi_put_u32(hdr + WBI_WIRE_RECORD_HEADER, id);
-        s_put(ring, &pos, hdr, sizeof(hdr));
-        s_put(ring, &pos, key, klen);
+        uint8_t rec[WBI_WIRE_KEY_RECORD_MAX];
+        s_put(ring, &pos, rec, wbi_wire_key_put(rec, id, key, klen));
     }
     size_t row_bytes = total - (pos - head);
     uint8_t hdr[S_ROW_FIXED];
@@ -351,7 +322,64 @@ static wandb_err s_reject_step(wandb_run_t *self, int64_t step, int64_t cur)
     return WANDB_ESTEP;
 }
 
+// One attempt of a log call under the run mutex. When the ring has no room
+// it sets *no_room and returns WANDB_EFULL; only the last attempt counts
+// the call as dropped. Nothing is written unless the whole call fits.
+static wandb_err s_log_locked(wandb_run_t *run, const wandb_value_t *values, size_t n, int64_t step,
+                              int commit, bool last, bool *no_room)
+{
+    if (run->closed)
+        return WANDB_ECLOSED;
+    int64_t cur = atomic_load_explicit(&run->step, memory_order_relaxed);
+    bool commit_now;
+    if (step >= 0) {
+        if (step < cur)
+            return s_reject_step(run, step, cur);
+        commit_now = commit == WANDB_COMMIT_TRUE;
+    } else {
+        step = cur;
+        commit_now = commit != WANDB_COMMIT_FALSE;
+    }
+    // A higher step closes the pending row: the aggregator sees the step move.
+    bool row_open = run->row_open && step == cur;
+    if (n == 0) {
+        if (commit_now && row_open) {
+            if (!wbi_ring_reserve(&run->ring, S_ROW_FIXED)) {
+                *no_room = true;
+                return last ? s_dropped(run, 0) : WANDB_EFULL;
+            }
+            size_t pos = wbi_ring_head(&run->ring);
+            s_put_empty_row(run, &pos, step, WBI_WIRE_ROW_COMMIT);
+            wbi_ring_publish(&run->ring, pos);
+            run->row_open = false;
+            atomic_store_explicit(&run->step, step + 1, memory_order_relaxed);
+        } else if (step > cur) {
+            run->row_open = false;
+            atomic_store_explicit(&run->step, step, memory_order_relaxed);
+        }
+        return WANDB_OK;
+    }
+    uint32_t keys_before = run->keys.count;
+    size_t total = 0;
+    wandb_err err = s_log_plan(run, values, n, &total);
+    if (err == WANDB_OK && !wbi_ring_reserve(&run->ring, total)) {
+        *no_room = true;
+        err = last ? s_dropped(run, n) : WANDB_EFULL;
+    }
+    if (err != WANDB_OK) {
+        wbi_keys_truncate(&run->keys, keys_before);
+        return err;
+    }
+    uint8_t flags = commit_now ? WBI_WIRE_ROW_COMMIT : 0;
+    wbi_ring_publish(&run->ring, s_log_write(run, values, n, keys_before, total, step, flags));
+    run->row_open = !commit_now;
+    atomic_store_explicit(&run->step, commit_now ? step + 1 : step, memory_order_relaxed);
+    return WANDB_OK;
+}
+
 // The seed's Run.log(data, step, commit), as one ROW record (see wandb.h).
+// With ring_full=wait a call that finds the ring full retries for up to
+// ring_wait_ms, napping outside the mutex so that other threads can log.
 wandb_err wandb_log_values(wandb_run_t *run, const wandb_value_t *values, size_t n, int64_t step,
                            int commit)
 {
@@ -364,116 +392,112 @@ wandb_err wandb_log_values(wandb_run_t *run, const wandb_value_t *values, size_t
                  WBI_WIRE_ROW_MAX_VALUES);
         return WANDB_EINVAL;
     }
-    wandb_err err = WANDB_OK;
-    pthread_mutex_lock(&run->mu);
-    if (run->closed) {
-        err = WANDB_ECLOSED;
-        goto out;
+    int wait_ms = run->cfg.ring_full == WBI_RING_WAIT ? run->cfg.ring_wait_ms : 0;
+    int64_t deadline = 0;
+    for (int i = 0;; i++) {
+        bool last = wait_ms <= 0 || (i > 0 && wbi_now_ms() >= deadline);
+        bool no_room = false;
+        pthread_mutex_lock(&run->mu);
+        wandb_err err = s_log_locked(run, values, n, step, commit, last, &no_room);
+        pthread_mutex_unlock(&run->mu);
+        if (!no_room || last)
+            return err;
+        if (i == 0)
+            deadline = wbi_now_ms() + wait_ms;
+        s_nap(i);
     }
-    int64_t cur = atomic_load_explicit(&run->step, memory_order_relaxed);
-    bool commit_now;
-    if (step >= 0) {
-        if (step < cur) {
-            err = s_reject_step(run, step, cur);
-            goto out;
-        }
-        commit_now = commit == WANDB_COMMIT_TRUE;
-    } else {
-        step = cur;
-        commit_now = commit != WANDB_COMMIT_FALSE;
-    }
-    // A higher step closes the pending row: the aggregator sees the step move.
-    bool row_open = run->row_open && step == cur;
-    if (n == 0) {
-        if (commit_now && row_open) {
-            if (!s_wait_space(run, S_ROW_FIXED,
-                              run->cfg.ring_full == WBI_RING_WAIT ? run->cfg.ring_wait_ms : 0)) {
-                err = s_dropped(run, 0);
-                goto out;
-            }
-            size_t pos = wbi_ring_head(&run->ring);
-            s_put_empty_row(run, &pos, step, WBI_WIRE_ROW_COMMIT);
-            wbi_ring_publish(&run->ring, pos);
-            run->row_open = false;
-            atomic_store_explicit(&run->step, step + 1, memory_order_relaxed);
-        } else if (step > cur) {
-            run->row_open = false;
-            atomic_store_explicit(&run->step, step, memory_order_relaxed);
-        }
-        goto out;
-    }
-    uint32_t keys_before = run->keys.count;
-    size_t total = 0;
-    err = s_log_plan(run, values, n, &total);
-    if (err == WANDB_OK && !wbi_ring_reserve(&run->ring, total) &&
-        !(run->cfg.ring_full == WBI_RING_WAIT && s_wait_space(run, total, run->cfg.ring_wait_ms)))
-        err = s_dropped(run, n);
-    if (err != WANDB_OK) {
-        wbi_keys_truncate(&run->keys, keys_before);
-        goto out;
-    }
-    uint8_t flags = commit_now ? WBI_WIRE_ROW_COMMIT : 0;
-    wbi_ring_publish(&run->ring, s_log_write(run, values, n, keys_before, total, step, flags));
-    run->row_open = !commit_now;
-    atomic_store_explicit(&run->step, commit_now ? step + 1 : step, memory_order_relaxed);
-out:
-    pthread_mutex_unlock(&run->mu);
-    return err;
 }
 
-// Writes one control record under the mutex.
+// Writes one record of total bytes if the ring has room bytes free (room >=
+// total), else retries outside the mutex until wait_ms passed. WANDB_EFULL
+// when it never had room.
+static wandb_err s_put_record_wait(wandb_run_t *self, uint8_t type, const void *payload, size_t len,
+                                   size_t room, int wait_ms)
+{
+    int64_t deadline = 0;
+    for (int i = 0;; i++) {
+        wandb_err err = WANDB_OK;
+        pthread_mutex_lock(&self->mu);
+        if (self->closed) {
+            err = WANDB_ECLOSED;
+        } else if (!wbi_ring_reserve(&self->ring, room)) {
+            err = WANDB_EFULL;
+        } else {
+            size_t pos = wbi_ring_head(&self->ring);
+            s_put_record(&self->ring, &pos, type, payload, len);
+            wbi_ring_publish(&self->ring, pos);
+        }
+        pthread_mutex_unlock(&self->mu);
+        if (err != WANDB_EFULL || wait_ms <= 0)
+            return err;
+        if (i == 0)
+            deadline = wbi_now_ms() + wait_ms;
+        else if (wbi_now_ms() >= deadline)
+            return err;
+        s_nap(i);
+    }
+}
+
+// Writes one control record, waiting outside the mutex for room.
 wandb_err wbi_run_put_record(wandb_run_t *self, uint8_t type, const void *payload, size_t len,
                              int wait_ms)
 {
     size_t total = WBI_WIRE_RECORD_HEADER + len;
     if (total > self->ring.cap || len > UINT32_MAX)
         return WANDB_ETOOBIG;
-    wandb_err err = WANDB_OK;
-    pthread_mutex_lock(&self->mu);
-    if (self->closed) {
-        err = WANDB_ECLOSED;
-    } else if (!s_wait_space(self, total, wait_ms)) {
-        err = WANDB_EFULL;
-    } else {
-        size_t pos = wbi_ring_head(&self->ring);
-        s_put_record(&self->ring, &pos, type, payload, len);
-        wbi_ring_publish(&self->ring, pos);
-    }
-    pthread_mutex_unlock(&self->mu);
-    return err;
+    return s_put_record_wait(self, type, payload, len, total, wait_ms);
 }
 
-// Commits an open row, then FINISH with the counters; closes the run.
+// Writes one bulk record (a file chunk) only while the ring is at most half
+// full, so that rows logged meanwhile always find room.
+wandb_err wbi_run_put_bulk_record(wandb_run_t *self, uint8_t type, const void *payload, size_t len,
+                                  int wait_ms)
+{
+    size_t total = WBI_WIRE_RECORD_HEADER + len;
+    if (total > self->ring.cap / 2 || len > UINT32_MAX)
+        return WANDB_ETOOBIG;
+    return s_put_record_wait(self, type, payload, len, self->ring.cap / 2, wait_ms);
+}
+
+// Commits an open row, then FINISH with the counters; closes the run. Waits
+// for room outside the mutex.
 wandb_err wbi_run_put_finish(wandb_run_t *self, int exit_code, int wait_ms)
 {
-    wandb_err err = WANDB_OK;
-    pthread_mutex_lock(&self->mu);
-    if (self->closed) {
-        err = WANDB_ECLOSED;
-        goto out;
+    int64_t deadline = 0;
+    for (int i = 0;; i++) {
+        bool last = wait_ms <= 0 || (i > 0 && wbi_now_ms() >= deadline);
+        wandb_err err = WANDB_OK;
+        pthread_mutex_lock(&self->mu);
+        if (self->closed) {
+            pthread_mutex_unlock(&self->mu);
+            return WANDB_ECLOSED;
+        }
+        size_t need = WBI_WIRE_FINISH_RECORD + (self->row_open ? S_ROW_FIXED : 0);
+        if (!wbi_ring_reserve(&self->ring, need)) {
+            err = WANDB_ETIMEDOUT;
+        } else {
+            size_t pos = wbi_ring_head(&self->ring);
+            int64_t step = atomic_load_explicit(&self->step, memory_order_relaxed);
+            if (self->row_open) {
+                s_put_empty_row(self, &pos, step, WBI_WIRE_ROW_COMMIT);
+                self->row_open = false;
+                atomic_store_explicit(&self->step, step + 1, memory_order_relaxed);
+            }
+            uint8_t fin[WBI_WIRE_FINISH_RECORD];
+            wbi_wire_finish_put(fin, (int32_t)exit_code, atomic_load(&self->dropped),
+                                atomic_load(&self->rejected));
+            s_put(&self->ring, &pos, fin, sizeof(fin));
+            wbi_ring_publish(&self->ring, pos);
+        }
+        if (err == WANDB_OK || last)
+            self->closed = true;
+        pthread_mutex_unlock(&self->mu);
+        if (err == WANDB_OK || last)
+            return err;
+        if (i == 0)
+            deadline = wbi_now_ms() + wait_ms;
+        s_nap(i);
     }
-    size_t need = WBI_WIRE_RECORD_HEADER + 20 + (self->row_open ? S_ROW_FIXED : 0);
-    if (!s_wait_space(self, need, wait_ms)) {
-        err = WANDB_ETIMEDOUT;
-        goto out;
-    }
-    size_t pos = wbi_ring_head(&self->ring);
-    int64_t step = atomic_load_explicit(&self->step, memory_order_relaxed);
-    if (self->row_open) {
-        s_put_empty_row(self, &pos, step, WBI_WIRE_ROW_COMMIT);
-        self->row_open = false;
-        atomic_store_explicit(&self->step, step + 1, memory_order_relaxed);
-    }
-    uint8_t fin[20];
-    wbi_put_u32(fin, (uint32_t)(int32_t)exit_code);
-    wbi_put_u64(fin + 4, atomic_load(&self->dropped));
-    wbi_put_u64(fin + 12, atomic_load(&self->rejected));
-    s_put_record(&self->ring, &pos, WBI_REC_FINISH, fin, sizeof(fin));
-    wbi_ring_publish(&self->ring, pos);
-out:
-    self->closed = true;
-    pthread_mutex_unlock(&self->mu);
-    return err;
 }
 
 // Builds a JSON object text from values (config and summary updates).

@@ -83,15 +83,15 @@ static char *s_hello_json(const wandb_run_t *run)
         json_error_t jerr;
         config = wbi_jsonx_loadb(c->config_json, strlen(c->config_json), 0, &jerr);
     }
-    json_t *obj =
-        json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:s, s:s, "
-                  "s:i, s:i, s:f, s:I, s:s?, s:s?, s:s}",
-                  "run_id", c->run_id, "project", c->project, "entity", c->entity, "group",
-                  c->group, "job_type", c->job_type, "name", c->name, "notes", c->notes, "tags",
-                  c->tags, "config", config ? config : json_object(), "host", host, "program",
-                  program, "rank", c->rank, "world_size", c->world_size, "start_time",
-                  run->start_time, "starting_step", (json_int_t)run->starting_step, "secret",
-                  c->secret, "resume", c->resume, "platform", platform);
+    json_t *obj = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:s, s:s, "
+                            "s:i, s:i, s:f, s:I, s:s?, s:s?, s:s, s:i}",
+                            "run_id", c->run_id, "project", c->project, "entity", c->entity,
+                            "group", c->group, "job_type", c->job_type, "name", c->name, "notes",
+                            c->notes, "tags", c->tags, "config", config ? config : json_object(),
+                            "host", host, "program", program, "rank", c->rank, "world_size",
+                            c->world_size, "start_time", run->start_time, "starting_step",
+                            (json_int_t)run->starting_step, "secret", c->secret, "resume",
+                            c->resume, "platform", platform, "heartbeat_ms", c->heartbeat_ms);
     char *text = obj ? wbi_jsonx_dumps(obj, JSON_COMPACT) : NULL;
     json_decref(obj);
     return text;
@@ -159,6 +159,16 @@ wandb_err wandb_init(wandb_settings_t *settings, wandb_run_t **run_out)
         wbi_cfg_release(&cfg);
         err = s_init_fail(settings, WANDB_ENOTSUP,
                           "mode 'offline' is not supported yet: use online or disabled");
+        goto out;
+    }
+    // Nothing applies a resumed run's history yet (starting_step stays 0):
+    // refuse rather than silently start from step 0 of an old run.
+    if (cfg.mode != WBI_MODE_DISABLED && cfg.resume && strcmp(cfg.resume, "never") != 0) {
+        snprintf(msg, sizeof(msg),
+                 "resume '%s' is not supported yet: leave resume unset or use never (a new run)",
+                 cfg.resume);
+        wbi_cfg_release(&cfg);
+        err = s_init_fail(settings, WANDB_ENOTSUP, msg);
         goto out;
     }
     if (cfg.mode == WBI_MODE_ONLINE && !cfg.aggregator && !cfg.api_key) {

@@ -9,6 +9,7 @@
 #ifndef WBI_RUN_H
 #define WBI_RUN_H
 
+#include "common/clock.h"
 #include "logger/keys.h"
 #include "logger/ring.h"
 #include "logger/settings.h"
@@ -67,11 +68,18 @@ wandb_err wbi_run_core_new(wandb_run_t **out, wbi_cfg_t *cfg);
 // Frees what wbi_run_core_new made (not the thread or the aggregator).
 void wbi_run_core_destroy(wandb_run_t **self_p);
 // Writes one record (header + payload) into the ring, waiting up to wait_ms
-// for room. WANDB_EFULL, WANDB_ETOOBIG, WANDB_ECLOSED. Takes the run mutex.
+// for room. WANDB_EFULL, WANDB_ETOOBIG, WANDB_ECLOSED. Takes the run mutex
+// only to try: the wait happens outside it, so other threads keep logging.
 wandb_err wbi_run_put_record(wandb_run_t *self, uint8_t type, const void *payload, size_t len,
                              int wait_ms);
+// Like wbi_run_put_record for bulk data (FILE_CHUNK): writes only while the
+// ring is at most half full, so rows logged meanwhile find room. The record
+// must fit in half the ring (else WANDB_ETOOBIG).
+wandb_err wbi_run_put_bulk_record(wandb_run_t *self, uint8_t type, const void *payload, size_t len,
+                                  int wait_ms);
 // Closes an open row (an empty ROW with COMMIT), writes FINISH and marks the
-// run closed. Waits up to wait_ms for room. Takes the run mutex.
+// run closed. Waits up to wait_ms for room, outside the run mutex; on
+// timeout the run is closed anyway (WANDB_ETIMEDOUT).
 wandb_err wbi_run_put_finish(wandb_run_t *self, int exit_code, int wait_ms);
 // Applies a WELCOME (entity, url; either may be NULL). Only the first one
 // counts. Called by the I/O thread.
@@ -84,10 +92,5 @@ void wbi_run_apply_welcome(wandb_run_t *self, const char *entity, const char *ur
 wandb_err wbi_save_flush(wandb_run_t *run, int64_t deadline);
 // Frees the remembered saved files (save.c).
 void wbi_save_release(wandb_run_t *run);
-
-// Unix time now, in seconds.
-double wbi_now_unix(void);
-// Monotonic milliseconds.
-int64_t wbi_now_ms(void);
 
 #endif

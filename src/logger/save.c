@@ -151,8 +151,10 @@ static wandb_err s_send(wandb_run_t *run, const char *name, wandb_save_policy po
     wandb_err rc =
         wbi_run_put_record(run, WBI_REC_FILE_BEGIN, begin, strlen(begin), s_left(deadline));
     wbi_free(begin);
-    // A chunk record must fit in a quarter of the ring, so that chunks
-    // stream while the I/O thread drains the rest.
+    // A chunk record must fit in a quarter of the ring, and is written only
+    // while the ring is at most half full (wbi_run_put_bulk_record): chunks
+    // stream while the I/O thread drains, and rows logged by other threads
+    // meanwhile always find room.
     size_t chunk = WBI_WIRE_FILE_CHUNK;
     size_t quarter = run->ring.cap / 4;
     if (chunk + S_CHUNK_HEADER + WBI_WIRE_RECORD_HEADER > quarter)
@@ -165,7 +167,8 @@ static wandb_err s_send(wandb_run_t *run, const char *name, wandb_save_policy po
         wbi_put_u32(buf, id);
         wbi_put_u64(buf + 4, (uint64_t)off);
         memcpy(buf + S_CHUNK_HEADER, data + off, n);
-        rc = wbi_run_put_record(run, WBI_REC_FILE_CHUNK, buf, S_CHUNK_HEADER + n, s_left(deadline));
+        rc = wbi_run_put_bulk_record(run, WBI_REC_FILE_CHUNK, buf, S_CHUNK_HEADER + n,
+                                     s_left(deadline));
         if (rc == WANDB_EFULL && wbi_now_ms() >= deadline)
             rc = WANDB_ETIMEDOUT;
     }

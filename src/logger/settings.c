@@ -6,13 +6,10 @@
 #include "common/jsonx.h"
 #include "logger/ring.h"
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <unistd.h>
 
 // Every setting, in the order of the table below.
 typedef enum {
@@ -558,7 +555,9 @@ wandb_err wbi_settings_resolve(const wandb_settings_t *settings, wbi_cfg_t *out,
         snprintf(errmsg, errlen, "out of memory");
         return WANDB_ENOMEM;
     }
-    if (!out->api_key)
+    // Only the in-process aggregator (no endpoint) talks to the backend and
+    // needs a key: ranks of a job with an external aggregator skip ~/.netrc.
+    if (!out->api_key && !out->aggregator)
         out->api_key = s_netrc_key(out->base_url);
     size_t blen = strlen(out->base_url);
     while (blen > 0 && out->base_url[blen - 1] == '/')
@@ -589,28 +588,4 @@ wandb_err wbi_settings_resolve(const wandb_settings_t *settings, wbi_cfg_t *out,
     out->init_timeout_ms = (int)got[4];
     out->finish_timeout_ms = (int)got[5];
     return WANDB_OK;
-}
-
-// Draws len characters of [a-z0-9] without modulo bias from kernel randomness.
-wandb_err wbi_random_id(char *out, size_t len)
-{
-    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    size_t filled = 0;
-    int fd = -1;
-    for (int round = 0; round < 16 && filled < len; round++) {
-        uint8_t bytes[64];
-        ssize_t got = getrandom(bytes, sizeof(bytes), GRND_NONBLOCK);
-        if (got <= 0) {
-            if (fd < 0)
-                fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-            got = fd >= 0 ? read(fd, bytes, sizeof(bytes)) : -1;
-        }
-        for (ssize_t i = 0; i < got && filled < len; i++)
-            if (bytes[i] < 252) // 252 = 7 * 36: keep the distribution uniform
-                out[filled++] = alphabet[bytes[i] % 36];
-    }
-    if (fd >= 0)
-        close(fd);
-    out[filled < len ? 0 : len] = '\0';
-    return filled == len ? WANDB_OK : WANDB_EIO;
 }

@@ -9,6 +9,7 @@
 #ifndef WBI_SETTINGS_H
 #define WBI_SETTINGS_H
 
+#include "common/random.h"
 #include "wandb.h"
 
 #define WBI_ERRMSG_BYTES 256
@@ -63,9 +64,5 @@ wandb_err wbi_settings_resolve(const wandb_settings_t *settings, wbi_cfg_t *out,
 void wbi_cfg_release(wbi_cfg_t *self);
 // Stores msg as the settings' last error (settings may be NULL).
 void wbi_settings_set_errmsg(wandb_settings_t *settings, const char *msg);
-
-// Fills out[0..len) with random [a-z0-9] from the kernel (getrandom, then
-// /dev/urandom) and NUL-terminates it at out[len]. WANDB_EIO when neither works.
-wandb_err wbi_random_id(char *out, size_t len);
 
 #endif

@@ -23,7 +23,7 @@ typedef struct {
 // The aggregator this process hosts, if any: wandb_mpi_init sets it on rank
 // 0 and wandb_mpi_finish stops it. One job per process, documented.
 static wandb_aggregator_t *s_hosted;
-static int s_finish_timeout_ms = 60000;
+static int s_finish_timeout_ms = 30000; // the finish_timeout_ms default (docs/settings.md)
 
 // Fills out with 2*bytes lowercase hex characters from /dev/urandom.
 static void s_random_hex(char *out, size_t bytes)
@@ -85,17 +85,27 @@ static bool s_single_node(MPI_Comm comm)
     return local_size == size;
 }
 
+// True when the run will not talk to an aggregator (mode disabled or offline).
+static bool s_no_transport(const wandb_settings_t *settings)
+{
+    const char *mode = wandb_settings_get(settings, "mode");
+    return mode && (strcmp(mode, "disabled") == 0 || strcmp(mode, "offline") == 0);
+}
+
 // Rank 0: decides the group and starts (or adopts) the aggregator.
 static void s_prepare_job(wandb_settings_t *settings, int size, bool single_node,
                           s_job_info_t *info)
 {
     s_default_group(settings, info->group, sizeof info->group);
-    const char *external = getenv("WANDB_AGGREGATOR");
+    info->status = WANDB_OK;
+    if (s_no_transport(settings))
+        return; // no aggregator: every rank's wandb_init decides alone
+    // An endpoint from the settings or WANDB_AGGREGATOR: the launcher's process.
+    const char *external = wandb_settings_get(settings, "aggregator");
     if (external && *external) {
-        const char *secret = getenv("WANDB_AGGREGATOR_SECRET");
+        const char *secret = wandb_settings_get(settings, "secret");
         snprintf(info->endpoint, sizeof info->endpoint, "%s", external);
         snprintf(info->secret, sizeof info->secret, "%s", secret ? secret : "");
-        info->status = WANDB_OK;
         return;
     }
     s_random_hex(info->secret, 32);
@@ -151,8 +161,10 @@ wandb_err wandb_mpi_init(MPI_Comm comm, wandb_settings_t *settings, wandb_run_t 
             wandb_settings_set(settings, "name", name);
         }
         wandb_settings_set(settings, "group", info.group);
-        wandb_settings_set(settings, "aggregator", info.endpoint);
-        wandb_settings_set(settings, "secret", info.secret);
+        if (info.endpoint[0]) {
+            wandb_settings_set(settings, "aggregator", info.endpoint);
+            wandb_settings_set(settings, "secret", info.secret);
+        }
         const char *t = wandb_settings_get(settings, "finish_timeout_ms");
         long ms = t ? strtol(t, NULL, 10) : 0; // validated by wandb_init
         if (ms > 0 && ms < INT32_MAX)
@@ -161,17 +173,37 @@ wandb_err wandb_mpi_init(MPI_Comm comm, wandb_settings_t *settings, wandb_run_t 
     } else {
         rc = WANDB_EIO;
     }
-    if (rc != WANDB_OK && s_hosted)
-        wandb_aggregator_stop(&s_hosted, 0);
+    // All ranks agree on the outcome (still inside init: nothing collective
+    // follows). One failed rank would otherwise leave rank 0's aggregator
+    // waiting for a run that never comes, or the others logging into nothing.
+    int local = (int)rc, worst = 0;
+    MPI_Allreduce(&local, &worst, 1, MPI_INT, MPI_MAX, comm);
+    if (worst != WANDB_OK && rc == WANDB_OK) {
+        wandb_finish(run_out, 1); // a failed run, not silently dropped
+        rc = WANDB_EIO;
+    }
+    if (rc != WANDB_OK && s_hosted) // a moment for the other ranks' FINISH to be acknowledged
+        wandb_aggregator_stop(&s_hosted, 2000);
     wandb_settings_destroy(&own);
     return rc;
 }
 
+// Milliseconds on the monotonic clock.
+static int64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 wandb_err wandb_mpi_finish(wandb_run_t **run_p, int exit_code)
 {
+    // One deadline for both waits: finish_timeout_ms bounds the whole call.
+    int64_t deadline = s_now_ms() + s_finish_timeout_ms;
     wandb_err rc = wandb_finish(run_p, exit_code);
     if (s_hosted) {
-        wandb_err stop = wandb_aggregator_stop(&s_hosted, s_finish_timeout_ms);
+        int64_t left = deadline - s_now_ms();
+        wandb_err stop = wandb_aggregator_stop(&s_hosted, left > 100 ? (int)left : 100);
         if (rc == WANDB_OK)
             rc = stop;
     }

@@ -118,7 +118,7 @@ static json_t *s_gid(const char *kind, const char *text)
     wbi_buf_t b;
     wbi_buf_init(&b, 1024);
     json_t *j = NULL;
-    if (wbi_b64_encode(&b, raw, strlen(raw)) == WANDB_OK)
+    if (wbi_b64_append(&b, raw, strlen(raw)) == WANDB_OK)
         j = json_string(b.data ? b.data : "");
     wbi_buf_release(&b);
     return j;
@@ -131,7 +131,7 @@ wandb_err wbi_gql_run_gid(int64_t storage_id, char *out, size_t outlen)
     snprintf(raw, sizeof raw, "Run:%" PRId64, storage_id);
     wbi_buf_t b;
     wbi_buf_init(&b, 128);
-    wandb_err e = wbi_b64_encode(&b, raw, strlen(raw));
+    wandb_err e = wbi_b64_append(&b, raw, strlen(raw));
     if (e == WANDB_OK)
         e = (size_t)snprintf(out, outlen, "%s", b.data) < outlen ? WANDB_OK : WANDB_ETOOBIG;
     wbi_buf_release(&b);
@@ -248,14 +248,19 @@ static int s_collect_line(void *arg, int64_t line_no, const char *text, size_t l
     return 0;
 }
 
-// The JSONString of an array with the last S_TAIL_LINES lines of file.
-static json_t *s_tail_json(const wbi_gql_ctx_t *ctx, int64_t run_id, const char *file)
+// The JSONString of an array with the last S_TAIL_LINES lines of file. NULL
+// when it cannot be built; a store error is then left in *err (the first one
+// kept), so that a busy database answers 503 rather than 500.
+static json_t *s_tail_json(const wbi_gql_ctx_t *ctx, int64_t run_id, const char *file,
+                           wandb_err *err)
 {
     json_t *arr = json_array();
     if (!arr)
         return NULL;
-    if (wbi_store_lines_tail(ctx->store, run_id, file, S_TAIL_LINES, s_collect_line, arr) !=
-        WANDB_OK) {
+    wandb_err e = wbi_store_lines_tail(ctx->store, run_id, file, S_TAIL_LINES, s_collect_line, arr);
+    if (e != WANDB_OK) {
+        if (*err == WANDB_OK)
+            *err = e;
         json_decref(arr);
         return NULL;
     }
@@ -267,8 +272,10 @@ static json_t *s_tail_json(const wbi_gql_ctx_t *ctx, int64_t run_id, const char 
 }
 
 // The bucket object of UpsertBucket and RunResumeStatus; with resume set it
-// also carries the fields resume needs (tails, counts, wandbConfig).
-static json_t *s_bucket_json(const wbi_gql_ctx_t *ctx, const wbi_run_t *run, bool resume)
+// also carries the fields resume needs (tails, counts, wandbConfig). NULL
+// when it cannot be built, with the store's error (if any) in *err.
+static json_t *s_bucket_json(const wbi_gql_ctx_t *ctx, const wbi_run_t *run, bool resume,
+                             wandb_err *err)
 {
     char gid[64];
     if (wbi_gql_run_gid(run->id, gid, sizeof gid) != WANDB_OK)
@@ -298,8 +305,10 @@ static json_t *s_bucket_json(const wbi_gql_ctx_t *ctx, const wbi_run_t *run, boo
         bad |= json_object_set_new(b, "summaryMetrics", s_json_string(run->summary, false));
         bad |= json_object_set_new(b, "eventsLineCount", json_integer(run->events_count));
         bad |= json_object_set_new(b, "logLineCount", json_integer(run->log_count));
-        bad |= json_object_set_new(b, "historyTail", s_tail_json(ctx, run->id, WBI_FILE_HISTORY));
-        bad |= json_object_set_new(b, "eventsTail", s_tail_json(ctx, run->id, WBI_FILE_EVENTS));
+        bad |=
+            json_object_set_new(b, "historyTail", s_tail_json(ctx, run->id, WBI_FILE_HISTORY, err));
+        bad |=
+            json_object_set_new(b, "eventsTail", s_tail_json(ctx, run->id, WBI_FILE_EVENTS, err));
         // wandbConfig(keys: ["t"]): {"t": config._wandb.t} when present.
         json_t *cfg =
             run->config ? wbi_jsonx_loadb(run->config, strlen(run->config), 0, &jerr) : NULL;
@@ -468,7 +477,7 @@ static void s_op_upsert_bucket(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi
             }
         }
         if (!in.name) {
-            if (wbi_random_alnum(name_buf, 8) != WANDB_OK) {
+            if (wbi_random_id(name_buf, 8) != WANDB_OK) {
                 s_fail(res, 500, "no randomness for a run id");
                 goto done;
             }
@@ -491,7 +500,8 @@ static void s_op_upsert_bucket(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi
     if (inserted)
         wbi_slog(WANDB_LOG_INFO, "graphql", "run %s/%s/%s created", run.entity, run.project,
                  run.name);
-    json_t *bucket = s_bucket_json(ctx, &run, false);
+    wandb_err be = WANDB_OK;
+    json_t *bucket = s_bucket_json(ctx, &run, false, &be);
     s_ok(res, bucket
                   ? json_pack("{s{sosb}}", "upsertBucket", "bucket", bucket, "inserted", inserted)
                   : NULL);
@@ -522,8 +532,8 @@ static void s_op_resume_status(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi
     wandb_err e = wbi_store_run_find(ctx->store, entity, project, name, &run);
     json_t *bucket = NULL;
     if (e == WANDB_OK) {
-        bucket = s_bucket_json(ctx, &run, true);
-        if (!bucket)
+        bucket = s_bucket_json(ctx, &run, true, &e);
+        if (!bucket && e == WANDB_OK)
             e = WANDB_EIO;
     } else if (e == WANDB_ENOTFOUND) {
         bucket = json_null();

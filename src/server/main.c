@@ -3,9 +3,10 @@
 //
 //  wandb-mpi-server --dir DIR [--host 127.0.0.1] [--port N] [--api-key KEY]
 //                   [--entity NAME] [--ready-file F] [--record-requests]
-//                   [--heartbeat-timeout-s N] [--log-level LEVEL]
+//                   [--heartbeat-timeout-s N] [--settle-on-exit] [--log-level LEVEL]
 //  Prints one line "wandb-mpi-server listening on http://HOST:PORT" to stdout
-//  once bound; runs until SIGINT or SIGTERM.
+//  once bound; runs until SIGINT or SIGTERM. With --settle-on-exit, runs still
+//  running at that point are marked crashed (a server that lives for one job).
 
 #include "server/server.h"
 #include "server/slog.h"
@@ -30,27 +31,30 @@ typedef struct {
     const char *entity;         // --entity
     const char *ready_file;     // --ready-file
     bool record_requests;       // --record-requests
+    bool settle_on_exit;        // --settle-on-exit
     double heartbeat_timeout_s; // --heartbeat-timeout-s
 } s_args_t;
 
 // Prints the usage text.
 static void s_usage(FILE *out)
 {
-    fprintf(out, "usage: wandb-mpi-server --dir DIR [options]\n"
-                 "\n"
-                 "A local W&B-protocol backend (GraphQL + file_stream + uploads) on SQLite.\n"
-                 "\n"
-                 "  --dir DIR                 data directory (wandb.db, files/, api_key)\n"
-                 "  --host ADDR               numeric address to bind (default 127.0.0.1)\n"
-                 "  --port N                  TCP port, 0 = ephemeral (default 0)\n"
-                 "  --api-key KEY             API key clients must send (default: DIR/api_key,\n"
-                 "                            generated at first start)\n"
-                 "  --entity NAME             default entity (default local)\n"
-                 "  --ready-file F            write the base URL to F once listening\n"
-                 "  --record-requests         append every request to DIR/requests.jsonl\n"
-                 "  --heartbeat-timeout-s N   silent running runs become crashed (default 300)\n"
-                 "  --log-level LEVEL         err|warn|notice|info|debug (default info)\n"
-                 "  --help                    this text\n");
+    fprintf(out,
+            "usage: wandb-mpi-server --dir DIR [options]\n"
+            "\n"
+            "A local W&B-protocol backend (GraphQL + file_stream + uploads) on SQLite.\n"
+            "\n"
+            "  --dir DIR                 data directory (wandb.db, files/, api_key)\n"
+            "  --host ADDR               numeric address to bind (default 127.0.0.1)\n"
+            "  --port N                  TCP port, 0 = ephemeral (default 0)\n"
+            "  --api-key KEY             API key clients must send (default: DIR/api_key,\n"
+            "                            generated at first start)\n"
+            "  --entity NAME             default entity (default local)\n"
+            "  --ready-file F            write the base URL to F once listening\n"
+            "  --record-requests         append every request to DIR/requests.jsonl\n"
+            "  --heartbeat-timeout-s N   silent running runs become crashed (default 300)\n"
+            "  --settle-on-exit          on SIGTERM/SIGINT, runs still running become crashed\n"
+            "  --log-level LEVEL         err|warn|notice|info|debug (default info)\n"
+            "  --help                    this text\n");
 }
 
 // Parses a number argument, rejecting trailing garbage.
@@ -70,6 +74,11 @@ static int s_parse(int argc, char **argv, s_args_t *args)
 {
     args->host = "127.0.0.1";
     args->heartbeat_timeout_s = 300;
+    // The environment sets the default level; --log-level (below) wins.
+    const char *env_level = getenv("WANDB_LOG_LEVEL");
+    wandb_log_level env_parsed;
+    if (env_level && wbi_slog_parse_level(env_level, &env_parsed))
+        wbi_slog_set_level(env_parsed);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -79,6 +88,9 @@ static int s_parse(int argc, char **argv, s_args_t *args)
             return 2;
         } else if (strcmp(a, "--record-requests") == 0) {
             args->record_requests = true;
+            continue;
+        } else if (strcmp(a, "--settle-on-exit") == 0) {
+            args->settle_on_exit = true;
             continue;
         }
         if (!v) {
@@ -146,31 +158,92 @@ static bool s_write_atomic(const char *path, const char *text, mode_t mode)
     return ok;
 }
 
-// Reads DIR/api_key, or creates it ("local-" + 40 random [a-z0-9], 0600).
+// Reads the key (first line) of path into key. Returns 0, or an errno value:
+// ENOENT when there is no file, EINVAL when its first line is empty.
+static int s_read_key(const char *path, char *key, size_t keylen)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return errno;
+    errno = 0;
+    bool ok = fgets(key, (int)keylen, f) != NULL;
+    int err = ok ? 0 : (ferror(f) && errno ? errno : EINVAL);
+    fclose(f);
+    if (!ok)
+        return err;
+    key[strcspn(key, "\r\n")] = '\0';
+    return *key ? 0 : EINVAL;
+}
+
+// Publishes a new key at path without replacing one that is there: the key is
+// written to a private temp file, then hard-linked to path. link() fails with
+// EEXIST when another server published first; true with *raced set then.
+static bool s_publish_key(const char *path, const char *key, bool *raced)
+{
+    char suffix[9];
+    char tmp[4200];
+    if (wbi_random_id(suffix, 8) != WANDB_OK)
+        return false;
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%s", path, (long)getpid(), suffix);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return false;
+    char line[300];
+    int len = snprintf(line, sizeof line, "%s\n", key);
+    bool ok = len > 0 && write(fd, line, (size_t)len) == (ssize_t)len;
+    ok = (fsync(fd) == 0) && ok;
+    ok = (close(fd) == 0) && ok;
+    int err = 0;
+    if (ok && link(tmp, path) != 0) {
+        err = errno;
+        *raced = err == EEXIST;
+        ok = *raced;
+    }
+    unlink(tmp);
+    errno = err;
+    return ok;
+}
+
+// Reads DIR/api_key, or creates it ("local-" + 40 random [a-z0-9], 0600)
+// when it does not exist. Any other failure to read it is an error: a new key
+// would lock out every client that has the old one. Two servers starting at
+// once on a new directory agree on one key (s_publish_key).
 static bool s_load_key(const char *dir, char *key, size_t keylen)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/api_key", dir);
-    FILE *f = fopen(path, "re");
-    if (f) {
-        bool ok = fgets(key, (int)keylen, f) != NULL;
-        fclose(f);
-        key[strcspn(key, "\r\n")] = '\0';
-        if (ok && *key)
-            return true;
-        wbi_slog(WANDB_LOG_WARN, "main", "'%s' is empty; generating a new key", path);
+    int err = s_read_key(path, key, keylen);
+    if (err == 0)
+        return true;
+    if (err != ENOENT) {
+        wbi_slog(WANDB_LOG_ERR, "main",
+                 "cannot read the API key from '%s': %s (fix or remove the file, or pass"
+                 " --api-key)",
+                 path, err == EINVAL ? "the first line is empty" : strerror(err));
+        return false;
     }
     char secret[S_KEY_LEN + 1];
-    if (wbi_random_alnum(secret, S_KEY_LEN) != WANDB_OK)
+    if (wbi_random_id(secret, S_KEY_LEN) != WANDB_OK) {
+        wbi_slog(WANDB_LOG_ERR, "main", "cannot generate an API key: no kernel randomness");
         return false;
+    }
     snprintf(key, keylen, "local-%s", secret);
-    char line[300];
-    snprintf(line, sizeof line, "%s\n", key);
-    if (!s_write_atomic(path, line, 0600)) {
+    bool raced = false;
+    if (!s_publish_key(path, key, &raced)) {
         wbi_slog(WANDB_LOG_ERR, "main", "cannot write '%s': %s", path, strerror(errno));
         return false;
     }
-    wbi_slog(WANDB_LOG_NOTICE, "main", "generated a new API key in '%s'", path);
+    if (!raced) {
+        wbi_slog(WANDB_LOG_NOTICE, "main", "generated a new API key in '%s'", path);
+        return true;
+    }
+    // Another server published its key first: use that one.
+    err = s_read_key(path, key, keylen);
+    if (err != 0) {
+        wbi_slog(WANDB_LOG_ERR, "main", "cannot read the API key from '%s': %s", path,
+                 err == EINVAL ? "the first line is empty" : strerror(err));
+        return false;
+    }
     return true;
 }
 
@@ -181,10 +254,6 @@ int main(int argc, char **argv)
     int rc = s_parse(argc, argv, &args);
     if (rc != 0)
         return rc == 2 ? 0 : 2;
-    const char *env_level = getenv("WANDB_LOG_LEVEL");
-    wandb_log_level level;
-    if (env_level && wbi_slog_parse_level(env_level, &level))
-        wbi_slog_set_level(level);
 
     if (wbi_mkdirs(args.dir) != WANDB_OK) {
         wbi_slog(WANDB_LOG_ERR, "main", "cannot create data directory '%s': %s", args.dir,
@@ -213,7 +282,8 @@ int main(int argc, char **argv)
                               .api_key = key,
                               .entity = args.entity,
                               .record_requests = args.record_requests,
-                              .heartbeat_timeout_s = args.heartbeat_timeout_s};
+                              .heartbeat_timeout_s = args.heartbeat_timeout_s,
+                              .settle_on_exit = args.settle_on_exit};
     wbi_server_t *server = NULL;
     char err[512];
     if (wbi_server_start(&server, &opts, err, sizeof err) != WANDB_OK) {
@@ -232,9 +302,11 @@ int main(int argc, char **argv)
     }
     printf("wandb-mpi-server listening on %s\n", wbi_server_url(server));
     fflush(stdout);
-    wbi_slog(WANDB_LOG_INFO, "main", "serving '%s' on %s (entity '%s', heartbeat timeout %.0f s%s)",
-             args.dir, wbi_server_url(server), args.entity ? args.entity : "local",
-             args.heartbeat_timeout_s, args.record_requests ? ", recording requests" : "");
+    wbi_slog(WANDB_LOG_INFO, "main",
+             "serving '%s' on %s (entity '%s', heartbeat timeout %.0f s%s%s)", args.dir,
+             wbi_server_url(server), args.entity ? args.entity : "local", args.heartbeat_timeout_s,
+             args.record_requests ? ", recording requests" : "",
+             args.settle_on_exit ? ", settling runs at exit" : "");
 
     int sig = 0;
     while (sigwait(&stop, &sig) != 0)

@@ -58,6 +58,7 @@ struct wbi_server {
     char url[128];              // "http://host:port"
     uint16_t port;              // bound port
     double heartbeat_timeout_s; // running -> crashed after this silence
+    bool settle_on_exit;        // running -> crashed at destroy (set once started)
     FILE *record;               // DIR/requests.jsonl or NULL
     uint64_t connections;       // TCP connections accepted since start
     uint64_t connections_open;  // currently open
@@ -245,14 +246,15 @@ static void s_handle_graphql_post(wbi_server_t *self, struct MHD_Connection *con
                          .entity = self->entity,
                          .upload_base = base,
                          .upload_token = self->upload_token,
-                         .now = wbi_now()};
+                         .now = wbi_now_unix()};
     wbi_gql_result_t res;
     pthread_mutex_lock(&self->lock);
     wbi_gql_execute(&ctx, req->parsed, &res);
     if (*res.op) {
-        json_t *n = json_object_get(self->op_counts, res.op);
-        json_object_set_new(self->op_counts, res.op,
-                            json_integer(n ? json_integer_value(n) + 1 : 1));
+        // Unknown names share one key, so a client cannot grow the table.
+        const char *key = res.known ? res.op : "unknown";
+        json_t *n = json_object_get(self->op_counts, key);
+        json_object_set_new(self->op_counts, key, json_integer(n ? json_integer_value(n) + 1 : 1));
     }
     pthread_mutex_unlock(&self->lock);
     reply->status = res.status;
@@ -382,7 +384,7 @@ static void s_handle_file_stream_post(wbi_server_t *self, struct MHD_Connection 
         s_reply_error(reply, 400, "file_stream: the body must be a JSON object");
         return;
     }
-    double now = wbi_now();
+    double now = wbi_now_unix();
     pthread_mutex_lock(&self->lock);
     int64_t id = 0;
     wandb_err e = wbi_store_begin(self->store);
@@ -422,18 +424,17 @@ static void s_handle_upload_put(wbi_server_t *self, struct MHD_Connection *conn,
         req->fd = -1;
         s_reply_error(reply, s_errno_transient(err) ? 503 : 500, "cannot write upload: %s",
                       strerror(err));
-        return;
+        return; // s_request_completed removes the temp file
     }
     req->fd = -1;
     if (rename(req->tmp_path, req->final_path) != 0) {
         int err = errno;
         s_reply_error(reply, s_errno_transient(err) ? 503 : 500, "cannot store upload: %s",
                       strerror(err));
-        unlink(req->tmp_path);
-        return;
+        return; // s_request_completed removes the temp file
     }
     req->tmp_path[0] = '\0';
-    double now = wbi_now();
+    double now = wbi_now_unix();
     pthread_mutex_lock(&self->lock);
     int64_t id = 0;
     wandb_err e = wbi_store_begin(self->store);
@@ -500,11 +501,35 @@ static void s_handle_stats_get(wbi_server_t *self, struct MHD_Connection *conn, 
     reply->status = 200;
 }
 
+// A JSON array filled by a store walk. An item whose JSON cannot be built
+// (out of memory) stops the walk and fails the request: a list with a
+// silent hole would look complete.
+typedef struct {
+    json_t *arr; // the items (NULL: could not be created)
+    bool failed; // an item could not be built or appended
+} s_items_t;
+
+// Appends item (stolen) to items; non-zero stops the walk.
+static int s_items_add(s_items_t *items, json_t *item)
+{
+    if (json_array_append_new(items->arr, item) != 0) {
+        items->failed = true;
+        return 1;
+    }
+    return 0;
+}
+
+// Answers 500 for a list whose items could not all be built, and logs it.
+static void s_reply_items_failed(s_reply_t *reply, const char *url)
+{
+    wbi_slog(WANDB_LOG_ERR, "http", "%s: cannot build the JSON of an item (out of memory)", url);
+    s_reply_error(reply, 500, "cannot build response: out of memory");
+}
+
 // Collects runs into a JSON array.
 static int s_collect_run(void *arg, const wbi_run_t *run)
 {
-    json_array_append_new((json_t *)arg, wbi_run_to_json(run));
-    return 0;
+    return s_items_add(arg, wbi_run_to_json(run));
 }
 
 // GET /api/v1/runs?project=P[&entity=E].
@@ -512,21 +537,22 @@ static void s_handle_runs_get(wbi_server_t *self, struct MHD_Connection *conn, s
                               const char *url, s_reply_t *reply)
 {
     (void)req;
-    (void)url;
     const char *project = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "project");
     const char *entity = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "entity");
-    json_t *runs = json_array();
+    s_items_t runs = {.arr = json_array()};
     pthread_mutex_lock(&self->lock);
-    wandb_err e = wbi_store_runs_each(self->store, entity, project, s_collect_run, runs);
+    wandb_err e = wbi_store_runs_each(self->store, entity, project, s_collect_run, &runs);
     if (e != WANDB_OK)
         s_reply_store_error(self, reply, e);
     pthread_mutex_unlock(&self->lock);
-    if (e != WANDB_OK) {
-        json_decref(runs);
+    if (e == WANDB_OK && runs.failed)
+        s_reply_items_failed(reply, url);
+    if (e != WANDB_OK || runs.failed) {
+        json_decref(runs.arr);
         return;
     }
     reply->status = 200;
-    reply->json = json_pack("{so}", "runs", runs);
+    reply->json = json_pack("{so}", "runs", runs.arr);
 }
 
 // Appends lines as JSON values to a buffer ("a,b,c").
@@ -562,21 +588,19 @@ static int s_append_row(void *arg, int64_t line_no, const char *text, size_t len
 static int s_collect_file(void *arg, const char *name, int64_t size, bool uploaded,
                           double updated_at)
 {
-    json_array_append_new((json_t *)arg, json_pack("{sssosbsf}", "name", name, "size",
-                                                   size >= 0 ? json_integer(size) : json_null(),
-                                                   "uploaded", uploaded, "updated_at", updated_at));
-    return 0;
+    return s_items_add(arg, json_pack("{sssosbsf}", "name", name, "size",
+                                      size >= 0 ? json_integer(size) : json_null(), "uploaded",
+                                      uploaded, "updated_at", updated_at));
 }
 
 // Collects run alerts.
 static int s_collect_alert(void *arg, const char *title, const char *text, const char *severity,
                            int64_t wait_ms, double created_at)
 {
-    json_array_append_new(
-        (json_t *)arg,
-        json_pack("{sssssssosf}", "title", title, "text", text, "severity", severity, "wait_ms",
-                  wait_ms >= 0 ? json_integer(wait_ms) : json_null(), "created_at", created_at));
-    return 0;
+    return s_items_add(arg,
+                       json_pack("{sssssssosf}", "title", title, "text", text, "severity", severity,
+                                 "wait_ms", wait_ms >= 0 ? json_integer(wait_ms) : json_null(),
+                                 "created_at", created_at));
 }
 
 // Reads the uploaded file name of run into reply (200), or fills reply with
@@ -691,10 +715,13 @@ static void s_handle_run_get(wbi_server_t *self, struct MHD_Connection *conn, s_
         wbi_buf_init(&reply->raw, S_RESPONSE_MAX);
         s_rows_t rows = {.out = &reply->raw, .as_json = !logs};
         rows.err = wbi_buf_puts(&reply->raw, logs ? "{\"lines\":[" : "{\"rows\":[");
+        // ?limit= can only lower the cap on rows per response.
+        int64_t limit = s_arg_int(conn, "limit", S_HISTORY_LIMIT);
+        if (limit > S_HISTORY_LIMIT)
+            limit = S_HISTORY_LIMIT;
         if (rows.err == WANDB_OK)
-            e = wbi_store_lines_each(self->store, run.id, file, s_arg_int(conn, "offset", 0),
-                                     s_arg_int(conn, "limit", S_HISTORY_LIMIT), s_append_row,
-                                     &rows);
+            e = wbi_store_lines_each(self->store, run.id, file, s_arg_int(conn, "offset", 0), limit,
+                                     s_append_row, &rows);
         if (rows.err == WANDB_OK)
             rows.err = wbi_buf_puts(&reply->raw, "]}");
         if (e != WANDB_OK) {
@@ -710,15 +737,18 @@ static void s_handle_run_get(wbi_server_t *self, struct MHD_Connection *conn, s_
         s_reply_run_file(self, &run, what + 6, reply);
     } else if (strcmp(what, "files") == 0 || strcmp(what, "alerts") == 0) {
         bool files = what[0] == 'f';
-        json_t *arr = json_array();
-        e = files ? wbi_store_files_each(self->store, run.id, s_collect_file, arr)
-                  : wbi_store_alerts_each(self->store, run.id, s_collect_alert, arr);
-        if (e != WANDB_OK) {
-            json_decref(arr);
-            s_reply_store_error(self, reply, e);
+        s_items_t items = {.arr = json_array()};
+        e = files ? wbi_store_files_each(self->store, run.id, s_collect_file, &items)
+                  : wbi_store_alerts_each(self->store, run.id, s_collect_alert, &items);
+        if (e != WANDB_OK || items.failed) {
+            json_decref(items.arr);
+            if (e != WANDB_OK)
+                s_reply_store_error(self, reply, e);
+            else
+                s_reply_items_failed(reply, url);
         } else {
             reply->status = 200;
-            reply->json = json_pack("{so}", files ? "files" : "alerts", arr);
+            reply->json = json_pack("{so}", files ? "files" : "alerts", items.arr);
         }
     } else {
         s_reply_error(reply, 404, "no such resource '%s'", url);
@@ -777,10 +807,10 @@ static void s_upload_open(wbi_server_t *self, s_req_t *req, const char *url)
         return;
     }
     if (!wbi_segment_ok(seg[1]) || !wbi_segment_ok(seg[2]) || !wbi_segment_ok(seg[3]) ||
-        !wbi_rel_path_ok(rest) || strlen(rest) >= sizeof req->up_name) {
+        !wbi_run_file_name_ok(rest) || strlen(rest) >= sizeof req->up_name) {
         req->early_status = 400;
         snprintf(req->early_msg, sizeof req->early_msg,
-                 "invalid upload path: segments must not be empty, '.' or '..'");
+                 "invalid upload path: segments must be valid UTF-8, not empty, '.' or '..'");
         return;
     }
     snprintf(req->up_entity, sizeof req->up_entity, "%s", seg[1]);
@@ -790,8 +820,7 @@ static void s_upload_open(wbi_server_t *self, s_req_t *req, const char *url)
     int n = snprintf(req->final_path, sizeof req->final_path, "%s/files/%s/%s/%s/%s", self->dir,
                      seg[1], seg[2], seg[3], rest);
     char suffix[9];
-    if (n < 0 || (size_t)n + 16 >= sizeof req->final_path ||
-        wbi_random_alnum(suffix, 8) != WANDB_OK) {
+    if (n < 0 || (size_t)n + 16 >= sizeof req->final_path || wbi_random_id(suffix, 8) != WANDB_OK) {
         req->early_status = 400;
         snprintf(req->early_msg, sizeof req->early_msg, "upload path too long");
         return;
@@ -885,8 +914,8 @@ static void s_record(wbi_server_t *self, struct MHD_Connection *conn, s_req_t *r
     else
         body = json_null();
     json_t *line =
-        json_pack("{sfssssso*so*so*sosi}", "ts", wbi_now(), "method", method, "path", url, "query",
-                  query, "headers", headers, "body", body, "operationName",
+        json_pack("{sfssssso*so*so*sosi}", "ts", wbi_now_unix(), "method", method, "path", url,
+                  "query", query, "headers", headers, "body", body, "operationName",
                   *reply->op ? json_string(reply->op) : json_null(), "status", reply->status);
     char *text = line ? wbi_jsonx_dumps(line, JSON_COMPACT) : NULL;
     json_decref(line);
@@ -1088,7 +1117,9 @@ static void s_request_completed(void *cls, struct MHD_Connection *conn, void **c
         return;
     if (req->fd >= 0)
         close(req->fd);
-    if (req->tmp_path[0] && (req->fd >= 0 || req->early_status))
+    // tmp_path is cleared once the file is renamed into place, so a path still
+    // set is a temp file nobody will use: early answer, abort or failed close.
+    if (req->tmp_path[0])
         unlink(req->tmp_path);
     wbi_buf_release(&req->body);
     json_decref(req->parsed);
@@ -1141,8 +1172,10 @@ static void *s_watchdog_main(void *arg)
         interval = 5;
     pthread_mutex_lock(&self->lock);
     while (!self->stopping) {
+        // The condition variable waits on CLOCK_MONOTONIC (wbi_server_start), so
+        // a wall-clock step neither stalls nor hurries the watchdog.
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
+        clock_gettime(CLOCK_MONOTONIC, &until);
         double t = (double)until.tv_sec + (double)until.tv_nsec / 1e9 + interval;
         until.tv_sec = (time_t)t;
         until.tv_nsec = (long)((t - (double)until.tv_sec) * 1e9);
@@ -1154,7 +1187,7 @@ static void *s_watchdog_main(void *arg)
         // the whole busy timeout. A locked database is simply retried next tick.
         wbi_store_set_busy_timeout(self->store, 0);
         wandb_err e =
-            wbi_store_mark_stale(self->store, wbi_now(), self->heartbeat_timeout_s, &changed);
+            wbi_store_mark_stale(self->store, wbi_now_unix(), self->heartbeat_timeout_s, &changed);
         wbi_store_set_busy_timeout(self->store, S_BUSY_TIMEOUT_MS);
         if (e != WANDB_OK)
             wbi_slog(e == WANDB_ETIMEDOUT ? WANDB_LOG_DEBUG : WANDB_LOG_WARN, "watchdog",
@@ -1167,6 +1200,24 @@ static void *s_watchdog_main(void *arg)
     }
     pthread_mutex_unlock(&self->lock);
     return NULL;
+}
+
+// Marks every run still running as crashed (preempted when it said so), in
+// one store call: the stale-marking with a zero timeout. Called at destroy
+// with no request or watchdog left, for a server that lives as long as one
+// job (--settle-on-exit): a rank that died never sends complete.
+static void s_settle(wbi_server_t *self)
+{
+    int changed = 0;
+    // The same store call as the watchdog; 'now' is a second ahead so that a
+    // heartbeat stored in this very instant also counts as silent.
+    wandb_err e = wbi_store_mark_stale(self->store, wbi_now_unix() + 1, 0, &changed);
+    if (e != WANDB_OK)
+        wbi_slog(WANDB_LOG_ERR, "server", "cannot settle running runs at exit: %s (%s)",
+                 wandb_strerror(e), wbi_store_errmsg(self->store));
+    else
+        wbi_slog(WANDB_LOG_INFO, "server", "settled at exit: %d running run(s) marked crashed",
+                 changed);
 }
 
 // Loads the upload token from the store, creating it at first start.
@@ -1182,7 +1233,7 @@ static wandb_err s_upload_token(wbi_server_t *self)
     wbi_free(token);
     if (e != WANDB_OK && e != WANDB_ENOTFOUND)
         return e;
-    e = wbi_random_alnum(self->upload_token, 40);
+    e = wbi_random_id(self->upload_token, 40);
     if (e == WANDB_OK)
         e = wbi_store_meta_set(self->store, "upload_token", self->upload_token);
     return e;
@@ -1233,6 +1284,7 @@ wandb_err wbi_server_start(wbi_server_t **out, const wbi_server_opts_t *opts, ch
     pthread_mutex_init(&self->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&self->wake, &ca);
     pthread_condattr_destroy(&ca);
     self->dir = wbi_strdup(opts->dir);
@@ -1296,6 +1348,7 @@ wandb_err wbi_server_start(wbi_server_t **out, const wbi_server_opts_t *opts, ch
         goto fail;
     }
     self->watchdog_started = true;
+    self->settle_on_exit = opts->settle_on_exit;
     *out = self;
     return WANDB_OK;
 fail:
@@ -1318,6 +1371,8 @@ void wbi_server_destroy(wbi_server_t **self_p)
         pthread_mutex_unlock(&self->lock);
         pthread_join(self->watchdog, NULL);
     }
+    if (self->settle_on_exit)
+        s_settle(self);
     if (self->record)
         fclose(self->record);
     wbi_store_destroy(&self->store);

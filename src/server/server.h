@@ -23,13 +23,15 @@ typedef struct {
     const char *entity;         // default entity, "local" when NULL
     bool record_requests;       // append every request to DIR/requests.jsonl
     double heartbeat_timeout_s; // running runs silent this long become crashed
+    bool settle_on_exit;        // at destroy, every run still running becomes crashed
 } wbi_server_opts_t;
 
 // Opens the store, starts the HTTP daemon and the watchdog. On failure the
 // reason is in err. Destroy with wbi_server_destroy().
 wandb_err wbi_server_start(wbi_server_t **out, const wbi_server_opts_t *opts, char *err,
                            size_t errlen);
-// Stops serving, joins the threads, closes the store; NULL-safe.
+// Stops serving, joins the threads, marks running runs crashed when
+// opts.settle_on_exit was set, closes the store; NULL-safe.
 void wbi_server_destroy(wbi_server_t **self_p);
 // The bound port.
 uint16_t wbi_server_port(const wbi_server_t *self);

@@ -7,6 +7,7 @@
 //  acknowledged by offset, so that the tests can check ordering, duplicate
 //  offsets, retries and the single connection.
 #include "backend/backend.h"
+#include "common/alloc.h"
 #include "testutil.h"
 
 #include <arpa/inet.h>
@@ -14,6 +15,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +29,7 @@ typedef struct {
     char *op;     // GraphQL operationName, or NULL for file_stream
     char *auth;   // Authorization header
     char *agent;  // User-Agent header
+    char *batch;  // X-Batch header (uploads: the CreateRunFiles call that named them)
     int status;   // status answered
     int64_t t_ms; // monotonic time of the answer
 } p_req_t;
@@ -36,6 +39,7 @@ typedef struct {
     int status;              // status to answer
     const char *retry_after; // Retry-After header, or NULL
     const char *body;        // answer body, or NULL for the default
+    int hold_ms;             // keep the answer this long (cut short by s_peer_stop)
 } p_step_t;
 
 typedef struct {
@@ -59,6 +63,8 @@ typedef struct {
     int nscript;                   // count
     bool used[P_MAX_SCRIPT];       // script entries consumed
     int64_t hlc;                   // historyLineCount answered
+    int file_calls;                // CreateRunFiles answered
+    atomic_bool stopping;          // s_peer_stop: held answers go now
     p_run_t runs[8];               // stored runs
     int nruns;                     // count
 } peer_t;
@@ -142,6 +148,25 @@ static char *s_graphql_answer(peer_t *p, json_t *req)
         return strdup("{\"data\":{\"serverInfo\":{\"features\":[]}}}");
     if (op && strcmp(op, "NotifyScriptableRunAlert") == 0)
         return strdup("{\"data\":{\"notifyScriptableRunAlert\":{\"success\":true}}}");
+    if (op && strcmp(op, "CreateRunFiles") == 0) {
+        // Each call names its own upload headers: X-Batch:<call>.
+        int call = ++p->file_calls;
+        json_t *names = json_object_get(vars, "files");
+        json_t *files = json_array();
+        for (size_t i = 0; i < json_array_size(names); i++) {
+            const char *name = json_string_value(json_array_get(names, i));
+            char url[256];
+            snprintf(url, sizeof url, "http://127.0.0.1:%d/upload/%d/%s", p->port, call, name);
+            json_array_append_new(files, json_pack("{s:s,s:s}", "name", name, "uploadUrl", url));
+        }
+        char hdr[32];
+        snprintf(hdr, sizeof hdr, "X-Batch:%d", call);
+        json_t *ans = json_pack("{s:{s:{s:o,s:[s]}}}", "data", "createRunFiles", "files", files,
+                                "uploadHeaders", hdr);
+        char *s = json_dumps(ans, JSON_COMPACT);
+        json_decref(ans);
+        return s;
+    }
     if (op && strcmp(op, "UpsertBucket") == 0) {
         const char *name = json_string_value(json_object_get(vars, "name"));
         const char *project = json_string_value(json_object_get(vars, "project"));
@@ -214,7 +239,7 @@ static enum MHD_Result s_handler(void *cls, struct MHD_Connection *c, const char
     const char *op = req ? json_string_value(json_object_get(req, "operationName")) : NULL;
 
     pthread_mutex_lock(&p->mu);
-    int status = 200;
+    int status = 200, hold_ms = 0;
     const char *retry_after = NULL;
     char *answer = NULL;
     for (int i = 0; i < p->nscript; i++) {
@@ -226,6 +251,7 @@ static enum MHD_Result s_handler(void *cls, struct MHD_Connection *c, const char
             status = p->script[i].status;
             retry_after = p->script[i].retry_after;
             answer = s_strdup(p->script[i].body);
+            hold_ms = p->script[i].hold_ms;
             break;
         }
     }
@@ -233,7 +259,7 @@ static enum MHD_Result s_handler(void *cls, struct MHD_Connection *c, const char
         answer = graphql ? s_graphql_answer(p, req) : strdup("{}");
     if (!answer)
         answer = strdup("{\"error\":\"scripted\"}");
-    if (status == 200 && !graphql)
+    if (status == 200 && strstr(url, "/file_stream"))
         s_store_fs(p, url, body);
     if (p->nreqs < P_MAX_REQS) {
         p_req_t *r = &p->reqs[p->nreqs++];
@@ -242,11 +268,14 @@ static enum MHD_Result s_handler(void *cls, struct MHD_Connection *c, const char
         r->op = s_strdup(op);
         r->auth = s_strdup(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
         r->agent = s_strdup(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent"));
+        r->batch = s_strdup(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Batch"));
         r->status = status;
         r->t_ms = s_now_ms();
     }
     pthread_mutex_unlock(&p->mu);
     json_decref(req);
+    for (int t = 0; t < hold_ms && !atomic_load(&p->stopping); t += 10)
+        usleep(10 * 1000);
 
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(answer), answer, MHD_RESPMEM_MUST_FREE);
@@ -278,6 +307,7 @@ static peer_t *s_peer_start(void)
 
 static void s_peer_stop(peer_t *p)
 {
+    atomic_store(&p->stopping, true);
     MHD_stop_daemon(p->d);
     for (int i = 0; i < p->nreqs; i++) {
         free(p->reqs[i].url);
@@ -285,6 +315,7 @@ static void s_peer_stop(peer_t *p)
         free(p->reqs[i].op);
         free(p->reqs[i].auth);
         free(p->reqs[i].agent);
+        free(p->reqs[i].batch);
     }
     for (int i = 0; i < p->nruns; i++) {
         for (int j = 0; j < P_MAX_LINES; j++)
@@ -299,7 +330,14 @@ static void s_script(peer_t *p, const char *match, int status, const char *retry
                      const char *body)
 {
     CHECK(p->nscript < P_MAX_SCRIPT);
-    p->script[p->nscript++] = (p_step_t){match, status, retry_after, body};
+    p->script[p->nscript++] = (p_step_t){match, status, retry_after, body, 0};
+}
+
+// Adds a scripted answer that the peer holds for hold_ms before it goes.
+static void s_script_hold(peer_t *p, const char *match, int status, const char *body, int hold_ms)
+{
+    CHECK(p->nscript < P_MAX_SCRIPT);
+    p->script[p->nscript++] = (p_step_t){match, status, NULL, body, hold_ms};
 }
 
 static p_run_t *s_find_run(peer_t *p, const char *name)
@@ -311,8 +349,8 @@ static p_run_t *s_find_run(peer_t *p, const char *name)
     return NULL;
 }
 
-// A backend pointed at the peer with short intervals.
-static wbi_backend_t *s_backend(peer_t *p, int flush_ms, int heartbeat_ms)
+// A backend pointed at the peer with short intervals and this request timeout.
+static wbi_backend_t *s_backend_timeout(peer_t *p, int flush_ms, int heartbeat_ms, int timeout_ms)
 {
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d", p->port);
@@ -320,13 +358,19 @@ static wbi_backend_t *s_backend(peer_t *p, int flush_ms, int heartbeat_ms)
                             .api_key = "testkey",
                             .flush_interval_ms = flush_ms,
                             .heartbeat_ms = heartbeat_ms,
-                            .request_timeout_ms = 5000,
+                            .request_timeout_ms = timeout_ms,
                             .max_retries = 10,
                             .retry_min_ms = 20,
                             .retry_max_ms = 200};
     wbi_backend_t *b = NULL;
     CHECK_OK(wbi_backend_new(&b, &o));
     return b;
+}
+
+// A backend pointed at the peer with short intervals.
+static wbi_backend_t *s_backend(peer_t *p, int flush_ms, int heartbeat_ms)
+{
+    return s_backend_timeout(p, flush_ms, heartbeat_ms, 5000);
 }
 
 // Logs n history lines {"i":k,"_step":k} for k in [from, from + n).
@@ -435,11 +479,13 @@ static void test_two_runs_one_connection(void)
     CHECK(s_find_run(p, "run-a")->complete);
     CHECK_EQ(s_find_run(p, "run-a")->exitcode, 0);
     CHECK_EQ(s_find_run(p, "run-b")->exitcode, 3);
-    // Order: features first, then upserts; complete only in the last request of a run.
-    CHECK_STREQ(p->reqs[0].op, "ServerFeaturesQuery");
-    int upserts = 0;
+    // Order: the first upsert goes first, ServerFeaturesQuery once after it
+    // (nobody waits for it); complete only in the last request of a run.
+    CHECK_STREQ(p->reqs[0].op, "UpsertBucket");
+    int upserts = 0, features = 0;
     for (int i = 0; i < p->nreqs; i++) {
         p_req_t *r = &p->reqs[i];
+        features += r->op && strcmp(r->op, "ServerFeaturesQuery") == 0;
         CHECK_STREQ(r->auth, "Basic YXBpOnRlc3RrZXk=");
         CHECK(r->agent && strncmp(r->agent, "wandb-mpi/", 10) == 0);
         if (r->op && strcmp(r->op, "UpsertBucket") == 0) {
@@ -462,6 +508,7 @@ static void test_two_runs_one_connection(void)
         }
     }
     CHECK_EQ(upserts, 2);
+    CHECK_EQ(features, 1);
     const char *sum = s_find_run(p, "run-a") ? "{\"i\":199,\"x\":NaN}" : NULL;
     bool saw_summary = false;
     for (int i = 0; i < p->nreqs; i++) {
@@ -615,6 +662,18 @@ static void test_abandon(void)
     pthread_mutex_unlock(&p->mu);
     if (a2 - a1 < 1)
         WBT_FAIL("run-a got no heartbeat after it spoke again");
+    wbi_backend_run_abandon(b, ra); // a summary alone revives it too
+    wbi_backend_run_summary(b, ra, "{\"x\":1}", 7);
+    CHECK_OK(wbi_backend_drain(b, 5000));
+    pthread_mutex_lock(&p->mu);
+    int a3 = s_find_run(p, "run-a")->heartbeats;
+    pthread_mutex_unlock(&p->mu);
+    usleep(400 * 1000);
+    pthread_mutex_lock(&p->mu);
+    int a4 = s_find_run(p, "run-a")->heartbeats;
+    pthread_mutex_unlock(&p->mu);
+    if (a4 - a3 < 1)
+        WBT_FAIL("run-a got no heartbeat after a summary revived it");
     wbi_backend_destroy(&b);
     s_peer_stop(p);
 }
@@ -676,7 +735,8 @@ static void test_upsert_errors(void)
     wbi_backend_get_stats(b, &st);
     CHECK_EQ(st.failures, 1);
     CHECK(st.retries >= 1);
-    CHECK_STREQ(wbi_backend_errmsg(b), ""); // cleared by the later successes
+    // the last failure or retry reason: the 409 retry, not cleared by successes
+    CHECK(strstr(wbi_backend_errmsg(b), "HTTP 409") && strstr(wbi_backend_errmsg(b), "retrying"));
     wbi_backend_destroy(&b);
     pthread_mutex_lock(&p->mu);
     s_check_lines(p, "run-2", 0, 5);
@@ -751,6 +811,7 @@ static void test_drain_timeout(void)
     CHECK_ERR(wbi_backend_drain(b, 400), WANDB_ETIMEDOUT);
     int64_t took = s_now_ms() - t0;
     CHECK(took >= 390 && took < 1500);
+    CHECK(strstr(wbi_backend_errmsg(b), "HTTP 503") && strstr(wbi_backend_errmsg(b), "retrying"));
     t0 = s_now_ms();
     wbi_backend_destroy(&b);
     CHECK(s_now_ms() - t0 < 1500);
@@ -770,12 +831,206 @@ static void test_bad_input(void)
     wbi_backend_run_history(b, r, "\xff\xfe", 2); // not UTF-8: dropped
     s_log(b, r, 0, 2);
     wbi_backend_run_finish(b, r, 0);
-    s_log(b, r, 2, 1); // after finish: dropped
+    s_log(b, r, 2, 1);                                 // after finish: dropped
+    wbi_backend_run_summary(b, r, "{\"late\":1}", 10); // after finish: refused too
+    wbi_backend_run_config(b, r, "{\"late\":1}");
+    wbi_backend_run_alert(b, r, "late", "after finish", "INFO", 0);
+    char *data = wbi_malloc(4);
+    memcpy(data, "late", 4);
+    CHECK_ERR(wbi_backend_run_file(b, r, "late.txt", &data, 4), WANDB_ECLOSED);
+    CHECK(data == NULL);
     CHECK_OK(wbi_backend_drain(b, 5000));
     wbi_backend_destroy(&b);
     pthread_mutex_lock(&p->mu);
     s_check_lines(p, "run-i", 0, 2);
+    for (int i = 0; i < p->nreqs; i++) {
+        CHECK(strstr(p->reqs[i].body, "late") == NULL);
+        CHECK(!p->reqs[i].op || strcmp(p->reqs[i].op, "UpsertBucket") == 0 ||
+              strcmp(p->reqs[i].op, "ServerFeaturesQuery") == 0);
+    }
     pthread_mutex_unlock(&p->mu);
+    s_peer_stop(p);
+}
+
+// Counts requests of an operation (lock held).
+static int s_count_op(peer_t *p, const char *op)
+{
+    int n = 0;
+    for (int i = 0; i < p->nreqs; i++)
+        n += p->reqs[i].op && strcmp(p->reqs[i].op, op) == 0;
+    return n;
+}
+
+// An UpsertBucket answer of 2 MiB (the config echoed back) is read whole;
+// one over 16 MiB is cut, and the run goes on with its name/project/entity.
+static void test_big_answers(void)
+{
+    peer_t *p = s_peer_start();
+    size_t big = (size_t)2 << 20, huge = (size_t)17 << 20;
+    char *a1 = malloc(big + 256), *a2 = malloc(huge + 1);
+    int n = snprintf(a1, 256,
+                     "{\"data\":{\"upsertBucket\":{\"bucket\":{\"id\":\"b-big\",\"config\":\"");
+    memset(a1 + n, 'x', big);
+    snprintf(a1 + n + big, 256,
+             "\",\"project\":{\"name\":\"proj\",\"entity\":{\"name\":\"big-ent\"}}}}}}");
+    memset(a2, ' ', huge);
+    memcpy(a2, "{\"data\":", 8);
+    a2[huge] = '\0';
+    s_script(p, "UpsertBucket", 200, NULL, a1);
+    s_script(p, "UpsertBucket", 200, NULL, a2);
+    wbi_backend_t *b = s_backend(p, 30, 10000);
+    wbi_run_meta_t m1 = s_meta("run-big"), m2 = s_meta("run-huge");
+    m2.entity = "mine";
+    wbi_backend_run_t *r1 = wbi_backend_run_open(b, &m1);
+    CHECK_OK(wbi_backend_drain(b, 5000)); // run-big takes the first answer
+    wbi_backend_run_t *r2 = wbi_backend_run_open(b, &m2);
+    s_log(b, r1, 0, 3);
+    s_log(b, r2, 0, 3);
+    wbi_backend_run_finish(b, r1, 0);
+    wbi_backend_run_finish(b, r2, 0);
+    CHECK_OK(wbi_backend_drain(b, 10000));
+    char entity[32];
+    CHECK(wbi_backend_run_entity(b, r1, entity, sizeof entity));
+    CHECK_STREQ(entity, "big-ent");
+    wbi_backend_stats_t st;
+    wbi_backend_get_stats(b, &st);
+    CHECK_EQ(st.failures, 0);
+    wbi_backend_destroy(&b);
+    pthread_mutex_lock(&p->mu);
+    s_check_lines(p, "run-big", 0, 3);
+    s_check_lines(p, "run-huge", 0, 3);
+    CHECK(s_find_run(p, "run-huge")->complete);
+    for (int i = 0; i < p->nreqs; i++) {
+        if (strstr(p->reqs[i].url, "run-big/file_stream"))
+            CHECK(strstr(p->reqs[i].url, "/files/big-ent/proj/"));
+        if (strstr(p->reqs[i].url, "run-huge/file_stream"))
+            CHECK(strstr(p->reqs[i].url, "/files/mine/proj/"));
+    }
+    pthread_mutex_unlock(&p->mu);
+    s_peer_stop(p);
+    free(a1);
+    free(a2);
+}
+
+// Alerts are capped per run, a title within its wait is not sent again, and
+// file_stream requests go between alerts.
+static void test_alerts_bounded(void)
+{
+    peer_t *p = s_peer_start();
+    wbi_backend_t *b = s_backend(p, 30, 10000);
+    wbi_run_meta_t m = s_meta("run-al");
+    wbi_backend_run_t *r = wbi_backend_run_open(b, &m);
+    CHECK_OK(wbi_backend_drain(b, 5000));
+    s_log(b, r, 0, 5);
+    char title[16];
+    for (int i = 0; i < 60; i++) {
+        snprintf(title, sizeof title, "t%d", i);
+        wbi_backend_run_alert(b, r, title, "x", "INFO", 0);
+    }
+    for (int i = 0; i < 3; i++)
+        wbi_backend_run_alert(b, r, "same", "x", "WARN", 60000); // once
+    for (int i = 0; i < 10; i++)
+        wbi_backend_run_alert(b, r, "over", "x", "INFO", 0); // 1 fits, 9 over the cap of 64
+    wbi_backend_run_finish(b, r, 0);
+    CHECK_OK(wbi_backend_drain(b, 10000));
+    wbi_backend_destroy(&b);
+    pthread_mutex_lock(&p->mu);
+    s_check_lines(p, "run-al", 0, 5);
+    CHECK(s_find_run(p, "run-al")->complete);
+    CHECK_EQ(s_count_op(p, "NotifyScriptableRunAlert"), 62);
+    int first_hist = -1, last_alert = -1, sames = 0;
+    for (int i = 0; i < p->nreqs; i++) {
+        if (first_hist < 0 && strstr(p->reqs[i].body, "wandb-history.jsonl"))
+            first_hist = i;
+        if (p->reqs[i].op && strcmp(p->reqs[i].op, "NotifyScriptableRunAlert") == 0) {
+            last_alert = i;
+            sames += strstr(p->reqs[i].body, "\"same\"") != NULL;
+        }
+    }
+    CHECK_EQ(sames, 1);
+    CHECK(first_hist >= 0 && first_hist < last_alert); // history did not wait for 62 alerts
+    pthread_mutex_unlock(&p->mu);
+    s_peer_stop(p);
+}
+
+// Each PUT carries the upload headers of the CreateRunFiles that named its
+// file, and a PUT slower than the request timeout still succeeds.
+static void test_files_per_batch(void)
+{
+    peer_t *p = s_peer_start();
+    s_script_hold(p, "CreateRunFiles", 200, NULL, 400); // b.txt queues meanwhile
+    s_script_hold(p, "/upload/", 200, "", 1500);        // over the 800 ms timeout
+    wbi_backend_t *b = s_backend_timeout(p, 30, 10000, 800);
+    wbi_run_meta_t m = s_meta("run-f");
+    wbi_backend_run_t *r = wbi_backend_run_open(b, &m);
+    CHECK_OK(wbi_backend_drain(b, 5000));
+    char *d1 = wbi_malloc(3), *d2 = wbi_malloc(3);
+    memcpy(d1, "aaa", 3);
+    memcpy(d2, "bbb", 3);
+    CHECK_OK(wbi_backend_run_file(b, r, "a.txt", &d1, 3));
+    usleep(150 * 1000); // the CreateRunFiles of a.txt is held
+    CHECK_OK(wbi_backend_run_file(b, r, "b.txt", &d2, 3));
+    wbi_backend_run_finish(b, r, 0);
+    CHECK_OK(wbi_backend_drain(b, 10000));
+    wbi_backend_stats_t st;
+    wbi_backend_get_stats(b, &st);
+    CHECK_EQ(st.failures, 0);
+    CHECK_EQ(st.retries, 0);
+    wbi_backend_destroy(&b);
+    pthread_mutex_lock(&p->mu);
+    CHECK_EQ(p->file_calls, 2);
+    int puts = 0;
+    bool reported_a = false, reported_b = false;
+    for (int i = 0; i < p->nreqs; i++) {
+        p_req_t *q = &p->reqs[i];
+        if (strncmp(q->url, "/upload/", 8) == 0) {
+            puts++;
+            CHECK(q->batch != NULL);
+            CHECK_EQ(strtol(q->url + 8, NULL, 10), strtol(q->batch, NULL, 10));
+        }
+        if (strstr(q->url, "/file_stream")) {
+            json_t *j = json_loads(q->body, 0, NULL);
+            json_t *up = json_object_get(j, "uploaded");
+            for (size_t k = 0; k < json_array_size(up); k++) {
+                const char *name = json_string_value(json_array_get(up, k));
+                reported_a |= strcmp(name, "a.txt") == 0;
+                reported_b |= strcmp(name, "b.txt") == 0;
+            }
+            json_decref(j);
+        }
+    }
+    CHECK_EQ(puts, 2);
+    CHECK(reported_a && reported_b);
+    CHECK(s_find_run(p, "run-f")->complete);
+    pthread_mutex_unlock(&p->mu);
+    s_peer_stop(p);
+}
+
+// Destroy while a request is in flight (the peer holds its answer 10 s).
+static void test_destroy_in_flight(void)
+{
+    peer_t *p = s_peer_start();
+    s_script_hold(p, "file_stream", 200, "{}", 10000);
+    wbi_backend_t *b = s_backend(p, 30, 10000);
+    wbi_run_meta_t m = s_meta("run-d");
+    wbi_backend_run_t *r = wbi_backend_run_open(b, &m);
+    s_log(b, r, 0, 2);
+    int64_t t0 = s_now_ms();
+    bool held = false;
+    while (!held && s_now_ms() - t0 < 5000) { // until the peer holds the file_stream
+        usleep(20 * 1000);
+        pthread_mutex_lock(&p->mu);
+        for (int i = 0; i < p->nreqs; i++)
+            held |= strstr(p->reqs[i].url, "/file_stream") != NULL;
+        pthread_mutex_unlock(&p->mu);
+    }
+    CHECK(held);
+    usleep(100 * 1000);
+    t0 = s_now_ms();
+    wbi_backend_destroy(&b);
+    int64_t took = s_now_ms() - t0;
+    if (took >= 1500)
+        WBT_FAIL("destroy took %lld ms with a request in flight", (long long)took);
     s_peer_stop(p);
 }
 
@@ -784,4 +1039,6 @@ WBT_MAIN({"two_runs_one_connection", test_two_runs_one_connection},
          {"heartbeat", test_heartbeat}, {"abandon", test_abandon},
          {"give_up_one_run", test_give_up_one_run}, {"upsert_errors", test_upsert_errors},
          {"offset_config_alert_preempt", test_offset_config_alert_preempt},
-         {"drain_timeout", test_drain_timeout}, {"bad_input", test_bad_input})
+         {"drain_timeout", test_drain_timeout}, {"bad_input", test_bad_input},
+         {"big_answers", test_big_answers}, {"alerts_bounded", test_alerts_bounded},
+         {"files_per_batch", test_files_per_batch}, {"destroy_in_flight", test_destroy_in_flight})

@@ -426,6 +426,256 @@ static void test_upload(void)
     CHECK_EQ(s.status, 403);
     snprintf(path, sizeof path, "%s/escape.txt", s.srv.dir);
     CHECK(access(path, F_OK) != 0);
+
+    // Bytes that are not UTF-8 (MHD decodes %FF) in a segment or the name:
+    // 400, no file, no run.
+    const char *not_utf8[] = {"/local/p/r%FF/a.txt", "/local/p/r/b%FF.txt",
+                              "/local/p/r/sub%C3/a.txt"};
+    for (size_t i = 0; i < sizeof not_utf8 / sizeof not_utf8[0]; i++) {
+        snprintf(path, sizeof path, "/upload/%s%s", token, not_utf8[i]);
+        s_req(&s, "PUT", path, NULL, "bytes");
+        if (s.status != 400)
+            WBT_FAIL("PUT %s: status %ld, want 400", path, s.status);
+    }
+    snprintf(path, sizeof path, "%s/files/local/p", s.srv.dir);
+    CHECK(access(path, F_OK) != 0);
+    s_req(&s, "GET", "/api/v1/runs?project=p", "key", NULL);
+    CHECK_EQ(s.status, 200);
+    CHECK_STREQ(s.body, "{\"runs\":[]}");
+    s_stop(&s);
+}
+
+// Starts the server through /bin/sh with WANDB_LOG_LEVEL=env_level, stderr
+// into DIR/server.log and the flags in args (one shell word string); fills
+// s like s_start (URL from the "listening on" line, key from DIR/api_key).
+static void s_start_logged(s_srv_t *s, const char *env_level, const char *args)
+{
+    memset(s, 0, sizeof *s);
+    s->srv.out = -1;
+    snprintf(s->srv.dir, sizeof s->srv.dir, "/tmp/wbt-server-XXXXXX");
+    CHECK(mkdtemp(s->srv.dir) != NULL);
+    char bin[512], cmd[2048];
+    wbt_server_path(bin, sizeof bin, false);
+    snprintf(cmd, sizeof cmd,
+             "WANDB_LOG_LEVEL=%s exec '%s' --dir '%s' --port 0 %s 2>'%s/server.log'", env_level,
+             bin, s->srv.dir, args, s->srv.dir);
+    const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    s->srv.pid = wbt_spawn(argv, &s->srv.out);
+    wbt_read_line(s->srv.out, "listening on ", WBT_SERVER_WAIT_MS, s->srv.url, sizeof s->srv.url);
+    char path[128];
+    snprintf(path, sizeof path, "%s/api_key", s->srv.dir);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    CHECK(fgets(s->srv.key, sizeof s->srv.key, f) != NULL);
+    fclose(f);
+    s->srv.key[strcspn(s->srv.key, "\n")] = '\0';
+    s->curl = curl_easy_init();
+    CHECK(s->curl != NULL);
+}
+
+// Reads DIR/server.log (written by a server started with s_start_logged).
+static void s_read_log(const s_srv_t *s, char *out, size_t len)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/server.log", s->srv.dir);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    size_t n = fread(out, 1, len - 1, f);
+    out[n] = '\0';
+    fclose(f);
+}
+
+// The state of run name in dir, as `wandb-mpi runs --dir D --json` prints it
+// (out gets "" when the run is not listed).
+static void s_cli_state(const char *dir, const char *name, char *out, size_t len)
+{
+    const char *bin = getenv("WANDB_TEST_BIN_DIR");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s/src/cli/wandb-mpi' runs --dir '%s' --json", bin ? bin : ".",
+             dir);
+    FILE *p = popen(cmd, "r");
+    CHECK(p != NULL);
+    out[0] = '\0';
+    char line[8192];
+    while (fgets(line, sizeof line, p)) {
+        json_error_t err;
+        json_t *j = wbi_jsonx_loadb(line, strlen(line), 0, &err);
+        if (!j)
+            WBT_FAIL("CLI line is not JSON: %s", line);
+        const char *id = json_string_value(json_object_get(j, "id"));
+        if (id && strcmp(id, name) == 0)
+            snprintf(out, len, "%s", json_string_value(json_object_get(j, "state")));
+        json_decref(j);
+    }
+    CHECK_EQ(pclose(p), 0);
+}
+
+// Creates run name of project proj: UpsertBucket, then one file_stream line
+// (and complete with exit code 0 when finish).
+static void s_make_run(s_srv_t *s, const char *name, bool finish)
+{
+    char body[512], path[256];
+    snprintf(body, sizeof body,
+             "{\"query\":\"mutation UpsertBucket { x }\",\"operationName\":\"UpsertBucket\","
+             "\"variables\":{\"name\":\"%s\",\"project\":\"proj\"}}",
+             name);
+    s_req(s, "POST", "/graphql", "key", body);
+    CHECK_EQ(s->status, 200);
+    snprintf(path, sizeof path, "/files/local/proj/%s/file_stream", name);
+    snprintf(body, sizeof body,
+             "{\"files\":{\"wandb-history.jsonl\":{\"offset\":0,\"content\":[\"{\\\"a\\\":1}\"]}}"
+             "%s}",
+             finish ? ",\"complete\":true,\"exitcode\":0" : "");
+    s_req(s, "POST", path, "key", body);
+    CHECK_EQ(s->status, 200);
+}
+
+// --settle-on-exit: at SIGTERM a run still running becomes crashed (one INFO
+// line with the count); a finished run stays finished. Without the flag the
+// running run is left as it is.
+static void test_settle_on_exit(void)
+{
+    s_srv_t s;
+    s_start_logged(&s, "warn", "--settle-on-exit --log-level info");
+    s_make_run(&s, "alive", false);
+    s_make_run(&s, "done", true);
+    char state[64];
+    s_cli_state(s.srv.dir, "alive", state, sizeof state);
+    CHECK_STREQ(state, "running");
+    curl_easy_cleanup(s.curl);
+    CHECK_EQ(wbt_server_stop(&s.srv), 0);
+    s_cli_state(s.srv.dir, "alive", state, sizeof state);
+    CHECK_STREQ(state, "crashed");
+    s_cli_state(s.srv.dir, "done", state, sizeof state);
+    CHECK_STREQ(state, "finished");
+    char log[16384];
+    s_read_log(&s, log, sizeof log);
+    CHECK(strstr(log, "INFO  server: settled at exit: 1 running run(s) marked crashed") != NULL);
+    CHECK(wbt_rm_tree(s.srv.dir) == 0);
+
+    s_start(&s, NULL);
+    s_make_run(&s, "alive", false);
+    curl_easy_cleanup(s.curl);
+    CHECK_EQ(wbt_server_stop(&s.srv), 0);
+    s_cli_state(s.srv.dir, "alive", state, sizeof state);
+    CHECK_STREQ(state, "running");
+    CHECK(wbt_rm_tree(s.srv.dir) == 0);
+}
+
+// --log-level wins over WANDB_LOG_LEVEL.
+static void test_log_level_flag_wins(void)
+{
+    s_srv_t s;
+    s_start_logged(&s, "debug", "--log-level err");
+    s_req(&s, "GET", "/healthz", NULL, NULL);
+    CHECK_EQ(s.status, 200);
+    curl_easy_cleanup(s.curl);
+    CHECK_EQ(wbt_server_stop(&s.srv), 0);
+    char log[16384];
+    s_read_log(&s, log, sizeof log);
+    if (log[0])
+        WBT_FAIL("--log-level err, yet the server logged: %s", log);
+    CHECK(wbt_rm_tree(s.srv.dir) == 0);
+}
+
+// Servers starting at once on a new directory publish one API key, and all
+// of them accept it.
+static void test_api_key_race(void)
+{
+    enum { N = 4 };
+    char dir[64] = "/tmp/wbt-server-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char bin[512];
+    wbt_server_path(bin, sizeof bin, false);
+    s_srv_t *s = calloc(N, sizeof *s);
+    CHECK(s != NULL);
+    for (int i = 0; i < N; i++) {
+        const char *argv[] = {bin, "--dir", dir, "--port", "0", "--log-level", "err", NULL};
+        s[i].srv.pid = wbt_spawn(argv, &s[i].srv.out);
+    }
+    char key[128];
+    for (int i = 0; i < N; i++)
+        wbt_read_line(s[i].srv.out, "listening on ", WBT_SERVER_WAIT_MS, s[i].srv.url,
+                      sizeof s[i].srv.url);
+    char path[128];
+    snprintf(path, sizeof path, "%s/api_key", dir);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    CHECK(fgets(key, sizeof key, f) != NULL);
+    fclose(f);
+    key[strcspn(key, "\n")] = '\0';
+    CHECK_EQ(strlen(key), 46);
+    // Every server is asked, then stopped, and only then checked: a failed
+    // check must not leave servers running.
+    for (int i = 0; i < N; i++) {
+        snprintf(s[i].srv.key, sizeof s[i].srv.key, "%s", key);
+        s[i].curl = curl_easy_init();
+        CHECK(s[i].curl != NULL);
+        s_req(&s[i], "GET", "/api/v1/runs", "key", NULL);
+        curl_easy_cleanup(s[i].curl);
+    }
+    int codes[N];
+    for (int i = 0; i < N; i++)
+        codes[i] = wbt_server_stop(&s[i].srv);
+    for (int i = 0; i < N; i++) {
+        if (s[i].status != 200)
+            WBT_FAIL("server %d refuses the published key: status %ld", i, s[i].status);
+        CHECK_EQ(codes[i], 0);
+    }
+    free(s);
+    CHECK(wbt_rm_tree(dir) == 0);
+}
+
+// An api_key file that exists but cannot be read is a startup error (exit
+// 1), never a reason to replace it with a new key.
+static void test_api_key_unreadable(void)
+{
+    char dir[64] = "/tmp/wbt-server-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[128];
+    snprintf(path, sizeof path, "%s/api_key", dir);
+    CHECK(symlink("api_key", path) == 0); // ELOOP on open
+    char bin[512];
+    wbt_server_path(bin, sizeof bin, false);
+    const char *argv[] = {bin, "--dir", dir, "--port", "0", "--log-level", "err", NULL};
+    int out = -1;
+    pid_t pid = wbt_spawn(argv, &out);
+    int code = wbt_wait_exit(pid, 10000);
+    if (code < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        WBT_FAIL("server with an unreadable api_key kept running");
+    }
+    CHECK_EQ(code, 1);
+    close(out);
+    struct stat st;
+    CHECK(lstat(path, &st) == 0 && S_ISLNK(st.st_mode));
+    CHECK(wbt_rm_tree(dir) == 0);
+}
+
+// Operation names the server does not know are counted under one key.
+static void test_unknown_ops_counted(void)
+{
+    s_srv_t s;
+    s_start(&s, NULL);
+    const char *names[] = {"Foo1", "Foo2", "Foo3"};
+    for (size_t i = 0; i < 3; i++) {
+        char body[256];
+        snprintf(body, sizeof body, "{\"query\":\"query %s { x }\",\"operationName\":\"%s\"}",
+                 names[i], names[i]);
+        s_req(&s, "POST", "/graphql", "key", body);
+        CHECK_EQ(s.status, 200);
+    }
+    s_req(&s, "POST", "/graphql", "key", S_UPSERT);
+    CHECK_EQ(s.status, 200);
+    s_req(&s, "GET", "/api/v1/stats", "key", NULL);
+    json_t *st = s_json(&s);
+    json_t *ops = json_object_get(st, "operations");
+    CHECK_EQ(json_integer_value(json_object_get(ops, "unknown")), 3);
+    CHECK_EQ(json_integer_value(json_object_get(ops, "UpsertBucket")), 1);
+    CHECK(json_object_get(ops, "Foo1") == NULL);
+    CHECK_EQ(json_object_size(ops), 2);
+    json_decref(st);
     s_stop(&s);
 }
 
@@ -670,4 +920,7 @@ WBT_MAIN({"api_key_file", test_api_key_file}, {"auth_required", test_auth_requir
          {"upload", test_upload}, {"file_stream_body", test_file_stream_body},
          {"file_stream_400", test_file_stream_400}, {"busy_503", test_busy_503},
          {"heartbeat_timeout", test_heartbeat_timeout}, {"record_requests", test_record_requests},
-         {"port_in_use", test_port_in_use})
+         {"port_in_use", test_port_in_use}, {"settle_on_exit", test_settle_on_exit},
+         {"log_level_flag_wins", test_log_level_flag_wins}, {"api_key_race", test_api_key_race},
+         {"api_key_unreadable", test_api_key_unreadable},
+         {"unknown_ops_counted", test_unknown_ops_counted})

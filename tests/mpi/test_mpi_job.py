@@ -168,6 +168,22 @@ def test_launcher_starts_local_server(tmp):
         fail(f"wandb-mpi history shows {len(rows)} rows, want {STEPS}")
     print(f"ok: launcher started the local server; group {group}")
 
+    # A rank that dies: once the launcher returns, its run is crashed and no
+    # run of the job is left running.
+    crash = os.path.join(tmp, "local-crash")
+    env = mpi_env({"WANDB_PROJECT": "crash-local"})
+    env.pop("WANDB_BASE_URL", None)
+    env.pop("WANDB_API_KEY", None)
+    run_launcher(env, "--dir", crash,
+                 train_args=(str(STEPS), "10", "2"), want_ok=False)
+    out = subprocess.run([f"{BIN}/wandb-mpi", "runs", "--dir", crash, "--json"],
+                         capture_output=True, text=True, timeout=30)
+    runs = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    states = {r["display_name"]: r["state"] for r in runs}
+    if states.get("rank-2") != "crashed" or "running" in states.values():
+        fail(f"after a crashed rank, want rank-2 crashed and none running: {states}")
+    print(f"ok: launcher's own server settles a crashed rank: {states}")
+
 
 def main():
     with tempfile.TemporaryDirectory() as tmp:

@@ -74,10 +74,12 @@ static void test_hello_rules(void)
     t_put(&m, (wbi_rec_type)77, "future record"); // unknown type: skipped quietly
     t_send(c, 3, &m, 0);
     wbi_agg_stats_t st;
-    wbi_agg_core_get_stats(c, &st, NULL);
+    wbi_agg_core_extra_t ex;
+    wbi_agg_core_get_stats(c, &st, &ex);
     CHECK_EQ(st.runs, 1);
-    CHECK_EQ(st.malformed, 4);
-    CHECK_EQ(st.records, 6);
+    CHECK_EQ(st.malformed, 3); // two bad HELLOs, the second HELLO
+    CHECK_EQ(ex.ignored, 1);   // the record before HELLO: no peer, not decoded
+    CHECK_EQ(st.records, 5);
     CHECK_EQ(r.opened, 1);
     wbi_agg_core_destroy(&c);
     t_rec_free(&r);
@@ -106,7 +108,8 @@ static void test_seq_gap(void)
     t_msg_free(&m);
 }
 
-// A silent run is marked crashed: its open row is emitted, no finish is sent.
+// A silent run is marked crashed: summary sent, no finish, and its open row
+// kept (the rank may come back) until shutdown emits it.
 static void test_heartbeat_timeout(void)
 {
     t_rec_t r = {0};
@@ -118,24 +121,28 @@ static void test_heartbeat_timeout(void)
     t_row(&m, 4, 101.0, false, 1, IDS(1), V(WANDB_INT("", 1)));
     t_send(c, 0, &m, 0);
     CHECK(!wbi_agg_core_settled(c, 0));
-    wbi_agg_core_tick(c, 900, 200.0);
+    t_ticks(c, 0, 900);
     wbi_agg_stats_t st;
     wbi_agg_core_get_stats(c, &st, NULL);
     CHECK_EQ(st.runs_crashed, 0);
     t_begin(&m);
     t_send(c, 0, &m, 900); // a heartbeat (empty message)
-    wbi_agg_core_tick(c, 1800, 200.0);
+    t_ticks(c, 920, 1900);
     wbi_agg_core_get_stats(c, &st, NULL);
     CHECK_EQ(st.runs_crashed, 0);
-    wbi_agg_core_tick(c, 2000, 200.0);
+    t_ticks(c, 1920, 2000);
     wbi_agg_core_get_stats(c, &st, NULL);
     CHECK_EQ(st.runs_crashed, 1);
     CHECK_EQ(r.finished, 0);
-    CHECK_EQ(r.nlines, 1);
-    CHECK_STREQ(r.lines[0], "{\"a\":1,\"_step\":4,\"_runtime\":1.0,\"_timestamp\":101.0}");
+    CHECK_EQ(r.nlines, 0); // the open row is kept
     CHECK(r.summary != NULL);
     CHECK(wbi_agg_core_settled(c, 0));
     CHECK(wbi_agg_core_settled(c, 1));
+    // Shutdown emits the open rows of crashed runs too; it was not active.
+    CHECK_EQ(wbi_agg_core_shutdown(c, 300.0), 0);
+    CHECK_EQ(r.nlines, 1);
+    CHECK_STREQ(r.lines[0], "{\"a\":1,\"_step\":4,\"_runtime\":1.0,\"_timestamp\":101.0}");
+    CHECK_EQ(r.finished, 0);
     wbi_agg_core_destroy(&c);
     t_rec_free(&r);
     t_msg_free(&m);
@@ -158,6 +165,125 @@ static void test_shutdown(void)
     wbi_agg_core_destroy(&c);
     t_rec_free(&r);
     t_msg_free(&m);
+}
+
+// A crashed run that comes back continues its open step: nothing is lost.
+static void test_revival_keeps_row(void)
+{
+    t_rec_t r = {0};
+    t_msg_t m = {0};
+    wbi_agg_core_t *c = t_core(&r, NULL); // heartbeat timeout 1000 ms
+    t_begin(&m);
+    t_put(&m, WBI_REC_HELLO, T_HELLO);
+    t_key(&m, 1, "a");
+    t_key(&m, 2, "b");
+    t_row(&m, 4, 101.0, false, 1, IDS(1), V(WANDB_INT("", 1)));
+    t_send(c, 0, &m, 0);
+    t_ticks(c, 0, 1100);
+    wbi_agg_stats_t st;
+    wbi_agg_core_get_stats(c, &st, NULL);
+    CHECK_EQ(st.runs_crashed, 1);
+    t_begin(&m);
+    t_row(&m, 4, 102.0, true, 1, IDS(2), V(WANDB_INT("", 2)));
+    t_send(c, 0, &m, 1200);
+    wbi_agg_core_get_stats(c, &st, NULL);
+    CHECK_EQ(st.runs_crashed, 0);
+    CHECK_EQ(st.malformed, 0);
+    CHECK_EQ(r.nlines, 1);
+    CHECK_STREQ(r.lines[0], "{\"a\":1,\"b\":2,\"_step\":4,\"_runtime\":2.0,\"_timestamp\":102.0}");
+    wbi_agg_core_destroy(&c);
+    t_rec_free(&r);
+    t_msg_free(&m);
+}
+
+// A stalled loop (no tick for longer than the timeout) does not crash runs
+// that were only unheard because of the stall; real silence still does.
+static void test_stall_not_crash(void)
+{
+    t_rec_t r = {0};
+    t_msg_t m = {0};
+    wbi_agg_core_t *c = t_core(&r, NULL); // heartbeat timeout 1000 ms
+    t_begin(&m);
+    t_put(&m, WBI_REC_HELLO, T_HELLO);
+    t_send(c, 0, &m, 0);
+    t_ticks(c, 0, 400);
+    wbi_agg_core_tick(c, 5400, 200.0); // the loop stalled for 5 s
+    wbi_agg_stats_t st;
+    wbi_agg_core_get_stats(c, &st, NULL);
+    CHECK_EQ(st.runs_crashed, 0);
+    t_ticks(c, 5420, 5800); // 800 ms of real silence after the stall
+    wbi_agg_core_get_stats(c, &st, NULL);
+    CHECK_EQ(st.runs_crashed, 0);
+    t_ticks(c, 5820, 6100); // 1100 ms: crashed
+    wbi_agg_core_get_stats(c, &st, NULL);
+    CHECK_EQ(st.runs_crashed, 1);
+    wbi_agg_core_destroy(&c);
+    t_rec_free(&r);
+    t_msg_free(&m);
+}
+
+// HELLO heartbeat_ms: the peer's timeout is max(timeout, 3 x heartbeat_ms).
+static void test_hello_heartbeat_ms(void)
+{
+    t_rec_t r = {0};
+    t_msg_t m = {0};
+    wbi_agg_core_t *c = t_core(&r, NULL); // heartbeat timeout 1000 ms
+    t_begin(&m);
+    t_put(&m, WBI_REC_HELLO, "{\"run_id\":\"slow\",\"project\":\"p\",\"heartbeat_ms\":1000}");
+    t_send(c, 0, &m, 0);
+    m.seq = 0;
+    t_begin(&m);
+    t_put(&m, WBI_REC_HELLO, "{\"run_id\":\"fast\",\"project\":\"p\",\"heartbeat_ms\":100}");
+    t_send(c, 1, &m, 0);
+    t_ticks(c, 0, 2900);
+    wbi_agg_stats_t st;
+    wbi_agg_core_get_stats(c, &st, NULL);
+    CHECK_EQ(st.runs_crashed, 1); // "fast" keeps the 1000 ms default
+    t_ticks(c, 2920, 3100);
+    wbi_agg_core_get_stats(c, &st, NULL);
+    CHECK_EQ(st.runs_crashed, 2);
+    wbi_agg_core_destroy(&c);
+    t_rec_free(&r);
+    t_msg_free(&m);
+}
+
+// Junk from as many ids as the table holds takes no entry: a real run still
+// gets in, and all of it costs one warning.
+static void test_junk_peers(void)
+{
+    t_rec_t r = {0};
+    t_msg_t m = {0};
+    wbi_agg_core_t *c = t_core(&r, "s3cret");
+    int warns = 0;
+    wandb_set_logger(t_count_warn, &warns);
+    t_begin(&m);
+    t_key(&m, 1, "a"); // no HELLO
+    t_msg_t bad = {0};
+    t_begin(&bad);
+    t_put(&bad, WBI_REC_HELLO, "{\"run_id\":\"x\",\"project\":\"p\",\"secret\":\"nope\"}");
+    for (int i = 0; i < WBI_AGG_MAX_PEERS; i++) {
+        char id[32];
+        int n = snprintf(id, sizeof id, "junk-%d", i);
+        const t_msg_t *j = i % 2 ? &bad : &m;
+        wbi_agg_core_handle(c, id, (size_t)n, j->b.data, j->b.len, i / 64, 200.0);
+    }
+    wbi_agg_stats_t st;
+    wbi_agg_core_extra_t ex;
+    wbi_agg_core_get_stats(c, &st, &ex);
+    CHECK_EQ(ex.ignored, WBI_AGG_MAX_PEERS / 2);
+    CHECK_EQ(st.malformed, WBI_AGG_MAX_PEERS / 2);
+    CHECK_EQ(warns, 1);
+    m.seq = 0;
+    t_begin(&m);
+    t_put(&m, WBI_REC_HELLO, "{\"run_id\":\"real\",\"project\":\"p\",\"secret\":\"s3cret\"}");
+    t_send(c, 0, &m, 2000);
+    CHECK_EQ(r.opened, 1);
+    CHECK_STREQ(r.run_id, "real");
+    wandb_set_logger(NULL, NULL);
+    wbi_agg_core_destroy(&c);
+    t_rec_free(&r);
+    t_msg_free(&m);
+    t_msg_free(&bad);
 }
 
 static uint64_t s_rng = 0x2545F4914F6CDD1Dull;
@@ -283,7 +409,7 @@ static void test_out_of_memory(void)
     t_msg_free(&m);
 }
 
-// An oversized routing id and an empty message are counted, not fatal.
+// An oversized routing id and broken messages are counted, not fatal.
 static void test_odd_inputs(void)
 {
     t_rec_t r = {0};
@@ -294,14 +420,18 @@ static void test_odd_inputs(void)
     wbi_agg_core_handle(c, "p", 1, "", 0, 0, 0);
     wbi_agg_core_handle(c, "p", 1, "WB\x02\x00\x00\x00\x00\x00", 8, 0, 0); // version 2
     wbi_agg_stats_t st;
-    wbi_agg_core_get_stats(c, &st, NULL);
+    wbi_agg_core_extra_t ex;
+    wbi_agg_core_get_stats(c, &st, &ex);
     CHECK_EQ(st.messages, 3);
-    CHECK_EQ(st.malformed, 3);
+    CHECK_EQ(st.malformed, 1); // the oversized id
+    CHECK_EQ(ex.ignored, 2);   // "p" never said HELLO: no entry, ignored
     wbi_agg_core_destroy(&c);
     t_rec_free(&r);
 }
 
 WBT_MAIN({"secret", test_secret}, {"hello_rules", test_hello_rules}, {"seq_gap", test_seq_gap},
          {"heartbeat_timeout", test_heartbeat_timeout}, {"shutdown", test_shutdown},
+         {"revival_keeps_row", test_revival_keeps_row}, {"stall_not_crash", test_stall_not_crash},
+         {"hello_heartbeat_ms", test_hello_heartbeat_ms}, {"junk_peers", test_junk_peers},
          {"fuzz", test_fuzz}, {"out_of_memory", test_out_of_memory},
          {"odd_inputs", test_odd_inputs})

@@ -274,11 +274,44 @@ static void test_glob_and_step_sync(void)
     CHECK_STREQ(
         r.lines[1],
         "{\"train/acc\":0.5,\"epoch\":1,\"_step\":1,\"_runtime\":0.0,\"_timestamp\":100.0}");
+    wbi_agg_core_tick(c, 1000, 200.0); // sends the config the glob changed
     CHECK_STREQ(r.config, "{\"lr\":0.01,\"_wandb\":{\"m\":[{\"1\":\"epoch\",\"6\":[],\"7\":[]},"
                           "{\"1\":\"train/acc\",\"5\":1,\"6\":[1],\"7\":[2]}],\"t\":{}}}");
-    wbi_agg_core_tick(c, 1000, 200.0);
     CHECK_STREQ(r.summary, "{\"epoch\":1,\"train/acc\":{\"max\":0.75},\"_step\":2,"
                            "\"_runtime\":0.0,\"_timestamp\":100.0,\"_wandb\":{\"runtime\":0}}");
+    s_close(&c, &r, &m);
+}
+
+// Keys that a glob turns into metrics send the config once per flush, not
+// once per key (that was quadratic), and FINISH sends a dirty one.
+static void test_glob_config_batched(void)
+{
+    t_rec_t r = {0};
+    t_msg_t m = {0};
+    wbi_agg_core_t *c = s_open(&r, &m);
+    t_begin(&m);
+    t_put(&m, WBI_REC_DEFINE_METRIC, "{\"name\":\"g/*\",\"summary\":\"max\"}");
+    t_send(c, 0, &m, 1);
+    int before = r.nconfigs;
+    t_begin(&m);
+    for (uint32_t i = 0; i < 200; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "g/k%u", i);
+        t_key(&m, 10 + i, key);
+    }
+    t_send(c, 0, &m, 2);
+    CHECK_EQ(r.nconfigs, before);
+    wbi_agg_core_tick(c, 1000, 200.0);
+    CHECK_EQ(r.nconfigs, before + 1);
+    CHECK(strstr(r.config, "\"g/k199\"") != NULL);
+    wbi_agg_core_tick(c, 2000, 200.0);
+    CHECK_EQ(r.nconfigs, before + 1); // nothing changed
+    t_begin(&m);
+    t_key(&m, 500, "g/last");
+    t_finish_rec(&m, 0, 0, 0);
+    t_send(c, 0, &m, 2001);
+    CHECK_EQ(r.nconfigs, before + 2);
+    CHECK(strstr(r.config, "\"g/last\"") != NULL);
     s_close(&c, &r, &m);
 }
 
@@ -406,5 +439,6 @@ WBT_MAIN({"three_forms_identical", test_three_forms_identical},
          {"finish_flushes", test_finish_flushes}, {"history_encoding", test_history_encoding},
          {"summary", test_summary}, {"define_metric_encoding", test_define_metric_encoding},
          {"glob_and_step_sync", test_glob_and_step_sync},
+         {"glob_config_batched", test_glob_config_batched},
          {"alert_preempting_welcome", test_alert_preempting_welcome},
          {"saved_files", test_saved_files}, {"config_wandb_key", test_config_wandb_key})

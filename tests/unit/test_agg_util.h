@@ -259,6 +259,21 @@ static inline void t_send(wbi_agg_core_t *core, int peer, t_msg_t *m, int64_t mo
     wbi_agg_core_handle(core, id, (size_t)n, m->b.data, m->b.len, mono_ms, 200.0);
 }
 
+// Ticks every 20 ms (as the real loop does) from from_ms to to_ms inclusive.
+static inline void t_ticks(wbi_agg_core_t *core, int64_t from_ms, int64_t to_ms)
+{
+    for (int64_t t = from_ms; t <= to_ms; t += 20)
+        wbi_agg_core_tick(core, t, 200.0);
+}
+
+// Counts WARN lines (install with wandb_set_logger(t_count_warn, &n)).
+static inline void t_count_warn(void *arg, wandb_log_level level, const char *msg)
+{
+    (void)msg;
+    if (level == WANDB_LOG_WARN)
+        (*(int *)arg)++;
+}
+
 static inline wbi_agg_core_t *t_core(t_rec_t *r, const char *secret)
 {
     wbi_agg_core_opts_t o = {.secret = secret,

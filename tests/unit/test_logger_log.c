@@ -11,6 +11,9 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <time.h>
 
 // Clears the environment the settings read, so the host cannot leak in.
@@ -473,6 +476,91 @@ static void test_control_records(void)
     wbi_run_core_destroy(&run);
 }
 
+// Monotonic nanoseconds.
+static int64_t s_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+typedef struct {
+    wandb_run_t *run;
+    atomic_bool started; // the waiter is about to call
+    wandb_err err;       // what its wbi_run_put_record returned
+} s_waiter_t;
+
+// Writes a 1 KiB control record, waiting up to 5 s for room.
+static void *s_waiter(void *arg)
+{
+    s_waiter_t *w = arg;
+    char payload[1024];
+    memset(payload, 'x', sizeof payload);
+    atomic_store(&w->started, true);
+    w->err = wbi_run_put_record(w->run, WBI_REC_CONFIG, payload, sizeof payload, 5000);
+    return NULL;
+}
+
+// A thread waiting for ring room does not hold the run mutex: meanwhile
+// wandb_log on another thread returns at once (WANDB_EFULL, counted), and the
+// waiter's record goes in as soon as the consumer frees room.
+static void test_wait_outside_mutex(void)
+{
+    wandb_run_t *run = s_new_run("65536", NULL, NULL);
+    while (wandb_log(run, WANDB_DOUBLE("a", 1)) == WANDB_OK)
+        ;
+    uint64_t dropped = wandb_run_dropped(run);
+    s_waiter_t w = {.run = run};
+    pthread_t th;
+    CHECK_EQ(pthread_create(&th, NULL, s_waiter, &w), 0);
+    while (!atomic_load(&w.started))
+        sched_yield();
+    struct timespec pause = {0, 20000000};
+    nanosleep(&pause, NULL); // the waiter is now in its wait
+    int64_t worst = 0;
+    for (int i = 0; i < 50; i++) {
+        int64_t t0 = s_now_ns();
+        CHECK_ERR(wandb_log(run, WANDB_DOUBLE("a", 1)), WANDB_EFULL);
+        int64_t took = s_now_ns() - t0;
+        worst = took > worst ? took : worst;
+        struct timespec gap = {0, 1000000};
+        nanosleep(&gap, NULL);
+    }
+    fprintf(stderr, "log while another thread waits for room: worst %.3f ms\n", worst / 1e6);
+    CHECK(worst < 100 * 1000000LL); // a wait under the mutex would block for seconds
+    CHECK_EQ(wandb_run_dropped(run), dropped + 50);
+    wbi_ring_consume(&run->ring, wbi_ring_readable(&run->ring));
+    pthread_join(th, NULL);
+    CHECK_OK(w.err);
+    CHECK_EQ(s_count_type(run, WBI_REC_CONFIG), 1);
+    wbi_run_core_destroy(&run);
+}
+
+// A bulk record (a file chunk) goes in only while the ring is at most half
+// full, so the other half stays free for rows; control records still fit.
+static void test_bulk_record_half_ring(void)
+{
+    wandb_run_t *run = s_new_run("65536", NULL, NULL);
+    static uint8_t chunk[1000];
+    CHECK_OK(wbi_run_put_bulk_record(run, WBI_REC_FILE_CHUNK, chunk, sizeof chunk, 0));
+    while (wbi_ring_readable(&run->ring) <= run->ring.cap / 2)
+        CHECK_OK(wandb_log(run, WANDB_DOUBLE("a", 1)));
+    CHECK_ERR(wbi_run_put_bulk_record(run, WBI_REC_FILE_CHUNK, chunk, sizeof chunk, 0),
+              WANDB_EFULL);
+    int64_t t0 = wbi_now_ms();
+    CHECK_ERR(wbi_run_put_bulk_record(run, WBI_REC_FILE_CHUNK, chunk, sizeof chunk, 30),
+              WANDB_EFULL);
+    CHECK(wbi_now_ms() - t0 >= 25);
+    CHECK_OK(wbi_run_put_record(run, WBI_REC_FILE_CHUNK, chunk, sizeof chunk, 0));
+    CHECK_OK(wandb_log(run, WANDB_DOUBLE("a", 1)));
+    CHECK_EQ(s_count_type(run, WBI_REC_FILE_CHUNK), 2);
+    wbi_ring_consume(&run->ring, wbi_ring_readable(&run->ring));
+    CHECK_OK(wbi_run_put_bulk_record(run, WBI_REC_FILE_CHUNK, chunk, sizeof chunk, 0));
+    CHECK_ERR(wbi_run_put_bulk_record(run, WBI_REC_FILE_CHUNK, NULL, run->ring.cap / 2, 0),
+              WANDB_ETOOBIG);
+    wbi_run_core_destroy(&run);
+}
+
 // Disabled mode: every call succeeds and does nothing.
 static void test_disabled_is_noop(void)
 {
@@ -552,4 +640,6 @@ WBT_MAIN({"three_forms_equal", test_three_forms_equal}, {"commit_flags", test_co
          {"full_ring_drop_counts", test_full_ring_drop_counts},
          {"full_ring_wait", test_full_ring_wait}, {"zero_allocations", test_zero_allocations},
          {"control_records", test_control_records}, {"disabled_is_noop", test_disabled_is_noop},
-         {"getters_and_welcome", test_getters_and_welcome}, {"hot_path_cost", test_hot_path_cost})
+         {"getters_and_welcome", test_getters_and_welcome}, {"hot_path_cost", test_hot_path_cost},
+         {"wait_outside_mutex", test_wait_outside_mutex},
+         {"bulk_record_half_ring", test_bulk_record_half_ring})

@@ -332,8 +332,14 @@ static void test_api_key_netrc(void)
     CHECK_STREQ(cfg.api_key, "argkey");
     wbi_cfg_release(&cfg);
     wandb_settings_destroy(&s);
-    s_netrc(NULL);
     unsetenv("WANDB_API_KEY");
+    // With an aggregator endpoint the rank needs no key: netrc is not read.
+    setenv("WANDB_AGGREGATOR", "tcp://127.0.0.1:5555", 1);
+    CHECK_OK(wbi_settings_resolve(NULL, &cfg, err, sizeof(err)));
+    CHECK(cfg.api_key == NULL);
+    wbi_cfg_release(&cfg);
+    unsetenv("WANDB_AGGREGATOR");
+    s_netrc(NULL);
     CHECK_OK(wbi_settings_resolve(NULL, &cfg, err, sizeof(err)));
     CHECK(cfg.api_key == NULL);
     wbi_cfg_release(&cfg);

@@ -163,6 +163,93 @@ static void test_bad_rows(void)
     CHECK_ERR(wbi_wire_key_parse(&krec, &id, &key, &klen), WANDB_EPROTO);
 }
 
+// The inline KEY and FINISH encoders (used by the rank's ring) write the
+// documented bytes, and the buffer encoders are built on them.
+static void test_record_encoders(void)
+{
+    uint8_t key[WBI_WIRE_KEY_RECORD_MAX];
+    const uint8_t want_key[] = {WBI_REC_KEY, 6, 0, 0, 0, 4, 3, 2, 1, 'a', 'b'};
+    CHECK_EQ(wbi_wire_key_put(key, 0x01020304u, "ab", 2), sizeof want_key);
+    CHECK(memcmp(key, want_key, sizeof want_key) == 0);
+    uint8_t fin[WBI_WIRE_FINISH_RECORD];
+    const uint8_t want_fin[] = {WBI_REC_FINISH,
+                                20,
+                                0,
+                                0,
+                                0,
+                                0xFF,
+                                0xFF,
+                                0xFF,
+                                0xFF,
+                                5,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                6,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                1};
+    CHECK_EQ(wbi_wire_finish_put(fin, -1, 5, 6 + (1ull << 56)), sizeof want_fin);
+    CHECK(memcmp(fin, want_fin, sizeof want_fin) == 0);
+
+    wbi_buf_t b;
+    wbi_buf_init(&b, 1024);
+    CHECK_OK(wbi_wire_put_key(&b, 0x01020304u, "ab", 2));
+    CHECK_OK(wbi_wire_put_finish(&b, -1, 5, 6 + (1ull << 56)));
+    CHECK_EQ(b.len, sizeof want_key + sizeof want_fin);
+    CHECK(memcmp(b.data, want_key, sizeof want_key) == 0);
+    CHECK(memcmp(b.data + sizeof want_key, want_fin, sizeof want_fin) == 0);
+    CHECK_ERR(wbi_wire_put_key(&b, 1, "", 0), WANDB_EINVAL);
+    CHECK_ERR(wbi_wire_put_key(&b, WBI_WIRE_KEY_ID_MAX + 1, "a", 1), WANDB_EINVAL);
+    char long_key[WBI_WIRE_KEY_MAX + 1];
+    memset(long_key, 'k', sizeof long_key);
+    CHECK_ERR(wbi_wire_put_key(&b, 1, long_key, sizeof long_key), WANDB_EINVAL);
+    CHECK_OK(wbi_wire_put_key(&b, 1, long_key, WBI_WIRE_KEY_MAX));
+    CHECK_EQ(b.len, sizeof want_key + sizeof want_fin + WBI_WIRE_KEY_RECORD_MAX);
+    wbi_buf_t tiny;
+    wbi_buf_init(&tiny, 8); // too small: the buffer is left as it was
+    CHECK(wbi_wire_put_finish(&tiny, 0, 0, 0) != WANDB_OK);
+    CHECK_EQ(tiny.len, 0);
+    wbi_buf_release(&tiny);
+    wbi_buf_release(&b);
+}
+
+// wbi_wire_row_parse validates once; wbi_wire_row_next only decodes (it
+// does not check UTF-8 or bool bytes again). Key ids are range-checked
+// only: an id no KEY record interned still parses.
+static void test_row_next_decodes_only(void)
+{
+    uint8_t p[64] = {0};
+    wbi_wire_row_put(p, 1, 0.0, 0, 2);
+    wbi_put_u32(p + 19, ((uint32_t)WANDB_TYPE_STRING << 28) | WBI_WIRE_KEY_ID_MAX);
+    wbi_put_u32(p + 23, 2);
+    p[27] = (uint8_t)0xC3, p[28] = (uint8_t)0xA9; // "é"
+    wbi_put_u32(p + 29, ((uint32_t)WANDB_TYPE_BOOL << 28) | 7);
+    p[33] = 1;
+    wbi_wire_record_t rec = {.type = WBI_REC_ROW, .payload = p, .len = 34};
+    wbi_wire_row_t row;
+    CHECK_OK(wbi_wire_row_parse(&rec, &row, NULL));
+    // Corrupt the bytes after parsing: row_next decodes what is there.
+    p[28] = (uint8_t)0x28; // invalid UTF-8 now
+    p[33] = 2;             // not a bool byte
+    const uint8_t *cur = row.values;
+    wbi_wire_value_t v;
+    CHECK(wbi_wire_row_next(&row, &cur, &v));
+    CHECK(v.type == WANDB_TYPE_STRING && v.key_id == WBI_WIRE_KEY_ID_MAX && v.as.s.len == 2);
+    CHECK(wbi_wire_row_next(&row, &cur, &v));
+    CHECK(v.type == WANDB_TYPE_BOOL && v.key_id == 7 && !v.as.b);
+    CHECK(!wbi_wire_row_next(&row, &cur, &v));
+    CHECK_ERR(wbi_wire_row_parse(&rec, &row, NULL), WANDB_EPROTO);
+}
+
 // Random bytes after a valid header: the decoder never crashes and every
 // record it returns lies inside the message (a fixed-seed fuzz loop).
 static void test_fuzz(void)
@@ -201,4 +288,5 @@ static void test_fuzz(void)
 
 WBT_MAIN({"round_trip", test_round_trip}, {"row_size", test_row_size},
          {"bad_header", test_bad_header}, {"truncations", test_truncations},
-         {"bad_rows", test_bad_rows}, {"fuzz", test_fuzz})
+         {"bad_rows", test_bad_rows}, {"record_encoders", test_record_encoders},
+         {"row_next_decodes_only", test_row_next_decodes_only}, {"fuzz", test_fuzz})
