@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 // ---------------------------------------------------------------------------
 // Schema. migrations[i] brings the database from version i to i + 1.
@@ -372,7 +373,14 @@ wandb_err wbi_store_open(wbi_store_t **out, const char *path, bool readonly, cha
     sqlite3_busy_timeout(self->db, 5000);
     sqlite3_extended_result_codes(self->db, 1);
     if (!readonly) {
-        e = s_script(self, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+        // Switching a new file to WAL answers SQLITE_BUSY at once (without
+        // the busy handler) while another process does the same: retry, bounded.
+        for (int tries = 0; tries < 500; tries++) {
+            e = s_script(self, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+            if (e != WANDB_ETIMEDOUT)
+                break;
+            nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+        }
         if (e != WANDB_OK)
             goto fail;
     }

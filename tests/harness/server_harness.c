@@ -45,13 +45,15 @@ static void s_kill_live(void)
         if (s_live[i].pid > 0) {
             kill(s_live[i].pid, SIGKILL);
             waitpid(s_live[i].pid, NULL, 0);
-            wbt_rm_tree(s_live[i].dir);
+            if (s_live[i].dir[0])
+                wbt_rm_tree(s_live[i].dir);
             s_live[i].pid = 0;
         }
     }
 }
 
-// Remembers a started server until it is stopped.
+// Remembers a started process until it is reaped (dir: removed at exit
+// too, or "" for none), so that a failed check never leaves it running.
 static void s_live_add(pid_t pid, const char *dir)
 {
     if (!s_atexit_set)
@@ -135,6 +137,7 @@ void wbt_server_start(wbt_server_t *self, const char *bin, const char *dir,
     }
     argv[argc] = NULL;
     self->pid = wbt_spawn(argv, &self->out);
+    s_live_remove(self->pid);
     s_live_add(self->pid, self->dir);
     wbt_read_line(self->out, S_PREFIX, WBT_SERVER_WAIT_MS, self->url, sizeof self->url);
     char line[128] = "";
@@ -246,6 +249,7 @@ pid_t wbt_spawn(const char *const *argv, int *out_fd)
     if (rc != 0)
         WBT_FAIL("cannot start '%s': %s", argv[0], strerror(rc));
     *out_fd = fds[0];
+    s_live_add(pid, "");
     return pid;
 }
 
@@ -255,8 +259,10 @@ int wbt_wait_exit(pid_t pid, int timeout_ms)
     long long deadline = s_now_ms() + timeout_ms;
     for (;;) {
         int st = 0;
-        if (waitpid(pid, &st, WNOHANG) == pid)
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            s_live_remove(pid);
             return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
         if (s_now_ms() >= deadline)
             return -1;
         usleep(20 * 1000);
