@@ -320,7 +320,11 @@ typedef struct wandb_aggregator wandb_aggregator_t;
 // backend that settings name (base_url, api_key, flush_interval_ms; the
 // "secret" setting, when set, is required from every run). expected_runs:
 // how many runs wandb_aggregator_stop waits for (0: every run that
-// connected). Returns a new aggregator in *out.
+// connected). A tcp:// or ipc:// endpoint is a CURVE server with keys made
+// here, unless transport_security is plain: on success the settings
+// aggregator_server_key, aggregator_client_key and aggregator_client_secret
+// of `settings` are set to what runs need to connect (docs/security.md).
+// Returns a new aggregator in *out.
 WANDB_EXPORT wandb_err wandb_aggregator_start(wandb_settings_t *settings, const char *bind,
                                               int expected_runs, wandb_aggregator_t **out);
 // The bound endpoint, with the real port. Borrowed: valid until stop.

@@ -9,6 +9,8 @@
 //  seen promptly. Stats and the "settled" flag are published under a mutex.
 #include "aggregator/agg_ext.h"
 #include "aggregator/core.h"
+#include "aggregator/outlet.h"
+#include "aggregator/zap.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/tsan.h"
@@ -25,6 +27,7 @@
 #define S_RCVHWM 100000        // queued inbound messages per peer
 #define S_MAXMSG (128LL << 20) // largest accepted message (bytes)
 #define S_FINAL_DRAIN_MS 1000  // longest final drain of the socket after quit
+#define S_REPLY_LINGER_MS 500  // how long queued replies may still leave after the loop
 
 struct wbi_agg {
     void *ctx;                  // ZeroMQ context
@@ -32,7 +35,7 @@ struct wbi_agg {
     void *sock;                 // ROUTER, owned by the loop thread after start
     char endpoint[256];         // bound endpoint with the real port
     int expected_runs;          // see wbi_agg_opts_t
-    wbi_backend_t *backend;     // the one HTTP client
+    wbi_outlet_t *outlet;       // journal and backend client
     wbi_agg_core_t *core;       // message handler (loop thread only)
     pthread_t thread;           // the loop
     atomic_bool quit;           // asks the loop to end
@@ -41,6 +44,9 @@ struct wbi_agg {
     wbi_agg_core_extra_t extra; // published internal counters
     bool settled;               // published wbi_agg_core_settled()
     int left_active;            // runs still active at shutdown (read after join)
+    wbi_zap_t *zap;             // ZAP handler (tcp/ipc endpoints), NULL for inproc
+    wbi_zap_keys_t keys;        // CURVE keys (curve only)
+    bool curve;                 // the ROUTER is a CURVE server
 };
 
 // Monotonic milliseconds.
@@ -76,58 +82,7 @@ static wandb_err s_from_zmq(int err)
     }
 }
 
-// --- sink: the backend and the socket ---------------------------------------
-
-static void *s_open(void *arg, const wbi_run_meta_t *meta)
-{
-    return wbi_backend_run_open(((wbi_agg_t *)arg)->backend, meta);
-}
-
-static void s_history(void *arg, void *run, const char *line, size_t len)
-{
-    wbi_backend_run_history(((wbi_agg_t *)arg)->backend, run, line, len);
-}
-
-static void s_summary(void *arg, void *run, const char *json, size_t len)
-{
-    wbi_backend_run_summary(((wbi_agg_t *)arg)->backend, run, json, len);
-}
-
-static void s_config(void *arg, void *run, const char *json)
-{
-    wbi_backend_run_config(((wbi_agg_t *)arg)->backend, run, json);
-}
-
-static void s_alert(void *arg, void *run, const char *title, const char *text, const char *level,
-                    int64_t wait_ms)
-{
-    wbi_backend_run_alert(((wbi_agg_t *)arg)->backend, run, title, text, level, wait_ms);
-}
-
-static void s_preempting(void *arg, void *run)
-{
-    wbi_backend_run_preempting(((wbi_agg_t *)arg)->backend, run);
-}
-
-static void s_file(void *arg, void *run, const char *name, char **data_p, size_t len)
-{
-    wbi_backend_run_file(((wbi_agg_t *)arg)->backend, run, name, data_p, len);
-}
-
-static void s_finish(void *arg, void *run, int exit_code)
-{
-    wbi_backend_run_finish(((wbi_agg_t *)arg)->backend, run, exit_code);
-}
-
-static void s_abandon(void *arg, void *run)
-{
-    wbi_backend_run_abandon(((wbi_agg_t *)arg)->backend, run);
-}
-
-static bool s_entity(void *arg, void *run, char *buf, size_t len)
-{
-    return wbi_backend_run_entity(((wbi_agg_t *)arg)->backend, run, buf, len);
-}
+// --- sink: the outlet (journal, backend) and the socket ----------------------
 
 // Sends [identity][msg] without blocking; a gone peer just loses the reply.
 static void s_reply(void *arg, const void *peer, size_t peer_len, const void *msg, size_t len)
@@ -175,13 +130,16 @@ static int s_drain_socket(wbi_agg_t *self)
             if (!more)
                 break;
         }
+        // The ZAP handler's id of the connection (NULL over inproc).
+        const char *conn = zmq_msg_gets(&body, "User-Id");
         if (extra_frames) {
             // Counted as one malformed message: hand the core an invalid one.
-            wbi_agg_core_handle(self->core, zmq_msg_data(&id), zmq_msg_size(&id), "", 0,
-                                s_mono_ms(), s_wall());
+            wbi_agg_core_handle_conn(self->core, zmq_msg_data(&id), zmq_msg_size(&id), conn, "", 0,
+                                     s_mono_ms(), s_wall());
         } else {
-            wbi_agg_core_handle(self->core, zmq_msg_data(&id), zmq_msg_size(&id),
-                                zmq_msg_data(&body), zmq_msg_size(&body), s_mono_ms(), s_wall());
+            wbi_agg_core_handle_conn(self->core, zmq_msg_data(&id), zmq_msg_size(&id), conn,
+                                     zmq_msg_data(&body), zmq_msg_size(&body), s_mono_ms(),
+                                     s_wall());
         }
         zmq_msg_close(&body);
         zmq_msg_close(&id);
@@ -195,6 +153,12 @@ static void s_publish(wbi_agg_t *self)
     wbi_agg_stats_t st;
     wbi_agg_core_extra_t ex;
     wbi_agg_core_get_stats(self->core, &st, &ex);
+    if (self->zap) {
+        wbi_zap_stats_t zs;
+        wbi_zap_get_stats(self->zap, &zs);
+        ex.refused_keys = zs.refused;
+        ex.failed_handshakes = zs.handshakes_failed;
+    }
     bool settled = wbi_agg_core_settled(self->core, self->expected_runs);
     pthread_mutex_lock(&self->mu);
     self->stats = st;
@@ -215,6 +179,7 @@ static void *s_loop(void *arg)
         if (n > 0)
             s_drain_socket(self);
         wbi_agg_core_tick(self->core, s_mono_ms(), s_wall());
+        wbi_outlet_tick(self->outlet, s_mono_ms());
         s_publish(self);
     }
     // Whatever already arrived (FINISH records may sit behind a backlog):
@@ -225,7 +190,8 @@ static void *s_loop(void *arg)
     wbi_agg_core_tick(self->core, s_mono_ms(), s_wall());
     self->left_active = wbi_agg_core_shutdown(self->core, s_wall());
     s_publish(self);
-    int linger = 0;
+    // The last FINISHED replies are still queued: give them a moment to leave.
+    int linger = S_REPLY_LINGER_MS;
     zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_close(self->sock);
     self->sock = NULL;
@@ -249,8 +215,9 @@ static void s_free(wbi_agg_t *self)
         zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
         zmq_close(self->sock);
     }
-    wbi_backend_destroy(&self->backend);
     wbi_agg_core_destroy(&self->core);
+    wbi_outlet_destroy(&self->outlet);
+    wbi_zap_stop(&self->zap);
     if (self->own_ctx && self->ctx)
         zmq_ctx_term(self->ctx);
     pthread_mutex_destroy(&self->mu);
@@ -291,11 +258,12 @@ wandb_err wbi_agg_start(wbi_agg_t **out, const wbi_agg_opts_t *opts)
     int64_t maxmsg = S_MAXMSG;
     zmq_setsockopt(self->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(self->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-    // A rank that reconnects with the same routing id takes its run back.
-    int handover = 1;
-    zmq_setsockopt(self->sock, ZMQ_ROUTER_HANDOVER, &handover, sizeof handover);
     char spec[sizeof self->endpoint];
     s_bind_spec(opts->bind, spec, sizeof spec);
+    rc = wbi_zap_secure(self->ctx, self->sock, spec, opts->plain, &self->keys, &self->curve,
+                        &self->zap);
+    if (rc != WANDB_OK)
+        goto out_free;
     if (zmq_bind(self->sock, spec) != 0) {
         int err = zmq_errno();
         wbi_err("aggregator: cannot bind '%s': %s", spec, zmq_strerror(err));
@@ -306,24 +274,24 @@ wandb_err wbi_agg_start(wbi_agg_t **out, const wbi_agg_opts_t *opts)
     if (zmq_getsockopt(self->sock, ZMQ_LAST_ENDPOINT, self->endpoint, &elen) != 0)
         snprintf(self->endpoint, sizeof self->endpoint, "%s", spec);
 
-    rc = wbi_backend_new(&self->backend, &opts->backend);
-    if (rc != WANDB_OK)
+    wbi_outlet_opts_t oopts = {.journal_dir = opts->journal_dir,
+                               .offline = opts->offline,
+                               .journal_flush_ms = opts->journal_flush_ms,
+                               .journal_max_bytes = opts->journal_max_bytes,
+                               .backend = opts->backend,
+                               .reply = s_reply,
+                               .reply_arg = self};
+    char why[512];
+    rc = wbi_outlet_new(&self->outlet, &oopts, why, sizeof why);
+    if (rc != WANDB_OK) {
+        wbi_err("aggregator: %s", why);
         goto out_free;
+    }
     wbi_agg_core_opts_t copts = {.secret = opts->secret,
-                                 .base_url = opts->backend.base_url,
+                                 .base_url = opts->offline ? NULL : opts->backend.base_url,
                                  .heartbeat_timeout_ms = opts->heartbeat_timeout_ms};
-    wbi_agg_sink_t sink = {.arg = self,
-                           .open = s_open,
-                           .history = s_history,
-                           .summary = s_summary,
-                           .config = s_config,
-                           .alert = s_alert,
-                           .preempting = s_preempting,
-                           .file = s_file,
-                           .finish = s_finish,
-                           .abandon = s_abandon,
-                           .entity = s_entity,
-                           .reply = s_reply};
+    wbi_agg_sink_t sink;
+    wbi_outlet_sink(self->outlet, &sink);
     rc = wbi_agg_core_new(&self->core, &copts, &sink);
     if (rc != WANDB_OK)
         goto out_free;
@@ -341,6 +309,16 @@ out_free:
 const char *wbi_agg_endpoint(const wbi_agg_t *self)
 {
     return self ? self->endpoint : "";
+}
+
+const char *wbi_agg_journal_dir(const wbi_agg_t *self)
+{
+    return self ? wbi_outlet_journal_dir(self->outlet) : "";
+}
+
+const wbi_zap_keys_t *wbi_agg_keys(const wbi_agg_t *self)
+{
+    return self && self->curve ? &self->keys : NULL;
 }
 
 bool wbi_agg_settled(wbi_agg_t *self)
@@ -375,12 +353,11 @@ wandb_err wbi_agg_stop_ex(wbi_agg_t **self_p, int wait_ms, int drain_ms, wbi_agg
     bool settled = self->left_active == 0 && self->settled;
     if (final)
         *final = self->stats;
-    wandb_err drc = wbi_backend_drain(self->backend, drain_ms > 0 ? drain_ms : 0);
-    if (drc != WANDB_OK)
-        wbi_warn("aggregator: backend not drained: %s (%s)", wandb_strerror(drc),
-                 wbi_backend_errmsg(self->backend));
+    wandb_err orc = wbi_outlet_finish(self->outlet, drain_ms > 0 ? drain_ms : 0);
     s_free(self);
-    return settled && drc == WANDB_OK ? WANDB_OK : WANDB_ETIMEDOUT;
+    if (orc != WANDB_OK)
+        return orc;
+    return settled ? WANDB_OK : WANDB_ETIMEDOUT;
 }
 
 wandb_err wbi_agg_stop(wbi_agg_t **self_p, int timeout_ms)

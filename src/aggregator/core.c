@@ -13,6 +13,11 @@
 //  with one are dropped and counted in `ignored` (a failed HELLO counts in
 //  `malformed`), under one rate-limited warning for all of them, so junk
 //  connections can neither fill the table nor flood the log.
+//
+//  Connections: a peer remembers the connection (ZAP User-Id) of its
+//  HELLO. Its routing id arriving over another connection (a reconnect, or
+//  somebody else using the id) counts only after a HELLO with the secret
+//  for the same run and rank on that connection (docs/security.md).
 #include "aggregator/core.h"
 #include "aggregator/map.h"
 #include "common/alloc.h"
@@ -24,6 +29,7 @@
 #include <string.h>
 
 #define S_STRANGER_WARN_MS 60000 // at most one WARN about unknown peers this often
+#define S_CONN_MAX 32            // bytes kept of a connection id (ZAP User-Id)
 
 typedef enum {
     S_ACTIVE,   // HELLO accepted, run open
@@ -34,6 +40,7 @@ typedef enum {
 typedef struct {
     char *id;                // routing id (copy)
     size_t id_len;           // its length
+    char conn[S_CONN_MAX];   // connection of the accepted HELLO ("" without ZAP)
     uint32_t index;          // position in the peer table
     s_state_t state;         // see s_state_t
     wbi_agg_run_t *run;      // the run (ACTIVE, FINISHED, CRASHED)
@@ -191,7 +198,8 @@ static void s_stranger(wbi_agg_core_t *self, int64_t mono_ms, bool malformed, co
 
 // Adds a peer for this routing id with its open run (a valid HELLO).
 // NULL when the table is full or out of memory (the caller keeps the run).
-static s_peer_t *s_peer_add(wbi_agg_core_t *self, const void *id, size_t len, wbi_agg_run_t *run)
+static s_peer_t *s_peer_add(wbi_agg_core_t *self, const void *id, size_t len, const char *conn,
+                            wbi_agg_run_t *run)
 {
     if (self->npeers >= WBI_AGG_MAX_PEERS)
         return NULL;
@@ -214,6 +222,7 @@ static s_peer_t *s_peer_add(wbi_agg_core_t *self, const void *id, size_t len, wb
     }
     memcpy(p->id, id, len);
     p->id_len = len;
+    snprintf(p->conn, sizeof p->conn, "%s", conn);
     p->index = (uint32_t)self->npeers;
     p->run = run;
     p->timeout_ms = self->heartbeat_timeout_ms;
@@ -281,7 +290,7 @@ static bool s_secret_ok(const char *want, const char *got)
 
 // HELLO from an unknown routing id: checks the secret, opens the run and
 // only then adds the peer. NULL when the HELLO failed (counted, logged).
-static s_peer_t *s_hello(wbi_agg_core_t *self, const void *id, size_t id_len,
+static s_peer_t *s_hello(wbi_agg_core_t *self, const void *id, size_t id_len, const char *conn,
                          const wbi_wire_record_t *rec, int64_t mono_ms)
 {
     json_error_t jerr;
@@ -322,7 +331,7 @@ static s_peer_t *s_hello(wbi_agg_core_t *self, const void *id, size_t id_len,
                    why ? why : wandb_strerror(rc));
         return NULL;
     }
-    s_peer_t *p = s_peer_add(self, id, id_len, run);
+    s_peer_t *p = s_peer_add(self, id, id_len, conn, run);
     if (!p) {
         self->stats.malformed++;
         wbi_warn("aggregator: run '%s' (rank %d) dropped: out of memory", wbi_agg_run_id(run),
@@ -468,9 +477,60 @@ static void s_records(wbi_agg_core_t *self, s_peer_t *p, wbi_wire_reader_t *r, d
     }
 }
 
+// True when the HELLO in rec carries the secret and names p's run and rank.
+static bool s_rehello_ok(wbi_agg_core_t *self, s_peer_t *p, const wbi_wire_record_t *rec)
+{
+    json_error_t jerr;
+    json_t *hello = wbi_jsonx_loadb((const char *)rec->payload, rec->len, 0, &jerr);
+    if (!hello)
+        return false;
+    const char *run_id = json_string_value(json_object_get(hello, "run_id"));
+    const json_t *rank = json_object_get(hello, "rank"); // absent: 0, as for the first HELLO
+    json_int_t r = json_is_integer(rank) ? json_integer_value(rank) : rank ? -1 : 0;
+    bool ok = (!self->secret ||
+               s_secret_ok(self->secret, json_string_value(json_object_get(hello, "secret")))) &&
+              run_id && strcmp(run_id, wbi_agg_run_id(p->run)) == 0 &&
+              r == wbi_agg_run_rank(p->run);
+    json_decref(hello);
+    return ok;
+}
+
+// A message of p's routing id over another connection: accepted only when
+// it starts with a HELLO that proves the run again, which moves p to conn.
+// On success r is positioned after that HELLO.
+static bool s_reconnect(wbi_agg_core_t *self, s_peer_t *p, const char *conn, const void *msg,
+                        size_t len, wbi_wire_reader_t *r, int64_t mono_ms)
+{
+    wbi_wire_record_t rec;
+    if (wbi_wire_reader_init(r, msg, len) != WANDB_OK || wbi_wire_next(r, &rec) != WANDB_OK ||
+        rec.type != WBI_REC_HELLO || !s_rehello_ok(self, p, &rec)) {
+        self->extra.refused_reconnects++;
+        s_stranger(self, mono_ms, false,
+                   "message for run '%s' (rank %d) over a new connection without its HELLO "
+                   "refused",
+                   wbi_agg_run_id(p->run), wbi_agg_run_rank(p->run));
+        return false;
+    }
+    self->stats.records++;
+    snprintf(p->conn, sizeof p->conn, "%s", conn);
+    self->extra.reconnects++;
+    wbi_info("aggregator: run '%s' (rank %d) reconnected", wbi_agg_run_id(p->run),
+             wbi_agg_run_rank(p->run));
+    return true;
+}
+
 void wbi_agg_core_handle(wbi_agg_core_t *self, const void *peer, size_t peer_len, const void *msg,
                          size_t len, int64_t mono_ms, double wall)
 {
+    wbi_agg_core_handle_conn(self, peer, peer_len, NULL, msg, len, mono_ms, wall);
+}
+
+void wbi_agg_core_handle_conn(wbi_agg_core_t *self, const void *peer, size_t peer_len,
+                              const char *conn, const void *msg, size_t len, int64_t mono_ms,
+                              double wall)
+{
+    if (!conn)
+        conn = "";
     self->stats.messages++;
     if (peer_len > WBI_AGG_PEER_ID_MAX) {
         self->stats.malformed++;
@@ -493,13 +553,19 @@ void wbi_agg_core_handle(wbi_agg_core_t *self, const void *peer, size_t peer_len
             return;
         }
         self->stats.records++;
-        p = s_hello(self, peer, peer_len, &rec, mono_ms);
+        p = s_hello(self, peer, peer_len, conn, &rec, mono_ms);
         if (!p)
             return;
         p->seq_known = true;
         p->next_seq = r.seq + 1;
         s_records(self, p, &r, wall);
         return;
+    }
+    bool rebound = false;
+    if (strncmp(p->conn, conn, sizeof p->conn - 1) != 0) {
+        if (!s_reconnect(self, p, conn, msg, len, &r, mono_ms))
+            return;
+        rebound = true; // r is past the HELLO
     }
     p->last_seen_ms = mono_ms;
     if (p->state == S_CRASHED) {
@@ -510,7 +576,7 @@ void wbi_agg_core_handle(wbi_agg_core_t *self, const void *peer, size_t peer_len
         wbi_warn("aggregator: run '%s' (rank %d) is sending again after being marked crashed",
                  wbi_agg_run_id(p->run), wbi_agg_run_rank(p->run));
     }
-    if (wbi_wire_reader_init(&r, msg, len) != WANDB_OK) {
+    if (!rebound && wbi_wire_reader_init(&r, msg, len) != WANDB_OK) {
         s_bad(self, p, "malformed message header (%zu bytes)", len);
         return;
     }

@@ -26,10 +26,15 @@ typedef struct {
 
 // Counters beyond wbi_agg_stats_t.
 typedef struct {
-    uint64_t lost_messages; // sequence gaps
-    uint64_t ignored;       // messages from ids that have not sent a valid HELLO
-    uint64_t bad_values;    // values dropped inside otherwise good rows
-    uint64_t dropped_lines; // rows/summaries over the line cap
+    uint64_t lost_messages;      // sequence gaps
+    uint64_t ignored;            // messages from ids that have not sent a valid HELLO
+    uint64_t bad_values;         // values dropped inside otherwise good rows
+    uint64_t dropped_lines;      // rows/summaries over the line cap
+    uint64_t reconnects;         // known routing ids that proved themselves on a new connection
+    uint64_t refused_reconnects; // messages of a known routing id on a new connection
+                                 // without a valid HELLO (dropped)
+    uint64_t refused_keys;       // connections the ZAP handler refused (filled by agg.c)
+    uint64_t failed_handshakes;  // failed security handshakes (filled by agg.c)
 } wbi_agg_core_extra_t;
 
 typedef struct wbi_agg_core wbi_agg_core_t;
@@ -43,6 +48,15 @@ void wbi_agg_core_destroy(wbi_agg_core_t **self_p);
 // clock; wall: Unix seconds. Never fails: bad input is counted.
 void wbi_agg_core_handle(wbi_agg_core_t *self, const void *peer, size_t peer_len, const void *msg,
                          size_t len, int64_t mono_ms, double wall);
+// Like wbi_agg_core_handle for a message that came over connection conn
+// (the ZAP User-Id; NULL or "" without ZAP). A peer is bound to the
+// connection of its HELLO: a message of its routing id over another
+// connection is dropped (refused_reconnects) unless it starts with a HELLO
+// with the secret, the same run_id and the same rank, which moves the peer
+// to that connection.
+void wbi_agg_core_handle_conn(wbi_agg_core_t *self, const void *peer, size_t peer_len,
+                              const char *conn, const void *msg, size_t len, int64_t mono_ms,
+                              double wall);
 // Housekeeping: heartbeat timeouts, due summaries (and dirty configs),
 // pending WELCOMEs. When the previous tick was more than half the heartbeat
 // timeout ago, the loop itself stalled: every active peer's silence clock is

@@ -3,12 +3,15 @@
 //
 //  Started by the launcher before mpirun. Binds, prints one readiness line
 //  on stdout ("wandb-mpi-aggregator listening on tcp://..."), then forwards
-//  every run to the backend. Ends when the expected runs finished (or
-//  crashed) and the backend drained, or on SIGTERM/SIGINT: then it waits a
-//  short grace period for runs, drains, and leaves unfinished runs without a
-//  finish so the backend marks them crashed. Exit status: 0 when everything
-//  was delivered, 1 when something was pending at the end, 2 on bad usage.
+//  every run to its journal (under --dir) and to the backend (none with
+//  --mode offline). Ends when the expected runs finished (or crashed) and the
+//  backend drained, or on SIGTERM/SIGINT: then it waits a short grace period
+//  for runs, drains, and leaves unfinished runs without a finish so the
+//  backend marks them crashed. Exit status: 0 when everything was delivered
+//  (offline: journaled), 1 when something is pending (it stays in the
+//  journal: the log names the `wandb-mpi sync` command), 2 on bad usage.
 #include "aggregator/agg_ext.h"
+#include "aggregator/zap.h"
 #include "common/log.h"
 #include <errno.h>
 #include <limits.h>
@@ -43,12 +46,17 @@ static void s_logger(void *arg, wandb_log_level level, const char *msg)
 // Prints usage to stderr.
 static void s_usage(void)
 {
-    fprintf(stderr, "usage: wandb-mpi-aggregator --bind ENDPOINT --base-url URL [--api-key KEY]\n"
-                    "         [--secret S] [--expected-runs N] [--flush-interval-ms N]\n"
-                    "         [--heartbeat-timeout-ms N] [--drain-timeout-ms N]\n"
-                    "         [--log-level err|warn|notice|info|debug]\n"
-                    "  ENDPOINT e.g. tcp://127.0.0.1:0 (ephemeral port); KEY and S default to\n"
-                    "  $WANDB_API_KEY and $WANDB_AGGREGATOR_SECRET.\n");
+    fprintf(stderr,
+            "usage: wandb-mpi-aggregator --bind ENDPOINT [--base-url URL] [--api-key KEY]\n"
+            "         [--mode online|offline] [--dir D] [--journal-flush-ms N]\n"
+            "         [--journal-max-bytes N] [--http2 auto|prior-knowledge|off]\n"
+            "         [--ca-cert FILE] [--request-budget N]\n"
+            "         [--secret S] [--expected-runs N] [--flush-interval-ms N]\n"
+            "         [--heartbeat-timeout-ms N] [--drain-timeout-ms N]\n"
+            "         [--log-level err|warn|notice|info|debug] [--transport-security curve|plain]\n"
+            "  ENDPOINT e.g. tcp://127.0.0.1:0 (ephemeral port); KEY and S default to\n"
+            "  $WANDB_API_KEY and $WANDB_AGGREGATOR_SECRET. The journal goes under D\n"
+            "  (default $WANDB_DIR, else ./wandb); --base-url is needed online.\n");
 }
 
 // Parses a non-negative int option; false on junk.
@@ -67,8 +75,27 @@ int main(int argc, char **argv)
 {
     wbi_agg_opts_t opts = {.bind = NULL};
     int drain_ms = 60000;
+    int budget = 0;
+    long long max_bytes = 0;
+    const char *mode = "online";
+    opts.journal_dir = getenv("WANDB_DIR") && *getenv("WANDB_DIR") ? getenv("WANDB_DIR") : "wandb";
+    // The settings a rank reads from the environment, as defaults for the flags.
+    const char *e;
+    if ((e = getenv("WANDB_JOURNAL_FLUSH_MS")) && !s_int(e, &opts.journal_flush_ms))
+        opts.journal_flush_ms = 0;
+    if ((e = getenv("WANDB_JOURNAL_MAX_BYTES")) && *e)
+        max_bytes = strtoll(e, NULL, 10) > 0 ? strtoll(e, NULL, 10) : 0;
+    if ((e = getenv("WANDB_HTTP2")) && *e)
+        wbi_backend_parse_http2(e, &opts.backend.http2);
+    if ((e = getenv("WANDB_CA_CERT")) && *e)
+        opts.backend.ca_cert = e;
+    if ((e = getenv("WANDB_REQUEST_BUDGET")) && !s_int(e, &budget))
+        budget = 0;
+    if ((e = getenv("WANDB_FLUSH_INTERVAL_MS")) && !s_int(e, &opts.backend.flush_interval_ms))
+        opts.backend.flush_interval_ms = 0;
     opts.backend.api_key = getenv("WANDB_API_KEY");
     opts.secret = getenv("WANDB_AGGREGATOR_SECRET");
+    const char *security = getenv("WANDB_TRANSPORT_SECURITY");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -82,6 +109,25 @@ int main(int argc, char **argv)
             opts.backend.base_url = v;
         } else if (strcmp(a, "--api-key") == 0) {
             opts.backend.api_key = v;
+        } else if (strcmp(a, "--mode") == 0) {
+            mode = v;
+            ok = ok && (strcmp(v, "online") == 0 || strcmp(v, "offline") == 0);
+        } else if (strcmp(a, "--dir") == 0) {
+            opts.journal_dir = v;
+        } else if (strcmp(a, "--journal-flush-ms") == 0) {
+            ok = ok && s_int(v, &opts.journal_flush_ms);
+        } else if (strcmp(a, "--journal-max-bytes") == 0) {
+            char *end;
+            max_bytes = ok ? strtoll(v, &end, 10) : 0;
+            ok = ok && *v && !*end && max_bytes > 0;
+        } else if (strcmp(a, "--http2") == 0) {
+            ok = ok && wbi_backend_parse_http2(v, &opts.backend.http2) == WANDB_OK;
+        } else if (strcmp(a, "--ca-cert") == 0) {
+            opts.backend.ca_cert = v;
+        } else if (strcmp(a, "--request-budget") == 0) {
+            ok = ok && s_int(v, &budget) && budget > 0;
+        } else if (strcmp(a, "--transport-security") == 0) {
+            security = v;
         } else if (strcmp(a, "--secret") == 0) {
             opts.secret = v;
         } else if (strcmp(a, "--expected-runs") == 0) {
@@ -104,7 +150,15 @@ int main(int argc, char **argv)
         }
         i++;
     }
-    if (!opts.bind || !opts.backend.base_url) {
+    opts.offline = strcmp(mode, "offline") == 0;
+    if (security && *security && strcmp(security, "curve") != 0 && strcmp(security, "plain") != 0) {
+        fprintf(stderr, "wandb-mpi-aggregator: transport security must be curve or plain\n");
+        return 2;
+    }
+    opts.plain = security && strcmp(security, "plain") == 0;
+    opts.journal_max_bytes = (uint64_t)max_bytes;
+    opts.backend.request_budget = budget;
+    if (!opts.bind || (!opts.offline && !opts.backend.base_url)) {
         s_usage();
         return 2;
     }
@@ -117,6 +171,7 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); // a file-size limit makes journal writes fail (EFBIG), counted
 
     wbi_agg_t *agg = NULL;
     wandb_err rc = wbi_agg_start(&agg, &opts);
@@ -126,6 +181,13 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("wandb-mpi-aggregator listening on %s\n", wbi_agg_endpoint(agg));
+    // The keys go to the launcher through this pipe, never through argv.
+    const wbi_zap_keys_t *keys = wbi_agg_keys(agg);
+    if (keys)
+        printf("wandb-mpi-aggregator server_key %s\nwandb-mpi-aggregator client_key %s\n"
+               "wandb-mpi-aggregator client_secret %s\n",
+               keys->server_key, keys->client_key, keys->client_secret);
+    printf("wandb-mpi-aggregator journal %s\n", wbi_agg_journal_dir(agg));
     fflush(stdout);
 
     // Without --expected-runs only a signal ends the service.

@@ -5,9 +5,12 @@
 //  ServerFeaturesQuery (once, after the first upsert; its answer is unused), file_stream (history,
 //  summary, heartbeats, uploaded, preempting, complete/exitcode), NotifyScriptableRunAlert,
 //  CreateRunFiles and the PUT of run files to their upload URLs. One background thread owns one
-//  CURL easy handle, so all requests of all runs share one keep-alive connection; requests are
-//  serial. Retries 429/5xx/network errors with backoff, honouring Retry-After; never re-sends an
-//  acknowledged offset.
+//  curl multi handle and one connection: over HTTP/2 (offered by ALPN, or h2c by prior
+//  knowledge) up to max_streams requests share it, at most one per run so a run's requests
+//  stay in order; over HTTP/1.1 one request at a time. A request budget for the whole backend
+//  stretches each run's file_stream interval as runs are added; 429 and RateLimit-* slow the
+//  whole client down. Retries 429/5xx/network errors with backoff, honouring Retry-After; never
+//  re-sends an acknowledged offset.
 //
 //  Thread: every function may be called from any thread (an internal mutex
 //  guards the queues; it is never held during I/O).
@@ -17,7 +20,22 @@
 #include "wandb.h"
 
 typedef struct wbi_backend wbi_backend_t;
+
+// HTTP/2 use (wbi_backend_opts_t.http2).
+enum {
+    WBI_HTTP2_AUTO = 0,            // HTTP/2 over TLS when ALPN offers it; HTTP/1.1 on cleartext
+    WBI_HTTP2_PRIOR_KNOWLEDGE = 1, // also h2c on cleartext, without an upgrade round trip
+    WBI_HTTP2_OFF = 2,             // HTTP/1.1 only
+};
 typedef struct wbi_backend_run wbi_backend_run_t;
+
+// What the server acknowledged of one run, handed to on_ack. The
+// acknowledged lines are always a prefix of the lines queued for the run.
+typedef struct {
+    int64_t first_offset; // server history offset of the first line queued for the run
+    uint64_t lines;       // lines queued for the run, from the first, acknowledged so far
+    bool completed;       // complete/exitcode acknowledged
+} wbi_backend_ack_t;
 
 typedef struct {
     const char *base_url;   // e.g. "http://127.0.0.1:8080" (copied)
@@ -28,6 +46,15 @@ typedef struct {
     int max_retries;        // per request; 0: 20; < 0: none
     int retry_min_ms;       // first backoff; 0: 2000
     int retry_max_ms;       // backoff cap; 0: 60000
+    // called on the backend thread after each acknowledged file_stream request of a run (and
+    // once when complete is acknowledged), without the backend lock held; NULL: none
+    void (*on_ack)(void *arg, void *tag, const wbi_backend_ack_t *ack);
+    void *ack_arg;          // first argument of on_ack
+    size_t queue_max_bytes; // history bytes queued or unacknowledged per backend; 0: 256 MiB
+    int http2;              // WBI_HTTP2_AUTO (0), WBI_HTTP2_PRIOR_KNOWLEDGE, WBI_HTTP2_OFF
+    const char *ca_cert;    // PEM CA file for TLS; NULL: system CAs (copied)
+    int max_streams;        // concurrent requests on an HTTP/2 connection; 0: 32 (at most 256)
+    double request_budget;  // requests per second for the whole backend; 0: 50
 } wbi_backend_opts_t;
 
 // What UpsertBucket needs about a run. All strings copied; NULL = unset.
@@ -43,6 +70,12 @@ typedef struct {
     const char *program;      // program
     const char *tags;         // comma-separated
     const char *config_json;  // UNWRAPPED config object (extended JSON); wrapped on send
+    void *tag;                // handed back to on_ack
+    // true: the first queued line goes at first_offset whatever historyLineCount the first
+    // UpsertBucket answers (sync resuming a partly sent run); false: historyLineCount when
+    // > 0, else 0
+    bool has_first_offset;
+    int64_t first_offset; // see has_first_offset
 } wbi_run_meta_t;
 
 typedef struct {
@@ -50,9 +83,17 @@ typedef struct {
     uint64_t retries;            // attempts repeated after 429/5xx/network errors
     uint64_t failures;           // requests given up on
     uint64_t history_lines_sent; // history lines acknowledged by the server
+    uint64_t lines_refused; // lines refused: queue full, too big, after finish, run given up on
+    uint64_t auth_failures; // requests answered 401/403
+    uint64_t max_in_flight; // most requests in flight at once (1 over HTTP/1.1)
 } wbi_backend_stats_t;
 
+// Parses the http2 setting: "auto", "prior-knowledge" or "off" into *out
+// (WBI_HTTP2_*); WANDB_EINVAL otherwise. Thread: any.
+wandb_err wbi_backend_parse_http2(const char *text, int *out);
+
 // Starts the backend thread. Does not connect until there is work.
+// WANDB_EINVAL for a missing base_url, an unknown http2 or a negative budget.
 // Returns a new object in *out; destroy it with wbi_backend_destroy().
 wandb_err wbi_backend_new(wbi_backend_t **out, const wbi_backend_opts_t *opts);
 // Stops the thread (without waiting for unsent data: call drain first),
@@ -63,6 +104,11 @@ void wbi_backend_destroy(wbi_backend_t **self_p);
 // by the backend (valid until wbi_backend_destroy), or NULL when out of memory.
 wbi_backend_run_t *wbi_backend_run_open(wbi_backend_t *self, const wbi_run_meta_t *meta);
 // Queues one history line (a JSON object text, copied) for file_stream.
+// Prefix rule: once a line of the run is refused (queue full, too big, not
+// UTF-8, run given up on), every later line of the run is refused too
+// (counted in lines_refused) and the run gets no complete/exitcode, so what
+// the server acknowledged is always a prefix of what was queued. A line
+// after finish is refused and counted without cancelling the complete.
 void wbi_backend_run_history(wbi_backend_t *self, wbi_backend_run_t *run, const char *line,
                              size_t len);
 // Replaces the run summary (the whole JSON object text, copied); sent as the
@@ -106,8 +152,15 @@ bool wbi_backend_run_entity(wbi_backend_t *self, wbi_backend_run_t *run, char *b
 // timeout_ms passes (WANDB_ETIMEDOUT). Thread: not the backend's own.
 wandb_err wbi_backend_drain(wbi_backend_t *self, int timeout_ms);
 void wbi_backend_get_stats(wbi_backend_t *self, wbi_backend_stats_t *out);
-// Text of the last failure or retry reason (kept after later successes;
-// empty until the first).
+// The outcome so far: WANDB_OK; WANDB_EAUTH when a request was answered
+// 401 or 403; WANDB_EBACKEND when another request was given up on (a final
+// 4xx, retries exhausted, a GraphQL error). A failed ServerFeaturesQuery
+// (optional) counts only when it was a 401/403.
+wandb_err wbi_backend_result(wbi_backend_t *self);
+// Text of the failure behind wbi_backend_result when it is not WANDB_OK
+// ("run 'abc': file_stream answered HTTP 401 (missing or wrong API key)";
+// the first auth failure, else the first other failure); otherwise the last
+// retry reason (kept after later successes; empty until the first).
 const char *wbi_backend_errmsg(wbi_backend_t *self);
 
 #endif

@@ -412,7 +412,8 @@ static wandb_err s_fs_history(wbi_buf_t *out, const wbi_bk_fs_t *fs, size_t cap,
     wandb_err rc = wbi_buf_printf(out, "\"wandb-history.jsonl\":{\"offset\":%lld,\"content\":[",
                                   (long long)fs->offset);
     const wbi_bk_line_t *line = fs->lines;
-    for (size_t i = 0; rc == WANDB_OK && line && i < fs->nlines; i++, line = line->next) {
+    for (size_t i = 0; rc == WANDB_OK && line && i < fs->nlines;
+         i++, line = WBI_BK_LINE_NEXT(line)) {
         size_t mark = out->len;
         if (i > 0)
             rc = wbi_buf_putc(out, ',');

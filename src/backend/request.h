@@ -8,6 +8,7 @@
 #ifndef WBI_BACKEND_REQUEST_H
 #define WBI_BACKEND_REQUEST_H
 
+#include "backend/list.h"
 #include "common/buf.h"
 #include "wandb.h"
 #include <jansson.h>
@@ -19,10 +20,13 @@
 
 // One queued history line (a JSON object text).
 typedef struct wbi_bk_line {
-    struct wbi_bk_line *next; // next line of the same run, or NULL
-    size_t len;               // bytes in data (no NUL counted)
-    char data[];              // the line, NUL-terminated
+    wbi_list_node_t node; // next line of the same run (first member)
+    size_t len;           // bytes in data (no NUL counted)
+    char data[];          // the line, NUL-terminated
 } wbi_bk_line_t;
+
+// The line after line, or NULL.
+#define WBI_BK_LINE_NEXT(line) WBI_LIST_ITEM((line)->node.next, wbi_bk_line_t, node)
 
 // The UpsertBucket variables we set; NULL is sent as JSON null.
 typedef struct {

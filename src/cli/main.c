@@ -3,10 +3,12 @@
 //
 //  wandb-mpi runs [--dir D] [--project P] [--entity E] [--group G] [--json]
 //  wandb-mpi history <run-id> [--dir D] [--project P] [--entity E] [--json]
+//  wandb-mpi sync [options] [PATH...] (cli/sync.c)
 //  Opens DIR/wandb.db read-only (no server needed). Default DIR:
 //  $WANDB_MPI_DIR, else $HOME/.wandb-mpi. Tables for people, one JSON object
 //  a line for scripts (--json).
 
+#include "cli/sync.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/jsonx.h"
@@ -38,6 +40,7 @@ static void s_usage(FILE *out)
 {
     fprintf(out, "usage: wandb-mpi runs [--dir D] [--project P] [--entity E] [--group G] [--json]\n"
                  "       wandb-mpi history RUN_ID [--dir D] [--project P] [--entity E] [--json]\n"
+                 "       wandb-mpi sync [--base-url URL] [--api-key KEY] [PATH...] (sync --help)\n"
                  "\n"
                  "Reads the data directory of wandb-mpi-server directly (read-only).\n"
                  "\n"
@@ -399,6 +402,8 @@ static int s_cmd_history(wbi_store_t *store, const s_args_t *a)
 // Opens the store and runs the command.
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "sync") == 0)
+        return wbi_cli_sync(argc - 1, argv + 1);
     s_args_t a = {0};
     int rc = s_parse(argc, argv, &a);
     if (rc != 0)

@@ -4,10 +4,27 @@
 //  wandb_aggregator_start resolves the settings like wandb_init does and
 //  starts the aggregator thread; wandb_mpi_init uses it on rank 0.
 #include "aggregator/aggregator.h"
+#include "aggregator/zap.h"
 #include "common/alloc.h"
+#include "logger/run.h"
 #include "logger/settings.h"
 
 #include <stdio.h>
+
+void wbi_agg_opts_from_cfg(const wbi_cfg_t *cfg, wbi_agg_opts_t *opts)
+{
+    opts->journal_dir = cfg->dir;
+    opts->plain = cfg->transport_plain;
+    opts->offline = cfg->mode == WBI_MODE_OFFLINE;
+    opts->journal_flush_ms = cfg->journal_flush_ms;
+    opts->journal_max_bytes = cfg->journal_max_bytes;
+    opts->backend.base_url = cfg->base_url;
+    opts->backend.api_key = cfg->api_key;
+    opts->backend.flush_interval_ms = cfg->flush_interval_ms;
+    opts->backend.http2 = cfg->http2;
+    opts->backend.ca_cert = cfg->ca_cert;
+    opts->backend.request_budget = cfg->request_budget;
+}
 
 struct wandb_aggregator {
     wbi_agg_t *agg; // the aggregator thread and its backend client
@@ -35,10 +52,8 @@ wandb_err wandb_aggregator_start(wandb_settings_t *settings, const char *bind, i
         .bind = bind ? bind : "tcp://127.0.0.1:*",
         .secret = cfg.secret,
         .expected_runs = expected_runs,
-        .backend = {.base_url = cfg.base_url,
-                    .api_key = cfg.api_key,
-                    .flush_interval_ms = cfg.flush_interval_ms},
     };
+    wbi_agg_opts_from_cfg(&cfg, &opts);
     rc = wbi_agg_start(&self->agg, &opts);
     wbi_cfg_release(&cfg);
     if (rc != WANDB_OK) {
@@ -47,6 +62,13 @@ wandb_err wandb_aggregator_start(wandb_settings_t *settings, const char *bind, i
         wbi_settings_set_errmsg(settings, errmsg);
         wbi_free(self);
         return rc;
+    }
+    // What this process's runs need to connect (docs/security.md).
+    const wbi_zap_keys_t *keys = wbi_agg_keys(self->agg);
+    if (keys && settings) {
+        wandb_settings_set(settings, "aggregator_server_key", keys->server_key);
+        wandb_settings_set(settings, "aggregator_client_key", keys->client_key);
+        wandb_settings_set(settings, "aggregator_client_secret", keys->client_secret);
     }
     *out = self;
     return WANDB_OK;

@@ -5,19 +5,29 @@
 #include "common/alloc.h"
 #include "common/jsonx.h"
 #include "common/log.h"
+#include "common/random.h"
 #include "common/tsan.h"
 #include "common/wire.h"
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #define S_RECV_BATCH 64 // messages read per loop turn at most
+#define S_ROUTING_ID 25 // random [a-z0-9] characters of a routing id: 129 bits
 
 struct wbi_io {
     wandb_run_t *run;               // the run whose ring we drain (not owned)
     void *sock;                     // DEALER socket, used only by the thread
+    void *mon;                      // PAIR on the socket's monitor (tcp/ipc), thread only
+    char endpoint[256];             // where sock connects (log lines)
+    uint8_t *hello;                 // copy of the HELLO record (header and payload)
+    size_t hello_len;               // its length (0: not seen yet)
+    unsigned handshakes;            // completed handshakes (connections) so far
+    bool rehello;                   // a new connection waits for HELLO before any data
+    bool warned_refused;            // a refused handshake was logged
     pthread_t thread;               // the I/O thread
     int wake_fd;                    // eventfd: wbi_io_wake ends a poll at once
     atomic_bool stop;               // set by wbi_io_stop
@@ -56,6 +66,71 @@ static bool s_send(wbi_io_t *self, zmq_msg_t *msg)
     return true;
 }
 
+// Keeps a copy of the ring's first record, the run's HELLO, so that a new
+// connection can say it again before anything else.
+static void s_keep_hello(wbi_io_t *self, wbi_ring_t *ring, size_t avail)
+{
+    uint8_t hdr[WBI_WIRE_RECORD_HEADER];
+    if (avail < sizeof hdr)
+        return;
+    wbi_ring_read_at(ring, 0, hdr, sizeof hdr);
+    size_t len = WBI_WIRE_RECORD_HEADER + wbi_get_u32(hdr + 1);
+    if (hdr[0] != WBI_REC_HELLO || len > avail)
+        return;
+    self->hello = wbi_malloc(len);
+    if (!self->hello)
+        return;
+    wbi_ring_read_at(ring, 0, self->hello, len);
+    self->hello_len = len;
+}
+
+// Sends the kept HELLO alone: the first message of a new connection.
+// False while the socket is full (tried again next turn).
+static bool s_send_hello(wbi_io_t *self)
+{
+    zmq_msg_t msg;
+    if (!self->hello || zmq_msg_init_size(&msg, WBI_WIRE_HEADER_BYTES + self->hello_len) != 0)
+        return true; // nothing to say again: the aggregator drops this connection's data
+    uint8_t *data = zmq_msg_data(&msg);
+    wbi_wire_header_put(data, self->seq);
+    memcpy(data + WBI_WIRE_HEADER_BYTES, self->hello, self->hello_len);
+    return s_send(self, &msg);
+}
+
+// Reads one monitor event: a completed handshake after the first one is a
+// new connection that must say HELLO again; a refused one is logged once.
+static void s_monitor(wbi_io_t *self)
+{
+    zmq_msg_t ev;
+    zmq_msg_init(&ev);
+    if (zmq_msg_recv(&ev, self->mon, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&ev);
+        return;
+    }
+    uint16_t event = 0;
+    if (zmq_msg_size(&ev) >= 2)
+        memcpy(&event, zmq_msg_data(&ev), sizeof event);
+    bool more = zmq_msg_more(&ev);
+    zmq_msg_close(&ev);
+    while (more) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        more = zmq_msg_recv(&part, self->mon, 0) >= 0 && zmq_msg_more(&part);
+        zmq_msg_close(&part);
+    }
+    if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        if (self->handshakes++ > 0) {
+            self->rehello = true;
+            wbi_debug("io: reconnected to '%s': saying HELLO again", self->endpoint);
+        }
+    } else if (!self->warned_refused) {
+        self->warned_refused = true;
+        wbi_warn("io: the aggregator at '%s' refused the connection (event 0x%x): check "
+                 "aggregator_server_key, aggregator_client_key and aggregator_client_secret",
+                 self->endpoint, (unsigned)event);
+    }
+}
+
 // Packs whole records from the tail of the ring into one message and sends
 // it. Returns the bytes of records sent (0: nothing to send or socket full).
 static size_t s_drain_once(wbi_io_t *self)
@@ -65,6 +140,8 @@ static size_t s_drain_once(wbi_io_t *self)
     if (avail == 0)
         return 0;
     size_t tail = wbi_ring_tail(ring);
+    if (tail == 0 && !self->hello)
+        s_keep_hello(self, ring, avail);
     size_t take = 0;
     while (take + WBI_WIRE_RECORD_HEADER <= avail) {
         uint8_t hdr[WBI_WIRE_RECORD_HEADER];
@@ -157,7 +234,9 @@ static void *s_thread(void *arg)
     while (!atomic_load(&self->stop)) {
         size_t sent = 0;
         int turns = 0;
-        for (; turns < 64; turns++) { // bounded: replies get a turn
+        if (self->rehello && s_send_hello(self))
+            self->rehello = false;
+        for (; turns < 64 && !self->rehello; turns++) { // bounded: replies get a turn
             size_t n = s_drain_once(self);
             if (n == 0)
                 break;
@@ -175,16 +254,30 @@ static void *s_thread(void *arg)
             timeout = WBI_IO_POLL_MIN_MS;
         else if (timeout < WBI_IO_POLL_MAX_MS)
             timeout *= 2;
-        zmq_pollitem_t items[2] = {{self->sock, 0, ZMQ_POLLIN | (blocked ? ZMQ_POLLOUT : 0), 0},
-                                   {NULL, self->wake_fd, ZMQ_POLLIN, 0}};
-        int rc = zmq_poll(items, self->wake_fd >= 0 ? 2 : 1, timeout);
+        if (self->rehello)
+            timeout = WBI_IO_POLL_MIN_MS;
+        zmq_pollitem_t items[3] = {{self->sock, 0, ZMQ_POLLIN | (blocked ? ZMQ_POLLOUT : 0), 0}};
+        int n = 1;
+        int mon_at = -1;
+        int wake_at = -1;
+        if (self->mon) {
+            mon_at = n;
+            items[n++] = (zmq_pollitem_t){self->mon, 0, ZMQ_POLLIN, 0};
+        }
+        if (self->wake_fd >= 0) {
+            wake_at = n;
+            items[n++] = (zmq_pollitem_t){NULL, self->wake_fd, ZMQ_POLLIN, 0};
+        }
+        int rc = zmq_poll(items, n, timeout);
         if (rc < 0 && errno == ETERM)
             break;
         if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
             s_receive(self);
-        if (rc > 0 && (items[1].revents & ZMQ_POLLIN)) {
-            uint64_t n;
-            (void)!read(self->wake_fd, &n, sizeof(n));
+        if (rc > 0 && mon_at > 0 && (items[mon_at].revents & ZMQ_POLLIN))
+            s_monitor(self);
+        if (rc > 0 && wake_at > 0 && (items[wake_at].revents & ZMQ_POLLIN)) {
+            uint64_t v;
+            (void)!read(self->wake_fd, &v, sizeof(v));
             timeout = WBI_IO_POLL_MIN_MS;
         }
     }
@@ -192,7 +285,55 @@ static void *s_thread(void *arg)
     zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_close(self->sock);
     self->sock = NULL;
+    if (self->mon) {
+        int zero = 0;
+        zmq_setsockopt(self->mon, ZMQ_LINGER, &zero, sizeof(zero));
+        zmq_close(self->mon);
+        self->mon = NULL;
+    }
     return NULL;
+}
+
+// Makes the socket a CURVE client with the job's keys (tcp://, ipc:// unless
+// transport_security is plain; inproc:// is reachable from this process
+// only) and watches its handshakes on a monitor PAIR.
+static wandb_err s_secure(wbi_io_t *self, void *zmq_ctx, const char *endpoint, char *errmsg,
+                          size_t errlen)
+{
+    const wbi_cfg_t *c = &self->run->cfg;
+    if (strncmp(endpoint, "inproc://", 9) == 0)
+        return WANDB_OK;
+    if (!c->transport_plain) {
+        if (!c->server_key || !c->client_key || !c->client_secret) {
+            snprintf(errmsg, errlen,
+                     "aggregator '%.120s' needs the settings aggregator_server_key, "
+                     "aggregator_client_key and aggregator_client_secret (or "
+                     "transport_security=plain)",
+                     endpoint);
+            return WANDB_EINVAL;
+        }
+        if (zmq_setsockopt(self->sock, ZMQ_CURVE_SERVERKEY, c->server_key, 40) != 0 ||
+            zmq_setsockopt(self->sock, ZMQ_CURVE_PUBLICKEY, c->client_key, 40) != 0 ||
+            zmq_setsockopt(self->sock, ZMQ_CURVE_SECRETKEY, c->client_secret, 40) != 0) {
+            snprintf(errmsg, errlen, "cannot make a CURVE client: %s", zmq_strerror(errno));
+            return errno == EINVAL ? WANDB_EINVAL : WANDB_ENOTSUP;
+        }
+    }
+    char mon[64];
+    snprintf(mon, sizeof(mon), "inproc://wandb-io-monitor-%p", (void *)self);
+    if (zmq_socket_monitor(self->sock, mon,
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0) {
+        snprintf(errmsg, errlen, "cannot monitor the socket: %s", zmq_strerror(errno));
+        return WANDB_EIO;
+    }
+    self->mon = zmq_socket(zmq_ctx, ZMQ_PAIR);
+    if (!self->mon || zmq_connect(self->mon, mon) != 0) {
+        snprintf(errmsg, errlen, "cannot monitor the socket: %s", zmq_strerror(errno));
+        return WANDB_EIO;
+    }
+    return WANDB_OK;
 }
 
 // Creates, configures and connects the socket, then starts the thread.
@@ -211,6 +352,7 @@ wandb_err wbi_io_start(wbi_io_t **out, wandb_run_t *run, void *zmq_ctx, const ch
     atomic_init(&self->finished, false);
     for (int i = 0; i < 5; i++)
         atomic_init(&self->stats[i], 0);
+    wandb_err rc = WANDB_EIO;
     self->sock = zmq_socket(zmq_ctx, ZMQ_DEALER);
     if (!self->sock) {
         snprintf(errmsg, errlen, "cannot create a ZeroMQ socket: %s", zmq_strerror(errno));
@@ -222,19 +364,26 @@ wandb_err wbi_io_start(wbi_io_t **out, wandb_run_t *run, void *zmq_ctx, const ch
     zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_setsockopt(self->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(self->sock, ZMQ_IMMEDIATE, &immediate, sizeof(immediate));
-    // A stable routing id lets the aggregator (ZMQ_ROUTER_HANDOVER) keep the
-    // run after a TCP reconnect. Run ids may repeat across ranks when a user
-    // sets one for all, so rank and pid make it unique.
-    char rid[200];
-    int rid_len =
-        snprintf(rid, sizeof(rid), "%.150s/%d/%ld", run->cfg.run_id, run->cfg.rank, (long)getpid());
-    zmq_setsockopt(self->sock, ZMQ_ROUTING_ID, rid, (size_t)rid_len);
+    // A routing id nobody can guess: the aggregator binds a run to it and
+    // to the connection of its HELLO (docs/security.md).
+    char rid[S_ROUTING_ID + 1];
+    if (wbi_random_id(rid, S_ROUTING_ID) != WANDB_OK) {
+        snprintf(errmsg, errlen, "cannot read random bytes for the routing id");
+        goto fail;
+    }
+    zmq_setsockopt(self->sock, ZMQ_ROUTING_ID, rid, S_ROUTING_ID);
+    snprintf(self->endpoint, sizeof(self->endpoint), "%s", endpoint);
+    rc = s_secure(self, zmq_ctx, endpoint, errmsg, errlen);
+    if (rc != WANDB_OK)
+        goto fail;
     if (zmq_connect(self->sock, endpoint) != 0) {
         snprintf(errmsg, errlen, "cannot connect to '%.200s': %s", endpoint, zmq_strerror(errno));
+        rc = WANDB_EIO;
         goto fail;
     }
     if (pthread_create(&self->thread, NULL, s_thread, self) != 0) {
         snprintf(errmsg, errlen, "cannot start the I/O thread");
+        rc = WANDB_EIO;
         goto fail;
     }
     *out = self;
@@ -245,10 +394,15 @@ fail:
         zmq_setsockopt(self->sock, ZMQ_LINGER, &zero, sizeof(zero));
         zmq_close(self->sock);
     }
+    if (self->mon) {
+        int zero = 0;
+        zmq_setsockopt(self->mon, ZMQ_LINGER, &zero, sizeof(zero));
+        zmq_close(self->mon);
+    }
     if (self->wake_fd >= 0)
         close(self->wake_fd);
     wbi_free(self);
-    return WANDB_EIO;
+    return rc;
 }
 
 // Ends the thread's current poll (one write to the eventfd; not for the
@@ -284,6 +438,7 @@ void wbi_io_stop(wbi_io_t **self_p, bool abort)
     pthread_join(self->thread, NULL);
     if (self->wake_fd >= 0)
         close(self->wake_fd);
+    wbi_free(self->hello);
     wbi_free(self);
     *self_p = NULL;
 }

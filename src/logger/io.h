@@ -6,8 +6,11 @@
 //  messages of whole records (at most WBI_IO_MSG_BYTES unless one record is
 //  larger), sends them without blocking (a full socket leaves the bytes in
 //  the ring), sends a header-only heartbeat after heartbeat_ms of silence,
-//  and applies WELCOME and FINISHED from the aggregator. Thread: start/stop
-//  from the run's owner; the rest is internal.
+//  and applies WELCOME and FINISHED from the aggregator. On tcp:// and
+//  ipc:// the socket is a CURVE client with the job's keys (unless
+//  transport_security is plain) and says HELLO again on every new
+//  connection (docs/security.md). Thread: start/stop from the run's owner;
+//  the rest is internal.
 #ifndef WBI_IO_H
 #define WBI_IO_H
 
@@ -29,7 +32,8 @@ typedef struct {
 } wbi_io_stats_t;
 
 // Connects a DEALER socket of zmq_ctx to endpoint and starts the thread
-// that drains run's ring. On error fills errmsg. WANDB_EIO, WANDB_ENOMEM.
+// that drains run's ring. On error fills errmsg. WANDB_EIO, WANDB_ENOMEM,
+// WANDB_EINVAL (a tcp/ipc endpoint without the CURVE keys, a bad key).
 wandb_err wbi_io_start(wbi_io_t **out, wandb_run_t *run, void *zmq_ctx, const char *endpoint,
                        char *errmsg, size_t errlen);
 // Makes the thread look at the ring now instead of at its next poll

@@ -109,10 +109,8 @@ static wandb_err s_start_agg(wandb_run_t *run, char *errmsg, size_t errlen)
         .zmq_ctx = run->zmq_ctx,
         .expected_runs = 1,
         .heartbeat_timeout_ms = 0,
-        .backend = {.base_url = run->cfg.base_url,
-                    .api_key = run->cfg.api_key,
-                    .flush_interval_ms = run->cfg.flush_interval_ms},
     };
+    wbi_agg_opts_from_cfg(&run->cfg, &opts);
     wandb_err err = wbi_agg_start(&run->agg, &opts);
     if (err != WANDB_OK)
         snprintf(errmsg, errlen, "cannot start the in-process aggregator: %s", wandb_strerror(err));
@@ -153,12 +151,6 @@ wandb_err wandb_init(wandb_settings_t *settings, wandb_run_t **run_out)
     err = wbi_settings_resolve(settings, &cfg, msg, sizeof(msg));
     if (err != WANDB_OK) {
         err = s_init_fail(settings, err, msg);
-        goto out;
-    }
-    if (cfg.mode == WBI_MODE_OFFLINE) {
-        wbi_cfg_release(&cfg);
-        err = s_init_fail(settings, WANDB_ENOTSUP,
-                          "mode 'offline' is not supported yet: use online or disabled");
         goto out;
     }
     // Nothing applies a resumed run's history yet (starting_step stays 0):

@@ -9,6 +9,7 @@
 #ifndef WBI_RUN_H
 #define WBI_RUN_H
 
+#include "aggregator/aggregator.h"
 #include "common/clock.h"
 #include "logger/keys.h"
 #include "logger/ring.h"
@@ -65,6 +66,9 @@ struct wandb_run {
 // cleared), with its ring and key table, and no thread. Disabled mode makes
 // a run without ring. WANDB_ENOMEM.
 wandb_err wbi_run_core_new(wandb_run_t **out, wbi_cfg_t *cfg);
+// Fills the journal and backend options of an in-process aggregator from
+// the resolved settings (strings borrowed from cfg).
+void wbi_agg_opts_from_cfg(const wbi_cfg_t *cfg, wbi_agg_opts_t *opts);
 // Frees what wbi_run_core_new made (not the thread or the aggregator).
 void wbi_run_core_destroy(wandb_run_t **self_p);
 // Writes one record (header + payload) into the ring, waiting up to wait_ms

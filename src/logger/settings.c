@@ -28,6 +28,10 @@ typedef enum {
     S_RESUME,
     S_AGGREGATOR,
     S_SECRET,
+    S_SERVER_KEY,
+    S_CLIENT_KEY,
+    S_CLIENT_SECRET,
+    S_TRANSPORT_SECURITY,
     S_RANK,
     S_WORLD_SIZE,
     S_RING_BYTES,
@@ -37,6 +41,11 @@ typedef enum {
     S_HEARTBEAT_MS,
     S_INIT_TIMEOUT_MS,
     S_FINISH_TIMEOUT_MS,
+    S_JOURNAL_FLUSH_MS,
+    S_JOURNAL_MAX_BYTES,
+    S_HTTP2,
+    S_CA_CERT,
+    S_REQUEST_BUDGET,
     S_COUNT
 } s_id_t;
 
@@ -50,6 +59,7 @@ typedef enum {
     K_TAGS,     // comma-separated tags
     K_CHOICE,   // one of choices
     K_INT,      // an integer in [min, max]
+    K_KEY,      // a CURVE key: 40 characters of Z85 (never echoed in messages)
 } s_kind_t;
 
 typedef struct {
@@ -77,6 +87,12 @@ static const s_spec_t s_specs[S_COUNT] = {
     [S_RESUME] = {"resume", "WANDB_RESUME", K_CHOICE, "allow, must, never, auto", 0, 0},
     [S_AGGREGATOR] = {"aggregator", "WANDB_AGGREGATOR", K_ENDPOINT, NULL, 0, 1024},
     [S_SECRET] = {"secret", "WANDB_AGGREGATOR_SECRET", K_TEXT, NULL, 0, 1024},
+    [S_SERVER_KEY] = {"aggregator_server_key", "WANDB_AGGREGATOR_SERVER_KEY", K_KEY, NULL, 0, 40},
+    [S_CLIENT_KEY] = {"aggregator_client_key", "WANDB_AGGREGATOR_CLIENT_KEY", K_KEY, NULL, 0, 40},
+    [S_CLIENT_SECRET] = {"aggregator_client_secret", "WANDB_AGGREGATOR_CLIENT_SECRET", K_KEY, NULL,
+                         0, 40},
+    [S_TRANSPORT_SECURITY] = {"transport_security", "WANDB_TRANSPORT_SECURITY", K_CHOICE,
+                              "curve, plain", 0, 0},
     [S_RANK] = {"rank", NULL, K_INT, NULL, 0, INT_MAX - 1},
     [S_WORLD_SIZE] = {"world_size", NULL, K_INT, NULL, 1, INT_MAX},
     [S_RING_BYTES] = {"ring_bytes", "WANDB_RING_BYTES", K_INT, NULL, WBI_RING_MIN_BYTES,
@@ -89,6 +105,12 @@ static const s_spec_t s_specs[S_COUNT] = {
     [S_INIT_TIMEOUT_MS] = {"init_timeout_ms", "WANDB_INIT_TIMEOUT_MS", K_INT, NULL, 1, 600000},
     [S_FINISH_TIMEOUT_MS] = {"finish_timeout_ms", "WANDB_FINISH_TIMEOUT_MS", K_INT, NULL, 1,
                              3600000},
+    [S_JOURNAL_FLUSH_MS] = {"journal_flush_ms", "WANDB_JOURNAL_FLUSH_MS", K_INT, NULL, 1, 600000},
+    [S_JOURNAL_MAX_BYTES] = {"journal_max_bytes", "WANDB_JOURNAL_MAX_BYTES", K_INT, NULL, 1L << 20,
+                             LONG_MAX},
+    [S_HTTP2] = {"http2", "WANDB_HTTP2", K_CHOICE, "auto, prior-knowledge, off", 0, 0},
+    [S_CA_CERT] = {"ca_cert", "WANDB_CA_CERT", K_TEXT, NULL, 0, 4096},
+    [S_REQUEST_BUDGET] = {"request_budget", "WANDB_REQUEST_BUDGET", K_INT, NULL, 1, 100000},
 };
 
 struct wandb_settings {
@@ -139,6 +161,13 @@ static bool s_check(const s_spec_t *spec, const char *v, char *why, size_t whyle
         return false;
     }
     switch (spec->kind) {
+    case K_KEY:
+        if (len != 40 || strspn(v, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                   ".-:+=^!/*?&<>()[]{}@%$#") != 40) {
+            snprintf(why, whylen, "not a CURVE key (40 characters of Z85)");
+            return false;
+        }
+        return true;
     case K_CHOICE:
         if (!s_is_choice(spec->choices, v)) {
             snprintf(why, whylen, "'%.64s' is not one of %s", v, spec->choices);
@@ -366,10 +395,11 @@ void wbi_cfg_release(wbi_cfg_t *self)
 {
     if (!self)
         return;
-    char **strs[] = {&self->project,    &self->entity,   &self->api_key,    &self->base_url,
-                     &self->group,      &self->job_type, &self->name,       &self->notes,
-                     &self->tags,       &self->run_id,   &self->dir,        &self->resume,
-                     &self->aggregator, &self->secret,   &self->config_json};
+    char **strs[] = {&self->project,    &self->entity,     &self->api_key,      &self->base_url,
+                     &self->group,      &self->job_type,   &self->name,         &self->notes,
+                     &self->tags,       &self->run_id,     &self->dir,          &self->resume,
+                     &self->aggregator, &self->secret,     &self->config_json,  &self->ca_cert,
+                     &self->server_key, &self->client_key, &self->client_secret};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         wbi_free(*strs[i]);
         *strs[i] = NULL;
@@ -542,10 +572,14 @@ wandb_err wbi_settings_resolve(const wandb_settings_t *settings, wbi_cfg_t *out,
                                                  : NULL) &&
               s_dup(&out->notes, vals[S_NOTES]) && s_dup(&out->tags, vals[S_TAGS]) &&
               s_dup(&out->run_id, vals[S_RUN_ID] ? vals[S_RUN_ID] : id) &&
-              s_dup(&out->dir, vals[S_DIR]) && s_dup(&out->resume, vals[S_RESUME]) &&
+              s_dup(&out->dir, vals[S_DIR] ? vals[S_DIR] : "wandb") &&
+              s_dup(&out->resume, vals[S_RESUME]) &&
               s_dup(&out->aggregator,
                     vals[S_AGGREGATOR] && *vals[S_AGGREGATOR] ? vals[S_AGGREGATOR] : NULL) &&
-              s_dup(&out->secret, vals[S_SECRET]);
+              s_dup(&out->secret, vals[S_SECRET]) && s_dup(&out->ca_cert, vals[S_CA_CERT]) &&
+              s_dup(&out->server_key, vals[S_SERVER_KEY]) &&
+              s_dup(&out->client_key, vals[S_CLIENT_KEY]) &&
+              s_dup(&out->client_secret, vals[S_CLIENT_SECRET]);
     if (ok && settings && settings->config) {
         out->config_json = wbi_jsonx_dumps(settings->config, JSON_COMPACT);
         ok = out->config_json != NULL;
@@ -567,15 +601,22 @@ wandb_err wbi_settings_resolve(const wandb_settings_t *settings, wbi_cfg_t *out,
     out->mode = strcmp(mode, "offline") == 0    ? WBI_MODE_OFFLINE
                 : strcmp(mode, "disabled") == 0 ? WBI_MODE_DISABLED
                                                 : WBI_MODE_ONLINE;
+    const char *h2 = vals[S_HTTP2] ? vals[S_HTTP2] : "auto";
+    out->http2 = strcmp(h2, "prior-knowledge") == 0 ? 1 : strcmp(h2, "off") == 0 ? 2 : 0;
+    out->transport_plain =
+        vals[S_TRANSPORT_SECURITY] && strcmp(vals[S_TRANSPORT_SECURITY], "plain") == 0;
     out->ring_full =
         vals[S_RING_FULL] && strcmp(vals[S_RING_FULL], "wait") == 0 ? WBI_RING_WAIT : WBI_RING_DROP;
     struct {
         s_id_t id; // which setting
         long def;  // its default
-    } nums[] = {{S_RING_BYTES, 4L << 20}, {S_RING_WAIT_MS, 10},      {S_FLUSH_INTERVAL_MS, 15000},
-                {S_HEARTBEAT_MS, 1000},   {S_INIT_TIMEOUT_MS, 1000}, {S_FINISH_TIMEOUT_MS, 30000}};
-    long got[6];
-    for (size_t i = 0; i < 6; i++) {
+    } nums[] = {{S_RING_BYTES, 4L << 20},     {S_RING_WAIT_MS, 10},
+                {S_FLUSH_INTERVAL_MS, 15000}, {S_HEARTBEAT_MS, 1000},
+                {S_INIT_TIMEOUT_MS, 1000},    {S_FINISH_TIMEOUT_MS, 30000},
+                {S_JOURNAL_FLUSH_MS, 1000},   {S_JOURNAL_MAX_BYTES, 1L << 30},
+                {S_REQUEST_BUDGET, 0}};
+    long got[sizeof nums / sizeof nums[0]];
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         got[i] = nums[i].def;
         if (vals[nums[i].id])
             s_parse_long(vals[nums[i].id], s_specs[nums[i].id].min, s_specs[nums[i].id].max,
@@ -587,5 +628,8 @@ wandb_err wbi_settings_resolve(const wandb_settings_t *settings, wbi_cfg_t *out,
     out->heartbeat_ms = (int)got[3];
     out->init_timeout_ms = (int)got[4];
     out->finish_timeout_ms = (int)got[5];
+    out->journal_flush_ms = (int)got[6];
+    out->journal_max_bytes = (uint64_t)got[7];
+    out->request_budget = (int)got[8];
     return WANDB_OK;
 }

@@ -16,7 +16,7 @@
 
 typedef enum {
     WBI_MODE_ONLINE = 0,   // ship to an aggregator / the backend
-    WBI_MODE_OFFLINE = 1,  // not supported yet: wandb_init returns WANDB_ENOTSUP
+    WBI_MODE_OFFLINE = 1,  // the aggregator journals everything and contacts no backend
     WBI_MODE_DISABLED = 2, // every call is a cheap no-op
 } wbi_mode_t;
 
@@ -37,11 +37,16 @@ typedef struct {
     char *notes;                 // NULL: none
     char *tags;                  // comma-separated, NULL: none
     char *run_id;                // never NULL (8 random [a-z0-9] by default)
-    char *dir;                   // NULL: none
+    char *dir;                   // the journal's parent directory, never NULL ("wandb")
     char *resume;                // allow|must|never|auto or NULL
     char *aggregator;            // ZeroMQ endpoint; NULL: in-process aggregator
     char *secret;                // aggregator secret; NULL: none
+    char *server_key;            // the aggregator's CURVE public key (Z85); NULL: none
+    char *client_key;            // the job's CURVE client public key (Z85); NULL: none
+    char *client_secret;         // the job's CURVE client secret key (Z85); NULL: none
+    bool transport_plain;        // transport_security=plain: tcp/ipc without CURVE
     char *config_json;           // initial config object (compact JSON) or NULL
+    char *ca_cert;               // PEM CA file for TLS to the backend; NULL: system CAs
     wbi_mode_t mode;             // online, offline, disabled
     int rank;                    // this process's rank (0 without MPI)
     int world_size;              // ranks in the job (1 without MPI)
@@ -53,6 +58,10 @@ typedef struct {
     int heartbeat_ms;            // idle time before the I/O thread sends a heartbeat
     int init_timeout_ms;         // bound on waits in wandb_init
     int finish_timeout_ms;       // bound on wandb_finish
+    int journal_flush_ms;        // journal flush (fsync) interval of the aggregator
+    uint64_t journal_max_bytes;  // journal size cap
+    int http2;                   // 0 auto, 1 prior-knowledge, 2 off (WBI_HTTP2_*)
+    int request_budget;          // backend requests per second; 0: the backend's default
 } wbi_cfg_t;
 
 // Merges settings (NULL: none), the environment and the defaults into *out.

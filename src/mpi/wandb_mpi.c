@@ -14,10 +14,14 @@
 
 // What rank 0 tells every rank. Fixed size: one broadcast.
 typedef struct {
-    int32_t status;     // wandb_err of the aggregator start on rank 0
-    char endpoint[256]; // aggregator endpoint
-    char secret[65];    // per-job secret
-    char group[129];    // the job's group
+    int32_t status;         // wandb_err of the aggregator start on rank 0
+    char endpoint[256];     // aggregator endpoint
+    char secret[65];        // per-job secret
+    char server_key[41];    // the aggregator's CURVE public key ("" when plain)
+    char client_key[41];    // the job's CURVE client public key
+    char client_secret[41]; // the job's CURVE client secret key
+    char plain;             // rank 0 runs with transport_security=plain
+    char group[129];        // the job's group
 } s_job_info_t;
 
 // The aggregator this process hosts, if any: wandb_mpi_init sets it on rank
@@ -85,11 +89,27 @@ static bool s_single_node(MPI_Comm comm)
     return local_size == size;
 }
 
-// True when the run will not talk to an aggregator (mode disabled or offline).
+// True when the run will not talk to an aggregator (mode disabled). Offline
+// jobs have one: rank 0's, which journals instead of sending.
 static bool s_no_transport(const wandb_settings_t *settings)
 {
     const char *mode = wandb_settings_get(settings, "mode");
-    return mode && (strcmp(mode, "disabled") == 0 || strcmp(mode, "offline") == 0);
+    return mode && strcmp(mode, "disabled") == 0;
+}
+
+// Copies the transport security settings of rank 0 (the CURVE keys of the
+// aggregator, or plain) into what it broadcasts.
+static void s_copy_keys(const wandb_settings_t *settings, s_job_info_t *info)
+{
+    const char *names[] = {"aggregator_server_key", "aggregator_client_key",
+                           "aggregator_client_secret"};
+    char *dst[] = {info->server_key, info->client_key, info->client_secret};
+    for (int i = 0; i < 3; i++) {
+        const char *v = wandb_settings_get(settings, names[i]);
+        snprintf(dst[i], sizeof info->server_key, "%s", v ? v : "");
+    }
+    const char *sec = wandb_settings_get(settings, "transport_security");
+    info->plain = sec && strcmp(sec, "plain") == 0;
 }
 
 // Rank 0: decides the group and starts (or adopts) the aggregator.
@@ -106,6 +126,7 @@ static void s_prepare_job(wandb_settings_t *settings, int size, bool single_node
         const char *secret = wandb_settings_get(settings, "secret");
         snprintf(info->endpoint, sizeof info->endpoint, "%s", external);
         snprintf(info->secret, sizeof info->secret, "%s", secret ? secret : "");
+        s_copy_keys(settings, info);
         return;
     }
     s_random_hex(info->secret, 32);
@@ -114,6 +135,7 @@ static void s_prepare_job(wandb_settings_t *settings, int size, bool single_node
     info->status = wandb_aggregator_start(settings, bind, size, &s_hosted);
     if (info->status != WANDB_OK)
         return;
+    s_copy_keys(settings, info); // set by wandb_aggregator_start (CURVE)
     const char *ep = wandb_aggregator_endpoint(s_hosted);
     if (single_node) {
         snprintf(info->endpoint, sizeof info->endpoint, "%s", ep);
@@ -164,6 +186,13 @@ wandb_err wandb_mpi_init(MPI_Comm comm, wandb_settings_t *settings, wandb_run_t 
         if (info.endpoint[0]) {
             wandb_settings_set(settings, "aggregator", info.endpoint);
             wandb_settings_set(settings, "secret", info.secret);
+            if (info.server_key[0]) {
+                wandb_settings_set(settings, "aggregator_server_key", info.server_key);
+                wandb_settings_set(settings, "aggregator_client_key", info.client_key);
+                wandb_settings_set(settings, "aggregator_client_secret", info.client_secret);
+            }
+            if (info.plain)
+                wandb_settings_set(settings, "transport_security", "plain");
         }
         const char *t = wandb_settings_get(settings, "finish_timeout_ms");
         long ms = t ? strtol(t, NULL, 10) : 0; // validated by wandb_init

@@ -385,6 +385,54 @@ static bool s_var_json_text(const json_t *vars, const char *name, bool must_be_o
     return true;
 }
 
+// Checks the run id, project or entity variable var (value: its string, or
+// the default when var is absent). The length is jansson's, so an embedded
+// NUL is seen. False with the reason in why.
+static bool s_name_var_ok(const json_t *vars, const char *var, const char *value, char *why,
+                          size_t whylen)
+{
+    if (!value)
+        return true;
+    json_t *j = json_object_get(vars, var);
+    size_t len =
+        json_is_string(j) && json_string_value(j) == value ? json_string_length(j) : strlen(value);
+    if (strcmp(var, "name") == 0)
+        return wbi_run_id_check(value, len, why, whylen);
+    return wbi_name_check(var, value, len, why, whylen);
+}
+
+// True for the states a run ends in: only file_stream's complete sets them
+// and only a resume continues such a run.
+static bool s_state_final(const char *state)
+{
+    return state && (strcmp(state, "finished") == 0 || strcmp(state, "failed") == 0);
+}
+
+// A state variable may not bring a finished or failed run back: that run is
+// continued by resuming it (RunResumeStatus, then UpsertBucket without a
+// state, as the W&B clients do). False with res filled (400). Store: in a
+// transaction.
+static bool s_state_change_ok(const wbi_gql_ctx_t *ctx, const wbi_run_upsert_t *in,
+                              wbi_gql_result_t *res)
+{
+    if (!in->state || s_state_final(in->state))
+        return true;
+    wbi_run_t run = {0};
+    wandb_err e = wbi_store_run_find(ctx->store, in->entity, in->project, in->name, &run);
+    bool ok = e != WANDB_OK || !s_state_final(run.state);
+    if (!ok)
+        s_fail(res, 400,
+               "UpsertBucket: run '%s' is %s and cannot be set '%s' again; resume it instead"
+               " (RunResumeStatus, then UpsertBucket without a state)",
+               in->name, run.state, in->state);
+    wbi_store_run_release(&run);
+    if (e != WANDB_OK && e != WANDB_ENOTFOUND) {
+        s_fail_store(ctx, res, e);
+        return false;
+    }
+    return ok;
+}
+
 // UpsertBucket: creates or updates a run (§2.1).
 static void s_op_upsert_bucket(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_result_t *res)
 {
@@ -403,12 +451,11 @@ static void s_op_upsert_bucket(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi
     if (!in.project || !*in.project)
         in.project = "uncategorized";
     in.name = s_var(vars, "name");
-    if (!wbi_segment_ok(in.entity) || !wbi_segment_ok(in.project)) {
-        s_fail(res, 400, "invalid entity or project name");
-        goto done;
-    }
-    if (in.name && !wbi_segment_ok(in.name)) {
-        s_fail(res, 400, "invalid run name '%s'", in.name);
+    char why[160];
+    if (!s_name_var_ok(vars, "entity", in.entity, why, sizeof why) ||
+        !s_name_var_ok(vars, "project", in.project, why, sizeof why) ||
+        !s_name_var_ok(vars, "name", in.name, why, sizeof why)) {
+        s_fail(res, 400, "UpsertBucket: %s", why);
         goto done;
     }
     in.display_name = s_var(vars, "displayName");
@@ -484,6 +531,8 @@ static void s_op_upsert_bucket(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi
             in.name = name_buf;
         }
     }
+    if (!s_state_change_ok(ctx, &in, res))
+        goto done;
     int64_t id = 0;
     bool inserted = false;
     e = wbi_store_run_upsert(ctx->store, &in, ctx->now, &id, &inserted);

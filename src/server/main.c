@@ -4,6 +4,8 @@
 //  wandb-mpi-server --dir DIR [--host 127.0.0.1] [--port N] [--api-key KEY]
 //                   [--entity NAME] [--ready-file F] [--record-requests]
 //                   [--heartbeat-timeout-s N] [--settle-on-exit] [--log-level LEVEL]
+//                   [--max-connections N] [--idle-timeout-s N] [--keepalive-timeout-s N]
+//                   [--threads N] [--sync full|normal]
 //  Prints one line "wandb-mpi-server listening on http://HOST:PORT" to stdout
 //  once bound; runs until SIGINT or SIGTERM. With --settle-on-exit, runs still
 //  running at that point are marked crashed (a server that lives for one job).
@@ -24,15 +26,20 @@
 #define S_KEY_LEN 40 // random characters after "local-"
 
 typedef struct {
-    const char *dir;            // --dir
-    const char *host;           // --host
-    long port;                  // --port
-    const char *api_key;        // --api-key
-    const char *entity;         // --entity
-    const char *ready_file;     // --ready-file
-    bool record_requests;       // --record-requests
-    bool settle_on_exit;        // --settle-on-exit
-    double heartbeat_timeout_s; // --heartbeat-timeout-s
+    const char *dir;              // --dir
+    const char *host;             // --host
+    long port;                    // --port
+    const char *api_key;          // --api-key
+    const char *entity;           // --entity
+    const char *ready_file;       // --ready-file
+    bool record_requests;         // --record-requests
+    bool settle_on_exit;          // --settle-on-exit
+    double heartbeat_timeout_s;   // --heartbeat-timeout-s
+    unsigned max_connections;     // --max-connections
+    unsigned idle_timeout_s;      // --idle-timeout-s
+    unsigned keepalive_timeout_s; // --keepalive-timeout-s
+    unsigned threads;             // --threads
+    bool sync_normal;             // --sync normal
 } s_args_t;
 
 // Prints the usage text.
@@ -54,6 +61,13 @@ static void s_usage(FILE *out)
             "  --heartbeat-timeout-s N   silent running runs become crashed (default 300)\n"
             "  --settle-on-exit          on SIGTERM/SIGINT, runs still running become crashed\n"
             "  --log-level LEVEL         err|warn|notice|info|debug (default info)\n"
+            "  --max-connections N       open connections at most (default 8192)\n"
+            "  --idle-timeout-s N        close a connection idle this long before it made an\n"
+            "                            authorized request (default 30)\n"
+            "  --keepalive-timeout-s N   ... and after one (default 3600)\n"
+            "  --threads N               worker threads for requests (default 4)\n"
+            "  --sync full|normal        SQLite synchronous mode (default full: an answered\n"
+            "                            request survives a power loss)\n"
             "  --help                    this text\n");
 }
 
@@ -67,6 +81,20 @@ static bool s_number(const char *s, double lo, double hi, double *out)
         return false;
     *out = v;
     return true;
+}
+
+// The field of args that the whole-number option a sets, or NULL.
+static unsigned *s_count_option(s_args_t *args, const char *a)
+{
+    if (strcmp(a, "--max-connections") == 0)
+        return &args->max_connections;
+    if (strcmp(a, "--idle-timeout-s") == 0)
+        return &args->idle_timeout_s;
+    if (strcmp(a, "--keepalive-timeout-s") == 0)
+        return &args->keepalive_timeout_s;
+    if (strcmp(a, "--threads") == 0)
+        return &args->threads;
+    return NULL;
 }
 
 // Parses argv into args; returns 0 to run, 1 on error, 2 after --help.
@@ -120,6 +148,19 @@ static int s_parse(int argc, char **argv, s_args_t *args)
                 return 1;
             }
             args->heartbeat_timeout_s = num;
+        } else if (s_count_option(args, a)) {
+            bool threads = strcmp(a, "--threads") == 0;
+            if (!s_number(v, 1, threads ? 64 : 1e6, &num) || num != (double)(unsigned)num) {
+                fprintf(stderr, "wandb-mpi-server: invalid value '%s' for %s\n", v, a);
+                return 1;
+            }
+            *s_count_option(args, a) = (unsigned)num;
+        } else if (strcmp(a, "--sync") == 0) {
+            if (strcmp(v, "full") != 0 && strcmp(v, "normal") != 0) {
+                fprintf(stderr, "wandb-mpi-server: invalid --sync '%s' (full or normal)\n", v);
+                return 1;
+            }
+            args->sync_normal = strcmp(v, "normal") == 0;
         } else if (strcmp(a, "--log-level") == 0) {
             wandb_log_level level;
             if (!wbi_slog_parse_level(v, &level)) {
@@ -255,6 +296,9 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc == 2 ? 0 : 2;
 
+    // Everything the server creates (data directory, database, request log,
+    // uploads) is private to its user: the data holds the upload token.
+    umask(077);
     if (wbi_mkdirs(args.dir) != WANDB_OK) {
         wbi_slog(WANDB_LOG_ERR, "main", "cannot create data directory '%s': %s", args.dir,
                  strerror(errno));
@@ -283,7 +327,12 @@ int main(int argc, char **argv)
                               .entity = args.entity,
                               .record_requests = args.record_requests,
                               .heartbeat_timeout_s = args.heartbeat_timeout_s,
-                              .settle_on_exit = args.settle_on_exit};
+                              .settle_on_exit = args.settle_on_exit,
+                              .max_connections = args.max_connections,
+                              .idle_timeout_s = args.idle_timeout_s,
+                              .keepalive_timeout_s = args.keepalive_timeout_s,
+                              .threads = args.threads,
+                              .sync_normal = args.sync_normal};
     wbi_server_t *server = NULL;
     char err[512];
     if (wbi_server_start(&server, &opts, err, sizeof err) != WANDB_OK) {

@@ -446,6 +446,13 @@ void wbi_store_set_busy_timeout(wbi_store_t *self, int ms)
     sqlite3_busy_timeout(self->db, ms);
 }
 
+// PRAGMA synchronous: FULL syncs the WAL at every commit, NORMAL only at
+// checkpoints (see docs/server.md for the power-loss window).
+wandb_err wbi_store_set_sync_full(wbi_store_t *self, bool full)
+{
+    return s_script(self, full ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = NORMAL;");
+}
+
 // Starts a write transaction.
 wandb_err wbi_store_begin(wbi_store_t *self)
 {

@@ -87,6 +87,10 @@ const char *wbi_store_errmsg(const wbi_store_t *self);
 // How long a statement waits for another connection's lock before failing
 // with WANDB_ETIMEDOUT (default 5000 ms).
 void wbi_store_set_busy_timeout(wbi_store_t *self, int ms);
+// Durability of commits: true syncs the WAL at every commit (a commit that
+// returned survives a power loss), false only at checkpoints (it survives a
+// crash of the process). Opening sets false.
+wandb_err wbi_store_set_sync_full(wbi_store_t *self, bool full);
 
 // Transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK). Rollback is safe to
 // call when no transaction is open.

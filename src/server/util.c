@@ -4,6 +4,7 @@
 #include "server/util.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -44,11 +45,84 @@ wandb_err wbi_mkdirs(const char *path)
         if (tmp[i] == '/' || tmp[i] == '\0') {
             char saved = tmp[i];
             tmp[i] = '\0';
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
                 return WANDB_EIO;
             tmp[i] = saved;
         }
     }
     struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? WANDB_OK : WANDB_EIO;
+    if (stat(path, &st) != 0)
+        return WANDB_EIO;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return WANDB_EIO;
+    }
+    return WANDB_OK;
+}
+
+// Counts UTF-8 characters (the text is known to be valid UTF-8).
+static size_t s_chars(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return n;
+}
+
+// The checks both name kinds share: not empty, no NUL or other control
+// character, valid UTF-8, one path segment, at most 128 characters.
+static bool s_name_basic(const char *what, const char *s, size_t len, char *why, size_t whylen)
+{
+    if (len == 0) {
+        snprintf(why, whylen, "%s must not be empty", what);
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f) {
+            snprintf(why, whylen, "%s must not contain control characters (found 0x%02x)", what, c);
+            return false;
+        }
+    }
+    if (!wbi_run_file_name_ok(s) || strchr(s, '/')) {
+        snprintf(why, whylen, "%s must be valid UTF-8 without '/', '\\', and not '.' or '..'",
+                 what);
+        return false;
+    }
+    if (s_chars(s, len) > WBI_NAME_CHARS_MAX) {
+        snprintf(why, whylen, "%s is longer than %d characters", what, WBI_NAME_CHARS_MAX);
+        return false;
+    }
+    return true;
+}
+
+// W&B run id rules (wandb/sdk/wandb_settings.py validate_run_id, plus the
+// 128-character bound of project names).
+bool wbi_run_id_check(const char *s, size_t len, char *why, size_t whylen)
+{
+    if (!s_name_basic("run id", s, len, why, whylen))
+        return false;
+    if (s[0] == ' ' || s[len - 1] == ' ') {
+        snprintf(why, whylen, "run id must not start or end with whitespace");
+        return false;
+    }
+    const char *bad = strpbrk(s, ":;,#?'\\");
+    if (bad) {
+        snprintf(why, whylen, "run id must not contain any of :;,#?'\\ (found '%c')", *bad);
+        return false;
+    }
+    return true;
+}
+
+// W&B project name rules (wandb/sdk/wandb_settings.py validate_project).
+bool wbi_name_check(const char *what, const char *s, size_t len, char *why, size_t whylen)
+{
+    if (!s_name_basic(what, s, len, why, whylen))
+        return false;
+    const char *bad = strpbrk(s, "\\#?%:");
+    if (bad) {
+        snprintf(why, whylen, "%s must not contain any of /\\#?%%: (found '%c')", what, *bad);
+        return false;
+    }
+    return true;
 }

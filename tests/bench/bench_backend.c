@@ -1,7 +1,10 @@
-//  bench_backend.c - B6 + B7 end to end: aggregator -> backend -> wandb-mpi-server
+//  bench_backend.c - B6 + B7 end to end, the drain over a slow link, B6 against the budget
 //  SPDX-License-Identifier: MIT
 //
-//  Usage: bench_backend [server-binary]
+//  Usage: bench_backend [server-binary [sections]]
+//  sections: a comma-separated choice of "agg" (B6 paced and B7 through the
+//  aggregator), "drain" (D), "drain-h2" (D, the HTTP/2 half only) and "budget"
+//  (B6 budget); default: all.
 //  The real aggregator (wbi_agg_start: ROUTER socket, message handler, the
 //  backend client with its one HTTP connection) forwards to a real
 //  wandb-mpi-server on loopback. N = 1, 4, 16, 64 simulated ranks are N
@@ -28,16 +31,24 @@
 //  with the number of RUNS; the model compared with is W&B's: one client per
 //  run, one file_stream request per flush interval, N or more connections.
 #include "aggregator/aggregator.h"
+#include "backend/backend.h"
 #include "bench_util.h"
 #include "common/buf.h"
 #include "common/wire.h"
+#include "harness/delay_proxy.h"
 
 #include <curl/curl.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
+
+extern char **environ;
 
 #define S_KEYS 10
 #define S_RATE 100          // steps/s per rank, paced mode
@@ -399,6 +410,261 @@ static double s_curl_baseline(const char *url, const char *key, int64_t lines, i
     return (double)(offset * S_KEYS) / ((double)(t1 - t0) / 1e9);
 }
 
+// --- D: drain through a slow link; B6: requests/s against the budget ---------
+//
+// D: 256 runs x 50 rows, then finish and drain, into wandb-mpi-server behind
+// nghttpx (h2c and HTTP/1.1 on one cleartext port) behind a delaying TCP
+// proxy (tests/harness/delay_proxy.c) that holds every byte of an answer S_DELAY_MS before
+// passing it on (requests pass at once). Over HTTP/1.1 the backend has one
+// request on the wire at a time; over HTTP/2 up to max_streams share the
+// one connection. nghttpx's frontend HTTP/2 windows are raised to 1 MiB per
+// stream and 16 MiB per connection (with the spec's 64 KiB, every 64 KiB of
+// request bodies waits a round trip for WINDOW_UPDATE). B6 (budget): the backend alone into the
+// server, every run logging one line each 50 ms, flush interval 250 ms, request budget
+// S_B6_BUDGET/s; requests/s in a window of S_B6_WINDOW_S after the runs
+// exist, from the server's counters.
+
+#define S_DELAY_MS 250    // held per answer chunk by the proxy
+#define S_DRAIN_RUNS 256  // runs in the drain bench
+#define S_DRAIN_ROWS 50   // rows per run
+#define S_B6_BUDGET 100.0 // requests/s of the budget bench
+#define S_B6_WINDOW_S 5   // measured window
+#define S_B6_MAX_RUNS 1024
+
+// Starts nghttpx (cleartext: HTTP/1.1 and h2c) in front of the server; its
+// pid, or -1. *port gets its port.
+static pid_t s_nghttpx_start(const char *srv_url, int *port)
+{
+    const char *bin = access("/usr/sbin/nghttpx", X_OK) == 0 ? "/usr/sbin/nghttpx" : NULL;
+    if (!bin)
+        return -1;
+    char front[64], back[64];
+    *port = wbt_loopback_free_port();
+    snprintf(front, sizeof front, "-f127.0.0.1,%d;no-tls", *port);
+    snprintf(back, sizeof back, "-b127.0.0.1,%s", strrchr(srv_url, ':') + 1);
+    const char *argv[] = {bin,
+                          front,
+                          back,
+                          "--conf=/dev/null",
+                          "--single-thread",
+                          "--no-ocsp",
+                          "--log-level=ERROR",
+                          "--errorlog-file=/dev/null",
+                          "--backend-connections-per-host=128",
+                          "--frontend-http2-connection-window-size=16M",
+                          "--frontend-http2-window-size=1M",
+                          NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid = -1;
+    int rc = posix_spawn(&pid, bin, &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return -1;
+    for (int i = 0; i < 250; i++) { // up to 5 s
+        int fd = wbt_loopback_connect(*port);
+        if (fd >= 0) {
+            close(fd);
+            return pid;
+        }
+        usleep(20 * 1000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+static void s_nghttpx_stop(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 250; i++) {
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return;
+        usleep(20 * 1000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+typedef struct {
+    double seconds;         // from the first run opened to drain returning
+    double rows_per_s;      // rows acknowledged per second
+    uint64_t requests;      // requests answered
+    uint64_t max_in_flight; // most requests on the wire at once
+    int connections;        // TCP connections through the proxy
+    wandb_err rc;           // drain's result
+} s_drain_t;
+
+// 256 runs x 50 rows through the slow link, then drain.
+static s_drain_t s_drain(const char *url, const char *key, int http2, const char *project,
+                         wbt_delay_proxy_t *px)
+{
+    s_drain_t d = {0};
+    int before = wbt_delay_proxy_connections(px);
+    wbi_backend_opts_t o = {.base_url = url,
+                            .api_key = key,
+                            .flush_interval_ms = 1000,
+                            .heartbeat_ms = 600000,
+                            .request_timeout_ms = 60000,
+                            .http2 = http2,
+                            .max_streams = 64,
+                            .request_budget = 10000};
+    wbi_backend_t *b = NULL;
+    if (wbi_backend_new(&b, &o) != WANDB_OK) {
+        d.rc = WANDB_EINVAL;
+        return d;
+    }
+    uint64_t t0 = bu_now_ns();
+    static wbi_backend_run_t *runs[S_DRAIN_RUNS];
+    for (int r = 0; r < S_DRAIN_RUNS; r++) {
+        char id[32];
+        snprintf(id, sizeof id, "%s-%03d", project, r);
+        wbi_run_meta_t m = {.run_id = id, .project = project};
+        runs[r] = wbi_backend_run_open(b, &m);
+    }
+    for (int k = 0; k < S_DRAIN_ROWS; k++) {
+        for (int r = 0; r < S_DRAIN_RUNS; r++) {
+            char line[160];
+            int n =
+                snprintf(line, sizeof line,
+                         "{\"loss\":%d.5,\"acc\":0.%d,\"_step\":%d,\"_runtime\":%d.0}", k, k, k, k);
+            wbi_backend_run_history(b, runs[r], line, (size_t)n);
+        }
+    }
+    for (int r = 0; r < S_DRAIN_RUNS; r++)
+        wbi_backend_run_finish(b, runs[r], 0);
+    d.rc = wbi_backend_drain(b, 600000);
+    d.seconds = (double)(bu_now_ns() - t0) / 1e9;
+    wbi_backend_stats_t st;
+    wbi_backend_get_stats(b, &st);
+    wbi_backend_destroy(&b);
+    d.rows_per_s = (double)st.history_lines_sent / d.seconds;
+    d.requests = st.requests;
+    d.max_in_flight = st.max_in_flight;
+    d.connections = wbt_delay_proxy_connections(px) - before;
+    return d;
+}
+
+// The drain bench: HTTP/2 (h2c) against HTTP/1.1 over the same slow link.
+static void s_bench_drain(const char *url, const char *key, bool with_h1)
+{
+    int ng_port = 0;
+    pid_t ng = s_nghttpx_start(url, &ng_port);
+    if (ng < 0) {
+        fprintf(stderr, "\nD drain: skipped (nghttpx not found: Debian nghttp2-proxy)\n");
+        return;
+    }
+    wbt_delay_proxy_t *px = NULL;
+    int px_port = wbt_delay_proxy_start(&px, ng_port, S_DELAY_MS);
+    if (px_port < 0) {
+        fprintf(stderr, "bench_backend: cannot start the delaying proxy\n");
+        s_nghttpx_stop(ng);
+        return;
+    }
+    char purl[64];
+    snprintf(purl, sizeof purl, "http://127.0.0.1:%d", px_port);
+    fprintf(stderr,
+            "\nD drain: %d runs x %d rows, finish, drain; answers held %d ms by a proxy in front\n"
+            "of nghttpx -> wandb-mpi-server (loopback)\n%-22s %10s %12s %10s %14s %12s\n",
+            S_DRAIN_RUNS, S_DRAIN_ROWS, S_DELAY_MS, "variant", "drain s", "rows/s", "requests",
+            "max in flight", "connections");
+    struct {
+        const char *name, *project;
+        int http2;
+    } v[] = {{"HTTP/2 (h2c)", "drainh2", WBI_HTTP2_PRIOR_KNOWLEDGE},
+             {"HTTP/1.1", "drainh1", WBI_HTTP2_OFF}};
+    double h1 = 0, h2 = 0;
+    for (int i = with_h1 ? 1 : 0; i >= 0; i--) { // HTTP/1.1 first: the baseline
+        s_drain_t d = s_drain(purl, key, v[i].http2, v[i].project, px);
+        if (d.rc != WANDB_OK)
+            fprintf(stderr, "bench_backend: drain %s: %s\n", v[i].name, wandb_strerror(d.rc));
+        *(i ? &h1 : &h2) = d.seconds;
+        char variant[64];
+        snprintf(variant, sizeof variant, "%s, %d ms per answer", v[i].name, S_DELAY_MS);
+        bu_emit("D", variant, "drain_s", d.seconds, "s", i ? "" : "HTTP/1.1 same link", i ? 0 : h1);
+        bu_emit("D", variant, "rows_per_s", d.rows_per_s, "rows/s", "", 0);
+        bu_emit("D", variant, "tcp_connections", (double)d.connections, "count", "", 0);
+        bu_emit("D", variant, "max_in_flight", (double)d.max_in_flight, "count", "", 0);
+        fprintf(stderr, "%-22s %10.2f %12.0f %10llu %14llu %12d\n", v[i].name, d.seconds,
+                d.rows_per_s, (unsigned long long)d.requests, (unsigned long long)d.max_in_flight,
+                d.connections);
+    }
+    if (h1 > 0 && h2 > 0)
+        fprintf(stderr, "HTTP/2 drains %.1fx faster over the same link.\n", h1 / h2);
+    wbt_delay_proxy_stop(&px);
+    s_nghttpx_stop(ng);
+}
+
+// B6 with the budget: requests/s for 1 ... 1024 runs (flat once over it).
+static void s_bench_budget(bu_http_t *http, const char *url, const char *key)
+{
+    const int sizes[] = {1, 4, 16, 64, 256, 1024};
+    fprintf(stderr,
+            "\nB6 budget: backend alone, N runs each logging a line every 50 ms, flush 250 ms,\n"
+            "request budget %.0f/s; requests/s over %d s from the server's counters\n"
+            "%6s %12s %12s %14s %12s\n",
+            S_B6_BUDGET, S_B6_WINDOW_S, "N", "req/s", "wanted/s", "ratio budget", "connections");
+    static wbi_backend_run_t *runs[S_B6_MAX_RUNS];
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        int n = sizes[i];
+        wbi_backend_opts_t o = {.base_url = url,
+                                .api_key = key,
+                                .flush_interval_ms = 250,
+                                .heartbeat_ms = 600000,
+                                .request_budget = S_B6_BUDGET};
+        wbi_backend_t *b = NULL;
+        if (wbi_backend_new(&b, &o) != WANDB_OK)
+            return;
+        for (int r = 0; r < n; r++) {
+            char id[32];
+            snprintf(id, sizeof id, "b6-%d-%04d", n, r);
+            wbi_run_meta_t m = {.run_id = id, .project = "bench-b6"};
+            runs[r] = wbi_backend_run_open(b, &m);
+        }
+        int step = 0;
+        wbi_backend_drain(b, 120000); // every run exists: the window sees the steady state
+        s_counts_t c0 = s_counts(http);
+        uint64_t t0 = bu_now_ns(), t1 = t0;
+        while ((t1 = bu_now_ns()) - t0 < (uint64_t)S_B6_WINDOW_S * 1000000000ull) {
+            for (int r = 0; r < n; r++) {
+                char line[64];
+                int len = snprintf(line, sizeof line, "{\"x\":%d,\"_step\":%d}", step, step);
+                wbi_backend_run_history(b, runs[r], line, (size_t)len);
+            }
+            step++;
+            usleep(50 * 1000);
+        }
+        s_counts_t c1 = s_counts(http);
+        for (int r = 0; r < n; r++)
+            wbi_backend_run_finish(b, runs[r], 0);
+        wbi_backend_drain(b, 120000);
+        wbi_backend_destroy(&b);
+        double secs = (double)(t1 - t0) / 1e9;
+        double rps = (double)((c1.graphql - c0.graphql) + (c1.file_stream - c0.file_stream)) / secs;
+        double wanted = n * 1000.0 / 250;
+        char variant[64];
+        snprintf(variant, sizeof variant, "N=%d runs, budget %.0f/s", n, S_B6_BUDGET);
+        bu_emit("B6", variant, "http_requests_per_s", rps, "req/s", "request budget", S_B6_BUDGET);
+        fprintf(stderr, "%6d %12.2f %12.2f %14.2f %12lld\n", n, rps, wanted, rps / S_B6_BUDGET,
+                c1.connections - c0.connections);
+    }
+}
+
+// True when section is in the comma-separated list (NULL: every section).
+static bool s_want(const char *list, const char *section)
+{
+    if (!list)
+        return true;
+    size_t n = strlen(section);
+    for (const char *p = list; (p = strstr(p, section)); p += n) {
+        if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+            return true;
+    }
+    return false;
+}
+
 int main(int argc, char **argv)
 {
     bu_machine_line("B6/B7 bench_backend");
@@ -413,6 +679,13 @@ int main(int argc, char **argv)
     }
     bu_http_t *http = bu_http_new(url, key);
     uint64_t t_start = bu_now_ns();
+    const char *sections = argc > 2 ? argv[2] : NULL;
+    if (s_want(sections, "drain") || s_want(sections, "drain-h2"))
+        s_bench_drain(url, key, s_want(sections, "drain"));
+    if (s_want(sections, "budget"))
+        s_bench_budget(http, url, key);
+    if (!s_want(sections, "agg"))
+        goto out;
     const int ns_list[] = {1, 4, 16, 64};
 
     fprintf(stderr,
@@ -492,10 +765,10 @@ int main(int argc, char **argv)
                 st.median / bs.median, as.median / 1e6, conns, (double)reqs / S_E2E_REPS, stored,
                 sent);
     }
-    fprintf(stderr,
-            "simulated ranks on CPU 0; aggregator + backend threads on CPU 1; server unpinned.\n"
-            "Total %.1f s.\n",
-            (double)(bu_now_ns() - t_start) / 1e9);
+    fprintf(stderr, "simulated ranks on CPU 0; aggregator + backend threads on CPU 1; server "
+                    "unpinned.\n");
+out:
+    fprintf(stderr, "Total %.1f s.\n", (double)(bu_now_ns() - t_start) / 1e9);
     bu_http_destroy(&http);
     bu_server_stop(server, dir);
     return 0;

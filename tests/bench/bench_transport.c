@@ -1,7 +1,7 @@
 //  bench_transport.c - B3 + B5: rank -> aggregator throughput and bytes per point
 //  SPDX-License-Identifier: MIT
 //
-//  Usage: bench_transport [points-per-burst]   (default 4000000)
+//  Usage: bench_transport [points-per-burst] [--curve-only]   (default 4000000)
 //  One real logger (wandb_init with the "aggregator" setting) sends rows of
 //  10, 100 and 1000 doubles as fast as it can (ring_full=wait, so nothing is
 //  dropped) to a ZeroMQ ROUTER bound here on ipc:// and tcp://127.0.0.1. A
@@ -18,6 +18,10 @@
 //   split: only the logging thread (or the raw sender thread) on CPU 0;
 //          the I/O thread, both contexts and the receiver on CPU 1 (the
 //          layout of bench_log).
+//  Then B3 with CURVE: the same logger sessions (layout rank) against a
+//  receiver that is a CURVE server, as the aggregator is by default
+//  (docs/security.md), reported as a ratio to CURVE off measured in the same
+//  run. --curve-only runs just that comparison.
 #include "bench_util.h"
 #include "common/wire.h"
 #include "wandb.h"
@@ -208,12 +212,21 @@ typedef struct {
 // One logger session: init, a warm-up burst (captured), S_REPS timed bursts,
 // finish. Returns false when init failed.
 static bool s_logger_session(s_rx_t *rx, const char *endpoint, int nkeys, uint64_t burst_points,
-                             const char **keys, s_result_t *res)
+                             const char **keys, const char *server_key, s_result_t *res)
 {
     wandb_settings_t *s = NULL;
     wandb_settings_new(&s);
     wandb_settings_set(s, "project", "bench");
     wandb_settings_set(s, "aggregator", endpoint);
+    if (server_key) {
+        char pub[41], sec[41];
+        zmq_curve_keypair(pub, sec);
+        wandb_settings_set(s, "aggregator_server_key", server_key);
+        wandb_settings_set(s, "aggregator_client_key", pub);
+        wandb_settings_set(s, "aggregator_client_secret", sec);
+    } else {
+        wandb_settings_set(s, "transport_security", "plain");
+    }
     wandb_settings_set(s, "ring_full", "wait");
     wandb_settings_set(s, "ring_wait_ms", "60000");
     wandb_settings_set(s, "finish_timeout_ms", "10000");
@@ -300,9 +313,10 @@ static void s_raw_session(s_rx_t *rx, const char *endpoint, s_result_t *res)
     zmq_ctx_term(ctx);
 }
 
-// Runs the logger and the raw baseline for one transport and row width.
+// Runs the logger and (unless curve) the raw baseline for one transport and
+// row width. curve: the receiver is a CURVE server and the logger its client.
 static s_result_t s_run(const char *transport, bool split, int nkeys, uint64_t burst_points,
-                        const char **keys)
+                        const char **keys, bool curve)
 {
     s_result_t res = {0};
     s_rx_t rx = {0};
@@ -311,6 +325,14 @@ static s_result_t s_run(const char *transport, bool split, int nkeys, uint64_t b
     rx.sock = zmq_socket(ctx, ZMQ_ROUTER);
     int hwm = S_RCVHWM;
     zmq_setsockopt(rx.sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    char server_pub[41] = "";
+    char server_sec[41] = "";
+    if (curve) {
+        int on = 1;
+        zmq_curve_keypair(server_pub, server_sec);
+        zmq_setsockopt(rx.sock, ZMQ_CURVE_SERVER, &on, sizeof on);
+        zmq_setsockopt(rx.sock, ZMQ_CURVE_SECRETKEY, server_sec, 40);
+    }
     char bind[128];
     if (strcmp(transport, "ipc") == 0)
         snprintf(bind, sizeof bind, "ipc:///tmp/wandb-bench-transport-%d.ipc", (int)getpid());
@@ -329,8 +351,9 @@ static s_result_t s_run(const char *transport, bool split, int nkeys, uint64_t b
     pthread_create(&th, NULL, s_rx_thread, &rx);
     if (!split)
         bu_pin(0); // the rank: logging thread, I/O thread, its context
-    res.ok = s_logger_session(&rx, endpoint, nkeys, burst_points, keys, &res);
-    if (res.ok && rx.nsizes > 0) {
+    res.ok =
+        s_logger_session(&rx, endpoint, nkeys, burst_points, keys, curve ? server_pub : NULL, &res);
+    if (res.ok && rx.nsizes > 0 && !curve) {
         bu_pin(split ? 1 : 0);
         s_raw_session(&rx, endpoint, &res);
     }
@@ -348,17 +371,60 @@ static s_result_t s_run(const char *transport, bool split, int nkeys, uint64_t b
     return res;
 }
 
+// B3 with CURVE on and off, layout rank, alternating per width so that
+// both see the same machine state. Returns false when a session failed.
+static bool s_curve_table(uint64_t burst_points, const char **keys)
+{
+    const char *transports[] = {"ipc", "tcp"};
+    const int widths[] = {10, 100, 1000};
+    fprintf(stderr,
+            "\nB3 with CURVE (layout rank), median (p10..p90) of %d bursts of %llu points\n"
+            "%-4s %5s %28s %28s %6s\n",
+            S_REPS, (unsigned long long)burst_points, "", "keys", "CURVE off Mpoints/s",
+            "CURVE on Mpoints/s", "ratio");
+    for (int t = 0; t < 2; t++) {
+        for (int w = 0; w < 3; w++) {
+            s_result_t off = s_run(transports[t], false, widths[w], burst_points, keys, false);
+            s_result_t on = s_run(transports[t], false, widths[w], burst_points, keys, true);
+            if (!off.ok || !on.ok)
+                return false;
+            bu_stats_t a = bu_stats(off.logger_pps, S_REPS);
+            bu_stats_t b = bu_stats(on.logger_pps, S_REPS);
+            char variant[96];
+            snprintf(variant, sizeof variant, "rank %s %d keys logger curve", transports[t],
+                     widths[w]);
+            bu_emit_stats("B3", variant, "points_per_s", &b, "points/s",
+                          "the same logger with CURVE off, same run", a.median);
+            char sa[40], sb[40];
+            snprintf(sa, sizeof sa, "%.2f (%.2f..%.2f)", a.median / 1e6, a.p10 / 1e6, a.p90 / 1e6);
+            snprintf(sb, sizeof sb, "%.2f (%.2f..%.2f)", b.median / 1e6, b.p10 / 1e6, b.p90 / 1e6);
+            fprintf(stderr, "%-4s %5d %28s %28s %6.2f%s\n", transports[t], widths[w], sa, sb,
+                    b.median / a.median,
+                    off.dropped || off.bad || on.dropped || on.bad ? "  (DROPPED OR MALFORMED)"
+                                                                   : "");
+        }
+    }
+    fprintf(stderr, "ratio = CURVE on / CURVE off (the logger's points/s).\n");
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     uint64_t burst_points = argc > 1 ? strtoull(argv[1], NULL, 10) : 4000000;
     if (burst_points < 10000)
         burst_points = 10000;
+    bool curve_only = argc > 2 && strcmp(argv[2], "--curve-only") == 0;
     bu_machine_line("B3/B5 bench_transport");
     static char names[S_MAX_KEYS][24];
     static const char *keys[S_MAX_KEYS];
     for (int k = 0; k < S_MAX_KEYS; k++) {
         snprintf(names[k], sizeof names[k], k < 10 ? "train/m%d" : "layer%d/norm", k);
         keys[k] = names[k];
+    }
+    if (curve_only) {
+        bool ok = s_curve_table(burst_points, keys);
+        wandb_shutdown();
+        return ok ? 0 : 1;
     }
     const char *transports[] = {"ipc", "tcp"};
     const int widths[] = {10, 100, 1000};
@@ -374,7 +440,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "layout %s\n", layout);
         for (int t = 0; t < 2; t++) {
             for (int w = 0; w < 3; w++) {
-                s_result_t r = s_run(transports[t], split, widths[w], burst_points, keys);
+                s_result_t r = s_run(transports[t], split, widths[w], burst_points, keys, false);
                 if (!r.ok)
                     return 1;
                 bu_stats_t lg = bu_stats(r.logger_pps, S_REPS);
@@ -413,6 +479,7 @@ int main(int argc, char **argv)
             "B/point = message bytes incl. our 8-byte headers, HELLO, KEY, FINISH, heartbeats;\n"
             "+ZMTP adds libzmq's frame header. Target <= 13 B/point. Total %.1f s.\n",
             (double)(bu_now_ns() - t_start) / 1e9);
+    bool ok = s_curve_table(burst_points, keys);
     wandb_shutdown();
-    return 0;
+    return ok ? 0 : 1;
 }

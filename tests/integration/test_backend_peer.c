@@ -35,11 +35,13 @@ typedef struct {
 } p_req_t;
 
 typedef struct {
-    const char *match;       // substring of the URL or the operation name
-    int status;              // status to answer
-    const char *retry_after; // Retry-After header, or NULL
-    const char *body;        // answer body, or NULL for the default
-    int hold_ms;             // keep the answer this long (cut short by s_peer_stop)
+    const char *match;        // substring of the URL or the operation name
+    int status;               // status to answer
+    const char *retry_after;  // Retry-After header, or NULL
+    const char *body;         // answer body, or NULL for the default
+    int hold_ms;              // keep the answer this long (cut short by s_peer_stop)
+    const char *rl_remaining; // RateLimit-Remaining header, or NULL
+    const char *rl_reset;     // RateLimit-Reset header, or NULL
 } p_step_t;
 
 typedef struct {
@@ -240,7 +242,7 @@ static enum MHD_Result s_handler(void *cls, struct MHD_Connection *c, const char
 
     pthread_mutex_lock(&p->mu);
     int status = 200, hold_ms = 0;
-    const char *retry_after = NULL;
+    const char *retry_after = NULL, *rl_remaining = NULL, *rl_reset = NULL;
     char *answer = NULL;
     for (int i = 0; i < p->nscript; i++) {
         if (p->used[i])
@@ -252,6 +254,8 @@ static enum MHD_Result s_handler(void *cls, struct MHD_Connection *c, const char
             retry_after = p->script[i].retry_after;
             answer = s_strdup(p->script[i].body);
             hold_ms = p->script[i].hold_ms;
+            rl_remaining = p->script[i].rl_remaining;
+            rl_reset = p->script[i].rl_reset;
             break;
         }
     }
@@ -282,6 +286,10 @@ static enum MHD_Result s_handler(void *cls, struct MHD_Connection *c, const char
     MHD_add_response_header(resp, "Content-Type", "application/json");
     if (retry_after)
         MHD_add_response_header(resp, "Retry-After", retry_after);
+    if (rl_remaining)
+        MHD_add_response_header(resp, "RateLimit-Remaining", rl_remaining);
+    if (rl_reset)
+        MHD_add_response_header(resp, "RateLimit-Reset", rl_reset);
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -330,14 +338,22 @@ static void s_script(peer_t *p, const char *match, int status, const char *retry
                      const char *body)
 {
     CHECK(p->nscript < P_MAX_SCRIPT);
-    p->script[p->nscript++] = (p_step_t){match, status, retry_after, body, 0};
+    p->script[p->nscript++] = (p_step_t){match, status, retry_after, body, 0, NULL, NULL};
 }
 
 // Adds a scripted answer that the peer holds for hold_ms before it goes.
 static void s_script_hold(peer_t *p, const char *match, int status, const char *body, int hold_ms)
 {
     CHECK(p->nscript < P_MAX_SCRIPT);
-    p->script[p->nscript++] = (p_step_t){match, status, NULL, body, hold_ms};
+    p->script[p->nscript++] = (p_step_t){match, status, NULL, body, hold_ms, NULL, NULL};
+}
+
+// Adds a scripted answer with RateLimit-Remaining / RateLimit-Reset.
+static void s_script_rl(peer_t *p, const char *match, int status, const char *remaining,
+                        const char *reset)
+{
+    CHECK(p->nscript < P_MAX_SCRIPT);
+    p->script[p->nscript++] = (p_step_t){match, status, NULL, NULL, 0, remaining, reset};
 }
 
 static p_run_t *s_find_run(peer_t *p, const char *name)
@@ -469,6 +485,7 @@ static void test_two_runs_one_connection(void)
     wbi_backend_get_stats(b, &st);
     CHECK_EQ(st.history_lines_sent, 400);
     CHECK_EQ(st.failures, 0);
+    CHECK_EQ(st.max_in_flight, 1); // an HTTP/1.1 peer: one request at a time
     wbi_backend_destroy(&b);
     CHECK(b == NULL);
 
@@ -696,6 +713,10 @@ static void test_give_up_one_run(void)
     wbi_backend_get_stats(b, &st);
     CHECK_EQ(st.failures, 1);
     CHECK_EQ(st.history_lines_sent, 20);
+    CHECK_EQ(st.lines_refused, 20); // run-bad's lines, dropped with its stream
+    CHECK_EQ(st.auth_failures, 0);
+    CHECK_ERR(wbi_backend_result(b), WANDB_EBACKEND);
+    CHECK(strstr(wbi_backend_errmsg(b), "run 'run-bad': file_stream answered HTTP 400"));
     wbi_backend_destroy(&b);
     pthread_mutex_lock(&p->mu);
     s_check_lines(p, "run-good", 0, 20);
@@ -735,8 +756,9 @@ static void test_upsert_errors(void)
     wbi_backend_get_stats(b, &st);
     CHECK_EQ(st.failures, 1);
     CHECK(st.retries >= 1);
-    // the last failure or retry reason: the 409 retry, not cleared by successes
-    CHECK(strstr(wbi_backend_errmsg(b), "HTTP 409") && strstr(wbi_backend_errmsg(b), "retrying"));
+    // the failure behind the result, not replaced by the later 409 retry
+    CHECK_ERR(wbi_backend_result(b), WANDB_EBACKEND);
+    CHECK(strstr(wbi_backend_errmsg(b), "no way") && strstr(wbi_backend_errmsg(b), "UpsertBucket"));
     wbi_backend_destroy(&b);
     pthread_mutex_lock(&p->mu);
     s_check_lines(p, "run-2", 0, 5);
@@ -812,6 +834,7 @@ static void test_drain_timeout(void)
     int64_t took = s_now_ms() - t0;
     CHECK(took >= 390 && took < 1500);
     CHECK(strstr(wbi_backend_errmsg(b), "HTTP 503") && strstr(wbi_backend_errmsg(b), "retrying"));
+    CHECK_OK(wbi_backend_result(b)); // retrying is not giving up
     t0 = s_now_ms();
     wbi_backend_destroy(&b);
     CHECK(s_now_ms() - t0 < 1500);
@@ -828,7 +851,6 @@ static void test_bad_input(void)
     wbi_run_meta_t m = s_meta("run-i");
     m.config_json = "[not an object";
     wbi_backend_run_t *r = wbi_backend_run_open(b, &m);
-    wbi_backend_run_history(b, r, "\xff\xfe", 2); // not UTF-8: dropped
     s_log(b, r, 0, 2);
     wbi_backend_run_finish(b, r, 0);
     s_log(b, r, 2, 1);                                 // after finish: dropped
@@ -839,10 +861,24 @@ static void test_bad_input(void)
     memcpy(data, "late", 4);
     CHECK_ERR(wbi_backend_run_file(b, r, "late.txt", &data, 4), WANDB_ECLOSED);
     CHECK(data == NULL);
+    // not UTF-8: refused, and by the prefix rule so is every later line; no complete
+    wbi_run_meta_t mu = s_meta("run-u");
+    wbi_backend_run_t *ru = wbi_backend_run_open(b, &mu);
+    s_log(b, ru, 0, 2);
+    wbi_backend_run_history(b, ru, "\xff\xfe", 2);
+    s_log(b, ru, 2, 3);
+    wbi_backend_run_finish(b, ru, 0);
     CHECK_OK(wbi_backend_drain(b, 5000));
+    wbi_backend_stats_t st;
+    wbi_backend_get_stats(b, &st);
+    CHECK_EQ(st.lines_refused, 1 + 1 + 3); // after finish; not UTF-8; after the refusal
+    CHECK_OK(wbi_backend_result(b));
     wbi_backend_destroy(&b);
     pthread_mutex_lock(&p->mu);
     s_check_lines(p, "run-i", 0, 2);
+    CHECK(s_find_run(p, "run-i")->complete);
+    s_check_lines(p, "run-u", 0, 2);
+    CHECK(!s_find_run(p, "run-u")->complete);
     for (int i = 0; i < p->nreqs; i++) {
         CHECK(strstr(p->reqs[i].body, "late") == NULL);
         CHECK(!p->reqs[i].op || strcmp(p->reqs[i].op, "UpsertBucket") == 0 ||
@@ -1040,6 +1076,303 @@ static void test_destroy_in_flight(void)
     s_peer_stop(p);
 }
 
+// --- acknowledgements, outcome and the prefix rule ---------------------------
+
+#define A_MAX 256
+
+// What on_ack reported, in call order.
+typedef struct {
+    pthread_mutex_t mu;            // guards all below
+    int n;                         // calls
+    void *tags[A_MAX];             // tag of each call
+    wbi_backend_ack_t acks[A_MAX]; // ack of each call
+} acks_t;
+
+static void s_on_ack(void *arg, void *tag, const wbi_backend_ack_t *ack)
+{
+    acks_t *a = arg;
+    pthread_mutex_lock(&a->mu);
+    if (a->n < A_MAX) {
+        a->tags[a->n] = tag;
+        a->acks[a->n] = *ack;
+    }
+    a->n++;
+    pthread_mutex_unlock(&a->mu);
+}
+
+// The options of s_backend_timeout plus on_ack and a queue cap.
+static wbi_backend_t *s_backend_acks(peer_t *p, int flush_ms, acks_t *a, size_t queue_max)
+{
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", p->port);
+    wbi_backend_opts_t o = {.base_url = url,
+                            .api_key = "testkey",
+                            .flush_interval_ms = flush_ms,
+                            .heartbeat_ms = 60000,
+                            .request_timeout_ms = 5000,
+                            .max_retries = 10,
+                            .retry_min_ms = 20,
+                            .retry_max_ms = 200,
+                            .on_ack = s_on_ack,
+                            .ack_arg = a,
+                            .queue_max_bytes = queue_max};
+    wbi_backend_t *b = NULL;
+    CHECK_OK(wbi_backend_new(&b, &o));
+    return b;
+}
+
+// Counts file_stream requests of a run the peer answered with 200 (lock held).
+static int s_count_fs_ok(peer_t *p, const char *run)
+{
+    int n = 0;
+    for (int i = 0; i < p->nreqs; i++)
+        n += p->reqs[i].status == 200 && strstr(p->reqs[i].url, run) &&
+             strstr(p->reqs[i].url, "/file_stream");
+    return n;
+}
+
+// on_ack after each acknowledged file_stream request, across a 503 burst:
+// the first offset is historyLineCount, the count grows by prefixes to all
+// lines, and only the last call says completed.
+static void test_ack_offsets(void)
+{
+    peer_t *p = s_peer_start();
+    p->hlc = 5;
+    for (int i = 0; i < 4; i++)
+        s_script(p, "file_stream", 503, NULL, NULL);
+    acks_t a = {.n = 0};
+    pthread_mutex_init(&a.mu, NULL);
+    wbi_backend_t *b = s_backend_acks(p, 20, &a, 0);
+    int tag = 0;
+    wbi_run_meta_t m = s_meta("run-k");
+    m.tag = &tag;
+    wbi_backend_run_t *r = wbi_backend_run_open(b, &m);
+    for (int chunk = 0; chunk < 8; chunk++) {
+        s_log(b, r, chunk * 25, 25);
+        usleep(15 * 1000);
+    }
+    wbi_backend_run_finish(b, r, 0);
+    CHECK_OK(wbi_backend_drain(b, 10000));
+    wbi_backend_stats_t st;
+    wbi_backend_get_stats(b, &st);
+    CHECK(st.retries >= 4);
+    CHECK_EQ(st.failures, 0);
+    CHECK_OK(wbi_backend_result(b));
+    wbi_backend_destroy(&b);
+    pthread_mutex_lock(&p->mu);
+    s_check_lines(p, "run-k", 5, 200);
+    int fs_ok = s_count_fs_ok(p, "run-k");
+    pthread_mutex_unlock(&p->mu);
+    CHECK(a.n > 1 && a.n <= A_MAX);
+    CHECK_EQ(a.n, fs_ok); // one call per acknowledged request, complete included
+    uint64_t prev = 0;
+    for (int i = 0; i < a.n; i++) {
+        CHECK(a.tags[i] == &tag);
+        CHECK_EQ(a.acks[i].first_offset, 5);
+        CHECK(a.acks[i].lines >= prev);
+        prev = a.acks[i].lines;
+        CHECK_EQ(a.acks[i].completed, i == a.n - 1);
+    }
+    CHECK_EQ(prev, 200);
+    pthread_mutex_destroy(&a.mu);
+    s_peer_stop(p);
+}
+
+// has_first_offset: the caller's first offset wins over historyLineCount.
+static void test_first_offset_given(void)
+{
+    peer_t *p = s_peer_start();
+    p->hlc = 7;
+    acks_t a = {.n = 0};
+    pthread_mutex_init(&a.mu, NULL);
+    wbi_backend_t *b = s_backend_acks(p, 20, &a, 0);
+    wbi_run_meta_t m = s_meta("run-s");
+    m.has_first_offset = true;
+    m.first_offset = 3;
+    wbi_backend_run_t *r = wbi_backend_run_open(b, &m);
+    s_log(b, r, 0, 6);
+    wbi_backend_run_finish(b, r, 0);
+    CHECK_OK(wbi_backend_drain(b, 5000));
+    wbi_backend_destroy(&b);
+    pthread_mutex_lock(&p->mu);
+    s_check_lines(p, "run-s", 3, 6);
+    CHECK(s_find_run(p, "run-s")->complete);
+    pthread_mutex_unlock(&p->mu);
+    CHECK(a.n >= 1 && a.n <= A_MAX);
+    CHECK_EQ(a.acks[a.n - 1].first_offset, 3);
+    CHECK_EQ(a.acks[a.n - 1].lines, 6);
+    CHECK(a.acks[a.n - 1].completed);
+    pthread_mutex_destroy(&a.mu);
+    s_peer_stop(p);
+}
+
+// A 401 on file_stream: WANDB_EAUTH, the message names request, run and
+// status, the run's lines are refused (later ones too), no complete.
+static void test_auth_failure(void)
+{
+    peer_t *p = s_peer_start();
+    s_script(p, "run-n/file_stream", 401, NULL, NULL);
+    acks_t a = {.n = 0};
+    pthread_mutex_init(&a.mu, NULL);
+    wbi_backend_t *b = s_backend_acks(p, 20, &a, 0);
+    wbi_run_meta_t m = s_meta("run-n");
+    wbi_backend_run_t *r = wbi_backend_run_open(b, &m);
+    s_log(b, r, 0, 10);
+    CHECK_OK(wbi_backend_drain(b, 5000));
+    s_log(b, r, 10, 4);
+    wbi_backend_run_finish(b, r, 0);
+    CHECK_OK(wbi_backend_drain(b, 5000));
+    CHECK_ERR(wbi_backend_result(b), WANDB_EAUTH);
+    CHECK_STREQ(wbi_backend_errmsg(b),
+                "run 'run-n': file_stream answered HTTP 401 (missing or wrong API key)");
+    wbi_backend_stats_t st;
+    wbi_backend_get_stats(b, &st);
+    CHECK_EQ(st.auth_failures, 1);
+    CHECK_EQ(st.failures, 1);
+    CHECK_EQ(st.lines_refused, 14);
+    CHECK_EQ(st.history_lines_sent, 0);
+    wbi_backend_destroy(&b);
+    pthread_mutex_lock(&p->mu);
+    int fs = 0;
+    for (int i = 0; i < p->nreqs; i++)
+        fs += strstr(p->reqs[i].url, "/file_stream") != NULL;
+    CHECK_EQ(fs, 1); // a 401 is final
+    CHECK(s_find_run(p, "run-n") == NULL || !s_find_run(p, "run-n")->complete);
+    pthread_mutex_unlock(&p->mu);
+    CHECK_EQ(a.n, 0);
+    pthread_mutex_destroy(&a.mu);
+    s_peer_stop(p);
+}
+
+// Prefix rule with a tiny queue: after the first refused line no later line
+// of that run goes out (even once the queue has room again) and it gets no
+// complete; another run of the same backend goes on and completes.
+static void test_prefix_rule(void)
+{
+    peer_t *p = s_peer_start();
+    acks_t a = {.n = 0};
+    pthread_mutex_init(&a.mu, NULL);
+    wbi_backend_t *b = s_backend_acks(p, 60000, &a, 600);
+    int tag_q = 1, tag_o = 2;
+    wbi_run_meta_t mq = s_meta("run-q"), mo = s_meta("run-ok");
+    mq.tag = &tag_q;
+    mo.tag = &tag_o;
+    wbi_backend_run_t *rq = wbi_backend_run_open(b, &mq);
+    wbi_backend_run_t *ro = wbi_backend_run_open(b, &mo);
+    CHECK_OK(wbi_backend_drain(b, 5000)); // both upserted
+    s_log(b, rq, 0, 200);                 // ~6 KB into a 600-byte queue
+    wbi_backend_stats_t st;
+    wbi_backend_get_stats(b, &st);
+    CHECK(st.lines_refused > 0 && st.lines_refused < 200);
+    uint64_t accepted = 200 - st.lines_refused;
+    CHECK_OK(wbi_backend_drain(b, 5000)); // the queue is empty again
+    s_log(b, rq, 200, 5);                 // would fit now: refused by the prefix rule
+    wbi_backend_run_finish(b, rq, 0);
+    s_log(b, ro, 0, 10);
+    wbi_backend_run_finish(b, ro, 0);
+    CHECK_OK(wbi_backend_drain(b, 5000)); // a refused run does not hold drain up
+    wbi_backend_get_stats(b, &st);
+    CHECK_EQ(st.lines_refused, 200 - accepted + 5);
+    CHECK_EQ(st.history_lines_sent, accepted + 10);
+    CHECK_OK(wbi_backend_result(b)); // refusing is not a request failure
+    wbi_backend_destroy(&b);
+    pthread_mutex_lock(&p->mu);
+    s_check_lines(p, "run-q", 0, (int)accepted);
+    CHECK(!s_find_run(p, "run-q")->complete);
+    s_check_lines(p, "run-ok", 0, 10);
+    CHECK(s_find_run(p, "run-ok")->complete);
+    pthread_mutex_unlock(&p->mu);
+    uint64_t q_lines = 0;
+    bool o_done = false;
+    for (int i = 0; i < a.n && i < A_MAX; i++) {
+        if (a.tags[i] == &tag_q) {
+            CHECK(!a.acks[i].completed);
+            q_lines = a.acks[i].lines;
+        } else {
+            CHECK(a.tags[i] == &tag_o);
+            o_done |= a.acks[i].completed;
+        }
+    }
+    CHECK_EQ(q_lines, accepted);
+    CHECK(o_done);
+    pthread_mutex_destroy(&a.mu);
+    s_peer_stop(p);
+}
+
+// First request answered at or after t, with status (0: any) and url
+// containing match (NULL: any); -1 when none (lock held).
+static int s_first_req(peer_t *p, int64_t t, int status, const char *match)
+{
+    for (int i = 0; i < p->nreqs; i++) {
+        const p_req_t *r = &p->reqs[i];
+        if (r->t_ms >= t && (!status || r->status == status) && (!match || strstr(r->url, match)))
+            return i;
+    }
+    return -1;
+}
+
+// A 429 with Retry-After on one run's request pauses EVERY run (the whole
+// client slows down); so does RateLimit-Remaining: 0 for RateLimit-Reset.
+static void test_rate_limits_slow_everyone(void)
+{
+    peer_t *p = s_peer_start();
+    wbi_backend_t *b = s_backend(p, 20, 60000);
+    wbi_run_meta_t ma = s_meta("run-a"), mb = s_meta("run-b");
+    wbi_backend_run_t *ra = wbi_backend_run_open(b, &ma);
+    wbi_backend_run_t *rb = wbi_backend_run_open(b, &mb);
+    CHECK_OK(wbi_backend_drain(b, 5000));
+    pthread_mutex_lock(&p->mu);
+    s_script(p, "run-a/file_stream", 429, "1", NULL);
+    s_script_rl(p, "run-b/file_stream", 200, "0", "1");
+    int64_t t0 = s_now_ms();
+    pthread_mutex_unlock(&p->mu);
+    int logged = 0;
+    for (; logged < 150 && s_now_ms() - t0 < 3500; logged++) {
+        s_log(b, ra, logged, 1);
+        s_log(b, rb, logged, 1);
+        usleep(20 * 1000);
+    }
+    wbi_backend_run_finish(b, ra, 0);
+    wbi_backend_run_finish(b, rb, 0);
+    CHECK_OK(wbi_backend_drain(b, 10000));
+    wbi_backend_destroy(&b);
+    pthread_mutex_lock(&p->mu);
+    int i429 = s_first_req(p, t0, 429, NULL);
+    int irl = s_first_req(p, t0, 200, "run-b/file_stream");
+    CHECK(i429 >= 0 && irl >= 0);
+    int pauses[2] = {i429, irl};
+    for (int k = 0; k < 2; k++) {
+        const p_req_t *at = &p->reqs[pauses[k]];
+        int next = pauses[k] + 1 < p->nreqs ? pauses[k] + 1 : -1;
+        CHECK(next > 0);
+        int64_t gap = p->reqs[next].t_ms - at->t_ms;
+        if (gap < 900 || gap > 2500)
+            WBT_FAIL("%s: next request of any run after %lld ms, want about 1000",
+                     k ? "RateLimit-Remaining 0" : "429", (long long)gap);
+    }
+    s_check_lines(p, "run-a", 0, logged); // nothing lost or sent twice meanwhile
+    s_check_lines(p, "run-b", 0, logged);
+    pthread_mutex_unlock(&p->mu);
+    s_peer_stop(p);
+}
+
+// The http2 settings text; an unknown value is refused by wbi_backend_new.
+static void test_parse_http2(void)
+{
+    int v = -1;
+    CHECK_OK(wbi_backend_parse_http2("auto", &v));
+    CHECK_EQ(v, WBI_HTTP2_AUTO);
+    CHECK_OK(wbi_backend_parse_http2("prior-knowledge", &v));
+    CHECK_EQ(v, WBI_HTTP2_PRIOR_KNOWLEDGE);
+    CHECK_OK(wbi_backend_parse_http2("off", &v));
+    CHECK_EQ(v, WBI_HTTP2_OFF);
+    CHECK_ERR(wbi_backend_parse_http2("on", &v), WANDB_EINVAL);
+    CHECK_ERR(wbi_backend_parse_http2(NULL, &v), WANDB_EINVAL);
+    wbi_backend_opts_t o = {.base_url = "http://127.0.0.1:1", .http2 = 7};
+    wbi_backend_t *b = NULL;
+    CHECK_ERR(wbi_backend_new(&b, &o), WANDB_EINVAL);
+}
+
 WBT_MAIN({"two_runs_one_connection", test_two_runs_one_connection},
          {"retry_after_honoured", test_retry_after_honoured}, {"503_bursts", test_503_bursts},
          {"heartbeat", test_heartbeat}, {"abandon", test_abandon},
@@ -1047,4 +1380,8 @@ WBT_MAIN({"two_runs_one_connection", test_two_runs_one_connection},
          {"offset_config_alert_preempt", test_offset_config_alert_preempt},
          {"drain_timeout", test_drain_timeout}, {"bad_input", test_bad_input},
          {"big_answers", test_big_answers}, {"alerts_bounded", test_alerts_bounded},
-         {"files_per_batch", test_files_per_batch}, {"destroy_in_flight", test_destroy_in_flight})
+         {"files_per_batch", test_files_per_batch}, {"destroy_in_flight", test_destroy_in_flight},
+         {"ack_offsets", test_ack_offsets}, {"first_offset_given", test_first_offset_given},
+         {"auth_failure", test_auth_failure}, {"prefix_rule", test_prefix_rule},
+         {"rate_limits_slow_everyone", test_rate_limits_slow_everyone},
+         {"parse_http2", test_parse_http2})

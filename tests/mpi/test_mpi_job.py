@@ -55,6 +55,7 @@ def mpi_env(extra):
     env.update({"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
                 "WANDB_PROJECT": "mpi-test", "WANDB_FLUSH_INTERVAL_MS": "200"})
     env.pop("WANDB_RUN_GROUP", None)
+    env.setdefault("WANDB_DIR", os.path.join(tempfile.gettempdir(), "wandb-mpi-test-journals"))
     env.update(extra)
     return env
 
@@ -108,7 +109,7 @@ def test_job_into_running_server(tmp, *launcher_args):
                 fail(f"run {r['name']} steps {steps[:5]}... ({len(steps)})")
             if not all("loss" in row and "accuracy" in row and "_runtime" in row for row in rows):
                 fail(f"run {r['name']} rows lack loss/accuracy/_runtime")
-        mode = " ".join(launcher_args) or "--aggregator thread"
+        mode = " ".join(launcher_args) or "--aggregator process (default)"
         print(f"ok ({mode}): {NP} runs, {STEPS} steps each, 1 backend connection")
     finally:
         server.terminate()
@@ -187,8 +188,8 @@ def test_launcher_starts_local_server(tmp):
 
 def main():
     with tempfile.TemporaryDirectory() as tmp:
+        test_job_into_running_server(tmp, "--aggregator", "thread")
         test_job_into_running_server(tmp)
-        test_job_into_running_server(tmp, "--aggregator", "process")
         test_crashed_rank(tmp)
         test_launcher_starts_local_server(tmp)
     print("4 passed, 0 failed")

@@ -429,7 +429,89 @@ static void test_odd_inputs(void)
     t_rec_free(&r);
 }
 
-WBT_MAIN({"secret", test_secret}, {"hello_rules", test_hello_rules}, {"seq_gap", test_seq_gap},
+// Sends m from routing id "peer" over connection conn.
+static void s_send_conn(wbi_agg_core_t *c, const char *conn, t_msg_t *m, int64_t mono_ms)
+{
+    wbi_agg_core_handle_conn(c, "peer", 4, conn, m->b.data, m->b.len, mono_ms, 200.0);
+}
+
+// A peer is bound to the connection of its HELLO: its routing id over
+// another connection is refused (KEY/ROW/FINISH without a HELLO, a HELLO
+// with a wrong secret, or for another run or rank) until a HELLO proves
+// the same run again; then the run goes on where it was.
+static void test_connection_binding(void)
+{
+    t_rec_t r = {0};
+    t_msg_t m = {0};
+    wbi_agg_core_t *c = t_core(&r, "s3cret");
+    const char *hello = "{\"run_id\":\"r1\",\"project\":\"p\",\"rank\":2,\"secret\":\"s3cret\"}";
+    t_begin(&m);
+    t_put(&m, WBI_REC_HELLO, hello);
+    t_key(&m, 1, "a");
+    t_row(&m, 0, 1.0, true, 1, IDS(1), V(WANDB_INT("", 1)));
+    s_send_conn(c, "c1", &m, 0);
+    CHECK_EQ(r.nlines, 1);
+    // The takeover: the same routing id over another connection.
+    t_begin(&m);
+    t_key(&m, 1, "a");
+    t_row(&m, 1, 2.0, true, 1, IDS(1), V(WANDB_INT("", 666)));
+    t_finish_rec(&m, 7, 0, 0);
+    s_send_conn(c, "c2", &m, 1);
+    s_send_conn(c, NULL, &m, 1); // no connection id at all is another connection too
+    const char *bad[] = {
+        "{\"run_id\":\"r1\",\"project\":\"p\",\"rank\":2,\"secret\":\"nope\"}",
+        "{\"run_id\":\"r1\",\"project\":\"p\",\"rank\":2}",
+        "{\"run_id\":\"r9\",\"project\":\"p\",\"rank\":2,\"secret\":\"s3cret\"}",
+        "{\"run_id\":\"r1\",\"project\":\"p\",\"rank\":5,\"secret\":\"s3cret\"}",
+        "not json",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        t_begin(&m);
+        t_put(&m, WBI_REC_HELLO, bad[i]);
+        t_finish_rec(&m, 7, 0, 0);
+        s_send_conn(c, "c3", &m, 2);
+    }
+    wbi_agg_stats_t st;
+    wbi_agg_core_extra_t ex;
+    wbi_agg_core_get_stats(c, &st, &ex);
+    CHECK_EQ(ex.refused_reconnects, 7);
+    CHECK_EQ(ex.reconnects, 0);
+    CHECK_EQ(r.finished, 0);
+    CHECK_EQ(r.nlines, 1);
+    CHECK_EQ(st.runs, 1);
+    // The old connection still works.
+    t_begin(&m);
+    t_row(&m, 1, 2.0, true, 1, IDS(1), V(WANDB_INT("", 2)));
+    s_send_conn(c, "c1", &m, 3);
+    CHECK_EQ(r.nlines, 2);
+    // A reconnect that proves itself keeps the run (keys, steps) and moves it.
+    t_begin(&m);
+    t_put(&m, WBI_REC_HELLO, hello);
+    t_row(&m, 2, 3.0, true, 1, IDS(1), V(WANDB_INT("", 3)));
+    s_send_conn(c, "c4", &m, 4);
+    CHECK_EQ(r.nlines, 3);
+    CHECK(strstr(r.lines[2], "\"a\":3") != NULL);
+    t_begin(&m);
+    t_finish_rec(&m, 7, 0, 0);
+    s_send_conn(c, "c1", &m, 5); // the old connection is no longer the run's
+    CHECK_EQ(r.finished, 0);
+    t_begin(&m);
+    t_finish_rec(&m, 0, 0, 0);
+    s_send_conn(c, "c4", &m, 6);
+    CHECK_EQ(r.finished, 1);
+    CHECK_EQ(r.exit_code, 0);
+    wbi_agg_core_get_stats(c, &st, &ex);
+    CHECK_EQ(ex.reconnects, 1);
+    CHECK_EQ(ex.refused_reconnects, 8);
+    CHECK_EQ(st.runs, 1);
+    CHECK_EQ(st.rows, 3);
+    wbi_agg_core_destroy(&c);
+    t_msg_free(&m);
+    t_rec_free(&r);
+}
+
+WBT_MAIN({"connection_binding", test_connection_binding}, {"secret", test_secret},
+         {"hello_rules", test_hello_rules}, {"seq_gap", test_seq_gap},
          {"heartbeat_timeout", test_heartbeat_timeout}, {"shutdown", test_shutdown},
          {"revival_keeps_row", test_revival_keeps_row}, {"stall_not_crash", test_stall_not_crash},
          {"hello_heartbeat_ms", test_hello_heartbeat_ms}, {"junk_peers", test_junk_peers},

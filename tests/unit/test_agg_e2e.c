@@ -19,12 +19,15 @@
 #define V(...) ((const wandb_value_t[]){__VA_ARGS__})
 #define IDS(...) ((const uint32_t[]){__VA_ARGS__})
 
+static t_keys_t s_job_keys; // CURVE keys printed by the aggregator the test started last
+
 // Plays one rank: HELLO, rows, metadata, FINISH; waits for FINISHED.
 static void s_rank(void *ctx, const char *ep, int rank, int exit_code)
 {
     void *d = zmq_socket(ctx, ZMQ_DEALER);
     int linger = 1000;
     zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+    t_curve_job(d, &s_job_keys);
     CHECK_EQ(zmq_connect(d, ep), 0);
     char hello[512];
     snprintf(hello, sizeof hello,
@@ -102,6 +105,7 @@ static void s_server_stop(s_env_t *e)
 static void *s_rank_silent(void *ctx, const char *ep, const char *id)
 {
     void *d = zmq_socket(ctx, ZMQ_DEALER);
+    t_curve_job(d, &s_job_keys);
     CHECK_EQ(zmq_connect(d, ep), 0);
     char hello[256];
     snprintf(hello, sizeof hello,
@@ -147,7 +151,7 @@ static void test_end_to_end(void)
                            NULL};
     pid_t apid = wbt_spawn(aargv, &afd);
     char ep[256];
-    wbt_read_line(afd, "wandb-mpi-aggregator listening on ", 10000, ep, sizeof ep);
+    t_read_agg(afd, false, 10000, ep, sizeof ep, &s_job_keys);
     CHECK(strncmp(ep, "tcp://127.0.0.1:", 16) == 0);
 
     void *ctx = zmq_ctx_new();
@@ -222,7 +226,7 @@ static pid_t s_agg_start(s_env_t *e, const char *expected, const char *hb, int *
                           "100",
                           NULL};
     pid_t pid = wbt_spawn(argv, fd);
-    wbt_read_line(*fd, "wandb-mpi-aggregator listening on ", 10000, ep, eplen);
+    t_read_agg(*fd, false, 10000, ep, eplen, &s_job_keys);
     return pid;
 }
 

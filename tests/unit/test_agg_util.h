@@ -11,7 +11,11 @@
 #include "common/alloc.h"
 #include "common/wire.h"
 #include "testutil.h"
+#include <poll.h>
+#include <stdbool.h>
 #include <time.h>
+#include <unistd.h>
+#include <zmq.h>
 
 #define T_MAX_LINES 4096
 
@@ -284,6 +288,70 @@ static inline wbi_agg_core_t *t_core(t_rec_t *r, const char *secret)
     wbi_agg_core_t *c = NULL;
     CHECK_OK(wbi_agg_core_new(&c, &o, &s));
     return c;
+}
+
+// --- CURVE clients -----------------------------------------------------------
+
+// What a rank needs to reach a CURVE aggregator (Z85 text).
+typedef struct {
+    char server_key[41];    // the aggregator's public key
+    char client_key[41];    // the job's client public key
+    char client_secret[41]; // the job's client secret key
+} t_keys_t;
+
+// Makes sock a CURVE client of server_key with the key pair (pub, sec).
+static inline void t_curve(void *sock, const char *server_key, const char *pub, const char *sec)
+{
+    CHECK_EQ(zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server_key, 40), 0);
+    CHECK_EQ(zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, pub, 40), 0);
+    CHECK_EQ(zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, sec, 40), 0);
+}
+
+// Makes sock a CURVE client with the job's keys k.
+static inline void t_curve_job(void *sock, const t_keys_t *k)
+{
+    t_curve(sock, k->server_key, k->client_key, k->client_secret);
+}
+
+// Copies the text after "<prefix>" up to the end of its line in text.
+static inline bool t_line_after(const char *text, const char *prefix, char *out, size_t len)
+{
+    const char *p = strstr(text, prefix);
+    const char *nl = p ? strchr(p, '\n') : NULL;
+    if (!nl)
+        return false;
+    p += strlen(prefix);
+    snprintf(out, len, "%.*s", (int)(nl - p), p);
+    return true;
+}
+
+// Reads the aggregator executable's stdout (fd) until its endpoint line
+// and, unless plain, its three key lines arrived (at most timeout_ms).
+static inline void t_read_agg(int fd, bool plain, int timeout_ms, char *ep, size_t eplen,
+                              t_keys_t *k)
+{
+    char buf[8192];
+    size_t used = 0;
+    buf[0] = '\0';
+    int64_t deadline = t_now_ms() + timeout_ms;
+    while (t_now_ms() < deadline && used < sizeof buf - 1) {
+        bool ok = t_line_after(buf, "wandb-mpi-aggregator listening on ", ep, eplen);
+        if (ok && !plain)
+            ok = t_line_after(buf, "wandb-mpi-aggregator server_key ", k->server_key, 41) &&
+                 t_line_after(buf, "wandb-mpi-aggregator client_key ", k->client_key, 41) &&
+                 t_line_after(buf, "wandb-mpi-aggregator client_secret ", k->client_secret, 41);
+        if (ok)
+            return;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t n = read(fd, buf + used, sizeof buf - 1 - used);
+        if (n <= 0)
+            break;
+        used += (size_t)n;
+        buf[used] = '\0';
+    }
+    WBT_FAIL("the aggregator did not print its endpoint and keys (got '%s')", buf);
 }
 
 #endif

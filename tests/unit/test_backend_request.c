@@ -121,23 +121,22 @@ static void test_alert_and_features(void)
 // Builds a linked list of lines from strings.
 static wbi_bk_line_t *s_lines(const char **texts, size_t n)
 {
-    wbi_bk_line_t *head = NULL, **tail = &head;
+    wbi_list_t list;
+    wbi_list_init(&list);
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(texts[i]);
         wbi_bk_line_t *l = wbi_malloc(sizeof *l + len + 1);
-        l->next = NULL;
         l->len = len;
         memcpy(l->data, texts[i], len + 1);
-        *tail = l;
-        tail = &l->next;
+        wbi_list_append(&list, &l->node);
     }
-    return head;
+    return WBI_LIST_ITEM(list.head, wbi_bk_line_t, node);
 }
 
 static void s_free_lines(wbi_bk_line_t *l)
 {
     while (l) {
-        wbi_bk_line_t *n = l->next;
+        wbi_bk_line_t *n = WBI_BK_LINE_NEXT(l);
         wbi_free(l);
         l = n;
     }

@@ -3,11 +3,14 @@
 //
 //  A test thread plays the aggregator with a real ROUTER socket on an
 //  ephemeral loopback port: it decodes every message, answers WELCOME after
-//  HELLO and FINISHED after FINISH, and records what it saw.
+//  HELLO and FINISHED after FINISH, and records what it saw. It is a CURVE
+//  server (no ZAP handler: any client key is admitted), so the run connects
+//  the way it does to a real aggregator.
 #include "common/wire.h"
 #include "logger/run.h"
 #include "testutil.h"
 
+#include <dirent.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <sched.h>
@@ -16,12 +19,16 @@
 #include <unistd.h>
 #include <zmq.h>
 
+static char s_server_pub[41]; // the fake aggregator's CURVE key pair (every test)
+static char s_server_sec[41];
+
 typedef struct {
     void *ctx;             // the test's own context
     void *router;          // bound ROUTER
     char endpoint[128];    // where it is bound
     bool answer_finish;    // reply FINISHED to FINISH
     atomic_bool stalled;   // while set, the loop does not read (a stopped aggregator)
+    atomic_bool quit;      // ends the loop
     int messages;          // messages received
     int heartbeats;        // header-only messages
     bool seq_ok;           // sequence numbers 0, 1, 2, ... without gaps
@@ -64,7 +71,7 @@ static void *s_fake_agg(void *arg)
     int64_t end_at = INT64_MAX;
     uint32_t want_seq = 0;
     bool first = true;
-    while (wbi_now_ms() < deadline && wbi_now_ms() < end_at) {
+    while (wbi_now_ms() < deadline && wbi_now_ms() < end_at && !atomic_load(&fa->quit)) {
         if (atomic_load(&fa->stalled)) {
             struct timespec ts = {0, 1000000};
             nanosleep(&ts, NULL);
@@ -130,18 +137,29 @@ static void *s_fake_agg(void *arg)
     return NULL;
 }
 
-// Binds the fake aggregator's ROUTER on an ephemeral port.
-static void s_fake_start(fake_agg_t *fa, pthread_t *th)
+// Binds the fake aggregator's ROUTER (a CURVE server) on bind.
+static void s_fake_start_at(fake_agg_t *fa, pthread_t *th, const char *bind)
 {
+    if (!s_server_pub[0])
+        CHECK_EQ(zmq_curve_keypair(s_server_pub, s_server_sec), 0);
     fa->ctx = zmq_ctx_new();
     fa->router = zmq_socket(fa->ctx, ZMQ_ROUTER);
     CHECK(fa->router != NULL);
     int hwm = 1; // a stalled aggregator backs up quickly
+    int on = 1;
     zmq_setsockopt(fa->router, ZMQ_RCVHWM, &hwm, sizeof(hwm));
-    CHECK_EQ(zmq_bind(fa->router, "tcp://127.0.0.1:*"), 0);
+    CHECK_EQ(zmq_setsockopt(fa->router, ZMQ_CURVE_SERVER, &on, sizeof(on)), 0);
+    CHECK_EQ(zmq_setsockopt(fa->router, ZMQ_CURVE_SECRETKEY, s_server_sec, 40), 0);
+    CHECK_EQ(zmq_bind(fa->router, bind), 0);
     size_t len = sizeof(fa->endpoint);
     CHECK_EQ(zmq_getsockopt(fa->router, ZMQ_LAST_ENDPOINT, fa->endpoint, &len), 0);
     CHECK_EQ(pthread_create(th, NULL, s_fake_agg, fa), 0);
+}
+
+// Binds the fake aggregator's ROUTER on an ephemeral port.
+static void s_fake_start(fake_agg_t *fa, pthread_t *th)
+{
+    s_fake_start_at(fa, th, "tcp://127.0.0.1:*");
 }
 
 // Joins the fake aggregator and frees its socket and context.
@@ -170,6 +188,13 @@ static wandb_settings_t *s_settings(const char *endpoint, const char *finish_ms)
     CHECK_OK(wandb_settings_new(&s));
     CHECK_OK(wandb_settings_set(s, "aggregator", endpoint));
     CHECK_OK(wandb_settings_set(s, "secret", "s3cret"));
+    char pub[41], sec[41];
+    CHECK_EQ(zmq_curve_keypair(pub, sec), 0);
+    if (!s_server_pub[0])
+        CHECK_EQ(zmq_curve_keypair(s_server_pub, s_server_sec), 0);
+    CHECK_OK(wandb_settings_set(s, "aggregator_server_key", s_server_pub));
+    CHECK_OK(wandb_settings_set(s, "aggregator_client_key", pub));
+    CHECK_OK(wandb_settings_set(s, "aggregator_client_secret", sec));
     CHECK_OK(wandb_settings_set(s, "project", "p"));
     CHECK_OK(wandb_settings_set(s, "run_id", "iorun1"));
     CHECK_OK(wandb_settings_set(s, "rank", "1"));
@@ -438,10 +463,25 @@ static void test_modes_and_errors(void)
     CHECK_OK(wandb_log(run, WANDB_DOUBLE("x", 1)));
     CHECK_OK(wandb_finish(&run, 0));
     CHECK(wandb_run() == NULL);
+    // Offline: the in-process aggregator journals under dir, no backend, no key.
+    char dir[] = "/tmp/wbt-offline-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
     CHECK_OK(wandb_settings_set(s, "mode", "offline"));
-    CHECK_ERR(wandb_init(s, &run), WANDB_ENOTSUP);
-    CHECK(strstr(wandb_settings_errmsg(s), "offline") != NULL);
-    CHECK(run == NULL && wandb_run() == NULL);
+    CHECK_OK(wandb_settings_set(s, "aggregator", NULL));
+    CHECK_OK(wandb_settings_set(s, "api_key", NULL));
+    CHECK_OK(wandb_settings_set(s, "dir", dir));
+    CHECK_OK(wandb_init(s, &run));
+    CHECK_OK(wandb_log(run, WANDB_DOUBLE("x", 1)));
+    CHECK_OK(wandb_finish(&run, 0));
+    DIR *d = opendir(dir);
+    CHECK(d != NULL);
+    int journals = 0;
+    for (struct dirent *e = readdir(d); e; e = readdir(d))
+        journals += strncmp(e->d_name, "journal-", 8) == 0;
+    closedir(d);
+    CHECK_EQ(journals, 1);
+    CHECK_OK(wandb_settings_set(s, "dir", NULL));
+    CHECK_OK(wandb_settings_set(s, "aggregator", "tcp://127.0.0.1:1"));
     // Resume is not implemented: allow, must and auto are refused; never is a new run.
     CHECK_OK(wandb_settings_set(s, "mode", "online"));
     const char *resumes[] = {"allow", "must", "auto"};
@@ -475,7 +515,47 @@ static void test_modes_and_errors(void)
     wandb_shutdown();
 }
 
-WBT_MAIN({"init_log_finish", test_init_log_finish}, {"finish_times_out", test_finish_times_out},
+// A new connection (the aggregator went away and came back on the same
+// endpoint) starts with the run's HELLO again, before any other record.
+static void test_rehello_on_reconnect(void)
+{
+    fake_agg_t a = {.answer_finish = true};
+    pthread_t th;
+    s_fake_start(&a, &th);
+    char endpoint[128];
+    snprintf(endpoint, sizeof(endpoint), "%s", a.endpoint);
+    wandb_settings_t *s = s_settings(endpoint, "5000");
+    wandb_run_t *run = NULL;
+    CHECK_OK(wandb_init(s, &run));
+    for (int i = 0; i < 10; i++)
+        CHECK_OK(wandb_log(run, WANDB_DOUBLE("loss", i)));
+    struct timespec pause = {0, 300000000};
+    nanosleep(&pause, NULL);
+    atomic_store(&a.quit, true);
+    s_fake_stop(&a, th);
+    CHECK(a.hello_first);
+    CHECK_EQ(a.rows, 10);
+    fake_agg_t b = {.answer_finish = true};
+    s_fake_start_at(&b, &th, endpoint);
+    nanosleep(&pause, NULL); // reconnected (every 100 ms), HELLO said again
+    for (int i = 10; i < 20; i++)
+        CHECK_OK(wandb_log(run, WANDB_DOUBLE("loss", i)));
+    CHECK_OK(wandb_finish(&run, 0));
+    s_fake_stop(&b, th);
+    CHECK(b.hello_first);
+    json_error_t jerr;
+    json_t *hello = json_loads(b.hello, 0, &jerr);
+    CHECK(hello != NULL);
+    CHECK_STREQ(json_string_value(json_object_get(hello, "run_id")), "iorun1");
+    CHECK_STREQ(json_string_value(json_object_get(hello, "secret")), "s3cret");
+    json_decref(hello);
+    CHECK_EQ(b.rows, 10);
+    CHECK(b.finish_seen);
+    wandb_settings_destroy(&s);
+}
+
+WBT_MAIN({"rehello_on_reconnect", test_rehello_on_reconnect},
+         {"init_log_finish", test_init_log_finish}, {"finish_times_out", test_finish_times_out},
          {"backpressure", test_backpressure}, {"no_aggregator", test_no_aggregator},
          {"modes_and_errors", test_modes_and_errors},
          {"save_while_logging", test_save_while_logging})

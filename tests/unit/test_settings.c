@@ -366,7 +366,46 @@ static void test_random_id(void)
     CHECK_EQ(distinct, 36); // 1600 draws cover all 36 characters
 }
 
-WBT_MAIN({"defaults", test_defaults}, {"env_and_precedence", test_env_and_precedence},
-         {"rank_detection", test_rank_detection}, {"set_errors", test_set_errors},
-         {"env_errors", test_env_errors}, {"config_json", test_config_json},
-         {"api_key_netrc", test_api_key_netrc}, {"random_id", test_random_id})
+// The transport security settings: Z85 keys (never echoed), curve or plain.
+static void test_transport_keys(void)
+{
+    s_clear_env();
+    const char *key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+    s_expect_set_error("aggregator_server_key", "short",
+                       "invalid setting 'aggregator_server_key': not a CURVE key (40 characters "
+                       "of Z85)");
+    s_expect_set_error("aggregator_client_secret", "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf~",
+                       "invalid setting 'aggregator_client_secret': not a CURVE key (40 "
+                       "characters of Z85)");
+    s_expect_set_error("transport_security", "none",
+                       "invalid setting 'transport_security': 'none' is not one of curve, plain");
+    wandb_settings_t *s = NULL;
+    CHECK_OK(wandb_settings_new(&s));
+    CHECK_OK(wandb_settings_set(s, "aggregator_server_key", key));
+    CHECK_OK(wandb_settings_set(s, "aggregator_client_key", key));
+    setenv("WANDB_AGGREGATOR_CLIENT_SECRET", key, 1);
+    wbi_cfg_t cfg;
+    char err[WBI_ERRMSG_BYTES];
+    CHECK_OK(wbi_settings_resolve(s, &cfg, err, sizeof(err)));
+    CHECK_STREQ(cfg.server_key, key);
+    CHECK_STREQ(cfg.client_key, key);
+    CHECK_STREQ(cfg.client_secret, key);
+    CHECK(!cfg.transport_plain);
+    wbi_cfg_release(&cfg);
+    setenv("WANDB_TRANSPORT_SECURITY", "plain", 1);
+    CHECK_OK(wbi_settings_resolve(s, &cfg, err, sizeof(err)));
+    CHECK(cfg.transport_plain);
+    wbi_cfg_release(&cfg);
+    setenv("WANDB_AGGREGATOR_CLIENT_SECRET", "not-a-key", 1);
+    s_expect_resolve_error(s, "invalid environment variable WANDB_AGGREGATOR_CLIENT_SECRET: not "
+                              "a CURVE key (40 characters of Z85)");
+    unsetenv("WANDB_AGGREGATOR_CLIENT_SECRET");
+    unsetenv("WANDB_TRANSPORT_SECURITY");
+    wandb_settings_destroy(&s);
+}
+
+WBT_MAIN({"transport_keys", test_transport_keys}, {"defaults", test_defaults},
+         {"env_and_precedence", test_env_and_precedence}, {"rank_detection", test_rank_detection},
+         {"set_errors", test_set_errors}, {"env_errors", test_env_errors},
+         {"config_json", test_config_json}, {"api_key_netrc", test_api_key_netrc},
+         {"random_id", test_random_id})

@@ -1,0 +1,480 @@
+//  outlet.c - the aggregator's sink: journal every output, then hand it to the backend
+//  SPDX-License-Identifier: MIT
+//
+//  Each sink call appends one record (journal/records.h) before the backend
+//  sees the data, so whatever the backend does not acknowledge stays on disk
+//  for `wandb-mpi sync`. The backend's acknowledgements come back on its own
+//  thread (s_on_ack) and are journaled as ACK records.
+#include "aggregator/outlet.h"
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/random.h"
+#include "journal/journal.h"
+#include "journal/records.h"
+#include <jansson.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define S_FLUSH_MS 1000 // default journal flush interval
+
+// One run as the outlet knows it.
+typedef struct s_orun {
+    struct s_orun *next;        // next run of the outlet
+    uint32_t no;                // the run's number in the journal (1, 2, ...)
+    char *run_id;               // for messages
+    wbi_backend_run_t *bk;      // the backend's run; NULL offline
+    uint64_t lines;             // history lines handed over (loop thread)
+    atomic_uint_fast64_t acked; // lines the backend acknowledged (backend thread)
+    atomic_bool completed;      // the final state was acknowledged (backend thread)
+    bool finished;              // finish handed over
+} s_orun_t;
+
+struct wbi_outlet {
+    wbi_journal_t *journal; // the journal; NULL when none was asked for
+    wbi_backend_t *backend; // NULL offline
+    s_orun_t *runs;         // every run, newest first
+    uint32_t nruns;         // runs opened (the last number given)
+    int flush_ms;           // journal flush interval
+    int64_t last_flush_ms;  // when the journal was last flushed
+    uint64_t journal_drops; // appends the journal refused
+    bool warned_journal;    // the first refusal was logged
+    char dir[PATH_MAX];     // the journal directory ("" without one)
+    void (*reply)(void *, const void *, size_t, const void *, size_t); // see the options
+    void *reply_arg;                                                   // first argument of reply
+};
+
+// Appends one record; a refusal is counted and logged once (the data still
+// goes to the backend, but is no longer safe from its failures).
+static void s_append2(wbi_outlet_t *self, uint8_t type, uint32_t run, const void *a, size_t alen,
+                      const void *b, size_t blen)
+{
+    if (!self->journal)
+        return;
+    wandb_err rc = wbi_journal_append2(self->journal, type, run, a, alen, b, blen);
+    if (rc == WANDB_OK)
+        return;
+    self->journal_drops++;
+    if (!self->warned_journal) {
+        self->warned_journal = true;
+        wbi_err("journal '%s': record refused: %s (%s); later refusals are counted", self->dir,
+                wandb_strerror(rc), wbi_journal_errmsg(self->journal));
+    }
+}
+
+// Appends a record with one payload part.
+static void s_append(wbi_outlet_t *self, uint8_t type, uint32_t run, const void *p, size_t len)
+{
+    s_append2(self, type, run, p, len, NULL, 0);
+}
+
+// Appends a JSON object record made by json_pack (NULL: out of memory, counted).
+static void s_append_json(wbi_outlet_t *self, uint8_t type, uint32_t run, json_t *obj)
+{
+    char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    if (!text) {
+        self->journal_drops += self->journal != NULL;
+        return;
+    }
+    s_append(self, type, run, text, strlen(text));
+    free(text);
+}
+
+// --- the backend's acknowledgements (backend thread) ------------------------
+
+static void s_on_ack(void *arg, void *tag, const wbi_backend_ack_t *ack)
+{
+    wbi_outlet_t *self = arg;
+    s_orun_t *run = tag;
+    atomic_store(&run->acked, ack->lines);
+    if (ack->completed)
+        atomic_store(&run->completed, true);
+    char buf[128];
+    int n = snprintf(buf, sizeof buf, "{\"first_offset\":%lld,\"lines\":%llu,\"completed\":%s}",
+                     (long long)ack->first_offset, (unsigned long long)ack->lines,
+                     ack->completed ? "true" : "false");
+    if (self->journal)
+        wbi_journal_append(self->journal, WBI_JR_ACK, run->no, buf, (size_t)n);
+}
+
+// --- the sink ----------------------------------------------------------------
+
+static void *s_open(void *arg, const wbi_run_meta_t *meta)
+{
+    wbi_outlet_t *self = arg;
+    s_orun_t *run = wbi_calloc(1, sizeof(*run));
+    if (!run)
+        return NULL;
+    run->run_id = wbi_strdup(meta->run_id);
+    if (!run->run_id) {
+        wbi_free(run);
+        return NULL;
+    }
+    run->no = ++self->nruns;
+    atomic_init(&run->acked, 0);
+    atomic_init(&run->completed, false);
+    json_error_t jerr;
+    json_t *config = meta->config_json ? json_loads(meta->config_json, 0, &jerr) : NULL;
+    s_append_json(self, WBI_JR_RUN, run->no,
+                  json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o?}",
+                            "run_id", meta->run_id, "project", meta->project, "entity",
+                            meta->entity, "group", meta->group, "job_type", meta->job_type,
+                            "display_name", meta->display_name, "notes", meta->notes, "host",
+                            meta->host, "program", meta->program, "tags", meta->tags, "config",
+                            config));
+    if (self->backend) {
+        wbi_run_meta_t m = *meta;
+        m.tag = run;
+        run->bk = wbi_backend_run_open(self->backend, &m);
+        if (!run->bk) {
+            wbi_free(run->run_id);
+            wbi_free(run);
+            return NULL;
+        }
+    }
+    run->next = self->runs;
+    self->runs = run;
+    return run;
+}
+
+static void s_history(void *arg, void *r, const char *line, size_t len)
+{
+    wbi_outlet_t *self = arg;
+    s_orun_t *run = r;
+    s_append(self, WBI_JR_HISTORY, run->no, line, len);
+    run->lines++;
+    if (run->bk)
+        wbi_backend_run_history(self->backend, run->bk, line, len);
+}
+
+static void s_summary(void *arg, void *r, const char *json, size_t len)
+{
+    wbi_outlet_t *self = arg;
+    s_orun_t *run = r;
+    s_append(self, WBI_JR_SUMMARY, run->no, json, len);
+    if (run->bk)
+        wbi_backend_run_summary(self->backend, run->bk, json, len);
+}
+
+static void s_config(void *arg, void *r, const char *json)
+{
+    wbi_outlet_t *self = arg;
+    s_orun_t *run = r;
+    s_append(self, WBI_JR_CONFIG, run->no, json, strlen(json));
+    if (run->bk)
+        wbi_backend_run_config(self->backend, run->bk, json);
+}
+
+static void s_alert(void *arg, void *r, const char *title, const char *text, const char *level,
+                    int64_t wait_ms)
+{
+    wbi_outlet_t *self = arg;
+    s_orun_t *run = r;
+    s_append_json(self, WBI_JR_ALERT, run->no,
+                  json_pack("{s:s, s:s, s:s, s:I}", "title", title, "text", text ? text : "",
+                            "level", level ? level : "INFO", "wait_ms", (json_int_t)wait_ms));
+    if (run->bk)
+        wbi_backend_run_alert(self->backend, run->bk, title, text, level, wait_ms);
+}
+
+static void s_preempting(void *arg, void *r)
+{
+    wbi_outlet_t *self = arg;
+    s_orun_t *run = r;
+    s_append(self, WBI_JR_PREEMPTING, run->no, "", 0);
+    if (run->bk)
+        wbi_backend_run_preempting(self->backend, run->bk);
+}
+
+static void s_file(void *arg, void *r, const char *name, char **data_p, size_t len)
+{
+    wbi_outlet_t *self = arg;
+    s_orun_t *run = r;
+    size_t nlen = strlen(name);
+    uint8_t *head = wbi_malloc(4 + nlen);
+    if (head) {
+        uint32_t n32 = (uint32_t)nlen;
+        for (int i = 0; i < 4; i++)
+            head[i] = (uint8_t)(n32 >> (8 * i));
+        memcpy(head + 4, name, nlen);
+        s_append2(self, WBI_JR_FILE, run->no, head, 4 + nlen, *data_p, len);
+        wbi_free(head);
+    } else {
+        self->journal_drops += self->journal != NULL;
+    }
+    if (run->bk) {
+        wandb_err rc = wbi_backend_run_file(self->backend, run->bk, name, data_p, len);
+        if (rc != WANDB_OK)
+            wbi_warn("run '%s': file '%s' not queued for upload: %s (kept in the journal)",
+                     run->run_id, name, wandb_strerror(rc));
+    } else {
+        wbi_free(*data_p);
+        *data_p = NULL;
+    }
+}
+
+static void s_finish(void *arg, void *r, int exit_code)
+{
+    wbi_outlet_t *self = arg;
+    s_orun_t *run = r;
+    char buf[48];
+    int n = snprintf(buf, sizeof buf, "{\"exit_code\":%d}", exit_code);
+    s_append(self, WBI_JR_FINISH, run->no, buf, (size_t)n);
+    run->finished = true;
+    if (run->bk)
+        wbi_backend_run_finish(self->backend, run->bk, exit_code);
+}
+
+static void s_abandon(void *arg, void *r)
+{
+    wbi_outlet_t *self = arg;
+    s_orun_t *run = r;
+    s_append(self, WBI_JR_ABANDON, run->no, "", 0);
+    if (run->bk)
+        wbi_backend_run_abandon(self->backend, run->bk);
+}
+
+static bool s_entity(void *arg, void *r, char *buf, size_t len)
+{
+    wbi_outlet_t *self = arg;
+    s_orun_t *run = r;
+    return run->bk && wbi_backend_run_entity(self->backend, run->bk, buf, len);
+}
+
+// Sends a reply to a peer through the aggregator's socket.
+static void s_reply(void *arg, const void *peer, size_t peer_len, const void *msg, size_t len)
+{
+    wbi_outlet_t *self = arg;
+    if (self->reply)
+        self->reply(self->reply_arg, peer, peer_len, msg, len);
+}
+
+void wbi_outlet_sink(wbi_outlet_t *self, wbi_agg_sink_t *sink)
+{
+    sink->arg = self;
+    sink->open = s_open;
+    sink->history = s_history;
+    sink->summary = s_summary;
+    sink->config = s_config;
+    sink->alert = s_alert;
+    sink->preempting = s_preempting;
+    sink->file = s_file;
+    sink->finish = s_finish;
+    sink->abandon = s_abandon;
+    sink->entity = s_entity;
+    sink->reply = s_reply;
+}
+
+// --- life cycle ----------------------------------------------------------------
+
+// Creates the journal directory under parent and writes the SESSION record.
+static wandb_err s_open_journal(wbi_outlet_t *self, const wbi_outlet_opts_t *opts, char *err,
+                                size_t errlen)
+{
+    char stamp[32];
+    char rnd[9];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    if (wbi_random_id(rnd, 8) != WANDB_OK) {
+        snprintf(err, errlen, "cannot name the journal: no randomness");
+        return WANDB_EIO;
+    }
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof path, "%s/journal-%s-%s", opts->journal_dir, stamp, rnd);
+    if (n < 0 || (size_t)n >= sizeof path) {
+        snprintf(err, errlen, "journal directory '%.200s' is too long", opts->journal_dir);
+        return WANDB_EINVAL;
+    }
+    wbi_journal_opts_t jo = {.max_bytes = opts->journal_max_bytes};
+    wandb_err rc = wbi_journal_open(&self->journal, path, &jo, err, errlen);
+    if (rc != WANDB_OK)
+        return rc;
+    if (!realpath(path, self->dir))
+        snprintf(self->dir, sizeof self->dir, "%s", path);
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    const char *url = opts->offline ? NULL : opts->backend.base_url;
+    s_append_json(self, WBI_JR_SESSION, 0,
+                  json_pack("{s:i, s:f, s:s, s:s?, s:s, s:i}", "version", WBI_JR_VERSION, "created",
+                            wbi_now_unix(), "mode", opts->offline ? "offline" : "online",
+                            "base_url", url, "host", host, "pid", (int)getpid()));
+    return wbi_journal_flush(self->journal);
+}
+
+wandb_err wbi_outlet_new(wbi_outlet_t **out, const wbi_outlet_opts_t *opts, char *err,
+                         size_t errlen)
+{
+    char scratch[8];
+    if (!err || !errlen) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
+    err[0] = '\0';
+    if (!out || !opts)
+        return WANDB_EINVAL;
+    *out = NULL;
+    if (opts->offline && !opts->journal_dir) {
+        snprintf(err, errlen, "offline mode needs a journal directory (the dir setting)");
+        return WANDB_EINVAL;
+    }
+    wbi_outlet_t *self = wbi_calloc(1, sizeof(*self));
+    if (!self)
+        return WANDB_ENOMEM;
+    self->flush_ms = opts->journal_flush_ms > 0 ? opts->journal_flush_ms : S_FLUSH_MS;
+    self->last_flush_ms = wbi_now_ms();
+    self->reply = opts->reply;
+    self->reply_arg = opts->reply_arg;
+    wandb_err rc = WANDB_OK;
+    if (opts->journal_dir) {
+        rc = s_open_journal(self, opts, err, errlen);
+        if (rc != WANDB_OK)
+            goto out_free;
+    }
+    if (!opts->offline) {
+        wbi_backend_opts_t bo = opts->backend;
+        bo.on_ack = s_on_ack;
+        bo.ack_arg = self;
+        rc = wbi_backend_new(&self->backend, &bo);
+        if (rc != WANDB_OK) {
+            snprintf(err, errlen, "cannot start the backend client for '%.200s': %s",
+                     bo.base_url ? bo.base_url : "", wandb_strerror(rc));
+            goto out_free;
+        }
+    }
+    *out = self;
+    return WANDB_OK;
+out_free:
+    wbi_outlet_destroy(&self);
+    return rc;
+}
+
+void wbi_outlet_destroy(wbi_outlet_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    wbi_outlet_t *self = *self_p;
+    *self_p = NULL;
+    wbi_backend_destroy(&self->backend); // no acknowledgement arrives after this
+    wbi_journal_close(&self->journal);
+    while (self->runs) {
+        s_orun_t *run = self->runs;
+        self->runs = run->next;
+        wbi_free(run->run_id);
+        wbi_free(run);
+    }
+    wbi_free(self);
+}
+
+void wbi_outlet_tick(wbi_outlet_t *self, int64_t mono_ms)
+{
+    if (!self->journal || mono_ms - self->last_flush_ms < self->flush_ms)
+        return;
+    self->last_flush_ms = mono_ms;
+    wandb_err rc = wbi_journal_flush(self->journal);
+    if (rc != WANDB_OK && !self->warned_journal) {
+        self->warned_journal = true;
+        wbi_err("journal '%s': flush failed: %s (%s)", self->dir, wandb_strerror(rc),
+                wbi_journal_errmsg(self->journal));
+    }
+}
+
+void wbi_outlet_get_stats(wbi_outlet_t *self, wbi_outlet_stats_t *out)
+{
+    *out = (wbi_outlet_stats_t){.journal_drops = self->journal_drops};
+    for (const s_orun_t *run = self->runs; run; run = run->next) {
+        uint64_t acked = atomic_load(&run->acked);
+        out->runs++;
+        out->lines += run->lines;
+        out->lines_acked += acked < run->lines ? acked : run->lines;
+        out->finishes += run->finished;
+        out->finishes_acked += run->finished && atomic_load(&run->completed);
+    }
+    if (self->journal) {
+        wbi_journal_stats_t js;
+        wbi_journal_get_stats(self->journal, &js);
+        out->journal_drops = js.dropped_full + js.dropped_io;
+    }
+}
+
+const char *wbi_outlet_journal_dir(const wbi_outlet_t *self)
+{
+    return self ? self->dir : "";
+}
+
+// The error that explains the journal's refusals.
+static wandb_err s_journal_err(wbi_outlet_t *self)
+{
+    wbi_journal_stats_t js;
+    wbi_journal_get_stats(self->journal, &js);
+    return js.dropped_io ? WANDB_EIO : WANDB_EFULL;
+}
+
+wandb_err wbi_outlet_finish(wbi_outlet_t *self, int timeout_ms)
+{
+    int64_t deadline = wbi_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    wandb_err jrc = self->journal ? wbi_journal_flush(self->journal) : WANDB_OK;
+    wandb_err drc = WANDB_OK;
+    if (self->backend) {
+        int64_t left = deadline - wbi_now_ms();
+        drc = wbi_backend_drain(self->backend, left > 0 ? (int)left : 0);
+    }
+    // Acknowledgements that arrived during the drain are journaled too.
+    if (self->journal && wbi_journal_flush(self->journal) != WANDB_OK && jrc == WANDB_OK)
+        jrc = WANDB_EIO;
+    wbi_outlet_stats_t st;
+    wbi_outlet_get_stats(self, &st);
+    uint64_t pending = st.lines - st.lines_acked;
+    uint64_t states = st.finishes - st.finishes_acked;
+    if (!self->backend) {
+        if (st.journal_drops || jrc != WANDB_OK) {
+            wbi_err("offline: the journal '%s' lost %llu records: %s", self->dir,
+                    (unsigned long long)st.journal_drops, wbi_journal_errmsg(self->journal));
+            return st.journal_drops ? s_journal_err(self) : jrc;
+        }
+        wbi_log(WANDB_LOG_NOTICE,
+                "offline: %llu runs, %llu history rows kept in '%s'; upload them with: "
+                "wandb-mpi sync '%s'",
+                (unsigned long long)st.runs, (unsigned long long)st.lines, self->dir, self->dir);
+        return WANDB_OK;
+    }
+    wandb_err rc = wbi_backend_result(self->backend);
+    if (rc == WANDB_OK && (pending || states || drc != WANDB_OK))
+        rc = WANDB_ETIMEDOUT;
+    if (rc == WANDB_OK) {
+        // Everything arrived; the journal only could not have saved it from an outage.
+        if (st.journal_drops)
+            wbi_warn("journal '%s' refused %llu records (%s); the backend acknowledged them all",
+                     self->dir, (unsigned long long)st.journal_drops,
+                     wbi_journal_errmsg(self->journal));
+        return WANDB_OK;
+    }
+    const char *why = rc == WANDB_ETIMEDOUT ? "not acknowledged before the finish deadline"
+                                            : wbi_backend_errmsg(self->backend);
+    if (self->journal && !st.journal_drops) {
+        wbi_err("%llu history rows and %llu final states of %llu runs are not on the backend "
+                "(%s); they are kept in the journal: wandb-mpi sync '%s'",
+                (unsigned long long)pending, (unsigned long long)states,
+                (unsigned long long)st.runs, why, self->dir);
+    } else if (self->journal) {
+        wbi_err("%llu history rows and %llu final states of %llu runs are not on the backend "
+                "(%s), and the journal refused %llu records (%s): what it kept is uploaded by "
+                "wandb-mpi sync '%s'",
+                (unsigned long long)pending, (unsigned long long)states,
+                (unsigned long long)st.runs, why, (unsigned long long)st.journal_drops,
+                wbi_journal_errmsg(self->journal), self->dir);
+    } else {
+        wbi_err("%llu history rows and %llu final states of %llu runs are not on the backend "
+                "(%s), and there is no journal: they are lost",
+                (unsigned long long)pending, (unsigned long long)states,
+                (unsigned long long)st.runs, why);
+    }
+    return rc;
+}

@@ -1,0 +1,71 @@
+//  outlet.h - where the aggregator's output goes: the journal, then the backend
+//  SPDX-License-Identifier: MIT
+//
+//  The aggregator's sink (aggregator/run.h) points here. Every call is first
+//  appended to an on-disk journal (src/journal; records in
+//  journal/records.h), then handed to the backend client when there is one
+//  (online); offline there is none and nothing leaves the machine. The
+//  backend reports what the server acknowledged; that is journaled too (ACK
+//  records), so `wandb-mpi sync` later sends exactly what is missing.
+//  Durability: a record is on disk once the next journal flush (every
+//  journal_flush_ms, and at finish) returned; docs/journal.md.
+//  Thread: the aggregator's loop thread calls everything except that the
+//  backend thread delivers acknowledgements (per-run counters are atomic,
+//  the journal locks itself); finish and destroy come after the loop ended.
+#ifndef WBI_AGG_OUTLET_H
+#define WBI_AGG_OUTLET_H
+
+#include "aggregator/run.h"
+#include "backend/backend.h"
+
+typedef struct wbi_outlet wbi_outlet_t;
+
+typedef struct {
+    const char *journal_dir;    // parent of this aggregator's journal directory; NULL: none
+    bool offline;               // no backend: the journal only
+    int journal_flush_ms;       // journal flush (and fsync) interval; 0: 1000
+    uint64_t journal_max_bytes; // cap on the journal's size; 0: the journal's default (1 GiB)
+    wbi_backend_opts_t backend; // online: the backend client's options
+    // Replies to peers (WELCOME, FINISHED) go here: the sink's reply.
+    void (*reply)(void *arg, const void *peer, size_t peer_len, const void *msg, size_t len);
+    void *reply_arg; // first argument of reply
+} wbi_outlet_opts_t;
+
+typedef struct {
+    uint64_t runs;           // runs opened
+    uint64_t lines;          // history lines handed over
+    uint64_t lines_acked;    // of those, acknowledged by the backend
+    uint64_t finishes;       // runs finished
+    uint64_t finishes_acked; // of those, whose final state the backend acknowledged
+    uint64_t journal_drops;  // records the journal refused (full, write error)
+} wbi_outlet_stats_t;
+
+// Opens the journal in a new directory under opts->journal_dir (named
+// "journal-<UTC time>-<random>") and, online, starts the backend client.
+// On error, err names what failed. Returns a new object in *out; destroy it
+// with wbi_outlet_destroy().
+wandb_err wbi_outlet_new(wbi_outlet_t **out, const wbi_outlet_opts_t *opts, char *err,
+                         size_t errlen);
+// Stops the backend (without waiting: call finish first), closes the
+// journal, frees every run and sets *self_p to NULL. NULL-safe.
+void wbi_outlet_destroy(wbi_outlet_t **self_p);
+// Fills every callback of *sink, pointing them at self (reply forwards to
+// opts->reply).
+void wbi_outlet_sink(wbi_outlet_t *self, wbi_agg_sink_t *sink);
+// Flushes the journal when journal_flush_ms passed since the last flush.
+void wbi_outlet_tick(wbi_outlet_t *self, int64_t mono_ms);
+// End of service: flushes the journal, waits at most timeout_ms for the
+// backend to acknowledge everything, and tells the truth: WANDB_OK when
+// every line and final state was acknowledged (offline: journaled);
+// WANDB_EAUTH when the backend refused the API key; WANDB_EBACKEND when it
+// refused a request; WANDB_ETIMEDOUT when data was still unacknowledged at
+// the deadline; WANDB_EIO/WANDB_EFULL when the journal lost records. Every
+// outcome but OK is logged with the pending counts and the exact
+// `wandb-mpi sync` command; nothing is discarded.
+wandb_err wbi_outlet_finish(wbi_outlet_t *self, int timeout_ms);
+// The journal directory (absolute when it could be resolved); "" without
+// a journal. Borrowed: valid until destroy.
+const char *wbi_outlet_journal_dir(const wbi_outlet_t *self);
+void wbi_outlet_get_stats(wbi_outlet_t *self, wbi_outlet_stats_t *out);
+
+#endif
