@@ -9,6 +9,7 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/zmon.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -160,23 +161,9 @@ static void s_answer(wbi_zap_t *self)
 // Reads one monitor event (two frames) and counts failed handshakes.
 static void s_monitor(wbi_zap_t *self)
 {
-    zmq_msg_t ev;
-    zmq_msg_init(&ev);
-    if (zmq_msg_recv(&ev, self->mon, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&ev);
+    uint16_t event;
+    if (!wbi_zmon_read(self->mon, &event))
         return;
-    }
-    uint16_t event = 0;
-    if (zmq_msg_size(&ev) >= 2)
-        memcpy(&event, zmq_msg_data(&ev), sizeof event);
-    bool more = zmq_msg_more(&ev);
-    zmq_msg_close(&ev);
-    while (more) { // the address frame
-        zmq_msg_t part;
-        zmq_msg_init(&part);
-        more = zmq_msg_recv(&part, self->mon, 0) >= 0 && zmq_msg_more(&part);
-        zmq_msg_close(&part);
-    }
     if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                  ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)) {
         atomic_fetch_add(&self->counts[S_FAILED], 1);

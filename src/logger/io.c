@@ -8,6 +8,7 @@
 #include "common/random.h"
 #include "common/tsan.h"
 #include "common/wire.h"
+#include "common/zmon.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -101,23 +102,9 @@ static bool s_send_hello(wbi_io_t *self)
 // new connection that must say HELLO again; a refused one is logged once.
 static void s_monitor(wbi_io_t *self)
 {
-    zmq_msg_t ev;
-    zmq_msg_init(&ev);
-    if (zmq_msg_recv(&ev, self->mon, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&ev);
+    uint16_t event;
+    if (!wbi_zmon_read(self->mon, &event))
         return;
-    }
-    uint16_t event = 0;
-    if (zmq_msg_size(&ev) >= 2)
-        memcpy(&event, zmq_msg_data(&ev), sizeof event);
-    bool more = zmq_msg_more(&ev);
-    zmq_msg_close(&ev);
-    while (more) {
-        zmq_msg_t part;
-        zmq_msg_init(&part);
-        more = zmq_msg_recv(&part, self->mon, 0) >= 0 && zmq_msg_more(&part);
-        zmq_msg_close(&part);
-    }
     if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
         if (self->handshakes++ > 0) {
             self->rehello = true;

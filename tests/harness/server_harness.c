@@ -269,6 +269,26 @@ int wbt_wait_exit(pid_t pid, int timeout_ms)
     }
 }
 
+// Runs a program, keeps its stdout, waits (bounded) for its exit code.
+int wbt_run_capture(const char *const *argv, char *out, size_t len, int timeout_ms)
+{
+    int fd = -1;
+    pid_t pid = wbt_spawn(argv, &fd);
+    size_t got = 0;
+    ssize_t k;
+    while (got + 1 < len && (k = read(fd, out + got, len - 1 - got)) > 0)
+        got += (size_t)k;
+    out[got] = '\0';
+    close(fd);
+    int code = wbt_wait_exit(pid, timeout_ms);
+    if (code < 0) {
+        kill(pid, SIGKILL);
+        wbt_wait_exit(pid, 2000);
+        WBT_FAIL("'%s' did not end within %d ms", argv[0], timeout_ms);
+    }
+    return code;
+}
+
 // Reads a program's stdout until the line that starts with prefix.
 void wbt_read_line(int fd, const char *prefix, int timeout_ms, char *out, size_t len)
 {

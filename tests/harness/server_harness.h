@@ -68,6 +68,11 @@ pid_t wbt_spawn(const char *const *argv, int *out_fd);
 // signal when killed), or -1 when it still runs.
 int wbt_wait_exit(pid_t pid, int timeout_ms);
 
+// Runs argv to its end: its stdout (up to len - 1 bytes, NUL-terminated) in
+// out. Returns its exit code; a program still running after timeout_ms is
+// killed and fails the test.
+int wbt_run_capture(const char *const *argv, char *out, size_t len, int timeout_ms);
+
 // Reads fd until a line containing prefix, and copies what follows the prefix
 // on that line to out. Fails the test after timeout_ms or at end of file.
 void wbt_read_line(int fd, const char *prefix, int timeout_ms, char *out, size_t len);

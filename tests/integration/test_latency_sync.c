@@ -203,21 +203,8 @@ static int s_sync(const char *parent, char *out, size_t len, int64_t *ms)
         "--api-key", S_KEY,  "--request-budget", S_BUDGET,          "--timeout-ms", "60000",
         parent,      NULL};
     int64_t t0 = s_now_ms();
-    int fd = -1;
-    pid_t pid = wbt_spawn(argv, &fd);
-    size_t got = 0;
-    ssize_t k;
-    while (got + 1 < len && (k = read(fd, out + got, len - 1 - got)) > 0)
-        got += (size_t)k;
-    out[got] = '\0';
-    close(fd);
-    int code = wbt_wait_exit(pid, S_SYNC_MS);
+    int code = wbt_run_capture(argv, out, len, S_SYNC_MS);
     *ms = s_now_ms() - t0;
-    if (code < 0) {
-        kill(pid, SIGKILL);
-        wbt_wait_exit(pid, 2000);
-        WBT_FAIL("wandb-mpi sync did not end within %d ms", S_SYNC_MS);
-    }
     return code;
 }
 

@@ -43,17 +43,7 @@ static int s_sync(const wbt_server_t *srv, const char *const *args, char *out, s
     for (; args && *args && n < 15; args++)
         argv[n++] = *args;
     argv[n] = NULL;
-    int fd = -1;
-    pid_t pid = wbt_spawn(argv, &fd);
-    size_t got = 0;
-    ssize_t k;
-    while (got + 1 < len && (k = read(fd, out + got, len - 1 - got)) > 0)
-        got += (size_t)k;
-    out[got] = '\0';
-    close(fd);
-    int code = wbt_wait_exit(pid, S_SYNC_MS);
-    CHECK(code >= 0);
-    return code;
+    return wbt_run_capture(argv, out, len, S_SYNC_MS);
 }
 
 // The stored steps of a run, in order, into steps (at most max); returns how many.
