@@ -27,11 +27,8 @@
 extern "C" {
 #endif
 
-#define WANDB_VERSION_MAJOR 0
-#define WANDB_VERSION_MINOR 1
-#define WANDB_VERSION_PATCH 0
-#define WANDB_VERSION_HEX                                                                          \
-    ((WANDB_VERSION_MAJOR << 16) | (WANDB_VERSION_MINOR << 8) | WANDB_VERSION_PATCH)
+// WANDB_VERSION_MAJOR/MINOR/PATCH/STRING/HEX, generated from the build's project version.
+#include "wandb_version.h"
 
 #if defined(WANDB_STATIC_BUILD)
 #define WANDB_EXPORT
@@ -246,6 +243,15 @@ WANDB_EXPORT wandb_err wandb_define_metric(wandb_run_t *run, const char *name,
 #define WANDB_METRIC_HIDDEN 0x1u       // hide the metric in the UI
 #define WANDB_METRIC_NO_STEP_SYNC 0x2u // do not fill step_metric into rows automatically
 
+// Declares how the job run (docs/job-view.md) reduces the metric `name` (or
+// a glob ending in '*') across ranks at each step: a comma-separated list of
+// "mean", "min", "max", "sum", "std", "argmin", "argmax" (the ranks holding
+// the min and the max), or "none" (left out of the job run). Undeclared
+// numeric metrics get "mean". A later call replaces the earlier list. Only
+// the declarations of rank 0 (or of the run that joined first without one)
+// count. WANDB_EINVAL on a bad name or list. Thread: any.
+WANDB_EXPORT wandb_err wandb_define_reduce(wandb_run_t *run, const char *name, const char *reduce);
+
 // Sends an alert (the seed's Run.alert): title (1..63 characters), text,
 // level "INFO", "WARN" or "ERROR" (NULL: INFO), wait_ms the server-side
 // de-duplication window for the same title (< 0: 60000). Thread: any.
@@ -297,7 +303,8 @@ WANDB_EXPORT const char *wandb_run_project(const wandb_run_t *run);
 WANDB_EXPORT const char *wandb_run_entity(const wandb_run_t *run);
 // "entity/project/run_id" (entity may be empty until the backend names it).
 WANDB_EXPORT const char *wandb_run_path(const wandb_run_t *run);
-// base_url/entity/project/runs/run_id.
+// base_url/entity/project/runs/run_id; "" until the entity is known (the
+// settings name it, or the aggregator does when the run is welcomed).
 WANDB_EXPORT const char *wandb_run_url(const wandb_run_t *run);
 // The step the next committed row gets.
 WANDB_EXPORT int64_t wandb_run_step(const wandb_run_t *run);

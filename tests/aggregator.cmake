@@ -3,6 +3,8 @@ wandb_add_test(test_agg_run SOURCES unit/test_agg_run.c
   LIBS wbi_aggregator wbi_backend wbi_journal wbi_common LABELS unit TIMEOUT 30)
 wandb_add_test(test_agg_core SOURCES unit/test_agg_core.c
   LIBS wbi_aggregator wbi_backend wbi_journal wbi_common LABELS unit TIMEOUT 60)
+wandb_add_test(test_agg_jobview SOURCES unit/test_agg_jobview.c
+  LIBS wbi_aggregator wbi_backend wbi_journal wbi_common LABELS unit TIMEOUT 60)
 if(TARGET wbi_backend)
   # The real thread and ROUTER socket, with a backend that cannot connect.
   wandb_add_test(test_agg_socket SOURCES unit/test_agg_socket.c
@@ -13,6 +15,12 @@ if(TARGET wandb-mpi-server AND TARGET wandb-mpi-aggregator)
   wandb_add_test(test_agg_e2e SOURCES unit/test_agg_e2e.c harness/server_harness.c
     LIBS wbi_common LABELS integration TIMEOUT 90)
   add_dependencies(test_agg_e2e wandb-mpi-server wandb-mpi-aggregator)
+endif()
+# System metrics and console capture: the aggregator executable into the real server.
+if(TARGET wandb-mpi-server AND TARGET wandb-mpi-aggregator)
+  wandb_add_test(test_agg_system SOURCES unit/test_agg_system.c harness/server_harness.c
+    LIBS wbi_common LABELS integration TIMEOUT 90)
+  add_dependencies(test_agg_system wandb-mpi-server wandb-mpi-aggregator)
 endif()
 # The outlet: journal first, then the backend (offline here: the journal only).
 wandb_add_test(test_agg_outlet SOURCES unit/test_agg_outlet.c ../src/cli/jload.c

@@ -3,6 +3,9 @@ wandb_add_test(test_backend_retry SOURCES unit/test_backend_retry.c
   LIBS wbi_backend wbi_common LABELS unit TIMEOUT 30)
 wandb_add_test(test_backend_request SOURCES unit/test_backend_request.c
   LIBS wbi_backend wbi_common LABELS unit TIMEOUT 30)
+# wandb-events.jsonl and output.log parts of file_stream bodies.
+wandb_add_test(test_backend_stream SOURCES unit/test_backend_stream.c
+  LIBS wbi_backend wbi_common LABELS unit TIMEOUT 30)
 wandb_add_test(test_backend_list SOURCES unit/test_backend_list.c
   LIBS wbi_backend wbi_common LABELS unit TIMEOUT 30)
 # The scheduler on virtual time (no network, no sleeping).

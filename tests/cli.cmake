@@ -25,3 +25,11 @@ if(TARGET wandb-mpi-server)
   add_dependencies(test_latency_sync wandb-mpi wandb-mpi-server)
   set_tests_properties(test_latency_sync PROPERTIES SKIP_RETURN_CODE 77)
 endif()
+
+# wandb-events.jsonl and output.log lines: outlet, backend, journal and sync into the real server.
+if(TARGET wandb-mpi-server)
+  wandb_add_test(test_stream_sync SOURCES integration/test_stream_sync.c harness/server_harness.c
+    LIBS wbi_aggregator wbi_backend wbi_journal wbi_common LABELS integration TIMEOUT 120)
+  add_dependencies(test_stream_sync wandb-mpi wandb-mpi-server)
+  set_tests_properties(test_stream_sync PROPERTIES SKIP_RETURN_CODE 77)
+endif()

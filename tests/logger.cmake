@@ -28,3 +28,6 @@ if(TARGET wandb_core AND TARGET wandb-mpi-server)
   add_dependencies(test_save wandb-mpi-server)
   set_tests_properties(test_save PROPERTIES SKIP_RETURN_CODE 77)
 endif()
+# The system-metrics sampler (src/logger/sysmon.c) on the real /proc and a fixture.
+wandb_add_test(test_sysmon SOURCES unit/test_sysmon.c ${_lg}/sysmon.c
+  LIBS wbi_common ${CMAKE_DL_LIBS} LABELS unit TIMEOUT 30)

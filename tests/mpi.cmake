@@ -13,3 +13,19 @@ if(WANDB_WITH_MPI AND TARGET mpi_train)
   set_tests_properties(mpi_durability PROPERTIES TIMEOUT 900 LABELS "mpi;fault"
     ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR}")
 endif()
+# The job run of real 4-rank jobs: reductions against the rank runs, a slow rank,
+# a crashed rank, per-rank runs off, SIGTERM to the launcher (about a minute).
+if(WANDB_WITH_MPI AND TARGET mpi_train)
+  add_test(NAME mpi_job_view
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/mpi/test_job_view.py)
+  set_tests_properties(mpi_job_view PROPERTIES TIMEOUT 600 LABELS mpi
+    ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR}")
+endif()
+# System metrics once per node (two simulated nodes) and console capture per rank
+# in a real 4-rank job through the launcher (about 15 s).
+if(WANDB_WITH_MPI AND TARGET mpi_train)
+  add_test(NAME mpi_system_console
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/mpi/test_system_console.py)
+  set_tests_properties(mpi_system_console PROPERTIES TIMEOUT 300 LABELS mpi
+    ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR}")
+endif()

@@ -8,6 +8,7 @@
 //  short timeout so timers (heartbeats, summaries) and the stop flag are
 //  seen promptly. Stats and the "settled" flag are published under a mutex.
 #include "aggregator/agg_ext.h"
+#include "aggregator/console.h"
 #include "aggregator/core.h"
 #include "aggregator/outlet.h"
 #include "aggregator/zap.h"
@@ -28,25 +29,38 @@
 #define S_MAXMSG (128LL << 20) // largest accepted message (bytes)
 #define S_FINAL_DRAIN_MS 1000  // longest final drain of the socket after quit
 #define S_REPLY_LINGER_MS 500  // how long queued replies may still leave after the loop
+#define S_EXITS_MAX 64         // mpirun exit reports kept
+
+// mpirun's report of one rank's exit (wbi_agg_report_exit).
+typedef struct {
+    int rank;   // the rank
+    int code;   // its exit code (128 + n: signal n)
+    bool first; // mpirun named it as the first process to fail
+} s_exit_t;
 
 struct wbi_agg {
-    void *ctx;                  // ZeroMQ context
-    bool own_ctx;               // ctx was created here (terminate it)
-    void *sock;                 // ROUTER, owned by the loop thread after start
-    char endpoint[256];         // bound endpoint with the real port
-    int expected_runs;          // see wbi_agg_opts_t
-    wbi_outlet_t *outlet;       // journal and backend client
-    wbi_agg_core_t *core;       // message handler (loop thread only)
-    pthread_t thread;           // the loop
-    atomic_bool quit;           // asks the loop to end
-    pthread_mutex_t mu;         // guards the published fields below
-    wbi_agg_stats_t stats;      // published stats
-    wbi_agg_core_extra_t extra; // published internal counters
-    bool settled;               // published wbi_agg_core_settled()
-    int left_active;            // runs still active at shutdown (read after join)
-    wbi_zap_t *zap;             // ZAP handler (tcp/ipc endpoints), NULL for inproc
-    wbi_zap_keys_t keys;        // CURVE keys (curve only)
-    bool curve;                 // the ROUTER is a CURVE server
+    void *ctx;                   // ZeroMQ context
+    bool own_ctx;                // ctx was created here (terminate it)
+    void *sock;                  // ROUTER, owned by the loop thread after start
+    char endpoint[256];          // bound endpoint with the real port
+    int expected_runs;           // see wbi_agg_opts_t
+    wbi_outlet_t *outlet;        // journal and backend client
+    wbi_agg_core_t *core;        // message handler (loop thread only)
+    pthread_t thread;            // the loop
+    atomic_bool quit;            // asks the loop to end
+    atomic_bool preempt;         // asks the loop to mark every run preempting
+    s_exit_t exits[S_EXITS_MAX]; // mpirun's exit reports not applied yet (under mu)
+    int nexits;                  // used (under mu)
+    pthread_mutex_t mu;          // guards the published fields below
+    wbi_agg_stats_t stats;       // published stats
+    wbi_agg_core_extra_t extra;  // published internal counters
+    bool settled;                // published wbi_agg_core_settled()
+    int left_active;             // runs still active at shutdown (read after join)
+    wbi_zap_t *zap;              // ZAP handler (tcp/ipc endpoints), NULL for inproc
+    wbi_zap_keys_t keys;         // CURVE keys (curve only)
+    bool curve;                  // the ROUTER is a CURVE server
+    wbi_console_t *console;      // console capture (loop thread), NULL: off
+    int64_t settled_ms;          // when the core first looked settled (console capture; 0: not)
 };
 
 // Monotonic milliseconds.
@@ -160,10 +174,33 @@ static void s_publish(wbi_agg_t *self)
         ex.failed_handshakes = zs.handshakes_failed;
     }
     bool settled = wbi_agg_core_settled(self->core, self->expected_runs);
+    if (self->console && !atomic_load(&self->quit)) {
+        // Ranks print their last lines as they exit, after FINISH: settled once
+        // the console was quiet for a second (at most 5 s after the runs ended).
+        int64_t now = s_mono_ms();
+        if (!settled)
+            self->settled_ms = 0;
+        else if (!self->settled_ms)
+            self->settled_ms = now;
+        settled = settled && now - self->settled_ms >= 1000 &&
+                  (now - wbi_console_last_read_ms(self->console) >= 1000 ||
+                   now - self->settled_ms >= 5000);
+    }
     pthread_mutex_lock(&self->mu);
     self->stats = st;
     self->extra = ex;
     self->settled = settled;
+    pthread_mutex_unlock(&self->mu);
+}
+
+// Applies mpirun's exit reports (loop thread).
+static void s_apply_exits(wbi_agg_t *self)
+{
+    pthread_mutex_lock(&self->mu);
+    for (int i = 0; i < self->nexits; i++)
+        wbi_agg_core_rank_exit(self->core, self->exits[i].rank, self->exits[i].code,
+                               self->exits[i].first);
+    self->nexits = 0;
     pthread_mutex_unlock(&self->mu);
 }
 
@@ -178,7 +215,13 @@ static void *s_loop(void *arg)
             break;
         if (n > 0)
             s_drain_socket(self);
+        s_apply_exits(self);
+        if (atomic_exchange(&self->preempt, false))
+            wbi_info("aggregator: job preempted: %d run(s) marked preempting",
+                     wbi_agg_core_preempt(self->core));
         wbi_agg_core_tick(self->core, s_mono_ms(), s_wall());
+        if (self->console)
+            wbi_console_poll(self->console, self->core, s_mono_ms(), s_wall(), false);
         wbi_outlet_tick(self->outlet, s_mono_ms());
         s_publish(self);
     }
@@ -188,6 +231,9 @@ static void *s_loop(void *arg)
     while (s_drain_socket(self) == S_BATCH && s_mono_ms() < until)
         wbi_agg_core_tick(self->core, s_mono_ms(), s_wall());
     wbi_agg_core_tick(self->core, s_mono_ms(), s_wall());
+    s_apply_exits(self);
+    if (self->console)
+        wbi_console_poll(self->console, self->core, s_mono_ms(), s_wall(), true);
     self->left_active = wbi_agg_core_shutdown(self->core, s_wall());
     s_publish(self);
     // The last FINISHED replies are still queued: give them a moment to leave.
@@ -216,6 +262,7 @@ static void s_free(wbi_agg_t *self)
         zmq_close(self->sock);
     }
     wbi_agg_core_destroy(&self->core);
+    wbi_console_destroy(&self->console);
     wbi_outlet_destroy(&self->outlet);
     wbi_zap_stop(&self->zap);
     if (self->own_ctx && self->ctx)
@@ -236,6 +283,7 @@ wandb_err wbi_agg_start(wbi_agg_t **out, const wbi_agg_opts_t *opts)
         return WANDB_ENOMEM;
     pthread_mutex_init(&self->mu, NULL);
     atomic_init(&self->quit, false);
+    atomic_init(&self->preempt, false);
     self->expected_runs = opts->expected_runs;
     self->settled = opts->expected_runs == 0;
     wandb_err rc;
@@ -280,7 +328,8 @@ wandb_err wbi_agg_start(wbi_agg_t **out, const wbi_agg_opts_t *opts)
                                .journal_max_bytes = opts->journal_max_bytes,
                                .backend = opts->backend,
                                .reply = s_reply,
-                               .reply_arg = self};
+                               .reply_arg = self,
+                               .finish_grace_ms = opts->console_dir ? 2000 : 0};
     char why[512];
     rc = wbi_outlet_new(&self->outlet, &oopts, why, sizeof why);
     if (rc != WANDB_OK) {
@@ -289,11 +338,16 @@ wandb_err wbi_agg_start(wbi_agg_t **out, const wbi_agg_opts_t *opts)
     }
     wbi_agg_core_opts_t copts = {.secret = opts->secret,
                                  .base_url = opts->offline ? NULL : opts->backend.base_url,
-                                 .heartbeat_timeout_ms = opts->heartbeat_timeout_ms};
+                                 .heartbeat_timeout_ms = opts->heartbeat_timeout_ms,
+                                 .no_job_run = opts->no_job_run,
+                                 .no_rank_runs = opts->no_rank_runs,
+                                 .job_lateness_ms = opts->job_lateness_ms};
     wbi_agg_sink_t sink;
     wbi_outlet_sink(self->outlet, &sink);
     rc = wbi_agg_core_new(&self->core, &copts, &sink);
     if (rc != WANDB_OK)
+        goto out_free;
+    if (opts->console_dir && (rc = wbi_console_new(&self->console, opts->console_dir)) != WANDB_OK)
         goto out_free;
     if (pthread_create(&self->thread, NULL, s_loop, self) != 0) {
         rc = WANDB_EIO;
@@ -337,7 +391,8 @@ void wbi_agg_sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-wandb_err wbi_agg_stop_ex(wbi_agg_t **self_p, int wait_ms, int drain_ms, wbi_agg_stats_t *final)
+wandb_err wbi_agg_stop_ex(wbi_agg_t **self_p, int wait_ms, int drain_ms, wbi_agg_stats_t *final,
+                          wandb_err *delivery)
 {
     if (!self_p || !*self_p)
         return WANDB_OK;
@@ -354,6 +409,8 @@ wandb_err wbi_agg_stop_ex(wbi_agg_t **self_p, int wait_ms, int drain_ms, wbi_agg
     if (final)
         *final = self->stats;
     wandb_err orc = wbi_outlet_finish(self->outlet, drain_ms > 0 ? drain_ms : 0);
+    if (delivery)
+        *delivery = orc;
     s_free(self);
     if (orc != WANDB_OK)
         return orc;
@@ -371,7 +428,7 @@ wandb_err wbi_agg_stop(wbi_agg_t **self_p, int timeout_ms)
     while (!wbi_agg_settled(self) && s_mono_ms() < deadline)
         wbi_agg_sleep_ms(5);
     int64_t left = deadline - s_mono_ms();
-    return wbi_agg_stop_ex(self_p, 0, left > 0 ? (int)left : 0, NULL);
+    return wbi_agg_stop_ex(self_p, 0, left > 0 ? (int)left : 0, NULL, NULL);
 }
 
 void wbi_agg_get_stats(wbi_agg_t *self, wbi_agg_stats_t *out)
@@ -385,5 +442,18 @@ void wbi_agg_get_extra(wbi_agg_t *self, wbi_agg_core_extra_t *out)
 {
     pthread_mutex_lock(&self->mu);
     *out = self->extra;
+    pthread_mutex_unlock(&self->mu);
+}
+
+void wbi_agg_preempt(wbi_agg_t *self)
+{
+    atomic_store(&self->preempt, true);
+}
+
+void wbi_agg_report_exit(wbi_agg_t *self, int rank, int exit_code, bool first)
+{
+    pthread_mutex_lock(&self->mu);
+    if (self->nexits < S_EXITS_MAX)
+        self->exits[self->nexits++] = (s_exit_t){rank, exit_code, first};
     pthread_mutex_unlock(&self->mu);
 }

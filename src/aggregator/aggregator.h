@@ -30,7 +30,12 @@ typedef struct {
     bool offline;               // journal only, no backend (needs journal_dir)
     int journal_flush_ms;       // journal flush (fsync) interval; 0: 1000
     uint64_t journal_max_bytes; // journal size cap; 0: 1 GiB
+    bool no_job_run;            // job_run=false: no merged run per group
+    bool no_rank_runs;          // per_rank_runs=false: a job's ranks only in its job run
+    int job_lateness_ms;        // job_lateness_ms: wait for a slow rank; 0: 10000
     wbi_backend_opts_t backend; // online: the backend client
+    const char *console_dir;    // mpirun --output-filename directory to tail into output.log
+                                // (aggregator/console.h); NULL: no console capture
 } wbi_agg_opts_t;
 
 typedef struct {

@@ -19,6 +19,7 @@
 //  somebody else using the id) counts only after a HELLO with the secret
 //  for the same run and rank on that connection (docs/security.md).
 #include "aggregator/core.h"
+#include "aggregator/jobview.h"
 #include "aggregator/map.h"
 #include "common/alloc.h"
 #include "common/jsonx.h"
@@ -27,6 +28,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define S_STRANGER_WARN_MS 60000 // at most one WARN about unknown peers this often
 #define S_CONN_MAX 32            // bytes kept of a connection id (ZAP User-Id)
@@ -38,22 +40,24 @@ typedef enum {
 } s_state_t;
 
 typedef struct {
-    char *id;                // routing id (copy)
-    size_t id_len;           // its length
-    char conn[S_CONN_MAX];   // connection of the accepted HELLO ("" without ZAP)
-    uint32_t index;          // position in the peer table
-    s_state_t state;         // see s_state_t
-    wbi_agg_run_t *run;      // the run (ACTIVE, FINISHED, CRASHED)
-    int64_t last_seen_ms;    // monotonic time of the last message
-    int timeout_ms;          // heartbeat timeout of this peer (HELLO heartbeat_ms)
-    int64_t last_summary_ms; // monotonic time of the last summary
-    uint32_t next_seq;       // expected next seq
-    bool seq_known;          // next_seq is valid
-    uint32_t out_seq;        // seq of our next message to the peer
-    bool warned;             // first problem already logged at WARN
-    bool warned_gap;         // first sequence gap already logged at WARN
-    bool welcome_sent;       // WELCOME was sent
-    bool preempting;         // PREEMPTING was received
+    char *id;                     // routing id (copy)
+    size_t id_len;                // its length
+    char conn[S_CONN_MAX];        // connection of the accepted HELLO ("" without ZAP)
+    uint32_t index;               // position in the peer table
+    s_state_t state;              // see s_state_t
+    wbi_agg_run_t *run;           // the run (ACTIVE, FINISHED, CRASHED)
+    wbi_jobview_member_t *member; // its place in the job run (NULL: none)
+    int64_t last_seen_ms;         // monotonic time of the last message
+    int timeout_ms;               // heartbeat timeout of this peer (HELLO heartbeat_ms)
+    int64_t last_summary_ms;      // monotonic time of the last summary
+    uint32_t next_seq;            // expected next seq
+    bool seq_known;               // next_seq is valid
+    uint32_t out_seq;             // seq of our next message to the peer
+    bool warned;                  // first problem already logged at WARN
+    bool warned_gap;              // first sequence gap already logged at WARN
+    bool welcome_sent;            // WELCOME was sent
+    bool preempting;              // PREEMPTING was received
+    double start_time;            // HELLO start_time (Unix seconds; the HELLO's arrival without)
 } s_peer_t;
 
 struct wbi_agg_core {
@@ -62,6 +66,10 @@ struct wbi_agg_core {
     int heartbeat_timeout_ms;   // see opts
     int summary_interval_ms;    // see opts
     wbi_agg_sink_t sink;        // where output goes
+    wbi_agg_sink_t quiet;       // the sink of members' runs when per-rank runs are off
+    bool rank_runs;             // per-rank runs reach the sink
+    bool warned_quiet;          // "files/alerts of members are not sent" was logged
+    wbi_jobview_t *jobview;     // the job runs (NULL: off)
     s_peer_t **peers;           // peer table
     size_t npeers;              // peers used
     size_t peers_cap;           // peers allocated
@@ -86,6 +94,13 @@ wandb_err wbi_agg_core_new(wbi_agg_core_t **out, const wbi_agg_core_opts_t *opts
     if (!self)
         return WANDB_ENOMEM;
     self->sink = *sink;
+    self->quiet = (wbi_agg_sink_t){.arg = sink->arg, .reply = sink->reply};
+    self->rank_runs = !opts->no_rank_runs;
+    if (!opts->no_job_run) {
+        wbi_jobview_opts_t jo = {.lateness_ms = opts->job_lateness_ms};
+        if (wbi_jobview_new(&self->jobview, &jo, sink, &self->names) != WANDB_OK)
+            goto out_free;
+    }
     self->heartbeat_timeout_ms =
         opts->heartbeat_timeout_ms > 0 ? opts->heartbeat_timeout_ms : 15000;
     self->summary_interval_ms = opts->summary_interval_ms > 0 ? opts->summary_interval_ms : 200;
@@ -116,6 +131,7 @@ void wbi_agg_core_destroy(wbi_agg_core_t **self_p)
     if (!self_p || !*self_p)
         return;
     wbi_agg_core_t *self = *self_p;
+    wbi_jobview_destroy(&self->jobview); // before the runs it observes
     for (size_t i = 0; i < self->npeers; i++) {
         wbi_agg_run_destroy(&self->peers[i]->run);
         wbi_free(self->peers[i]->id);
@@ -251,7 +267,10 @@ static void s_try_welcome(wbi_agg_core_t *self, s_peer_t *p)
 {
     if (p->welcome_sent || !p->run)
         return;
-    const char *entity = wbi_agg_run_entity(p->run);
+    // Without per-rank runs, the job run is where the rank's data shows.
+    wbi_agg_run_t *shown =
+        !self->rank_runs && p->member ? wbi_jobview_member_job_run(p->member) : p->run;
+    const char *entity = wbi_agg_run_entity(shown);
     if (!entity)
         return;
     json_t *w = json_object();
@@ -261,7 +280,7 @@ static void s_try_welcome(wbi_agg_core_t *self, s_peer_t *p)
     if (self->base_url) {
         char url[2048];
         snprintf(url, sizeof url, "%s/%s/%s/runs/%s", self->base_url, entity,
-                 wbi_agg_run_project(p->run), wbi_agg_run_id(p->run));
+                 wbi_agg_run_project(shown), wbi_agg_run_id(shown));
         json_object_set_new(w, "url", json_string(url));
     }
     json_object_set_new(w, "starting_step", json_integer(wbi_agg_run_starting_step(p->run)));
@@ -322,9 +341,21 @@ static s_peer_t *s_hello(wbi_agg_core_t *self, const void *id, size_t id_len, co
     if (json_is_integer(hb) && json_integer_value(hb) > 0 &&
         json_integer_value(hb) <= INT32_MAX / 3 && 3 * (int)json_integer_value(hb) > timeout_ms)
         timeout_ms = 3 * (int)json_integer_value(hb);
+    const json_t *st = json_object_get(hello, "start_time");
+    double start_time = json_is_number(st) ? json_number_value(st) : 0;
     const char *why = NULL;
     wbi_agg_run_t *run = NULL;
-    wandb_err rc = wbi_agg_run_open(&run, &self->sink, hello, &self->names, &why);
+    wbi_jobview_member_t *member = NULL;
+    bool quiet = !self->rank_runs && self->jobview && wbi_jobview_wants(hello);
+    wandb_err rc =
+        wbi_agg_run_open(&run, quiet ? &self->quiet : &self->sink, hello, &self->names, &why);
+    if (rc == WANDB_OK && self->jobview) {
+        member = wbi_jobview_join(self->jobview, run, hello, mono_ms);
+        if (!member && quiet) { // no job run to carry it: the rank's own run does
+            wbi_agg_run_destroy(&run);
+            rc = wbi_agg_run_open(&run, &self->sink, hello, &self->names, &why);
+        }
+    }
     json_decref(hello);
     if (rc != WANDB_OK) {
         s_stranger(self, mono_ms, true, "cannot open the run: %s: peer ignored",
@@ -341,6 +372,8 @@ static s_peer_t *s_hello(wbi_agg_core_t *self, const void *id, size_t id_len, co
         return NULL;
     }
     p->state = S_ACTIVE;
+    p->member = member;
+    p->start_time = start_time;
     p->timeout_ms = timeout_ms;
     p->last_seen_ms = mono_ms;
     p->last_summary_ms = mono_ms;
@@ -362,6 +395,8 @@ static void s_finish(wbi_agg_core_t *self, s_peer_t *p, const wbi_wire_record_t 
         return;
     }
     wbi_agg_run_finish(p->run, code, dropped, rejected, wall);
+    if (p->member)
+        wbi_jobview_end(p->member, false, code, wall, wall);
     p->state = S_FINISHED;
     self->stats.runs_finished++;
     if (dropped || rejected)
@@ -376,20 +411,102 @@ static void s_finish(wbi_agg_core_t *self, s_peer_t *p, const wbi_wire_record_t 
 // Names a record type for log lines.
 static const char *s_type_name(uint8_t type)
 {
-    static const char *names[] = {"?",          "HELLO",         "KEY",     "ROW",    "CONFIG",
-                                  "SUMMARY",    "DEFINE_METRIC", "ALERT",   "FINISH", "PREEMPTING",
-                                  "FILE_BEGIN", "FILE_CHUNK",    "FILE_END"};
+    static const char *names[] = {"?",          "HELLO",         "KEY",      "ROW",    "CONFIG",
+                                  "SUMMARY",    "DEFINE_METRIC", "ALERT",    "FINISH", "PREEMPTING",
+                                  "FILE_BEGIN", "FILE_CHUNK",    "FILE_END", "REDUCE", "SYSTEM"};
     return type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
 }
 
+// Per-rank runs off: what only a rank's own run could carry is not sent (once).
+static void s_quiet_note(wbi_agg_core_t *self, const s_peer_t *p, const char *what)
+{
+    if (self->rank_runs || !p->member || self->warned_quiet)
+        return;
+    self->warned_quiet = true;
+    wbi_warn("aggregator: per-rank runs are off: %s of ranks (first: rank %d) are not sent; "
+             "later ones are not reported",
+             what, wbi_agg_run_rank(p->run));
+}
+
+// The sink's handle of a run, or NULL (a member's run when per-rank runs
+// are off never reached the sink).
+static void *s_handle_of(wbi_agg_core_t *self, wbi_agg_run_t *run)
+{
+    if (!run || !self->sink.find || !self->sink.stream)
+        return NULL;
+    return self->sink.find(self->sink.arg, wbi_agg_run_project(run), wbi_agg_run_id(run));
+}
+
+// Writes one wandb-events.jsonl line: the metrics (each key with suffix,
+// "" for none), then "_wandb", "_timestamp" and "_runtime" as the official
+// client writes them.
+static wandb_err s_events_line(wbi_agg_core_t *self, void *handle, const json_t *metrics,
+                               const char *suffix, double ts, double runtime)
+{
+    json_t *line = json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)metrics, key, v)
+    {
+        if (!json_is_number(v))
+            continue;
+        char k[320];
+        snprintf(k, sizeof k, "%s%s", key, suffix);
+        json_object_set(line, k, v);
+    }
+    json_object_set_new(line, "_wandb", json_true());
+    json_object_set_new(line, "_timestamp", json_real(ts));
+    json_object_set_new(line, "_runtime", json_real(runtime > 0 ? runtime : 0));
+    char *text = wbi_jsonx_dumps(line, JSON_COMPACT);
+    json_decref(line);
+    if (!text)
+        return WANDB_ENOMEM;
+    self->sink.stream(self->sink.arg, handle, WBI_STREAM_EVENTS, text, strlen(text));
+    wbi_free(text);
+    return WANDB_OK;
+}
+
+// SYSTEM {node, ts, metrics}: one line of the rank's run's wandb-events.jsonl
+// (when per-rank runs reach the sink) and one of its job run's, with every key
+// suffixed "/l:<node>" so the job run holds one series per node
+// (docs/job-view.md "System metrics and console").
+static wandb_err s_system(wbi_agg_core_t *self, s_peer_t *p, const char *text, size_t len,
+                          double wall)
+{
+    json_error_t jerr;
+    json_t *o = wbi_jsonx_loadb(text, len, 0, &jerr);
+    const char *node = json_string_value(json_object_get(o, "node"));
+    json_t *metrics = json_object_get(o, "metrics");
+    const json_t *tsj = json_object_get(o, "ts");
+    if (!node || !*node || strlen(node) > 128 || !json_is_object(metrics)) {
+        json_decref(o);
+        return WANDB_EPROTO;
+    }
+    double ts = json_is_number(tsj) ? json_number_value(tsj) : wall;
+    double start = p->start_time > 0 ? p->start_time : ts;
+    wandb_err rc = WANDB_OK;
+    void *own = s_handle_of(self, p->run);
+    if (own)
+        rc = s_events_line(self, own, metrics, "", ts, ts - start);
+    void *job = p->member ? s_handle_of(self, wbi_jobview_member_job_run(p->member)) : NULL;
+    if (job && rc == WANDB_OK) {
+        char suffix[140];
+        snprintf(suffix, sizeof suffix, "/l:%s", node);
+        rc = s_events_line(self, job, metrics, suffix, ts, ts - start);
+    }
+    json_decref(o);
+    return rc;
+}
+
 // Handles one record of an ACTIVE peer.
-static void s_record(wbi_agg_core_t *self, s_peer_t *p, const wbi_wire_record_t *rec, double wall)
+static void s_record(wbi_agg_core_t *self, s_peer_t *p, const wbi_wire_record_t *rec,
+                     int64_t mono_ms, double wall)
 {
     if (rec->type == WBI_REC_HELLO) {
         s_bad(self, p, "second HELLO ignored");
         return;
     }
-    if (rec->type > WBI_REC_FILE_END || rec->type == 0)
+    if (rec->type > WBI_REC_SYSTEM || rec->type == 0)
         return; // unknown types are skipped (forward compatibility)
     if (p->state != S_ACTIVE) {
         s_bad(self, p, "%s record after FINISH", s_type_name(rec->type));
@@ -417,7 +534,7 @@ static void s_record(wbi_agg_core_t *self, s_peer_t *p, const wbi_wire_record_t 
             return;
         }
         int64_t before = wbi_agg_run_last_step(p->run);
-        rc = wbi_agg_run_row(p->run, &row);
+        rc = wbi_agg_run_row(p->run, &row, mono_ms);
         if (rc != WANDB_OK) {
             s_bad(self, p, "ROW at step %lld rejected or partly dropped (last step %lld)",
                   (long long)row.step, (long long)before);
@@ -427,17 +544,29 @@ static void s_record(wbi_agg_core_t *self, s_peer_t *p, const wbi_wire_record_t 
     }
     case WBI_REC_CONFIG:
         rc = wbi_agg_run_config(p->run, text, rec->len);
+        if (rc == WANDB_OK && p->member)
+            wbi_jobview_config_changed(p->member);
         break;
     case WBI_REC_SUMMARY:
         rc = wbi_agg_run_summary(p->run, text, rec->len);
         break;
     case WBI_REC_DEFINE_METRIC:
         rc = wbi_agg_run_define_metric(p->run, text, rec->len);
+        if (rc == WANDB_OK && p->member)
+            wbi_jobview_define_metric(p->member, text, rec->len);
+        break;
+    case WBI_REC_REDUCE:
+        rc = p->member ? wbi_jobview_reduce(p->member, text, rec->len) : WANDB_OK;
+        break;
+    case WBI_REC_SYSTEM:
+        rc = s_system(self, p, text, rec->len, wall);
         break;
     case WBI_REC_ALERT:
+        s_quiet_note(self, p, "alerts");
         rc = wbi_agg_run_alert(p->run, text, rec->len);
         break;
     case WBI_REC_FILE_BEGIN:
+        s_quiet_note(self, p, "saved files");
         rc = wbi_agg_run_file_begin(p->run, text, rec->len);
         break;
     case WBI_REC_FILE_CHUNK:
@@ -452,6 +581,8 @@ static void s_record(wbi_agg_core_t *self, s_peer_t *p, const wbi_wire_record_t 
     case WBI_REC_PREEMPTING:
         p->preempting = true;
         wbi_agg_run_preempting(p->run);
+        if (p->member)
+            wbi_jobview_preempting(p->member);
         return;
     default:
         return;
@@ -461,7 +592,8 @@ static void s_record(wbi_agg_core_t *self, s_peer_t *p, const wbi_wire_record_t 
 }
 
 // Handles the records left in r (the rest of one message) for peer p.
-static void s_records(wbi_agg_core_t *self, s_peer_t *p, wbi_wire_reader_t *r, double wall)
+static void s_records(wbi_agg_core_t *self, s_peer_t *p, wbi_wire_reader_t *r, int64_t mono_ms,
+                      double wall)
 {
     for (;;) {
         wbi_wire_record_t rec;
@@ -473,7 +605,7 @@ static void s_records(wbi_agg_core_t *self, s_peer_t *p, wbi_wire_reader_t *r, d
             break;
         }
         self->stats.records++;
-        s_record(self, p, &rec, wall);
+        s_record(self, p, &rec, mono_ms, wall);
     }
 }
 
@@ -558,7 +690,7 @@ void wbi_agg_core_handle_conn(wbi_agg_core_t *self, const void *peer, size_t pee
             return;
         p->seq_known = true;
         p->next_seq = r.seq + 1;
-        s_records(self, p, &r, wall);
+        s_records(self, p, &r, mono_ms, wall);
         return;
     }
     bool rebound = false;
@@ -571,6 +703,8 @@ void wbi_agg_core_handle_conn(wbi_agg_core_t *self, const void *peer, size_t pee
     if (p->state == S_CRASHED) {
         // Late but alive: the run goes on (its rows so far were emitted).
         p->state = S_ACTIVE;
+        if (p->member)
+            wbi_jobview_revive(p->member);
         if (self->stats.runs_crashed)
             self->stats.runs_crashed--;
         wbi_warn("aggregator: run '%s' (rank %d) is sending again after being marked crashed",
@@ -594,7 +728,13 @@ void wbi_agg_core_handle_conn(wbi_agg_core_t *self, const void *peer, size_t pee
     }
     p->seq_known = true;
     p->next_seq = r.seq + 1;
-    s_records(self, p, &r, wall);
+    s_records(self, p, &r, mono_ms, wall);
+}
+
+// The Unix time of monotonic instant then, given both clocks now.
+static double s_wall_at(int64_t mono_ms, double wall, int64_t then_ms)
+{
+    return wall - (double)(mono_ms - then_ms) / 1000.0;
 }
 
 void wbi_agg_core_tick(wbi_agg_core_t *self, int64_t mono_ms, double wall)
@@ -627,6 +767,9 @@ void wbi_agg_core_tick(wbi_agg_core_t *self, int64_t mono_ms, double wall)
             wbi_agg_run_abandon(p->run, wall);
             p->state = S_CRASHED;
             self->stats.runs_crashed++;
+            if (p->member)
+                wbi_jobview_end(p->member, true, -1, s_wall_at(mono_ms, wall, p->last_seen_ms),
+                                wall);
             wbi_warn("aggregator: run '%s' (rank %d) silent for %lld ms after step %lld%s: "
                      "marked crashed",
                      wbi_agg_run_id(p->run), wbi_agg_run_rank(p->run),
@@ -642,6 +785,30 @@ void wbi_agg_core_tick(wbi_agg_core_t *self, int64_t mono_ms, double wall)
         if (summaries_due)
             s_try_welcome(self, p);
     }
+    if (self->jobview && summaries_due)
+        wbi_jobview_tick(self->jobview, mono_ms, wall);
+}
+
+void wbi_agg_core_rank_exit(wbi_agg_core_t *self, int rank, int exit_code, bool first)
+{
+    if (self->jobview)
+        wbi_jobview_rank_exit(self->jobview, rank, exit_code, first);
+}
+
+int wbi_agg_core_preempt(wbi_agg_core_t *self)
+{
+    int marked = 0;
+    for (size_t i = 0; i < self->npeers; i++) {
+        s_peer_t *p = self->peers[i];
+        if (p->state != S_ACTIVE || p->preempting)
+            continue;
+        p->preempting = true;
+        wbi_agg_run_preempting(p->run);
+        if (p->member)
+            wbi_jobview_preempting(p->member);
+        marked++;
+    }
+    return marked;
 }
 
 bool wbi_agg_core_settled(const wbi_agg_core_t *self, int expected)
@@ -670,11 +837,17 @@ int wbi_agg_core_shutdown(wbi_agg_core_t *self, double wall)
         p->state = S_CRASHED;
         self->stats.runs_crashed++;
         active++;
+        if (p->member) // its last message: when it was last heard of
+            wbi_jobview_end(
+                p->member, true, -1,
+                self->ticked ? s_wall_at(self->prev_tick_ms, wall, p->last_seen_ms) : wall, wall);
         wbi_warn("aggregator: run '%s' (rank %d) never finished (last step %lld): left to be "
-                 "marked crashed",
+                 "marked %s",
                  wbi_agg_run_id(p->run), wbi_agg_run_rank(p->run),
-                 (long long)wbi_agg_run_last_step(p->run));
+                 (long long)wbi_agg_run_last_step(p->run), p->preempting ? "preempted" : "crashed");
     }
+    if (self->jobview)
+        wbi_jobview_shutdown(self->jobview, wall);
     return active;
 }
 
@@ -696,4 +869,59 @@ void wbi_agg_core_get_stats(const wbi_agg_core_t *self, wbi_agg_stats_t *out,
         *out = s;
     if (extra)
         *extra = x;
+}
+
+// Appends s[0..len) to out with every byte sequence that is not UTF-8
+// replaced by U+FFFD and control bytes other than tab dropped.
+static wandb_err s_put_text(wbi_buf_t *out, const char *s, size_t len)
+{
+    wandb_err rc = WANDB_OK;
+    for (size_t i = 0; rc == WANDB_OK && i < len;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (n == 1) {
+            if (c >= 0x20 || c == '\t')
+                rc = wbi_buf_putc(out, (char)c);
+            i++;
+        } else if (n > 1 && i + n <= len && wbi_utf8_valid(s + i, n)) {
+            rc = wbi_buf_append(out, s + i, n);
+            i += n;
+        } else {
+            rc = wbi_buf_puts(out, "\xef\xbf\xbd");
+            i++;
+        }
+    }
+    return rc;
+}
+
+bool wbi_agg_core_console(wbi_agg_core_t *self, int rank, bool err, const char *line, size_t len,
+                          double wall)
+{
+    s_peer_t *p = NULL;
+    for (size_t i = self->npeers; i-- > 0 && !p;)
+        if (self->peers[i]->run && wbi_agg_run_rank(self->peers[i]->run) == rank)
+            p = self->peers[i];
+    if (!p)
+        return false;
+    void *handle = s_handle_of(self, p->run);
+    if (!handle)
+        return true; // its run does not reach the sink (per-rank runs off)
+    time_t secs = (time_t)wall;
+    long usec = (long)((wall - (double)secs) * 1e6);
+    if (usec < 0 || usec > 999999)
+        usec = 0;
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char stamp[48];
+    size_t n = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(stamp + n, sizeof stamp - n, ".%06ld %s", usec, err ? "ERROR " : "");
+    wbi_buf_t b;
+    wbi_buf_init(&b, WBI_BK_LINE_MAX);
+    wandb_err rc = wbi_buf_puts(&b, stamp);
+    if (rc == WANDB_OK)
+        rc = s_put_text(&b, line, len);
+    if (rc == WANDB_OK)
+        self->sink.stream(self->sink.arg, handle, WBI_STREAM_OUTPUT, b.data, b.len);
+    wbi_buf_release(&b);
+    return true;
 }

@@ -22,6 +22,9 @@ typedef struct {
     int heartbeat_timeout_ms; // silence that marks a run crashed; 0: 15000
                               // (per peer: at least 3 x HELLO "heartbeat_ms")
     int summary_interval_ms;  // at most one summary per run this often; 0: 200
+    bool no_job_run;          // no job run per group (jobview.h)
+    bool no_rank_runs;        // members of a job reach the backend only through its job run
+    int job_lateness_ms;      // wait for a slow rank's step; 0: WBI_JOBVIEW_LATENESS_MS
 } wbi_agg_core_opts_t;
 
 // Counters beyond wbi_agg_stats_t.
@@ -62,6 +65,13 @@ void wbi_agg_core_handle_conn(wbi_agg_core_t *self, const void *peer, size_t pee
 // timeout ago, the loop itself stalled: every active peer's silence clock is
 // moved forward by the gap before it is judged.
 void wbi_agg_core_tick(wbi_agg_core_t *self, int64_t mono_ms, double wall);
+// mpirun's report of a rank's exit (see wbi_jobview_rank_exit).
+void wbi_agg_core_rank_exit(wbi_agg_core_t *self, int rank, int exit_code, bool first);
+// The job is being preempted (the scheduler's SIGTERM reached the
+// launcher): every active run, and its job run, is marked preempting, so
+// that it ends preempted rather than crashed when its rank is killed.
+// Returns how many runs were marked.
+int wbi_agg_core_preempt(wbi_agg_core_t *self);
 // True when `expected` runs (0: every run that said HELLO) are finished or
 // crashed.
 bool wbi_agg_core_settled(const wbi_agg_core_t *self, int expected);
@@ -70,6 +80,17 @@ bool wbi_agg_core_settled(const wbi_agg_core_t *self, int expected);
 // sent, so the backend marks them crashed; they count in runs_crashed).
 // Returns how many runs were still active.
 int wbi_agg_core_shutdown(wbi_agg_core_t *self, double wall);
+// One console line of MPI rank `rank` (its stdout, or stderr when err),
+// without the newline: written to output.log of that rank's run (the newest
+// run whose HELLO named the rank) as the official client writes console
+// lines: "<UTC time YYYY-MM-DDTHH:MM:SS.ffffff> <text>", stderr lines with
+// "ERROR " before the text; bytes that are not UTF-8 become U+FFFD. wall:
+// Unix seconds of the line. Returns false when no run of that rank said
+// HELLO yet (the caller keeps the line for later); true when the line was
+// taken (also when the run's output does not reach the sink: per-rank runs
+// off).
+bool wbi_agg_core_console(wbi_agg_core_t *self, int rank, bool err, const char *line, size_t len,
+                          double wall);
 void wbi_agg_core_get_stats(const wbi_agg_core_t *self, wbi_agg_stats_t *out,
                             wbi_agg_core_extra_t *extra);
 

@@ -2,12 +2,14 @@
 //  SPDX-License-Identifier: MIT
 //
 //  A history row holds values as small tagged structs; string and JSON bytes
-//  live in a separate arena so that merging a scalar never allocates. The
-//  encoders append straight to a reused wbi_buf_t (no jansson on the scalar
-//  path). Thread: any (no state).
+//  live in a separate arena so that merging a scalar never allocates. Rows
+//  travel typed (wbi_agg_row_t) from a run to its sinks; only the edge that
+//  writes them out (the outlet) encodes them, appending straight to a reused
+//  wbi_buf_t (no jansson on the scalar path). Thread: any (no state).
 #ifndef WBI_AGG_HISTORY_H
 #define WBI_AGG_HISTORY_H
 
+#include "aggregator/names.h"
 #include "common/buf.h"
 
 typedef struct {
@@ -20,6 +22,28 @@ typedef struct {
         uint32_t off; // string/JSON: offset of the bytes in the arena
     } as;
 } wbi_hval_t;
+
+// One emitted history row, borrowed for the duration of the callback that
+// receives it: values in first-seen order, names[i] the key of vals[i].
+typedef struct {
+    int64_t step;                       // _step
+    double runtime;                     // _runtime (seconds since the run started)
+    double ts;                          // _timestamp (Unix seconds of the last call merged)
+    int64_t arrived_ms;                 // monotonic ms its first record arrived (0: unknown)
+    size_t n;                           // values
+    const wbi_agg_name_t *const *names; // key per value
+    const wbi_hval_t *vals;             // the values
+    const char *arena;                  // bytes of string and JSON values
+} wbi_agg_row_t;
+
+// Receives emitted rows (besides the sink): arg, then the row.
+typedef void (*wbi_agg_row_fn)(void *arg, const wbi_agg_row_t *row);
+
+// Replaces out with the history line of row: `{"k":v,...,"_step":S,
+// "_runtime":R,"_timestamp":T}`. WANDB_ENOMEM, or WANDB_EFULL past out's cap.
+wandb_err wbi_agg_row_encode(const wbi_agg_row_t *row, wbi_buf_t *out);
+// Numeric view of v: true for doubles, integers and booleans (as 0/1).
+bool wbi_hval_number(const wbi_hval_t *v, double *out);
 
 // Appends the JSON text of v: shortest round-trip doubles with bare NaN /
 // Infinity / -Infinity, integers as integers, strings escaped, JSON values

@@ -7,9 +7,13 @@
 //  --mode offline). Ends when the expected runs finished (or crashed) and the
 //  backend drained, or on SIGTERM/SIGINT: then it waits a short grace period
 //  for runs, drains, and leaves unfinished runs without a finish so the
-//  backend marks them crashed. Exit status: 0 when everything was delivered
+//  backend marks them crashed. SIGUSR1 (from the launcher, when the job
+//  is being preempted) marks every active run preempting: those the
+//  scheduler then kills end preempted, not crashed. Exit status: 0 when everything was delivered
 //  (offline: journaled), 1 when something is pending (it stays in the
-//  journal: the log names the `wandb-mpi sync` command), 2 on bad usage.
+//  journal: the log names the `wandb-mpi sync` command), 2 on bad usage,
+//  3 when everything was delivered but some runs never finished (their
+//  ranks died: they end crashed, or preempted).
 #include "aggregator/agg_ext.h"
 #include "aggregator/zap.h"
 #include "common/log.h"
@@ -19,15 +23,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static volatile sig_atomic_t s_signalled; // set by the SIGTERM/SIGINT handler
+static volatile sig_atomic_t s_preempt;   // set by the SIGUSR1 handler
 
 // Records the signal; the main loop does the work.
 static void s_on_signal(int sig)
 {
-    (void)sig;
-    s_signalled = 1;
+    if (sig == SIGUSR1)
+        s_preempt = 1;
+    else
+        s_signalled = 1;
 }
 
 // Service log line: timestamp, level, component, message (stderr).
@@ -54,9 +62,16 @@ static void s_usage(void)
             "         [--secret S] [--expected-runs N] [--flush-interval-ms N]\n"
             "         [--heartbeat-timeout-ms N] [--drain-timeout-ms N]\n"
             "         [--log-level err|warn|notice|info|debug] [--transport-security curve|plain]\n"
+            "         [--console-dir DIR]\n"
+            "         [--mpirun-report FILE]\n"
             "  ENDPOINT e.g. tcp://127.0.0.1:0 (ephemeral port); KEY and S default to\n"
             "  $WANDB_API_KEY and $WANDB_AGGREGATOR_SECRET. The journal goes under D\n"
-            "  (default $WANDB_DIR, else ./wandb); --base-url is needed online.\n");
+            "  (default $WANDB_DIR, else ./wandb); --base-url is needed online.\n"
+            "  Job run (docs/job-view.md): $WANDB_JOB_RUN=false turns it off,\n"
+            "  $WANDB_PER_RANK_RUNS=false sends a job's ranks only through it,\n"
+            "  $WANDB_JOB_LATENESS_MS bounds the wait for a slow rank (default 10000).\n"
+            "  --console-dir (or $WANDB_CONSOLE_DIR): mpirun's --output-filename directory;\n"
+            "  every rank's stdout/stderr lines go to output.log of its run.\n");
 }
 
 // Parses a non-negative int option; false on junk.
@@ -71,6 +86,29 @@ static bool s_int(const char *s, int *out)
     return true;
 }
 
+// Reads the launcher's summary of mpirun's end: lines "first R C" (the
+// process mpirun says failed first) and "exit R C" (another rank's exit
+// code C; 128 + n for signal n). A missing file says nothing.
+static void s_read_report(wbi_agg_t *agg, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char word[8];
+    int rank, code;
+    while (fscanf(f, "%7s %d %d", word, &rank, &code) == 3)
+        if (rank >= 0 && code >= 0 && (strcmp(word, "first") == 0 || strcmp(word, "exit") == 0))
+            wbi_agg_report_exit(agg, rank, code, word[0] == 'f');
+    fclose(f);
+}
+
+// True for a setting that says no: false, 0, off, no (any case).
+static bool s_false(const char *s)
+{
+    return strcasecmp(s, "false") == 0 || strcmp(s, "0") == 0 || strcasecmp(s, "off") == 0 ||
+           strcasecmp(s, "no") == 0;
+}
+
 int main(int argc, char **argv)
 {
     wbi_agg_opts_t opts = {.bind = NULL};
@@ -78,6 +116,7 @@ int main(int argc, char **argv)
     int budget = 0;
     long long max_bytes = 0;
     const char *mode = "online";
+    const char *report = NULL; // --mpirun-report: mpirun's exit report, read at the end
     opts.journal_dir = getenv("WANDB_DIR") && *getenv("WANDB_DIR") ? getenv("WANDB_DIR") : "wandb";
     // The settings a rank reads from the environment, as defaults for the flags.
     const char *e;
@@ -93,6 +132,14 @@ int main(int argc, char **argv)
         budget = 0;
     if ((e = getenv("WANDB_FLUSH_INTERVAL_MS")) && !s_int(e, &opts.backend.flush_interval_ms))
         opts.backend.flush_interval_ms = 0;
+    if ((e = getenv("WANDB_JOB_RUN")) && s_false(e))
+        opts.no_job_run = true;
+    if ((e = getenv("WANDB_PER_RANK_RUNS")) && s_false(e))
+        opts.no_rank_runs = true;
+    if ((e = getenv("WANDB_JOB_LATENESS_MS")) && !s_int(e, &opts.job_lateness_ms))
+        opts.job_lateness_ms = 0;
+    if ((e = getenv("WANDB_CONSOLE_DIR")) && *e)
+        opts.console_dir = e;
     opts.backend.api_key = getenv("WANDB_API_KEY");
     opts.secret = getenv("WANDB_AGGREGATOR_SECRET");
     const char *security = getenv("WANDB_TRANSPORT_SECURITY");
@@ -105,6 +152,8 @@ int main(int argc, char **argv)
             return 0;
         } else if (strcmp(a, "--bind") == 0) {
             opts.bind = v;
+        } else if (strcmp(a, "--mpirun-report") == 0) {
+            report = v;
         } else if (strcmp(a, "--base-url") == 0) {
             opts.backend.base_url = v;
         } else if (strcmp(a, "--api-key") == 0) {
@@ -126,6 +175,8 @@ int main(int argc, char **argv)
             opts.backend.ca_cert = v;
         } else if (strcmp(a, "--request-budget") == 0) {
             ok = ok && s_int(v, &budget) && budget > 0;
+        } else if (strcmp(a, "--console-dir") == 0) {
+            opts.console_dir = ok && *v ? v : NULL;
         } else if (strcmp(a, "--transport-security") == 0) {
             security = v;
         } else if (strcmp(a, "--secret") == 0) {
@@ -170,6 +221,7 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN); // a file-size limit makes journal writes fail (EFBIG), counted
 
@@ -191,18 +243,32 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     // Without --expected-runs only a signal ends the service.
-    while (!s_signalled && !(opts.expected_runs > 0 && wbi_agg_settled(agg)))
+    while (!s_signalled && !(opts.expected_runs > 0 && wbi_agg_settled(agg))) {
+        if (s_preempt) {
+            s_preempt = 0;
+            wbi_agg_preempt(agg);
+        }
         wbi_agg_sleep_ms(50);
+    }
+    if (report)
+        s_read_report(agg, report);
     int grace_ms = s_signalled ? 2000 : 0;
     if (s_signalled)
         wbi_info("aggregator: signal received: stopping");
     wbi_agg_stats_t st;
-    rc = wbi_agg_stop_ex(&agg, grace_ms, drain_ms, &st);
+    wandb_err delivery = WANDB_OK;
+    rc = wbi_agg_stop_ex(&agg, grace_ms, drain_ms, &st, &delivery);
     fprintf(stderr,
             "wandb-mpi-aggregator: %llu runs (%llu finished, %llu crashed), %llu rows, "
             "%llu malformed: %s\n",
             (unsigned long long)st.runs, (unsigned long long)st.runs_finished,
             (unsigned long long)st.runs_crashed, (unsigned long long)st.rows,
             (unsigned long long)st.malformed, rc == WANDB_OK ? "done" : wandb_strerror(rc));
+    if (rc != WANDB_OK && delivery == WANDB_OK) {
+        // Everything that arrived was delivered; some ranks never finished.
+        fprintf(stderr, "wandb-mpi-aggregator: everything received was delivered; "
+                        "runs that did not finish are left crashed (or preempted)\n");
+        return 3;
+    }
     return rc == WANDB_OK ? 0 : 1;
 }

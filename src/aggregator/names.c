@@ -66,6 +66,7 @@ uint32_t wbi_agg_names_intern(wbi_agg_names_t *self, const char *name, size_t le
     n[len] = '\0';
     e->name = n;
     e->len = (uint32_t)len;
+    e->id = (uint32_t)self->count;
     wbi_buf_release(&pre);
     if (wbi_smap_put(&self->ids, name, len, (uint32_t)self->count) != WANDB_OK) {
         wbi_free(e);

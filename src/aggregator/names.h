@@ -14,6 +14,7 @@
 typedef struct {
     const char *name;    // the key, NUL-terminated UTF-8 (points into this block)
     uint32_t len;        // its length
+    uint32_t id;         // its id in the table
     uint32_t prefix_len; // length of prefix
     char prefix[];       // `"escaped name":`, then the NUL-terminated name
 } wbi_agg_name_t;

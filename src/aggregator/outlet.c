@@ -25,14 +25,20 @@
 
 // One run as the outlet knows it.
 typedef struct s_orun {
-    struct s_orun *next;        // next run of the outlet
-    uint32_t no;                // the run's number in the journal (1, 2, ...)
-    char *run_id;               // for messages
-    wbi_backend_run_t *bk;      // the backend's run; NULL offline
-    uint64_t lines;             // history lines handed over (loop thread)
-    atomic_uint_fast64_t acked; // lines the backend acknowledged (backend thread)
-    atomic_bool completed;      // the final state was acknowledged (backend thread)
-    bool finished;              // finish handed over
+    struct s_orun *next;                      // next run of the outlet
+    uint32_t no;                              // the run's number in the journal (1, 2, ...)
+    char *run_id;                             // for messages
+    char *project;                            // with run_id: what find() matches
+    wbi_backend_run_t *bk;                    // the backend's run; NULL offline
+    uint64_t lines;                           // history lines handed over (loop thread)
+    atomic_uint_fast64_t acked;               // lines the backend acknowledged (backend thread)
+    atomic_bool completed;                    // the final state was acknowledged (backend thread)
+    bool finished;                            // finish handed over
+    uint64_t slines[WBI_STREAMS];             // stream lines handed over (loop thread)
+    atomic_uint_fast64_t sacked[WBI_STREAMS]; // of those, acknowledged (backend thread)
+    bool finish_due;                          // the backend's finish waits for the grace
+    int64_t finish_at_ms;                     // when it goes
+    int exit_code;                            // its exit code
 } s_orun_t;
 
 struct wbi_outlet {
@@ -41,9 +47,14 @@ struct wbi_outlet {
     s_orun_t *runs;         // every run, newest first
     uint32_t nruns;         // runs opened (the last number given)
     int flush_ms;           // journal flush interval
+    int grace_ms;           // finish grace (console capture)
     int64_t last_flush_ms;  // when the journal was last flushed
     uint64_t journal_drops; // appends the journal refused
+    uint64_t bad_rows;      // rows that could not be encoded (over the line cap)
+    wbi_buf_t line;         // reused history line (loop thread)
     bool warned_journal;    // the first refusal was logged
+    uint64_t late_lines;    // stream lines after a run's finish reached the backend (dropped)
+    bool warned_late;       // the first of those was logged
     char dir[PATH_MAX];     // the journal directory ("" without one)
     void (*reply)(void *, const void *, size_t, const void *, size_t); // see the options
     void *reply_arg;                                                   // first argument of reply
@@ -93,12 +104,26 @@ static void s_on_ack(void *arg, void *tag, const wbi_backend_ack_t *ack)
     wbi_outlet_t *self = arg;
     s_orun_t *run = tag;
     atomic_store(&run->acked, ack->lines);
+    for (int f = 0; f < WBI_STREAMS; f++)
+        atomic_store(&run->sacked[f], ack->streams[f].lines);
     if (ack->completed)
         atomic_store(&run->completed, true);
-    char buf[128];
-    int n = snprintf(buf, sizeof buf, "{\"first_offset\":%lld,\"lines\":%llu,\"completed\":%s}",
+    char buf[512];
+    int n = snprintf(buf, sizeof buf, "{\"first_offset\":%lld,\"lines\":%llu,\"completed\":%s",
                      (long long)ack->first_offset, (unsigned long long)ack->lines,
                      ack->completed ? "true" : "false");
+    // The stream files, once any of their lines was acknowledged.
+    bool any = false;
+    for (int f = 0; f < WBI_STREAMS; f++) {
+        if (!ack->streams[f].lines)
+            continue;
+        n += snprintf(buf + n, sizeof buf - (size_t)n,
+                      "%s\"%s\":{\"first_offset\":%lld,\"lines\":%llu}", any ? "," : ",\"files\":{",
+                      wbi_backend_stream_name(f), (long long)ack->streams[f].first_offset,
+                      (unsigned long long)ack->streams[f].lines);
+        any = true;
+    }
+    n += snprintf(buf + n, sizeof buf - (size_t)n, "%s}", any ? "}" : "");
     if (self->journal)
         wbi_journal_append(self->journal, WBI_JR_ACK, run->no, buf, (size_t)n);
 }
@@ -112,12 +137,17 @@ static void *s_open(void *arg, const wbi_run_meta_t *meta)
     if (!run)
         return NULL;
     run->run_id = wbi_strdup(meta->run_id);
-    if (!run->run_id) {
+    run->project = wbi_strdup(meta->project);
+    if (!run->run_id || !run->project) {
+        wbi_free(run->run_id);
+        wbi_free(run->project);
         wbi_free(run);
         return NULL;
     }
     run->no = ++self->nruns;
     atomic_init(&run->acked, 0);
+    for (int f = 0; f < WBI_STREAMS; f++)
+        atomic_init(&run->sacked[f], 0);
     atomic_init(&run->completed, false);
     json_error_t jerr;
     json_t *config = meta->config_json ? json_loads(meta->config_json, 0, &jerr) : NULL;
@@ -134,6 +164,7 @@ static void *s_open(void *arg, const wbi_run_meta_t *meta)
         run->bk = wbi_backend_run_open(self->backend, &m);
         if (!run->bk) {
             wbi_free(run->run_id);
+            wbi_free(run->project);
             wbi_free(run);
             return NULL;
         }
@@ -143,14 +174,70 @@ static void *s_open(void *arg, const wbi_run_meta_t *meta)
     return run;
 }
 
-static void s_history(void *arg, void *r, const char *line, size_t len)
+static void s_history(void *arg, void *r, const wbi_agg_row_t *row)
 {
     wbi_outlet_t *self = arg;
     s_orun_t *run = r;
+    wandb_err rc = wbi_agg_row_encode(row, &self->line);
+    if (rc != WANDB_OK) {
+        // Too large for any backend: refused here, loudly, before the journal.
+        self->bad_rows++;
+        wbi_warn("aggregator: run '%s': history row at step %lld dropped: %s (%zu values)",
+                 run->run_id, (long long)row->step, wandb_strerror(rc), row->n);
+        return;
+    }
+    const char *line = self->line.data;
+    size_t len = self->line.len;
     s_append(self, WBI_JR_HISTORY, run->no, line, len);
     run->lines++;
     if (run->bk)
         wbi_backend_run_history(self->backend, run->bk, line, len);
+}
+
+// A line of wandb-events.jsonl or output.log: journaled (u8 name length,
+// name, line), then queued at the backend like a history line.
+static void s_stream(void *arg, void *r, int file, const char *line, size_t len)
+{
+    wbi_outlet_t *self = arg;
+    s_orun_t *run = r;
+    const char *name = wbi_backend_stream_name(file);
+    if (!run || !name)
+        return;
+    if (len > WBI_BK_LINE_MAX) {
+        self->bad_rows++;
+        wbi_warn("aggregator: run '%s': %s line of %zu bytes dropped: over the line cap",
+                 run->run_id, name, len);
+        return;
+    }
+    if (run->bk && run->finished && !run->finish_due) {
+        // The backend has the run's final state: a later line is not taken
+        // (console output of a rank that goes on printing after its finish).
+        self->late_lines++;
+        if (!self->warned_late)
+            wbi_warn("aggregator: run '%s': %s line after the run's finish dropped (later ones "
+                     "are counted)",
+                     run->run_id, name);
+        self->warned_late = true;
+        return;
+    }
+    uint8_t head[32];
+    size_t nlen = strlen(name);
+    head[0] = (uint8_t)nlen;
+    memcpy(head + 1, name, nlen);
+    s_append2(self, WBI_JR_STREAM, run->no, head, 1 + nlen, line, len);
+    run->slines[file]++;
+    if (run->bk)
+        wbi_backend_run_stream(self->backend, run->bk, file, line, len);
+}
+
+// The newest run of this project and id.
+static void *s_find(void *arg, const char *project, const char *run_id)
+{
+    wbi_outlet_t *self = arg;
+    for (s_orun_t *run = self->runs; run && project && run_id; run = run->next)
+        if (strcmp(run->run_id, run_id) == 0 && strcmp(run->project, project) == 0)
+            return run;
+    return NULL;
 }
 
 static void s_summary(void *arg, void *r, const char *json, size_t len)
@@ -227,8 +314,25 @@ static void s_finish(void *arg, void *r, int exit_code)
     int n = snprintf(buf, sizeof buf, "{\"exit_code\":%d}", exit_code);
     s_append(self, WBI_JR_FINISH, run->no, buf, (size_t)n);
     run->finished = true;
-    if (run->bk)
+    if (run->bk && self->grace_ms > 0) {
+        // Console lines printed before the rank exits are still on their way.
+        run->finish_due = true;
+        run->finish_at_ms = wbi_now_ms() + self->grace_ms;
+        run->exit_code = exit_code;
+    } else if (run->bk) {
         wbi_backend_run_finish(self->backend, run->bk, exit_code);
+    }
+}
+
+// Hands the backend the deferred finishes due at mono_ms (all with INT64_MAX).
+static void s_finish_due(wbi_outlet_t *self, int64_t mono_ms)
+{
+    for (s_orun_t *run = self->runs; run; run = run->next) {
+        if (run->finish_due && mono_ms >= run->finish_at_ms) {
+            run->finish_due = false;
+            wbi_backend_run_finish(self->backend, run->bk, run->exit_code);
+        }
+    }
 }
 
 static void s_abandon(void *arg, void *r)
@@ -260,6 +364,8 @@ void wbi_outlet_sink(wbi_outlet_t *self, wbi_agg_sink_t *sink)
     sink->arg = self;
     sink->open = s_open;
     sink->history = s_history;
+    sink->stream = s_stream;
+    sink->find = s_find;
     sink->summary = s_summary;
     sink->config = s_config;
     sink->alert = s_alert;
@@ -328,7 +434,9 @@ wandb_err wbi_outlet_new(wbi_outlet_t **out, const wbi_outlet_opts_t *opts, char
     wbi_outlet_t *self = wbi_calloc(1, sizeof(*self));
     if (!self)
         return WANDB_ENOMEM;
+    wbi_buf_init(&self->line, WBI_BK_LINE_MAX);
     self->flush_ms = opts->journal_flush_ms > 0 ? opts->journal_flush_ms : S_FLUSH_MS;
+    self->grace_ms = opts->finish_grace_ms > 0 ? opts->finish_grace_ms : 0;
     self->last_flush_ms = wbi_now_ms();
     self->reply = opts->reply;
     self->reply_arg = opts->reply_arg;
@@ -362,19 +470,27 @@ void wbi_outlet_destroy(wbi_outlet_t **self_p)
         return;
     wbi_outlet_t *self = *self_p;
     *self_p = NULL;
+    if (self->late_lines)
+        wbi_warn("aggregator: %llu event/console lines arrived after their run's finish and were "
+                 "dropped",
+                 (unsigned long long)self->late_lines);
     wbi_backend_destroy(&self->backend); // no acknowledgement arrives after this
     wbi_journal_close(&self->journal);
     while (self->runs) {
         s_orun_t *run = self->runs;
         self->runs = run->next;
         wbi_free(run->run_id);
+        wbi_free(run->project);
         wbi_free(run);
     }
+    wbi_buf_release(&self->line);
     wbi_free(self);
 }
 
 void wbi_outlet_tick(wbi_outlet_t *self, int64_t mono_ms)
 {
+    if (self->grace_ms > 0 && self->backend)
+        s_finish_due(self, mono_ms);
     if (!self->journal || mono_ms - self->last_flush_ms < self->flush_ms)
         return;
     self->last_flush_ms = mono_ms;
@@ -396,6 +512,11 @@ void wbi_outlet_get_stats(wbi_outlet_t *self, wbi_outlet_stats_t *out)
         out->lines_acked += acked < run->lines ? acked : run->lines;
         out->finishes += run->finished;
         out->finishes_acked += run->finished && atomic_load(&run->completed);
+        for (int f = 0; f < WBI_STREAMS; f++) {
+            uint64_t sacked = atomic_load(&run->sacked[f]);
+            out->stream_lines += run->slines[f];
+            out->stream_lines_acked += sacked < run->slines[f] ? sacked : run->slines[f];
+        }
     }
     if (self->journal) {
         wbi_journal_stats_t js;
@@ -422,6 +543,8 @@ wandb_err wbi_outlet_finish(wbi_outlet_t *self, int timeout_ms)
     int64_t deadline = wbi_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     wandb_err jrc = self->journal ? wbi_journal_flush(self->journal) : WANDB_OK;
     wandb_err drc = WANDB_OK;
+    if (self->backend)
+        s_finish_due(self, INT64_MAX); // no console line comes any more
     if (self->backend) {
         int64_t left = deadline - wbi_now_ms();
         drc = wbi_backend_drain(self->backend, left > 0 ? (int)left : 0);
@@ -432,6 +555,7 @@ wandb_err wbi_outlet_finish(wbi_outlet_t *self, int timeout_ms)
     wbi_outlet_stats_t st;
     wbi_outlet_get_stats(self, &st);
     uint64_t pending = st.lines - st.lines_acked;
+    uint64_t spending = st.stream_lines - st.stream_lines_acked;
     uint64_t states = st.finishes - st.finishes_acked;
     if (!self->backend) {
         if (st.journal_drops || jrc != WANDB_OK) {
@@ -446,7 +570,7 @@ wandb_err wbi_outlet_finish(wbi_outlet_t *self, int timeout_ms)
         return WANDB_OK;
     }
     wandb_err rc = wbi_backend_result(self->backend);
-    if (rc == WANDB_OK && (pending || states || drc != WANDB_OK))
+    if (rc == WANDB_OK && (pending || spending || states || drc != WANDB_OK))
         rc = WANDB_ETIMEDOUT;
     if (rc == WANDB_OK) {
         // Everything arrived; the journal only could not have saved it from an outage.
@@ -459,22 +583,25 @@ wandb_err wbi_outlet_finish(wbi_outlet_t *self, int timeout_ms)
     const char *why = rc == WANDB_ETIMEDOUT ? "not acknowledged before the finish deadline"
                                             : wbi_backend_errmsg(self->backend);
     if (self->journal && !st.journal_drops) {
-        wbi_err("%llu history rows and %llu final states of %llu runs are not on the backend "
+        wbi_err("%llu history rows, %llu event/console lines and %llu final states of %llu runs "
+                "are not on the backend "
                 "(%s); they are kept in the journal: wandb-mpi sync '%s'",
-                (unsigned long long)pending, (unsigned long long)states,
-                (unsigned long long)st.runs, why, self->dir);
+                (unsigned long long)pending, (unsigned long long)spending,
+                (unsigned long long)states, (unsigned long long)st.runs, why, self->dir);
     } else if (self->journal) {
-        wbi_err("%llu history rows and %llu final states of %llu runs are not on the backend "
+        wbi_err("%llu history rows, %llu event/console lines and %llu final states of %llu runs "
+                "are not on the backend "
                 "(%s), and the journal refused %llu records (%s): what it kept is uploaded by "
                 "wandb-mpi sync '%s'",
-                (unsigned long long)pending, (unsigned long long)states,
-                (unsigned long long)st.runs, why, (unsigned long long)st.journal_drops,
-                wbi_journal_errmsg(self->journal), self->dir);
+                (unsigned long long)pending, (unsigned long long)spending,
+                (unsigned long long)states, (unsigned long long)st.runs, why,
+                (unsigned long long)st.journal_drops, wbi_journal_errmsg(self->journal), self->dir);
     } else {
-        wbi_err("%llu history rows and %llu final states of %llu runs are not on the backend "
+        wbi_err("%llu history rows, %llu event/console lines and %llu final states of %llu runs "
+                "are not on the backend "
                 "(%s), and there is no journal: they are lost",
-                (unsigned long long)pending, (unsigned long long)states,
-                (unsigned long long)st.runs, why);
+                (unsigned long long)pending, (unsigned long long)spending,
+                (unsigned long long)states, (unsigned long long)st.runs, why);
     }
     return rc;
 }

@@ -29,15 +29,23 @@ typedef struct {
     // Replies to peers (WELCOME, FINISHED) go here: the sink's reply.
     void (*reply)(void *arg, const void *peer, size_t peer_len, const void *msg, size_t len);
     void *reply_arg; // first argument of reply
+    // Console capture is on: a run's finish reaches the backend this long
+    // after its FINISH (console lines a rank prints before it exits arrive
+    // after it), at the latest at wbi_outlet_finish. 0: at once.
+    // A stream line of a run whose finish already reached the backend is
+    // dropped (logged once, counted), not journaled.
+    int finish_grace_ms;
 } wbi_outlet_opts_t;
 
 typedef struct {
-    uint64_t runs;           // runs opened
-    uint64_t lines;          // history lines handed over
-    uint64_t lines_acked;    // of those, acknowledged by the backend
-    uint64_t finishes;       // runs finished
-    uint64_t finishes_acked; // of those, whose final state the backend acknowledged
-    uint64_t journal_drops;  // records the journal refused (full, write error)
+    uint64_t runs;               // runs opened
+    uint64_t lines;              // history lines handed over
+    uint64_t lines_acked;        // of those, acknowledged by the backend
+    uint64_t finishes;           // runs finished
+    uint64_t finishes_acked;     // of those, whose final state the backend acknowledged
+    uint64_t journal_drops;      // records the journal refused (full, write error)
+    uint64_t stream_lines;       // event and console lines handed over
+    uint64_t stream_lines_acked; // of those, acknowledged by the backend
 } wbi_outlet_stats_t;
 
 // Opens the journal in a new directory under opts->journal_dir (named
@@ -52,7 +60,8 @@ void wbi_outlet_destroy(wbi_outlet_t **self_p);
 // Fills every callback of *sink, pointing them at self (reply forwards to
 // opts->reply).
 void wbi_outlet_sink(wbi_outlet_t *self, wbi_agg_sink_t *sink);
-// Flushes the journal when journal_flush_ms passed since the last flush.
+// Flushes the journal when journal_flush_ms passed since the last flush,
+// and hands the backend the finishes whose grace (finish_grace_ms) passed.
 void wbi_outlet_tick(wbi_outlet_t *self, int64_t mono_ms);
 // End of service: flushes the journal, waits at most timeout_ms for the
 // backend to acknowledge everything, and tells the truth: WANDB_OK when

@@ -63,16 +63,20 @@ struct wbi_agg_run {
     wbi_agg_names_t *names; // shared key names (borrowed)
     wbi_imap_t by_name;     // name id -> key index
 
-    bool row_open;        // a row is being assembled
-    int64_t row_step;     // its step
-    double row_ts;        // ts of the last call merged into it
-    uint32_t row_gen;     // current row generation (never 0)
-    uint32_t *row_keys;   // key index per slot
-    wbi_hval_t *row_vals; // value per slot
-    size_t row_n;         // slots used
-    size_t row_cap;       // slots allocated
-    wbi_buf_t arena;      // string/JSON bytes of the open row
-    wbi_buf_t line;       // reused output buffer
+    bool row_open;                    // a row is being assembled
+    int64_t row_step;                 // its step
+    double row_ts;                    // ts of the last call merged into it
+    uint32_t row_gen;                 // current row generation (never 0)
+    int64_t row_arrived;              // monotonic ms of its first ROW record
+    uint32_t *row_keys;               // key index per slot
+    wbi_hval_t *row_vals;             // value per slot
+    const wbi_agg_name_t **row_names; // key name per slot (filled at emit)
+    size_t row_n;                     // slots used
+    size_t row_cap;                   // slots allocated
+    wbi_buf_t arena;                  // string/JSON bytes of the open row
+    wbi_buf_t line;                   // reused output buffer (summaries)
+    wbi_agg_row_fn observe;           // second receiver of emitted rows (the job view)
+    void *observe_arg;                // its first argument
 
     int64_t last_step;   // last emitted step (-1: none)
     double last_runtime; // _runtime of the last emitted row
@@ -284,6 +288,7 @@ void wbi_agg_run_destroy(wbi_agg_run_t **self_p)
     wbi_imap_release(&self->by_name);
     wbi_free(self->row_keys);
     wbi_free(self->row_vals);
+    wbi_free(self->row_names);
     wbi_buf_release(&self->arena);
     wbi_buf_release(&self->line);
     json_decref(self->config);
@@ -463,6 +468,10 @@ static wandb_err s_row_set(wbi_agg_run_t *self, uint32_t idx, const wbi_hval_t *
         if (!vals)
             return WANDB_ENOMEM;
         self->row_vals = vals;
+        const wbi_agg_name_t **names = wbi_realloc(self->row_names, cap * sizeof(*names));
+        if (!names)
+            return WANDB_ENOMEM;
+        self->row_names = names;
         self->row_cap = cap;
     }
     k->row_gen = self->row_gen;
@@ -515,7 +524,7 @@ static void s_row_step_sync(wbi_agg_run_t *self)
     }
 }
 
-// Emits the open row as one history line (empty rows are never sent).
+// Emits the open row to the sink and the observer (empty rows are never sent).
 static void s_row_emit(wbi_agg_run_t *self)
 {
     if (!self->row_open)
@@ -531,30 +540,20 @@ static void s_row_emit(wbi_agg_run_t *self)
     double runtime = self->row_ts - self->start_time;
     if (!(runtime > 0))
         runtime = 0;
-    wbi_buf_t *b = &self->line;
-    wbi_buf_reset(b);
-    wandb_err rc = wbi_buf_putc(b, '{');
-    for (size_t i = 0; i < self->row_n && rc == WANDB_OK; i++) {
-        const s_key_t *k = &self->keys[self->row_keys[i]];
-        rc = wbi_buf_append(b, k->nm->prefix, k->nm->prefix_len);
-        if (rc == WANDB_OK)
-            rc = wbi_hist_put_value(b, &self->row_vals[i], self->arena.data);
-        if (rc == WANDB_OK)
-            rc = wbi_buf_putc(b, ',');
-    }
-    if (rc == WANDB_OK)
-        rc = wbi_hist_put_special(b, self->row_step, runtime, self->row_ts);
-    if (rc == WANDB_OK)
-        rc = wbi_buf_putc(b, '}');
-    if (rc != WANDB_OK) {
-        self->counters.dropped_lines++;
-        wbi_warn("aggregator: run '%s': history row at step %lld dropped: %s", self->run_id,
-                 (long long)self->row_step, wandb_strerror(rc));
-        s_row_reset(self);
-        return;
-    }
+    for (size_t i = 0; i < self->row_n; i++)
+        self->row_names[i] = self->keys[self->row_keys[i]].nm;
+    wbi_agg_row_t row = {.step = self->row_step,
+                         .runtime = runtime,
+                         .ts = self->row_ts,
+                         .arrived_ms = self->row_arrived,
+                         .n = self->row_n,
+                         .names = self->row_names,
+                         .vals = self->row_vals,
+                         .arena = self->arena.data ? self->arena.data : ""};
     if (self->sink.history)
-        self->sink.history(self->sink.arg, self->handle, b->data, b->len);
+        self->sink.history(self->sink.arg, self->handle, &row);
+    if (self->observe)
+        self->observe(self->observe_arg, &row);
     for (size_t i = 0; i < self->row_n; i++)
         s_key_emitted(self, &self->keys[self->row_keys[i]], &self->row_vals[i]);
     self->counters.rows++;
@@ -610,7 +609,7 @@ static bool s_value_from_wire(wbi_agg_run_t *self, const wbi_wire_value_t *w, wb
     }
 }
 
-wandb_err wbi_agg_run_row(wbi_agg_run_t *self, const wbi_wire_row_t *row)
+wandb_err wbi_agg_run_row(wbi_agg_run_t *self, const wbi_wire_row_t *row, int64_t mono_ms)
 {
     if (self->row_open && row->step < self->row_step)
         return WANDB_EPROTO;
@@ -621,6 +620,7 @@ wandb_err wbi_agg_run_row(wbi_agg_run_t *self, const wbi_wire_row_t *row)
     if (!self->row_open) {
         self->row_open = true;
         self->row_step = row->step;
+        self->row_arrived = mono_ms;
     }
     self->row_ts = row->ts;
     bool bad = false;
@@ -1072,4 +1072,48 @@ int64_t wbi_agg_run_last_step(const wbi_agg_run_t *self)
 void wbi_agg_run_get_counters(const wbi_agg_run_t *self, wbi_agg_run_counters_t *out)
 {
     *out = self->counters;
+}
+
+wandb_err wbi_agg_run_put(wbi_agg_run_t *self, int64_t step, double ts, size_t n,
+                          const char *const *keys, const wbi_hval_t *vals)
+{
+    if (step <= self->last_step || (self->row_open && step != self->row_step))
+        return WANDB_EPROTO;
+    for (size_t i = 0; i < n; i++)
+        if (vals[i].type != WANDB_TYPE_DOUBLE && vals[i].type != WANDB_TYPE_INT &&
+            vals[i].type != WANDB_TYPE_BOOL)
+            return WANDB_EINVAL;
+    if (!self->row_open) {
+        self->row_open = true;
+        self->row_step = step;
+        self->row_arrived = 0;
+    }
+    self->row_ts = ts;
+    wandb_err rc = WANDB_OK;
+    for (size_t i = 0; i < n; i++) {
+        bool config_changed = false;
+        uint32_t idx = s_key_intern(self, keys[i], strlen(keys[i]), &config_changed);
+        if (config_changed)
+            self->config_dirty = true;
+        if (idx == WBI_MAP_NONE || self->keys[idx].reserved ||
+            s_row_set(self, idx, &vals[i]) != WANDB_OK) {
+            self->counters.bad_values++;
+            rc = WANDB_EFULL;
+            continue;
+        }
+        self->counters.values++;
+    }
+    s_row_emit(self);
+    return rc;
+}
+
+void wbi_agg_run_observe(wbi_agg_run_t *self, wbi_agg_row_fn fn, void *arg)
+{
+    self->observe = fn;
+    self->observe_arg = arg;
+}
+
+const json_t *wbi_agg_run_config_object(const wbi_agg_run_t *self)
+{
+    return self->config;
 }

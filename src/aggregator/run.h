@@ -12,6 +12,7 @@
 #ifndef WBI_AGG_RUN_H
 #define WBI_AGG_RUN_H
 
+#include "aggregator/history.h"
 #include "aggregator/names.h"
 #include "backend/backend.h"
 #include "backend/request.h"
@@ -25,7 +26,7 @@
 typedef struct {
     void *arg; // first argument of every callback
     void *(*open)(void *arg, const wbi_run_meta_t *meta);
-    void (*history)(void *arg, void *run, const char *line, size_t len);
+    void (*history)(void *arg, void *run, const wbi_agg_row_t *row); // typed (history.h)
     void (*summary)(void *arg, void *run, const char *json, size_t len);
     void (*config)(void *arg, void *run, const char *config_json);
     void (*alert)(void *arg, void *run, const char *title, const char *text, const char *level,
@@ -38,6 +39,13 @@ typedef struct {
     // The run's process went silent: stop heartbeats so it ends as crashed.
     void (*abandon)(void *arg, void *run);
     bool (*entity)(void *arg, void *run, char *buf, size_t len);
+    // One line (copied) of a stream file beside history: file is
+    // WBI_STREAM_EVENTS (wandb-events.jsonl, a JSON object) or
+    // WBI_STREAM_OUTPUT (output.log, a console line). NULL: none.
+    void (*stream)(void *arg, void *run, int file, const char *line, size_t len);
+    // The handle open() returned for the run of this project and id (the
+    // newest), or NULL: how callers outside run.c reach a run. NULL: none.
+    void *(*find)(void *arg, const char *project, const char *run_id);
     // Sends msg to the peer with this ZeroMQ identity (best effort).
     void (*reply)(void *arg, const void *peer, size_t peer_len, const void *msg, size_t len);
 } wbi_agg_sink_t;
@@ -71,7 +79,16 @@ wandb_err wbi_agg_run_key(wbi_agg_run_t *self, uint32_t id, const char *key, siz
 // ROW: merges one parsed ROW. WANDB_EPROTO when the step is below the open
 // row (or not above the last emitted row): nothing merged; or when some
 // values were bad (the rest merged, bad ones counted).
-wandb_err wbi_agg_run_row(wbi_agg_run_t *self, const wbi_wire_row_t *row);
+// mono_ms: when the record arrived (the row's arrival time is its first).
+wandb_err wbi_agg_run_row(wbi_agg_run_t *self, const wbi_wire_row_t *row, int64_t mono_ms);
+// Merges numeric values (double, int, bool) by key name at step and emits
+// the row at once, as a committed ROW would: how the job view writes its run.
+// WANDB_EPROTO when step is not above the last row; WANDB_EINVAL for another
+// type (nothing merged); WANDB_EFULL when some keys could not be added.
+wandb_err wbi_agg_run_put(wbi_agg_run_t *self, int64_t step, double ts, size_t n,
+                          const char *const *keys, const wbi_hval_t *vals);
+// Every emitted row also goes to fn(arg, row), after the sink (NULL: none).
+void wbi_agg_run_observe(wbi_agg_run_t *self, wbi_agg_row_fn fn, void *arg);
 // CONFIG: merges the top-level keys of a JSON object and sends the config.
 wandb_err wbi_agg_run_config(wbi_agg_run_t *self, const char *json, size_t len);
 // SUMMARY: sets explicit summary values (until the key is logged again).
@@ -121,6 +138,9 @@ int wbi_agg_run_rank(const wbi_agg_run_t *self);
 int64_t wbi_agg_run_starting_step(const wbi_agg_run_t *self);
 // Last emitted step, -1 before the first row.
 int64_t wbi_agg_run_last_step(const wbi_agg_run_t *self);
+// The run's config object (without `_wandb`). Borrowed: valid until the
+// next CONFIG record or destroy.
+const json_t *wbi_agg_run_config_object(const wbi_agg_run_t *self);
 void wbi_agg_run_get_counters(const wbi_agg_run_t *self, wbi_agg_run_counters_t *out);
 
 #endif

@@ -218,7 +218,8 @@ void wbi_backend_destroy(wbi_backend_t **self_p)
         wbi_bkq_run_free(run);
     }
     if (dropped)
-        wbi_warn("backend: %llu history lines were refused", (unsigned long long)dropped);
+        wbi_warn("backend: %llu history, event or console lines were refused",
+                 (unsigned long long)dropped);
     if (alerts)
         wbi_warn("backend: %llu alerts were dropped (queue full or repeated within their wait)",
                  (unsigned long long)alerts);
@@ -261,7 +262,8 @@ static bool s_idle(const wbi_backend_t *self)
         bool busy = !r->upserted || !wbi_list_empty(&r->q) || !wbi_list_empty(&r->p) ||
                     r->summary || r->config_dirty || !wbi_list_empty(&r->a) || r->preempt ||
                     !wbi_list_empty(&r->f) || !wbi_list_empty(&r->u) || r->n_uploaded ||
-                    r->req.kind != WBI_BK_REQ_NONE || (r->finish && !r->completed && !r->refused);
+                    r->req.kind != WBI_BK_REQ_NONE || wbi_bk_has_stream(r) ||
+                    (r->finish && !r->completed && !wbi_bk_refused(r));
         if (busy)
             return false;
     }

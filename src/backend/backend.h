@@ -29,12 +29,28 @@ enum {
 };
 typedef struct wbi_backend_run wbi_backend_run_t;
 
+// The append-only file_stream files beside history (wbi_backend_run_stream);
+// each has its own offsets. Never renumber: journals store the file names.
+enum {
+    WBI_STREAM_EVENTS = 0, // wandb-events.jsonl: system metrics, one JSON object a line
+    WBI_STREAM_OUTPUT = 1, // output.log: console lines (plain text)
+    WBI_STREAMS = 2,       // number of streams
+};
+
+// What the server acknowledged of one stream of a run (see wbi_backend_ack_t).
+typedef struct {
+    int64_t first_offset; // server offset of the first line queued for the stream
+    uint64_t lines;       // lines queued, from the first, acknowledged so far
+} wbi_backend_stream_ack_t;
+
 // What the server acknowledged of one run, handed to on_ack. The
-// acknowledged lines are always a prefix of the lines queued for the run.
+// acknowledged lines are always a prefix of the lines queued for the run
+// (history), and of each stream's lines.
 typedef struct {
     int64_t first_offset; // server history offset of the first line queued for the run
     uint64_t lines;       // lines queued for the run, from the first, acknowledged so far
     bool completed;       // complete/exitcode acknowledged
+    wbi_backend_stream_ack_t streams[WBI_STREAMS]; // per stream (WBI_STREAM_*)
 } wbi_backend_ack_t;
 
 typedef struct {
@@ -76,6 +92,9 @@ typedef struct {
     // > 0, else 0
     bool has_first_offset;
     int64_t first_offset; // see has_first_offset
+    // where each stream's first queued line goes (0 for a new run); the server
+    // reports no line count for these files, so has_first_offset plays no part
+    int64_t stream_first_offset[WBI_STREAMS];
 } wbi_run_meta_t;
 
 typedef struct {
@@ -83,9 +102,10 @@ typedef struct {
     uint64_t retries;            // attempts repeated after 429/5xx/network errors
     uint64_t failures;           // requests given up on
     uint64_t history_lines_sent; // history lines acknowledged by the server
-    uint64_t lines_refused; // lines refused: queue full, too big, after finish, run given up on
-    uint64_t auth_failures; // requests answered 401/403
-    uint64_t max_in_flight; // most requests in flight at once (1 over HTTP/1.1)
+    uint64_t lines_refused;     // lines refused: queue full, too big, after finish, run given up on
+    uint64_t auth_failures;     // requests answered 401/403
+    uint64_t max_in_flight;     // most requests in flight at once (1 over HTTP/1.1)
+    uint64_t stream_lines_sent; // event and console lines acknowledged by the server
 } wbi_backend_stats_t;
 
 // Parses the http2 setting: "auto", "prior-knowledge" or "off" into *out
@@ -111,6 +131,21 @@ wbi_backend_run_t *wbi_backend_run_open(wbi_backend_t *self, const wbi_run_meta_
 // after finish is refused and counted without cancelling the complete.
 void wbi_backend_run_history(wbi_backend_t *self, wbi_backend_run_t *run, const char *line,
                              size_t len);
+// Queues one line (copied) of a stream file (WBI_STREAM_EVENTS: a JSON
+// object text; WBI_STREAM_OUTPUT: one console line without its newline) for
+// file_stream, at that file's own offset. The history rules hold per stream:
+// acknowledged like history (on_ack), the prefix rule (once a line of a
+// stream is refused, so is every later line of that stream, and the run
+// gets no complete/exitcode), and a cap: stream lines queued or
+// unacknowledged take at most a quarter of queue_max_bytes, so a chatty
+// console cannot starve history. Another file value is ignored.
+void wbi_backend_run_stream(wbi_backend_t *self, wbi_backend_run_t *run, int file, const char *line,
+                            size_t len);
+// The file name of a stream ("wandb-events.jsonl", "output.log"); NULL
+// for another value. Thread: any.
+const char *wbi_backend_stream_name(int file);
+// The stream of a file name, or -1. Thread: any.
+int wbi_backend_stream_of(const char *name, size_t len);
 // Replaces the run summary (the whole JSON object text, copied); sent as the
 // one line of wandb-summary.json at the next flush.
 void wbi_backend_run_summary(wbi_backend_t *self, wbi_backend_run_t *run, const char *json,

@@ -75,26 +75,28 @@ typedef struct {
 
 // One request of a run, from the moment it is taken until it is answered.
 typedef struct {
-    wbi_bk_kind kind;      // WBI_BK_REQ_NONE: no request
-    bool built;            // url and body are ready (retries re-send them)
-    int attempt;           // attempts made so far
-    int64_t due_ms;        // monotonic time of the next attempt
-    bool flying;           // started on the transport, not answered yet
-    wbi_buf_t url;         // target URL
-    wbi_buf_t body;        // request body
-    char *config;          // UPSERT/CONFIG: the unwrapped config taken (owned)
-    wbi_bk_alert_t *alert; // ALERT: the alert (owned)
-    char *summary;         // FS: the summary taken (owned)
-    size_t summary_len;    // FS: its length
-    bool preempting;       // FS: send "preempting": true
-    bool finishing;        // FS: complete if every line fits
-    int exit_code;         // FS: exitcode with complete
-    size_t avail;          // FS: taken lines available when the request was taken
-    size_t nlines;         // FS: history lines in the body
-    bool completed;        // FS: the body carries complete/exitcode
-    wbi_bk_file_t *files;  // FILES: the batch asked about; PUT: the one file (owned)
-    char **uploaded;       // FS: names reported in "uploaded" (owned)
-    size_t nuploaded;      // FS: entries in uploaded
+    wbi_bk_kind kind;             // WBI_BK_REQ_NONE: no request
+    bool built;                   // url and body are ready (retries re-send them)
+    int attempt;                  // attempts made so far
+    int64_t due_ms;               // monotonic time of the next attempt
+    bool flying;                  // started on the transport, not answered yet
+    wbi_buf_t url;                // target URL
+    wbi_buf_t body;               // request body
+    char *config;                 // UPSERT/CONFIG: the unwrapped config taken (owned)
+    wbi_bk_alert_t *alert;        // ALERT: the alert (owned)
+    char *summary;                // FS: the summary taken (owned)
+    size_t summary_len;           // FS: its length
+    bool preempting;              // FS: send "preempting": true
+    bool finishing;               // FS: complete if every line fits
+    int exit_code;                // FS: exitcode with complete
+    size_t avail;                 // FS: taken lines available when the request was taken
+    size_t nlines;                // FS: history lines in the body
+    size_t s_avail[WBI_STREAMS];  // FS: taken stream lines available, per stream
+    size_t s_nlines[WBI_STREAMS]; // FS: stream lines in the body, per stream
+    bool completed;               // FS: the body carries complete/exitcode
+    wbi_bk_file_t *files;         // FILES: the batch asked about; PUT: the one file (owned)
+    char **uploaded;              // FS: names reported in "uploaded" (owned)
+    size_t nuploaded;             // FS: entries in uploaded
 } wbi_bk_req_t;
 
 struct wbi_backend_run {
@@ -138,10 +140,16 @@ struct wbi_backend_run {
     bool dead;            // given up on: queued data dropped, new data refused
     bool completed;       // complete/exitcode acknowledged
     bool refused;         // a line was refused: later lines are too, and no complete is sent
-    bool retired;       // finished after a refusal and its accepted lines are out: no more requests
-    void *tag;          // handed back to on_ack (immutable after open)
-    bool has_first;     // meta gave the first offset (immutable after open)
-    int64_t meta_first; // that offset
+    bool retired; // finished after a refusal and its accepted lines are out: no more requests
+    wbi_list_t sq[WBI_STREAMS];    // stream lines queued by callers, per stream
+    wbi_list_t sp[WBI_STREAMS];    // stream lines taken by the thread, not yet acknowledged
+    bool s_refused[WBI_STREAMS];   // a line of the stream was refused (prefix rule)
+    int64_t s_offset[WBI_STREAMS]; // offset of the first unacknowledged line, per stream
+    int64_t s_first[WBI_STREAMS];  // offset of the first queued line (immutable after open)
+    uint64_t s_acked[WBI_STREAMS]; // lines acknowledged, counted from the first queued
+    void *tag;                     // handed back to on_ack (immutable after open)
+    bool has_first;                // meta gave the first offset (immutable after open)
+    int64_t meta_first;            // that offset
     int64_t first_offset;  // server offset of the run's first queued line (set by the upsert)
     uint64_t acked;        // lines acknowledged, counted from the first queued
     char *bucket_id;       // bucket.id from the server
@@ -181,6 +189,8 @@ struct wbi_backend {
     wbi_bk_req_t features;     // the ServerFeaturesQuery request
     size_t queued_bytes;       // history bytes queued or unacknowledged
     size_t queue_max;          // cap of queued_bytes
+    size_t stream_bytes;       // stream bytes queued or unacknowledged (also in queued_bytes)
+    bool warned_stream_full;   // the stream-queue-full warning was logged
     size_t file_bytes;         // run-file bytes queued or being uploaded
     bool warned_full;          // the queue-full warning was logged
     wbi_backend_stats_t stats; // counters
@@ -235,6 +245,22 @@ size_t wbi_bkq_free_lines(wbi_bk_line_t *line);
 void wbi_bkq_alert_free(wbi_bk_alert_t *a);
 size_t wbi_bkq_files_free(wbi_bk_file_t *f);
 void wbi_bkq_strv_free(char **v, size_t n);
+// True when a line of the run (history or a stream) was refused: no complete is sent.
+static inline bool wbi_bk_refused(const wbi_backend_run_t *run)
+{
+    bool r = run->refused;
+    for (int f = 0; f < WBI_STREAMS; f++)
+        r |= run->s_refused[f];
+    return r;
+}
+// True when the run has stream lines queued or unacknowledged.
+static inline bool wbi_bk_has_stream(const wbi_backend_run_t *run)
+{
+    for (int f = 0; f < WBI_STREAMS; f++)
+        if (!wbi_list_empty(&run->sq[f]) || !wbi_list_empty(&run->sp[f]))
+            return true;
+    return false;
+}
 // Releases what a request owns and makes the slot empty.
 void wbi_bkq_req_clear(wbi_bk_req_t *req);
 // Drops everything queued for a run that was given up on.

@@ -143,7 +143,13 @@ static wandb_err s_build_fs(wbi_backend_t *self, wbi_backend_run_t *run, wbi_bk_
                       .nuploaded = req->nuploaded,
                       .preempting = req->preempting,
                       .finishing = req->finishing,
-                      .exit_code = req->exit_code};
+                      .exit_code = req->exit_code,
+                      .stream_taken = req->s_nlines};
+    for (int f = 0; f < WBI_STREAMS; f++)
+        fs.streams[f] =
+            (wbi_bk_fs_stream_t){.offset = run->s_offset[f],
+                                 .lines = WBI_LIST_ITEM(run->sp[f].head, wbi_bk_line_t, node),
+                                 .nlines = req->s_avail[f]};
     return wbi_bk_fs_body(&req->body, &fs, &req->nlines, &req->completed);
 }
 
@@ -219,6 +225,21 @@ static void s_done_fs(wbi_backend_t *self, wbi_backend_run_t *run, wbi_bk_req_t 
         bytes += line->len;
         wbi_free(line);
     }
+    size_t sbytes = 0;
+    bool more = run->p.count > 0;
+    for (int f = 0; f < WBI_STREAMS; f++) {
+        for (size_t i = 0; i < req->s_nlines[f] && !wbi_list_empty(&run->sp[f]); i++) {
+            wbi_bk_line_t *line = WBI_LIST_ITEM(wbi_list_pop(&run->sp[f]), wbi_bk_line_t, node);
+            sbytes += line->len;
+            wbi_free(line);
+        }
+        run->s_offset[f] += (int64_t)req->s_nlines[f];
+        run->s_acked[f] += req->s_nlines[f];
+        self->stats.stream_lines_sent += req->s_nlines[f];
+        more |= run->sp[f].count > 0;
+    }
+    bytes += sbytes;
+    self->stream_bytes -= sbytes < self->stream_bytes ? sbytes : self->stream_bytes;
     self->queued_bytes -= bytes < self->queued_bytes ? bytes : self->queued_bytes;
     run->hist_offset += (int64_t)req->nlines;
     run->acked += req->nlines;
@@ -227,7 +248,7 @@ static void s_done_fs(wbi_backend_t *self, wbi_backend_run_t *run, wbi_bk_req_t 
         self->nlive--;
     run->completed |= req->completed;
     run->last_fs_ms = now;
-    run->next_flush_ms = run->p.count ? now : now + wbi_bk_flush_ms(self, now);
+    run->next_flush_ms = more ? now : now + wbi_bk_flush_ms(self, now);
 }
 
 static void s_done_alert(wbi_backend_t *self, wbi_backend_run_t *run, wbi_bk_req_t *req,
@@ -472,6 +493,9 @@ bool wbi_bkk_apply(wbi_backend_t *self, wbi_backend_run_t *run, wbi_bk_req_t *re
             *ack = (wbi_backend_ack_t){.first_offset = run->first_offset,
                                        .lines = run->acked,
                                        .completed = run->completed};
+            for (int f = 0; f < WBI_STREAMS; f++)
+                ack->streams[f] = (wbi_backend_stream_ack_t){.first_offset = run->s_first[f],
+                                                             .lines = run->s_acked[f]};
             *tag = run->tag;
             acked = true;
         }

@@ -100,7 +100,16 @@ void wbi_bkq_run_drop(wbi_backend_t *self, wbi_backend_run_t *run)
     run->dropped += lines;
     self->stats.lines_refused += lines;
     size_t bytes = s_line_list_free(&run->q) + s_line_list_free(&run->p);
+    size_t sbytes = 0;
+    for (int f = 0; f < WBI_STREAMS; f++) {
+        size_t n = run->sq[f].count + run->sp[f].count;
+        run->dropped += n;
+        self->stats.lines_refused += n;
+        sbytes += s_line_list_free(&run->sq[f]) + s_line_list_free(&run->sp[f]);
+    }
+    bytes += sbytes;
     self->queued_bytes -= bytes < self->queued_bytes ? bytes : self->queued_bytes;
+    self->stream_bytes -= sbytes < self->stream_bytes ? sbytes : self->stream_bytes;
     wbi_free(run->summary);
     run->summary = NULL;
     wbi_free(run->config);
@@ -122,8 +131,10 @@ void wbi_bkq_take_fs(wbi_backend_run_t *run, int64_t now)
 {
     wbi_bk_req_t *req = &run->req;
     wbi_list_splice(&run->p, &run->q); // hand the queued lines to the thread
+    for (int f = 0; f < WBI_STREAMS; f++)
+        wbi_list_splice(&run->sp[f], &run->sq[f]);
     // complete/exitcode only once no alert or file is left to go first
-    bool last = run->finish && !run->refused && wbi_list_empty(&run->a) &&
+    bool last = run->finish && !wbi_bk_refused(run) && wbi_list_empty(&run->a) &&
                 wbi_list_empty(&run->f) && wbi_list_empty(&run->u);
     *req = (wbi_bk_req_t){.kind = WBI_BK_REQ_FS,
                           .due_ms = now,
@@ -135,6 +146,8 @@ void wbi_bkq_take_fs(wbi_backend_run_t *run, int64_t now)
                           .avail = run->p.count,
                           .uploaded = run->uploaded,
                           .nuploaded = run->n_uploaded};
+    for (int f = 0; f < WBI_STREAMS; f++)
+        req->s_avail[f] = run->sp[f].count;
     run->summary = NULL;
     run->preempt = false;
     run->uploaded = NULL;
@@ -203,8 +216,9 @@ void wbi_bkq_note_uploaded(wbi_backend_run_t *run, wbi_bk_file_t *f)
 
 void wbi_bkq_retire_if_done(wbi_backend_t *self, wbi_backend_run_t *run)
 {
-    if (run->retired || run->dead || run->completed || !run->finish || !run->refused ||
-        !wbi_list_empty(&run->q) || !wbi_list_empty(&run->p) || run->req.kind != WBI_BK_REQ_NONE)
+    if (run->retired || run->dead || run->completed || !run->finish || !wbi_bk_refused(run) ||
+        !wbi_list_empty(&run->q) || !wbi_list_empty(&run->p) || wbi_bk_has_stream(run) ||
+        run->req.kind != WBI_BK_REQ_NONE)
         return;
     if (run->summary || run->config_dirty || run->preempt || run->n_uploaded ||
         !wbi_list_empty(&run->a) || !wbi_list_empty(&run->f) || !wbi_list_empty(&run->u))
@@ -218,6 +232,10 @@ void wbi_bkq_run_free(wbi_backend_run_t *run)
 {
     s_line_list_free(&run->q);
     s_line_list_free(&run->p);
+    for (int f = 0; f < WBI_STREAMS; f++) {
+        s_line_list_free(&run->sq[f]);
+        s_line_list_free(&run->sp[f]);
+    }
     s_alerts_free(&run->a);
     wbi_bkq_req_clear(&run->req);
     s_file_list_free(&run->f);
@@ -273,6 +291,12 @@ wbi_backend_run_t *wbi_backend_run_open(wbi_backend_t *self, const wbi_run_meta_
     wbi_list_init(&run->a);
     wbi_list_init(&run->f);
     wbi_list_init(&run->u);
+    for (int f = 0; f < WBI_STREAMS; f++) {
+        wbi_list_init(&run->sq[f]);
+        wbi_list_init(&run->sp[f]);
+        int64_t first = meta->stream_first_offset[f]; // no server count: the caller knows
+        run->s_first[f] = run->s_offset[f] = first > 0 ? first : 0;
+    }
     run->tag = meta->tag;
     run->has_first = meta->has_first_offset;
     run->meta_first = meta->first_offset > 0 ? meta->first_offset : 0;
@@ -349,6 +373,71 @@ void wbi_backend_run_history(wbi_backend_t *self, wbi_backend_run_t *run, const 
                  run->run_id, len, why);
     else if (why && after_finish)
         wbi_warn("run '%s': history line of %zu bytes dropped: it %s", run->run_id, len, why);
+}
+
+// Validates and copies a stream line outside the lock, then appends it to
+// the stream's queue: the history rules, per stream (see backend.h).
+void wbi_backend_run_stream(wbi_backend_t *self, wbi_backend_run_t *run, int file, const char *line,
+                            size_t len)
+{
+    if (!self || !run || !line || file < 0 || file >= WBI_STREAMS)
+        return;
+    const char *name = wbi_backend_stream_name(file);
+    const char *why = NULL;
+    if (len > WBI_BK_LINE_MAX)
+        why = "is over the backend's line limit";
+    else if (!wbi_utf8_valid(line, len))
+        why = "is not valid UTF-8";
+    wbi_bk_line_t *node = why ? NULL : wbi_malloc(sizeof *node + len + 1);
+    if (!why && !node)
+        why = "does not fit in memory";
+    if (node) {
+        node->len = len;
+        memcpy(node->data, line, len);
+        node->data[len] = '\0';
+    }
+    bool full_warning = false, first_refusal = false;
+    pthread_mutex_lock(&self->mu);
+    bool refused = run->dead || run->s_refused[file];
+    bool after_finish = !refused && (run->finish || run->completed);
+    if (!why && !refused && !after_finish &&
+        (self->queued_bytes + len > self->queue_max ||
+         self->stream_bytes + len > self->queue_max / 4)) {
+        why = "does not fit in the backend queue";
+        full_warning = !self->warned_stream_full;
+        self->warned_stream_full = true;
+    }
+    if (why || refused || after_finish) {
+        run->dropped++;
+        self->stats.lines_refused++;
+        if (!after_finish) { // prefix rule: nothing after a refused line of the stream goes out
+            first_refusal = !refused;
+            run->s_refused[file] = true;
+        }
+        if (after_finish)
+            why = "arrived after finish";
+    } else {
+        bool wake = wbi_list_empty(&run->sq[file]) && wbi_list_empty(&run->sp[file]);
+        wbi_list_append(&run->sq[file], &node->node);
+        run->abandoned = false; // it speaks again: heartbeats resume
+        self->queued_bytes += len;
+        self->stream_bytes += len;
+        node = NULL;
+        if (wake)
+            wbi_bk_wake(self);
+    }
+    pthread_mutex_unlock(&self->mu);
+    wbi_free(node);
+    if (full_warning)
+        wbi_warn("backend: stream lines over their share of the queue (%zu bytes); event and "
+                 "console lines are refused (logged once)",
+                 self->queue_max / 4);
+    if (first_refusal)
+        wbi_warn("run '%s': %s line of %zu bytes refused: it %s; later lines of that file are "
+                 "refused too and the run's finish is left for a later sync",
+                 run->run_id, name, len, why);
+    else if (why && after_finish)
+        wbi_debug("run '%s': %s line of %zu bytes dropped: it %s", run->run_id, name, len, why);
 }
 
 // Replaces the pending summary; only the newest one is sent.

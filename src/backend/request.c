@@ -406,20 +406,23 @@ out_decref:
     return rc;
 }
 
-// Appends the history file part; stops before the cap (at least one line).
-static wandb_err s_fs_history(wbi_buf_t *out, const wbi_bk_fs_t *fs, size_t cap, size_t *taken)
+// Appends one file part "name":{"offset":N,"content":[...]} with lines
+// while the body stays under the cap; the first line goes anyway when
+// must_take is set (the body has no line yet). *taken gets how many.
+static wandb_err s_fs_file(wbi_buf_t *out, const char *name, int64_t offset,
+                           const wbi_bk_line_t *line, size_t n, size_t cap, bool must_take,
+                           size_t *taken)
 {
-    wandb_err rc = wbi_buf_printf(out, "\"wandb-history.jsonl\":{\"offset\":%lld,\"content\":[",
-                                  (long long)fs->offset);
-    const wbi_bk_line_t *line = fs->lines;
-    for (size_t i = 0; rc == WANDB_OK && line && i < fs->nlines;
-         i++, line = WBI_BK_LINE_NEXT(line)) {
+    *taken = 0;
+    wandb_err rc =
+        wbi_buf_printf(out, "\"%s\":{\"offset\":%lld,\"content\":[", name, (long long)offset);
+    for (size_t i = 0; rc == WANDB_OK && line && i < n; i++, line = WBI_BK_LINE_NEXT(line)) {
         size_t mark = out->len;
         if (i > 0)
             rc = wbi_buf_putc(out, ',');
         if (rc == WANDB_OK)
             rc = wbi_jsonx_put_string(out, line->data, line->len);
-        if (rc == WANDB_OK && i > 0 && out->len > cap) {
+        if (rc == WANDB_OK && (i > 0 || !must_take) && out->len > cap) {
             out->len = mark; // this line goes into the next request
             out->data[mark] = '\0';
             break;
@@ -432,24 +435,76 @@ static wandb_err s_fs_history(wbi_buf_t *out, const wbi_bk_fs_t *fs, size_t cap,
     return rc;
 }
 
-// {"files":{history, summary}, "uploaded", "preempting", "complete", "exitcode"}.
+const char *wbi_backend_stream_name(int file)
+{
+    switch (file) {
+    case WBI_STREAM_EVENTS:
+        return "wandb-events.jsonl";
+    case WBI_STREAM_OUTPUT:
+        return "output.log";
+    default:
+        return NULL;
+    }
+}
+
+int wbi_backend_stream_of(const char *name, size_t len)
+{
+    for (int f = 0; f < WBI_STREAMS; f++) {
+        const char *n = wbi_backend_stream_name(f);
+        if (strlen(n) == len && memcmp(n, name, len) == 0)
+            return f;
+    }
+    return -1;
+}
+
+// {"files":{history, streams, summary}, "uploaded", "preempting", "complete", "exitcode"}.
 wandb_err wbi_bk_fs_body(wbi_buf_t *out, const wbi_bk_fs_t *fs, size_t *taken, bool *completed)
 {
     *taken = 0;
     *completed = false;
+    size_t st[WBI_STREAMS] = {0};
     size_t start = out->len;
     size_t cap = fs->max_bytes ? fs->max_bytes : WBI_BK_REQUEST_MAX;
-    // The summary is written after the history: keep room for it.
+    // The summary is written after the lines: keep room for it.
     size_t room = fs->summary ? fs->summary_len + 64 : 0;
     cap = start + (cap > room ? cap - room : 0);
     bool has_lines = fs->lines && fs->nlines > 0;
+    bool has_stream = false, all_taken = true;
+    for (int f = 0; f < WBI_STREAMS; f++)
+        has_stream |= fs->streams[f].lines && fs->streams[f].nlines > 0;
     wandb_err rc = wbi_buf_putc(out, '{');
     const char *sep = "";
-    if (rc == WANDB_OK && (has_lines || fs->summary)) {
+    if (rc == WANDB_OK && (has_lines || has_stream || fs->summary)) {
         rc = wbi_buf_puts(out, "\"files\":{");
+        bool any = false; // a line is in the body already
         if (rc == WANDB_OK && has_lines) {
-            rc = s_fs_history(out, fs, cap, taken);
+            rc = s_fs_file(out, "wandb-history.jsonl", fs->offset, fs->lines, fs->nlines, cap, true,
+                           taken);
+            all_taken = *taken == fs->nlines;
+            any = true;
             sep = ",";
+        }
+        for (int f = 0; rc == WANDB_OK && f < WBI_STREAMS; f++) {
+            const wbi_bk_fs_stream_t *s = &fs->streams[f];
+            if (!s->lines || !s->nlines)
+                continue;
+            if (!all_taken || (any && out->len >= cap)) {
+                all_taken = false; // the body is full: the next request takes them
+                continue;
+            }
+            size_t mark = out->len;
+            rc = wbi_buf_puts(out, sep);
+            if (rc == WANDB_OK)
+                rc = s_fs_file(out, wbi_backend_stream_name(f), s->offset, s->lines, s->nlines, cap,
+                               !any, &st[f]);
+            if (rc == WANDB_OK && st[f] == 0) {
+                out->len = mark; // no line fitted: no empty part
+                out->data[mark] = '\0';
+            } else if (rc == WANDB_OK) {
+                any = true;
+                sep = ",";
+            }
+            all_taken &= st[f] == s->nlines;
         }
         if (rc == WANDB_OK && fs->summary) {
             rc = wbi_buf_printf(out, "%s\"wandb-summary.json\":{\"offset\":0,\"content\":[", sep);
@@ -478,7 +533,7 @@ wandb_err wbi_bk_fs_body(wbi_buf_t *out, const wbi_bk_fs_t *fs, size_t *taken, b
         rc = wbi_buf_printf(out, "%s\"preempting\":true", sep);
         sep = ",";
     }
-    if (rc == WANDB_OK && fs->finishing && *taken == (has_lines ? fs->nlines : 0)) {
+    if (rc == WANDB_OK && fs->finishing && all_taken) {
         rc = wbi_buf_printf(out, "%s\"complete\":true,\"exitcode\":%d", sep, fs->exit_code);
         *completed = rc == WANDB_OK;
     }
@@ -490,7 +545,10 @@ wandb_err wbi_bk_fs_body(wbi_buf_t *out, const wbi_bk_fs_t *fs, size_t *taken, b
             out->data[start] = '\0';
         *taken = 0;
         *completed = false;
+        memset(st, 0, sizeof st);
     }
+    if (fs->stream_taken)
+        memcpy(fs->stream_taken, st, sizeof st);
     return rc;
 }
 

@@ -8,6 +8,7 @@
 #ifndef WBI_BACKEND_REQUEST_H
 #define WBI_BACKEND_REQUEST_H
 
+#include "backend/backend.h"
 #include "backend/list.h"
 #include "common/buf.h"
 #include "wandb.h"
@@ -44,19 +45,28 @@ typedef struct {
     const char *config;       // already wrapped config JSON text
 } wbi_bk_upsert_t;
 
+// The lines of one stream file (WBI_STREAM_*) in a file_stream request.
+typedef struct {
+    int64_t offset;             // offset of the first line in its file
+    const wbi_bk_line_t *lines; // first line to send, or NULL
+    size_t nlines;              // lines available from `lines`
+} wbi_bk_fs_stream_t;
+
 // What one file_stream request carries.
 typedef struct {
-    int64_t offset;              // offset of the first history line
-    const wbi_bk_line_t *lines;  // first history line to send, or NULL
-    size_t nlines;               // lines available from `lines`
-    const char *summary;         // whole summary JSON, or NULL
-    size_t summary_len;          // its length
-    const char *const *uploaded; // run files whose PUT succeeded, for "uploaded"
-    size_t nuploaded;            // entries in uploaded (0: no key)
-    bool preempting;             // add "preempting": true
-    bool finishing;              // add complete/exitcode if every line fits
-    int exit_code;               // exitcode sent with complete
-    size_t max_bytes;            // soft body cap (0: WBI_BK_REQUEST_MAX)
+    int64_t offset;                          // offset of the first history line
+    const wbi_bk_line_t *lines;              // first history line to send, or NULL
+    size_t nlines;                           // lines available from `lines`
+    const char *summary;                     // whole summary JSON, or NULL
+    size_t summary_len;                      // its length
+    const char *const *uploaded;             // run files whose PUT succeeded, for "uploaded"
+    size_t nuploaded;                        // entries in uploaded (0: no key)
+    bool preempting;                         // add "preempting": true
+    bool finishing;                          // add complete/exitcode if every line fits
+    int exit_code;                           // exitcode sent with complete
+    size_t max_bytes;                        // soft body cap (0: WBI_BK_REQUEST_MAX)
+    wbi_bk_fs_stream_t streams[WBI_STREAMS]; // events and console lines, after history
+    size_t *stream_taken; // out, NULL or WBI_STREAMS entries: lines taken per stream
 } wbi_bk_fs_t;
 
 // What an UpsertBucket answer told us.
@@ -90,6 +100,8 @@ wandb_err wbi_bk_alert_body(wbi_buf_t *out, const char *entity, const char *proj
 
 // Appends a file_stream body. Takes history lines from fs->lines while the
 // body stays under the cap (always at least one); *taken gets how many.
+// Then the lines of each stream, while the body stays under the cap (the
+// first line of the body always goes); fs->stream_taken gets how many.
 // complete/exitcode are added only when fs->finishing and every line was
 // taken; *completed says whether they were. Nothing to send gives "{}".
 wandb_err wbi_bk_fs_body(wbi_buf_t *out, const wbi_bk_fs_t *fs, size_t *taken, bool *completed);

@@ -126,7 +126,7 @@ static bool s_fs_due(const wbi_backend_t *self, const wbi_backend_run_t *run, in
                      int64_t *wake)
 {
     bool has_data = !wbi_list_empty(&run->q) || !wbi_list_empty(&run->p) || run->summary ||
-                    run->preempt || run->n_uploaded;
+                    run->preempt || run->n_uploaded || wbi_bk_has_stream(run);
     if (has_data) {
         if (run->preempt || self->draining || run->finish || now >= run->next_flush_ms)
             return true;
@@ -134,7 +134,7 @@ static bool s_fs_due(const wbi_backend_t *self, const wbi_backend_run_t *run, in
         return false;
     }
     if (run->finish) // the final complete/exitcode once nothing else is queued; none after
-        return !run->refused && wbi_list_empty(&run->a) && wbi_list_empty(&run->f) &&
+        return !wbi_bk_refused(run) && wbi_list_empty(&run->a) && wbi_list_empty(&run->f) &&
                wbi_list_empty(&run->u); // a refused line (prefix rule)
     if (run->abandoned)
         return false; // silence lets the server mark it crashed

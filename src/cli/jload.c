@@ -81,22 +81,42 @@ static bool s_on_run(wbi_jl_session_t *self, const wbi_jrec_t *rec)
     return true;
 }
 
+// Appends a copy of p to a growing array of lines.
+static bool s_push(wbi_jl_blob_t **lines, size_t *n, size_t *cap_p, const uint8_t *p, size_t len)
+{
+    if (*n == *cap_p) {
+        size_t cap = *cap_p ? *cap_p * 2 : 64;
+        wbi_jl_blob_t *a = wbi_realloc(*lines, cap * sizeof *a);
+        if (!a)
+            return false;
+        *lines = a;
+        *cap_p = cap;
+    }
+    (*lines)[*n] = (wbi_jl_blob_t){0};
+    if (!s_blob_set(&(*lines)[*n], p, len))
+        return false;
+    (*n)++;
+    return true;
+}
+
 // HISTORY: one more line.
 static bool s_on_line(wbi_jl_run_t *run, const wbi_jrec_t *rec)
 {
-    if (run->nlines == run->cap_lines) {
-        size_t cap = run->cap_lines ? run->cap_lines * 2 : 64;
-        wbi_jl_blob_t *p = wbi_realloc(run->lines, cap * sizeof *p);
-        if (!p)
-            return false;
-        run->lines = p;
-        run->cap_lines = cap;
-    }
-    run->lines[run->nlines] = (wbi_jl_blob_t){0};
-    if (!s_blob_set(&run->lines[run->nlines], rec->payload, rec->len))
+    return s_push(&run->lines, &run->nlines, &run->cap_lines, rec->payload, rec->len);
+}
+
+// STREAM: u8 name length, the file name, one line of that file.
+static bool s_on_stream(wbi_jl_run_t *run, const wbi_jrec_t *rec)
+{
+    const uint8_t *p = rec->payload;
+    if (rec->len < 1 || (size_t)p[0] + 1 > rec->len)
         return false;
-    run->nlines++;
-    return true;
+    int f = wbi_backend_stream_of((const char *)p + 1, p[0]);
+    if (f < 0)
+        return false; // a file this version does not know: skipped, counted
+    size_t head = 1 + (size_t)p[0];
+    return s_push(&run->slines[f], &run->nslines[f], &run->cap_slines[f], p + head,
+                  rec->len - head);
 }
 
 // FILE: u32 name length, name, bytes.
@@ -141,6 +161,8 @@ static bool s_on_ack(wbi_jl_session_t *self, wbi_jl_run_t *run, const wbi_jrec_t
         // Another backend: what an earlier one acknowledged does not count for it.
         run->ack_lines = 0;
         run->ack_completed = false;
+        for (int f = 0; f < WBI_STREAMS; f++)
+            run->ack_slines[f] = 0;
     }
     if (ok) {
         wbi_free(run->ack_url);
@@ -151,6 +173,17 @@ static bool s_on_ack(wbi_jl_session_t *self, wbi_jl_run_t *run, const wbi_jrec_t
         uint64_t n = (uint64_t)json_integer_value(lines);
         run->ack_lines = n > run->ack_lines ? n : run->ack_lines;
         run->ack_completed |= json_is_true(json_object_get(o, "completed"));
+        json_t *files = json_object_get(o, "files");
+        for (int f = 0; f < WBI_STREAMS; f++) {
+            json_t *s = json_object_get(files, wbi_backend_stream_name(f));
+            json_t *sf = json_object_get(s, "first_offset");
+            json_t *sl = json_object_get(s, "lines");
+            if (!json_is_integer(sf) || !json_is_integer(sl) || json_integer_value(sl) < 0)
+                continue;
+            run->ack_sfirst[f] = json_integer_value(sf);
+            uint64_t k = (uint64_t)json_integer_value(sl);
+            run->ack_slines[f] = k > run->ack_slines[f] ? k : run->ack_slines[f];
+        }
     }
     json_decref(o);
     return ok;
@@ -166,13 +199,16 @@ static bool s_apply(wbi_jl_session_t *self, const wbi_jrec_t *rec)
     wbi_jl_run_t *run = s_run(self, rec->run);
     if (!run)
         return false;
-    if (run->gap && (rec->type == WBI_JR_HISTORY || rec->type == WBI_JR_FINISH)) {
+    if (run->gap &&
+        (rec->type == WBI_JR_HISTORY || rec->type == WBI_JR_STREAM || rec->type == WBI_JR_FINISH)) {
         self->after_gap++;
         return true;
     }
     switch (rec->type) {
     case WBI_JR_HISTORY:
         return s_on_line(run, rec);
+    case WBI_JR_STREAM:
+        return s_on_stream(run, rec);
     case WBI_JR_SUMMARY:
         return s_blob_set(&run->summary, rec->payload, rec->len);
     case WBI_JR_CONFIG:
@@ -252,6 +288,11 @@ void wbi_jl_release(wbi_jl_session_t *self)
         for (size_t j = 0; j < run->nlines; j++)
             wbi_free(run->lines[j].data);
         wbi_free(run->lines);
+        for (int f = 0; f < WBI_STREAMS; f++) {
+            for (size_t j = 0; j < run->nslines[f]; j++)
+                wbi_free(run->slines[f][j].data);
+            wbi_free(run->slines[f]);
+        }
         for (size_t j = 0; j < run->nfiles; j++) {
             wbi_free(run->files[j].name);
             wbi_free(run->files[j].data);

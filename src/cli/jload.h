@@ -3,12 +3,14 @@
 //
 //  Reads every record of one journal directory (journal/records.h) and keeps,
 //  per run: its metadata, every history line, the last summary and config,
-//  alerts, files, preempting, the finish and the last ACK. Damage is kept as
+//  alerts, files, preempting, the finish, the lines of each stream file
+//  (wandb-events.jsonl, output.log) and the last ACK. Damage is kept as
 //  messages (file and offset); what came before it is used.
 //  Thread: the owning thread only.
 #ifndef WBI_CLI_JLOAD_H
 #define WBI_CLI_JLOAD_H
 
+#include "backend/backend.h"
 #include "wandb.h"
 #include <jansson.h>
 #include <stdbool.h>
@@ -30,27 +32,32 @@ typedef struct {
 
 // One run of one journal directory.
 typedef struct {
-    uint32_t no;           // its number in the journal
-    json_t *meta;          // the RUN object (run_id, project, entity, ...)
-    wbi_jl_blob_t *lines;  // history lines in order
-    size_t nlines;         // entries in lines
-    size_t cap_lines;      // allocated entries
-    wbi_jl_blob_t summary; // the last summary (data NULL: none)
-    wbi_jl_blob_t config;  // the last config (data NULL: none)
-    json_t *alerts;        // array of ALERT objects
-    wbi_jl_file_t *files;  // saved files in order
-    size_t nfiles;         // entries in files
-    bool preempting;       // PREEMPTING seen
-    bool finished;         // FINISH seen
-    int exit_code;         // its exit code
-    bool abandoned;        // ABANDON seen (and no FINISH after it)
-    bool acked;            // an ACK was seen
-    int64_t ack_first;     // the last ACK's first_offset
-    uint64_t ack_lines;    // the last ACK's lines
-    bool ack_completed;    // some ACK said completed
-    char *ack_url;         // the backend the last ACK came from (owned; NULL: unknown)
-    bool gap;              // damage hid some of its records: later lines and its final
-                           // state are not used (their positions are unknown)
+    uint32_t no;                        // its number in the journal
+    json_t *meta;                       // the RUN object (run_id, project, entity, ...)
+    wbi_jl_blob_t *lines;               // history lines in order
+    size_t nlines;                      // entries in lines
+    size_t cap_lines;                   // allocated entries
+    wbi_jl_blob_t summary;              // the last summary (data NULL: none)
+    wbi_jl_blob_t config;               // the last config (data NULL: none)
+    json_t *alerts;                     // array of ALERT objects
+    wbi_jl_file_t *files;               // saved files in order
+    size_t nfiles;                      // entries in files
+    bool preempting;                    // PREEMPTING seen
+    bool finished;                      // FINISH seen
+    int exit_code;                      // its exit code
+    bool abandoned;                     // ABANDON seen (and no FINISH after it)
+    bool acked;                         // an ACK was seen
+    int64_t ack_first;                  // the last ACK's first_offset
+    uint64_t ack_lines;                 // the last ACK's lines
+    bool ack_completed;                 // some ACK said completed
+    char *ack_url;                      // the backend the last ACK came from (owned; NULL: unknown)
+    wbi_jl_blob_t *slines[WBI_STREAMS]; // stream lines in order, per stream (WBI_STREAM_*)
+    size_t nslines[WBI_STREAMS];        // entries in slines
+    size_t cap_slines[WBI_STREAMS];     // allocated entries
+    int64_t ack_sfirst[WBI_STREAMS];    // the last ACK's first_offset per stream
+    uint64_t ack_slines[WBI_STREAMS];   // the most lines an ACK acknowledged per stream
+    bool gap;                           // damage hid some of its records: later lines and its final
+                                        // state are not used (their positions are unknown)
 } wbi_jl_run_t;
 
 // One journal directory.

@@ -8,6 +8,7 @@
 //  $WANDB_MPI_DIR, else $HOME/.wandb-mpi. Tables for people, one JSON object
 //  a line for scripts (--json).
 
+#include "cli/job.h"
 #include "cli/sync.h"
 #include "common/alloc.h"
 #include "common/buf.h"
@@ -40,6 +41,7 @@ static void s_usage(FILE *out)
 {
     fprintf(out, "usage: wandb-mpi runs [--dir D] [--project P] [--entity E] [--group G] [--json]\n"
                  "       wandb-mpi history RUN_ID [--dir D] [--project P] [--entity E] [--json]\n"
+                 "       wandb-mpi job --group G [--dir D] [--project P] [--entity E]\n"
                  "       wandb-mpi sync [--base-url URL] [--api-key KEY] [PATH...] (sync --help)\n"
                  "\n"
                  "Reads the data directory of wandb-mpi-server directly (read-only).\n"
@@ -93,7 +95,8 @@ static int s_parse(int argc, char **argv, s_args_t *a)
         s_usage(stderr);
         return 1;
     }
-    if (strcmp(a->cmd, "runs") != 0 && strcmp(a->cmd, "history") != 0) {
+    if (strcmp(a->cmd, "runs") != 0 && strcmp(a->cmd, "history") != 0 &&
+        strcmp(a->cmd, "job") != 0) {
         fprintf(stderr, "wandb-mpi: unknown command '%s' (see --help)\n", a->cmd);
         return 1;
     }
@@ -101,7 +104,11 @@ static int s_parse(int argc, char **argv, s_args_t *a)
         fprintf(stderr, "wandb-mpi: history needs a run id\n");
         return 1;
     }
-    if (strcmp(a->cmd, "runs") == 0 && a->run_id) {
+    if (strcmp(a->cmd, "job") == 0 && !a->group) {
+        fprintf(stderr, "wandb-mpi: job needs --group G\n");
+        return 1;
+    }
+    if (strcmp(a->cmd, "history") != 0 && a->run_id) {
         fprintf(stderr, "wandb-mpi: unexpected argument '%s'\n", a->run_id);
         return 1;
     }
@@ -427,7 +434,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "wandb-mpi: %s\n", err);
         return 1;
     }
-    rc = strcmp(a.cmd, "runs") == 0 ? s_cmd_runs(store, &a) : s_cmd_history(store, &a);
+    if (strcmp(a.cmd, "runs") == 0)
+        rc = s_cmd_runs(store, &a);
+    else if (strcmp(a.cmd, "job") == 0)
+        rc = wbi_cli_job(store, a.entity, a.project, a.group);
+    else
+        rc = s_cmd_history(store, &a);
     wbi_store_destroy(&store);
     if (fflush(stdout) != 0)
         rc = 1;

@@ -6,7 +6,8 @@
 //  Every PATH is a journal directory or a directory searched for them
 //  (default $WANDB_DIR, else ./wandb). Runs go to the backend through the
 //  same client the aggregator uses, over one connection: the lines after the
-//  last acknowledged one, at their offsets; the last summary and config;
+//  last acknowledged one, at their offsets, and so the lines of the stream
+//  files (wandb-events.jsonl, output.log), each at its own offsets; the last summary and config;
 //  files; alerts of runs the backend never saw; the final state. What the
 //  backend acknowledges is appended to the journal (ACK records), so a
 //  second sync uploads nothing. A run found in several journals (a resumed
@@ -53,18 +54,21 @@ typedef struct {
 
 // One run of one journal on its way to the backend.
 typedef struct {
-    wbi_jl_session_t *session;  // its journal
-    wbi_jl_run_t *run;          // its data
-    wbi_journal_t *writer;      // where its ACKs go (the session's)
-    int wave;                   // how many older journals hold the same run
-    bool last;                  // no newer journal holds it: it sends the final state
-    uint64_t from;              // first line to send
-    bool known_base;            // the offset of its line 0 on this backend is known
-    int64_t base;               // that offset
-    const char *url;            // the backend (borrowed), written into its ACKs
-    bool send_finish;           // the final state is to be sent
-    atomic_uint_fast64_t acked; // lines acknowledged (backend thread)
-    atomic_bool completed;      // final state acknowledged (backend thread)
+    wbi_jl_session_t *session;                // its journal
+    wbi_jl_run_t *run;                        // its data
+    wbi_journal_t *writer;                    // where its ACKs go (the session's)
+    int wave;                                 // how many older journals hold the same run
+    bool last;                                // no newer journal holds it: it sends the final state
+    uint64_t from;                            // first line to send
+    bool known_base;                          // the offset of its line 0 on this backend is known
+    int64_t base;                             // that offset
+    const char *url;                          // the backend (borrowed), written into its ACKs
+    bool send_finish;                         // the final state is to be sent
+    atomic_uint_fast64_t acked;               // lines acknowledged (backend thread)
+    atomic_bool completed;                    // final state acknowledged (backend thread)
+    uint64_t sfrom[WBI_STREAMS];              // first line to send, per stream
+    int64_t sbase[WBI_STREAMS];               // offset of its line 0 on this backend
+    atomic_uint_fast64_t sacked[WBI_STREAMS]; // stream lines acknowledged (backend thread)
 } s_item_t;
 
 // Prints usage.
@@ -202,6 +206,20 @@ static void s_on_ack(void *arg, void *tag, const wbi_backend_ack_t *ack)
     json_t *o = json_pack("{s:I, s:I, s:b, s:s}", "first_offset",
                           (json_int_t)(ack->first_offset - (int64_t)it->from), "lines",
                           (json_int_t)lines, "completed", ack->completed, "base_url", it->url);
+    json_t *files = json_object();
+    for (int f = 0; f < WBI_STREAMS; f++) {
+        uint64_t n = it->sfrom[f] + ack->streams[f].lines;
+        atomic_store(&it->sacked[f], n);
+        if (n && files)
+            json_object_set_new(
+                files, wbi_backend_stream_name(f),
+                json_pack("{s:I, s:I}", "first_offset",
+                          (json_int_t)(ack->streams[f].first_offset - (int64_t)it->sfrom[f]),
+                          "lines", (json_int_t)n));
+    }
+    if (o && files && json_object_size(files))
+        json_object_set(o, "files", files);
+    json_decref(files);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (it->writer && (!text || wbi_journal_append(it->writer, WBI_JR_ACK, it->run->no, text,
@@ -229,6 +247,8 @@ static bool s_queue(wbi_backend_t *bk, s_item_t *it)
         .has_first_offset = it->known_base,
         .first_offset = it->base + (int64_t)it->from,
     };
+    for (int f = 0; f < WBI_STREAMS; f++)
+        meta.stream_first_offset[f] = it->sbase[f] + (int64_t)it->sfrom[f];
     char *config = r->config.data;
     json_t *cfg = json_object_get(r->meta, "config");
     char *cfg_text = !config && cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
@@ -239,6 +259,9 @@ static bool s_queue(wbi_backend_t *bk, s_item_t *it)
         return false;
     for (uint64_t i = it->from; i < r->nlines; i++)
         wbi_backend_run_history(bk, run, r->lines[i].data, r->lines[i].len);
+    for (int f = 0; f < WBI_STREAMS; f++)
+        for (uint64_t i = it->sfrom[f]; i < r->nslines[f]; i++)
+            wbi_backend_run_stream(bk, run, f, r->slines[f][i].data, r->slines[f][i].len);
     if (r->summary.data)
         wbi_backend_run_summary(bk, run, r->summary.data, r->summary.len);
     if (!r->acked) {
@@ -272,6 +295,9 @@ static bool s_queue(wbi_backend_t *bk, s_item_t *it)
 // True when the item has nothing left in flight.
 static bool s_item_done(s_item_t *it)
 {
+    for (int f = 0; f < WBI_STREAMS; f++)
+        if (atomic_load(&it->sacked[f]) < it->run->nslines[f])
+            return false;
     return atomic_load(&it->acked) >= it->run->nlines &&
            (!it->send_finish || atomic_load(&it->completed));
 }
@@ -341,10 +367,17 @@ static size_t s_plan(const s_opts_t *o, const char *url, wbi_jl_session_t *ss, s
             uint64_t ack_lines = acked ? run->ack_lines : 0;
             bool completed = acked && run->ack_completed;
             uint64_t from = ack_lines < run->nlines ? ack_lines : run->nlines;
+            uint64_t sfrom[WBI_STREAMS];
+            bool streams_out = true; // every stream line acknowledged
+            for (int f = 0; f < WBI_STREAMS; f++) {
+                uint64_t k = acked ? run->ack_slines[f] : 0;
+                sfrom[f] = k < run->nslines[f] ? k : run->nslines[f];
+                streams_out &= sfrom[f] == run->nslines[f];
+            }
             bool finish = last && run->finished && !completed && !run->gap;
-            if (acked && from == run->nlines && !finish)
+            if (acked && from == run->nlines && streams_out && !finish)
                 continue; // the backend has all of it
-            if (completed && from == run->nlines)
+            if (completed && from == run->nlines && streams_out)
                 continue;
             s_item_t *it = &items[n++];
             it->session = &ss[s];
@@ -361,6 +394,17 @@ static size_t s_plan(const s_opts_t *o, const char *url, wbi_jl_session_t *ss, s
             it->url = url;
             atomic_init(&it->acked, from);
             atomic_init(&it->completed, false);
+            for (int f = 0; f < WBI_STREAMS; f++) {
+                it->sfrom[f] = sfrom[f];
+                // No server count for these files: line 0 goes where the older
+                // journals of the run (sent in earlier waves) left off, else 0.
+                it->sbase[f] = acked ? run->ack_sfirst[f] : 0;
+                for (size_t t = 0; !acked && t < s; t++)
+                    for (size_t q = 0; q < ss[t].nruns; q++)
+                        if (s_same_run(run, &ss[t].runs[q]))
+                            it->sbase[f] += (int64_t)ss[t].runs[q].nslines[f];
+                atomic_init(&it->sacked[f], sfrom[f]);
+            }
             *total_lines += run->nlines - from;
             *max_wave = wave > *max_wave ? wave : *max_wave;
         }

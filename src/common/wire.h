@@ -40,6 +40,8 @@ typedef enum {
     WBI_REC_FILE_BEGIN = 10,   // JSON object: id, name, policy, size of a saved file
     WBI_REC_FILE_CHUNK = 11,   // id u32, offset u64, then file bytes
     WBI_REC_FILE_END = 12,     // id u32, size u64: the file is complete
+    WBI_REC_REDUCE = 13,       // JSON object {name, reduce}: cross-rank reductions
+    WBI_REC_SYSTEM = 14,       // JSON object {node, ts, metrics}: one system-metrics sample
     // aggregator -> rank
     WBI_REC_WELCOME = 32,  // JSON object: entity, url, starting_step
     WBI_REC_FINISHED = 33, // empty: every record up to FINISH was received

@@ -22,7 +22,11 @@ enum {
     WBI_JR_FILE = 8,       // u32 LE name length, name, then the file's bytes
     WBI_JR_FINISH = 9,     // JSON {exit_code}: the run finished
     WBI_JR_ABANDON = 10,   // empty: the run's process went silent (it ends crashed)
-    WBI_JR_ACK = 11,       // JSON {first_offset, lines, completed}: what the backend acknowledged
+    WBI_JR_ACK = 11,       // JSON {first_offset, lines, completed[, base_url][, files]}: what
+                           //  the backend acknowledged; files: {name: {first_offset, lines}}
+                           //  for the stream files
+    WBI_JR_STREAM = 12,    // u8 name length, the file name ("wandb-events.jsonl",
+                           //  "output.log"), then one line of that file
 };
 
 #define WBI_JR_VERSION 1 // the SESSION "version" this code writes and reads

@@ -28,9 +28,12 @@ static char *s_make_path(const char *entity, const char *project, const char *id
     return out;
 }
 
-// Builds "base_url/entity/project/runs/run_id"; NULL when out of memory.
+// Builds "base_url/entity/project/runs/run_id"; "" while the entity is
+// unknown (never a URL with an empty segment); NULL when out of memory.
 static char *s_make_url(const char *base, const char *entity, const char *project, const char *id)
 {
+    if (!*entity)
+        return wbi_strdup("");
     size_t len = strlen(base) + strlen(entity) + strlen(project) + strlen(id) + 10;
     char *out = wbi_malloc(len);
     if (out)
@@ -672,6 +675,33 @@ wandb_err wandb_define_metric(wandb_run_t *run, const char *name, const char *st
     return s_put_json(run, WBI_REC_DEFINE_METRIC, text, "wandb_define_metric");
 }
 
+// A REDUCE record {name, reduce} for the job run.
+wandb_err wandb_define_reduce(wandb_run_t *run, const char *name, const char *reduce)
+{
+    static const char *const words[] = {"mean",   "min",    "max",  "sum", "std",
+                                        "argmin", "argmax", "none", NULL};
+    if (!run)
+        return WANDB_EINVAL;
+    if (run->disabled)
+        return WANDB_OK;
+    if (!name || !s_key_valid(name, strnlen(name, 256))) {
+        wbi_warn("wandb_define_reduce: invalid metric name (empty, too long or not UTF-8)");
+        return WANDB_EINVAL;
+    }
+    if (!reduce || !s_list_valid(reduce, words)) {
+        wbi_warn("wandb_define_reduce: metric '%.64s': invalid reduce list: use a comma-separated "
+                 "list of mean, min, max, sum, std, argmin, argmax, or none",
+                 name);
+        return WANDB_EINVAL;
+    }
+    json_t *obj = json_pack("{s:s, s:s}", "name", name, "reduce", reduce);
+    char *text = obj ? wbi_jsonx_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    if (!text)
+        return WANDB_ENOMEM;
+    return s_put_json(run, WBI_REC_REDUCE, text, "wandb_define_reduce");
+}
+
 // Counts UTF-8 code points (the text is valid UTF-8).
 static size_t s_utf8_chars(const char *s)
 {
@@ -732,9 +762,13 @@ void wbi_run_apply_welcome(wandb_run_t *self, const char *entity, const char *ur
     const char *ent = entity && *entity ? entity : self->cfg.entity ? self->cfg.entity : "";
     self->welcome_entity = wbi_strdup(ent);
     self->welcome_path = s_make_path(ent, self->cfg.project, self->cfg.run_id);
+    // The aggregator's url is used only when it names the entity (no empty
+    // segment after the scheme); else it is built here from the entity.
+    const char *after_scheme = url ? strstr(url, "://") : NULL;
+    bool url_ok = url && *url && after_scheme && !strstr(after_scheme + 3, "//");
     self->welcome_url =
-        url && *url ? wbi_strdup(url)
-                    : s_make_url(self->cfg.base_url, ent, self->cfg.project, self->cfg.run_id);
+        url_ok ? wbi_strdup(url)
+               : s_make_url(self->cfg.base_url, ent, self->cfg.project, self->cfg.run_id);
     if (!self->welcome_entity || !self->welcome_path || !self->welcome_url) {
         wbi_free(self->welcome_entity);
         wbi_free(self->welcome_path);

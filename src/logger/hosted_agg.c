@@ -24,6 +24,9 @@ void wbi_agg_opts_from_cfg(const wbi_cfg_t *cfg, wbi_agg_opts_t *opts)
     opts->backend.http2 = cfg->http2;
     opts->backend.ca_cert = cfg->ca_cert;
     opts->backend.request_budget = cfg->request_budget;
+    opts->no_job_run = cfg->no_job_run;
+    opts->no_rank_runs = cfg->no_rank_runs;
+    opts->job_lateness_ms = cfg->job_lateness_ms;
 }
 
 struct wandb_aggregator {

@@ -9,6 +9,7 @@
 #include "common/tsan.h"
 #include "common/wire.h"
 #include "common/zmon.h"
+#include "logger/sysmon.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,6 +37,10 @@ struct wbi_io {
     atomic_bool finished;           // FINISHED received
     uint32_t seq;                   // next message sequence number
     int64_t last_send_ms;           // monotonic time of the last send
+    bool finish_sent;               // FINISH left: nothing of the thread's own follows
+    wbi_sysmon_t *sysmon;           // system metrics (the node's local rank 0), thread only
+    int64_t sysmon_next_ms;         // when the next sample is due
+    wbi_buf_t sysbuf;               // the SYSTEM record being built (thread only)
     atomic_uint_least64_t stats[5]; // messages, bytes, heartbeats, blocked, received
 };
 
@@ -130,6 +135,7 @@ static size_t s_drain_once(wbi_io_t *self)
     if (tail == 0 && !self->hello)
         s_keep_hello(self, ring, avail);
     size_t take = 0;
+    bool finish = false;
     while (take + WBI_WIRE_RECORD_HEADER <= avail) {
         uint8_t hdr[WBI_WIRE_RECORD_HEADER];
         wbi_ring_read_at(ring, tail + take, hdr, sizeof(hdr));
@@ -139,6 +145,7 @@ static size_t s_drain_once(wbi_io_t *self)
         if (take > 0 && take + rec > WBI_IO_MSG_BYTES)
             break;
         take += rec;
+        finish |= hdr[0] == WBI_REC_FINISH;
     }
     if (take == 0)
         return 0;
@@ -151,6 +158,7 @@ static size_t s_drain_once(wbi_io_t *self)
     if (!s_send(self, &msg))
         return 0;
     wbi_ring_consume(ring, take);
+    self->finish_sent |= finish;
     return take;
 }
 
@@ -167,6 +175,58 @@ static void s_heartbeat(wbi_io_t *self, int64_t now)
         s_count(self, S_HEARTBEATS, 1);
     else
         self->last_send_ms = now; // try again one interval later
+}
+
+// Starts the system-metrics sampler when this rank samples for its node:
+// the interval is on and it is the node's local rank 0 (docs/job-view.md).
+static void s_sysmon_open(wbi_io_t *self)
+{
+    const wbi_cfg_t *c = &self->run->cfg;
+    if (c->sysmon_interval_s <= 0 || c->local_rank != 0)
+        return;
+    if (wbi_sysmon_new(&self->sysmon, NULL, NULL, true) != WANDB_OK)
+        return;
+    wbi_buf_init(&self->sysbuf, 256 * 1024);
+    self->sysmon_next_ms = wbi_now_ms() + (int64_t)c->sysmon_interval_s * 1000;
+}
+
+// Sends one SYSTEM record {node, ts, metrics} in its own message when a
+// sample is due, after HELLO and before FINISH. A full socket skips it.
+static void s_sysmon_tick(wbi_io_t *self, int64_t now)
+{
+    if (!self->sysmon || now < self->sysmon_next_ms || self->finish_sent || self->rehello ||
+        !self->hello)
+        return;
+    self->sysmon_next_ms = now + (int64_t)self->run->cfg.sysmon_interval_s * 1000;
+    char host[256] = "";
+    const char *node = self->run->cfg.node_label;
+    if (!node) {
+        gethostname(host, sizeof host - 1);
+        node = host;
+    }
+    wbi_buf_t *b = &self->sysbuf;
+    wbi_buf_reset(b);
+    uint8_t head[WBI_WIRE_HEADER_BYTES + WBI_WIRE_RECORD_HEADER] = {0};
+    wandb_err rc = wbi_buf_append(b, head, sizeof head);
+    if (rc == WANDB_OK)
+        rc = wbi_buf_puts(b, "{\"node\":");
+    if (rc == WANDB_OK)
+        rc = wbi_jsonx_put_string(b, node, strlen(node));
+    if (rc == WANDB_OK)
+        rc = wbi_buf_printf(b, ",\"ts\":%.6f,\"metrics\":", wbi_now_unix());
+    if (rc == WANDB_OK)
+        rc = wbi_sysmon_sample(self->sysmon, b);
+    if (rc == WANDB_OK)
+        rc = wbi_buf_putc(b, '}');
+    zmq_msg_t msg;
+    if (rc != WANDB_OK || zmq_msg_init_size(&msg, b->len) != 0)
+        return;
+    uint8_t *data = zmq_msg_data(&msg);
+    memcpy(data, b->data, b->len);
+    wbi_wire_header_put(data, self->seq);
+    wbi_wire_record_put(data + WBI_WIRE_HEADER_BYTES, WBI_REC_SYSTEM,
+                        (uint32_t)(b->len - sizeof head));
+    s_send(self, &msg);
 }
 
 // Applies the records of one message from the aggregator.
@@ -233,8 +293,10 @@ static void *s_thread(void *arg)
         s_heartbeat(self, wbi_now_ms());
         if (!prefaulted) { // after HELLO left: init is not slowed by it
             wbi_ring_prefault(&self->run->ring);
+            s_sysmon_open(self);
             prefaulted = true;
         }
+        s_sysmon_tick(self, wbi_now_ms());
         if (turns == 64)
             timeout = 0;
         else if (sent > 0 || timeout == 0)
@@ -425,6 +487,8 @@ void wbi_io_stop(wbi_io_t **self_p, bool abort)
     pthread_join(self->thread, NULL);
     if (self->wake_fd >= 0)
         close(self->wake_fd);
+    wbi_sysmon_destroy(&self->sysmon);
+    wbi_buf_release(&self->sysbuf);
     wbi_free(self->hello);
     wbi_free(self);
     *self_p = NULL;

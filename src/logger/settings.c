@@ -46,6 +46,12 @@ typedef enum {
     S_HTTP2,
     S_CA_CERT,
     S_REQUEST_BUDGET,
+    S_JOB_RUN,
+    S_PER_RANK_RUNS,
+    S_JOB_LATENESS_MS,
+    S_SYSMON_INTERVAL_S,
+    S_LOCAL_RANK,
+    S_NODE_LABEL,
     S_COUNT
 } s_id_t;
 
@@ -111,6 +117,13 @@ static const s_spec_t s_specs[S_COUNT] = {
     [S_HTTP2] = {"http2", "WANDB_HTTP2", K_CHOICE, "auto, prior-knowledge, off", 0, 0},
     [S_CA_CERT] = {"ca_cert", "WANDB_CA_CERT", K_TEXT, NULL, 0, 4096},
     [S_REQUEST_BUDGET] = {"request_budget", "WANDB_REQUEST_BUDGET", K_INT, NULL, 1, 100000},
+    [S_JOB_RUN] = {"job_run", "WANDB_JOB_RUN", K_CHOICE, "true, false", 0, 0},
+    [S_PER_RANK_RUNS] = {"per_rank_runs", "WANDB_PER_RANK_RUNS", K_CHOICE, "true, false", 0, 0},
+    [S_JOB_LATENESS_MS] = {"job_lateness_ms", "WANDB_JOB_LATENESS_MS", K_INT, NULL, 1, 3600000},
+    [S_SYSMON_INTERVAL_S] = {"system_metrics_interval_s", "WANDB_SYSTEM_METRICS_INTERVAL_S", K_INT,
+                             NULL, 0, 86400},
+    [S_LOCAL_RANK] = {"local_rank", "WANDB_LOCAL_RANK", K_INT, NULL, 0, INT_MAX - 1},
+    [S_NODE_LABEL] = {"node_label", "WANDB_NODE_LABEL", K_TEXT, NULL, 0, 128},
 };
 
 struct wandb_settings {
@@ -395,11 +408,11 @@ void wbi_cfg_release(wbi_cfg_t *self)
 {
     if (!self)
         return;
-    char **strs[] = {&self->project,    &self->entity,     &self->api_key,      &self->base_url,
-                     &self->group,      &self->job_type,   &self->name,         &self->notes,
-                     &self->tags,       &self->run_id,     &self->dir,          &self->resume,
-                     &self->aggregator, &self->secret,     &self->config_json,  &self->ca_cert,
-                     &self->server_key, &self->client_key, &self->client_secret};
+    char **strs[] = {&self->project,    &self->entity,     &self->api_key,       &self->base_url,
+                     &self->group,      &self->job_type,   &self->name,          &self->notes,
+                     &self->tags,       &self->run_id,     &self->dir,           &self->resume,
+                     &self->aggregator, &self->secret,     &self->config_json,   &self->ca_cert,
+                     &self->server_key, &self->client_key, &self->client_secret, &self->node_label};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         wbi_free(*strs[i]);
         *strs[i] = NULL;
@@ -614,7 +627,7 @@ wandb_err wbi_settings_resolve(const wandb_settings_t *settings, wbi_cfg_t *out,
                 {S_FLUSH_INTERVAL_MS, 15000}, {S_HEARTBEAT_MS, 1000},
                 {S_INIT_TIMEOUT_MS, 1000},    {S_FINISH_TIMEOUT_MS, 30000},
                 {S_JOURNAL_FLUSH_MS, 1000},   {S_JOURNAL_MAX_BYTES, 1L << 30},
-                {S_REQUEST_BUDGET, 0}};
+                {S_REQUEST_BUDGET, 0},        {S_JOB_LATENESS_MS, 10000}};
     long got[sizeof nums / sizeof nums[0]];
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         got[i] = nums[i].def;
@@ -631,5 +644,27 @@ wandb_err wbi_settings_resolve(const wandb_settings_t *settings, wbi_cfg_t *out,
     out->journal_flush_ms = (int)got[6];
     out->journal_max_bytes = (uint64_t)got[7];
     out->request_budget = (int)got[8];
+    out->job_lateness_ms = (int)got[9];
+    out->no_job_run = vals[S_JOB_RUN] && strcmp(vals[S_JOB_RUN], "false") == 0;
+    out->no_rank_runs = vals[S_PER_RANK_RUNS] && strcmp(vals[S_PER_RANK_RUNS], "false") == 0;
+    // System metrics (sysmon.c): sampled once per node, by its local rank 0.
+    long sysmon_s = 10;
+    if (vals[S_SYSMON_INTERVAL_S])
+        s_parse_long(vals[S_SYSMON_INTERVAL_S], 0, 86400, &sysmon_s);
+    out->sysmon_interval_s = (int)sysmon_s;
+    static const char *const local_vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID",
+                                             "SLURM_LOCALID", "PMI_LOCAL_RANK"};
+    const char *lr = vals[S_LOCAL_RANK];
+    for (size_t i = 0; !lr && i < sizeof local_vars / sizeof local_vars[0]; i++)
+        lr = getenv(local_vars[i]) && *getenv(local_vars[i]) ? getenv(local_vars[i]) : NULL;
+    long local = 0;
+    if (lr)
+        s_parse_long(lr, 0, INT_MAX - 1, &local);
+    out->local_rank = (int)local;
+    if (vals[S_NODE_LABEL] && *vals[S_NODE_LABEL] && !s_dup(&out->node_label, vals[S_NODE_LABEL])) {
+        wbi_cfg_release(out);
+        snprintf(errmsg, errlen, "out of memory");
+        return WANDB_ENOMEM;
+    }
     return WANDB_OK;
 }

@@ -62,6 +62,12 @@ typedef struct {
     uint64_t journal_max_bytes;  // journal size cap
     int http2;                   // 0 auto, 1 prior-knowledge, 2 off (WBI_HTTP2_*)
     int request_budget;          // backend requests per second; 0: the backend's default
+    bool no_job_run;             // job_run=false (in-process aggregator, docs/job-view.md)
+    bool no_rank_runs;           // per_rank_runs=false
+    int job_lateness_ms;         // wait for a slow rank's step
+    int sysmon_interval_s;       // system metrics every N s (local rank 0 only); 0: off
+    int local_rank;              // rank on this node (OMPI_COMM_WORLD_LOCAL_RANK, ...; 0)
+    char *node_label;            // node label of system metrics; NULL: the host name
 } wbi_cfg_t;
 
 // Merges settings (NULL: none), the environment and the defaults into *out.

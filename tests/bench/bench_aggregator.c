@@ -157,18 +157,24 @@ typedef struct {
     uint64_t summary_bytes; // their bytes
 } s_sink_counts_t;
 
-// Sink: open gives a dummy handle; history and summary count bytes.
+// Sink: open gives a dummy handle; history encodes each typed row as the
+// outlet does (the JSON edge) and counts the bytes; summary counts bytes.
 static void *s_open(void *arg, const wbi_run_meta_t *meta)
 {
     (void)meta;
     return arg;
 }
-static void s_history(void *arg, void *run, const char *line, size_t len)
+static void s_history(void *arg, void *run, const wbi_agg_row_t *row)
 {
-    (void)run, (void)line;
+    (void)run;
+    static wbi_buf_t line;
+    if (!line.max)
+        wbi_buf_init(&line, WBI_BK_LINE_MAX);
     s_sink_counts_t *c = arg;
+    if (wbi_agg_row_encode(row, &line) != WANDB_OK)
+        return;
     c->lines++;
-    c->line_bytes += len + 1; // the newline of the JSONL file
+    c->line_bytes += line.len + 1; // the newline of the JSONL file
 }
 static void s_summary(void *arg, void *run, const char *json, size_t len)
 {

@@ -19,6 +19,7 @@
 //  take over 10 s). Exits 77 (CTest: skipped) when nghttpx, the server or
 //  the CLI is missing. Every wait is bounded.
 #include "aggregator/outlet.h"
+#include "harness/agg_rows.h"
 #include "harness/delay_proxy.h"
 #include "harness/server_harness.h"
 #include "testutil.h"
@@ -146,12 +147,8 @@ static void s_feed(wbi_agg_sink_t *sk, const char *project)
         CHECK(runs[r] != NULL);
     }
     for (int k = 0; k < S_ROWS; k++) {
-        for (int r = 0; r < S_RUNS; r++) {
-            char line[96];
-            int n = snprintf(line, sizeof line, "{\"_step\":%d,\"loss\":%d.25,\"_runtime\":%d}", k,
-                             k, k);
-            sk->history(sk->arg, runs[r], line, (size_t)n);
-        }
+        for (int r = 0; r < S_RUNS; r++)
+            wbt_sink_loss_row(sk, runs[r], k, k + 0.25, k);
     }
     for (int r = 0; r < S_RUNS; r++)
         sk->finish(sk->arg, runs[r], 0);

@@ -6,6 +6,7 @@
 //  them; the server's read API says what arrived. Every check counts rows.
 #include "aggregator/outlet.h"
 #include "common/alloc.h"
+#include "harness/agg_rows.h"
 #include "harness/server_harness.h"
 #include "testutil.h"
 #include <jansson.h>
@@ -24,15 +25,11 @@ typedef struct {
 
 static s_bins_t s_bins;
 
-// Writes one line per step [from, to) into run r of the sink.
+// Writes one row per step [from, to) into run r: {"loss": i.25}, _runtime i.
 static void s_lines(wbi_agg_sink_t *sink, void *r, int from, int to)
 {
-    char line[96];
-    for (int i = from; i < to; i++) {
-        int n =
-            snprintf(line, sizeof line, "{\"_step\":%d,\"loss\":%d.25,\"_runtime\":%d}", i, i, i);
-        sink->history(sink->arg, r, line, (size_t)n);
-    }
+    for (int i = from; i < to; i++)
+        wbt_sink_loss_row(sink, r, i, i + 0.25, i);
 }
 
 // Runs `wandb-mpi sync ARGS...` and returns its exit code; its stdout goes to out.

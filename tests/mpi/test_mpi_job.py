@@ -69,7 +69,16 @@ def run_launcher(env, *launcher_args, train_args=(str(STEPS), "0.2"), want_ok=Tr
     return p
 
 
+def rank_runs(runs):
+    """The per-rank runs: everything but the job run (docs/job-view.md)."""
+    return [r for r in runs if r.get("job_type") != "mpi-job"]
+
+
 def check_runs(runs):
+    jobs = [r for r in runs if r.get("job_type") == "mpi-job"]
+    if len(jobs) != 1 or jobs[0].get("display_name") != "job":
+        fail(f"want one job run named job, got {[r.get('display_name') for r in jobs]}")
+    runs = rank_runs(runs)
     if len(runs) != NP:
         fail(f"want {NP} runs, got {len(runs)}: {[r.get('name') for r in runs]}")
     groups = {r["group"] for r in runs}
@@ -102,7 +111,7 @@ def test_job_into_running_server(tmp, *launcher_args):
             fail(f"the job opened {job_connections} TCP connections to the backend, want 1")
         runs = get(f"{url}/api/v1/runs?project=mpi-test", key)["runs"]
         check_runs(runs)
-        for r in runs:
+        for r in rank_runs(runs):
             rows = get(f"{url}/api/v1/runs/{r['name']}/history?project=mpi-test", key)["rows"]
             steps = [row["_step"] for row in rows]
             if steps != list(range(STEPS)):
@@ -130,7 +139,7 @@ def test_crashed_rank(tmp):
                      want_ok=False)
         deadline = time.time() + 30
         while True:
-            runs = get(f"{url}/api/v1/runs?project=mpi-crash", key)["runs"]
+            runs = rank_runs(get(f"{url}/api/v1/runs?project=mpi-crash", key)["runs"])
             states = {r["display_name"]: r["state"] for r in runs}
             if (len(runs) == NP and states.get("rank-2") == "crashed"
                     and all(st in ("finished", "crashed") for st in states.values())):
@@ -162,7 +171,7 @@ def test_launcher_starts_local_server(tmp):
         fail(f"wandb-mpi runs failed: {out.stderr}")
     runs = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
     group = check_runs(runs)
-    hist = subprocess.run([f"{BIN}/wandb-mpi", "history", runs[0]["name"], "--dir", data,
+    hist = subprocess.run([f"{BIN}/wandb-mpi", "history", rank_runs(runs)[0]["name"], "--dir", data,
                            "--json"], capture_output=True, text=True, timeout=30)
     rows = [json.loads(line) for line in hist.stdout.splitlines() if line.strip()]
     if len(rows) != STEPS:
@@ -179,7 +188,7 @@ def test_launcher_starts_local_server(tmp):
                  train_args=(str(STEPS), "10", "2"), want_ok=False)
     out = subprocess.run([f"{BIN}/wandb-mpi", "runs", "--dir", crash, "--json"],
                          capture_output=True, text=True, timeout=30)
-    runs = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    runs = rank_runs([json.loads(line) for line in out.stdout.splitlines() if line.strip()])
     states = {r["display_name"]: r["state"] for r in runs}
     if states.get("rank-2") != "crashed" or "running" in states.values():
         fail(f"after a crashed rank, want rank-2 crashed and none running: {states}")

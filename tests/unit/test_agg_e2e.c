@@ -160,8 +160,26 @@ static void test_end_to_end(void)
     zmq_ctx_term(ctx);
     CHECK_EQ(wbt_wait_exit(apid, 30000), 0); // exits by itself once drained
 
+    // The two ranks of group g1, and their job run (docs/job-view.md).
     json_t *runs = wbt_http_get(&env.srv, "/api/v1/runs?project=p");
-    CHECK_EQ(json_array_size(json_object_get(runs, "runs")), 2);
+    CHECK_EQ(json_array_size(json_object_get(runs, "runs")), 3);
+    int jobs = 0;
+    size_t ri;
+    json_t *run;
+    json_array_foreach(json_object_get(runs, "runs"), ri, run)
+    {
+        if (strcmp(json_string_value(json_object_get(run, "job_type")), "mpi-job") != 0)
+            continue;
+        jobs++;
+        CHECK_STREQ(json_string_value(json_object_get(run, "display_name")), "job");
+        // Rank 1 finished with exit code 1: the job failed, and says who.
+        CHECK_STREQ(json_string_value(json_object_get(run, "state")), "failed");
+        CHECK_EQ(json_integer_value(json_object_get(run, "history_count")), 3);
+        json_t *js = json_object_get(run, "summary");
+        CHECK_EQ(json_integer_value(json_object_get(js, "mpi/first_failure/rank")), 1);
+        CHECK_EQ(json_integer_value(json_object_get(js, "mpi/first_failure/exit_code")), 1);
+    }
+    CHECK_EQ(jobs, 1);
     json_decref(runs);
 
     json_t *r0 = wbt_http_get(&env.srv, "/api/v1/runs/e2e-0?project=p");
@@ -251,7 +269,8 @@ static void test_silent_rank_crashed(void)
     s_server_stop(&env);
 }
 
-// SIGTERM: the aggregator drains what it has and exits (1: a run was open).
+// SIGTERM: the aggregator drains what it has and exits (3: everything was
+// delivered, but a run never finished).
 static void test_sigterm_drains(void)
 {
     s_env_t env;
@@ -264,7 +283,7 @@ static void test_sigterm_drains(void)
     usleep(200000);
     int64_t t0 = t_now_ms();
     kill(apid, SIGTERM);
-    CHECK_EQ(wbt_wait_exit(apid, 20000), 1);
+    CHECK_EQ(wbt_wait_exit(apid, 20000), 3);
     CHECK(t_now_ms() - t0 < 10000);
     json_t *r = wbt_http_get(&env.srv, "/api/v1/runs/term?project=p");
     CHECK_EQ(json_integer_value(json_object_get(r, "history_count")), 2);

@@ -35,6 +35,30 @@ static void s_journal_dir(const char *parent, char *out, size_t len)
     CHECK_EQ(found, 1);
 }
 
+// Hands the outlet one typed history row {key: v} at step (string v when
+// text is set), as a run would.
+static void s_row(wbi_agg_sink_t *sink, void *run, const char *key, int64_t step, double v,
+                  const char *text)
+{
+    static wbi_agg_names_t names;
+    static bool ready;
+    if (!ready) {
+        wbi_agg_names_init(&names);
+        ready = true;
+    }
+    uint32_t id = wbi_agg_names_intern(&names, key, strlen(key));
+    CHECK(id != WBI_MAP_NONE);
+    const wbi_agg_name_t *nm = wbi_agg_names_get(&names, id);
+    wbi_hval_t val = {.type = WANDB_TYPE_DOUBLE, .as.d = v};
+    if (text) {
+        val.type = WANDB_TYPE_STRING;
+        val.len = (uint32_t)strlen(text);
+        val.as.off = 0;
+    }
+    wbi_agg_row_t row = {.step = step, .n = 1, .names = &nm, .vals = &val, .arena = text};
+    sink->history(sink->arg, run, &row);
+}
+
 // Normal use, offline: two runs with history, summary, config, an alert, a
 // file and a finish; the journal holds exactly that, in order.
 static void test_offline_round_trip(void)
@@ -56,11 +80,8 @@ static void test_offline_round_trip(void)
     void *r1 = sink.open(sink.arg, &m1);
     void *r2 = sink.open(sink.arg, &m2);
     CHECK(r1 && r2);
-    char line[64];
-    for (int i = 0; i < 1000; i++) {
-        int n = snprintf(line, sizeof line, "{\"_step\":%d,\"loss\":%d.5}", i, i);
-        sink.history(sink.arg, i % 2 ? r2 : r1, line, (size_t)n);
-    }
+    for (int i = 0; i < 1000; i++)
+        s_row(&sink, i % 2 ? r2 : r1, "loss", i, i + 0.5, NULL);
     sink.summary(sink.arg, r1, "{\"loss\":1}", 10);
     sink.summary(sink.arg, r1, "{\"loss\":2}", 10);
     sink.config(sink.arg, r1, "{\"lr\":0.2}");
@@ -101,8 +122,9 @@ static void test_offline_round_trip(void)
     CHECK_STREQ(wbi_jl_meta(a, "display_name"), "rank-0");
     CHECK_EQ(a->nlines, 500u);
     CHECK_EQ(b->nlines, 500u);
-    CHECK_STREQ(a->lines[0].data, "{\"_step\":0,\"loss\":0.5}");
-    CHECK_STREQ(b->lines[499].data, "{\"_step\":999,\"loss\":999.5}");
+    CHECK_STREQ(a->lines[0].data, "{\"loss\":0.5,\"_step\":0,\"_runtime\":0.0,\"_timestamp\":0.0}");
+    CHECK_STREQ(b->lines[499].data,
+                "{\"loss\":999.5,\"_step\":999,\"_runtime\":0.0,\"_timestamp\":0.0}");
     CHECK_STREQ(a->summary.data, "{\"loss\":2}");
     CHECK_STREQ(a->config.data, "{\"lr\":0.2}");
     CHECK_EQ(json_array_size(b->alerts), 1u);
@@ -168,9 +190,10 @@ static void test_journal_full(void)
     wbi_run_meta_t m = {.run_id = "full", .project = "p"};
     void *r = sink.open(sink.arg, &m);
     char line[200];
-    memset(line, 'x', sizeof line);
+    memset(line, 'x', sizeof line - 1);
+    line[sizeof line - 1] = '\0';
     for (int i = 0; i < 1000; i++)
-        sink.history(sink.arg, r, line, sizeof line);
+        s_row(&sink, r, "text", i, 0, line);
     wbi_outlet_stats_t st;
     wbi_outlet_get_stats(o, &st);
     CHECK(st.journal_drops > 0);

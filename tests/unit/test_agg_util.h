@@ -71,12 +71,16 @@ static inline void *t_open(void *arg, const wbi_run_meta_t *meta)
     return r;
 }
 
-static inline void t_history(void *arg, void *run, const char *line, size_t len)
+static inline void t_history(void *arg, void *run, const wbi_agg_row_t *row)
 {
     t_rec_t *r = arg;
     CHECK(run == r);
-    if (r->nlines < T_MAX_LINES)
-        r->lines[r->nlines++] = t_dup(line, len);
+    wbi_buf_t line;
+    wbi_buf_init(&line, (size_t)64 << 20);
+    // Out of memory (failure injection): not recorded, as the outlet refuses it.
+    if (wbi_agg_row_encode(row, &line) == WANDB_OK && r->nlines < T_MAX_LINES)
+        r->lines[r->nlines++] = t_dup(line.data, line.len);
+    wbi_buf_release(&line);
 }
 
 static inline void t_summary(void *arg, void *run, const char *json, size_t len)

@@ -301,8 +301,7 @@ static void test_backpressure(void)
     // Every (suppressed) report on a libzmq buffer costs TSan about a second,
     // and this case moves megabytes through libzmq. test_ring covers the
     // ring's concurrency under TSan.
-    fprintf(stderr, "skipped under TSan: libzmq is not instrumented\n");
-    return;
+    WBT_SKIP("under TSan: libzmq is not instrumented");
 #endif
     fake_agg_t fa = {.answer_finish = true};
     atomic_init(&fa.stalled, true);
@@ -386,8 +385,7 @@ static void *s_logger(void *arg)
 static void test_save_while_logging(void)
 {
 #ifdef __SANITIZE_THREAD__
-    fprintf(stderr, "skipped under TSan: libzmq is not instrumented\n");
-    return;
+    WBT_SKIP("under TSan: libzmq is not instrumented");
 #endif
     char path[64];
     snprintf(path, sizeof(path), "/tmp/wbt-save-log-%d.bin", (int)getpid());

@@ -577,12 +577,13 @@ static void test_disabled_is_noop(void)
     wbi_run_core_destroy(&run);
 }
 
-// Getters: path and url from the settings, then from WELCOME (once).
+// Getters: path from the settings, then path and url from WELCOME (once);
+// no url while the entity is unknown (never one with an empty segment).
 static void test_getters_and_welcome(void)
 {
     wandb_run_t *run = s_new_run("65536", "base_url", "http://127.0.0.1:9/");
     CHECK_STREQ(wandb_run_path(run), "/proj/testrun");
-    CHECK_STREQ(wandb_run_url(run), "http://127.0.0.1:9//proj/runs/testrun");
+    CHECK_STREQ(wandb_run_url(run), "");
     CHECK_STREQ(wandb_run_entity(run), "");
     CHECK_STREQ(wandb_run_group(run), "");
     wbi_run_apply_welcome(run, "alice", NULL);
