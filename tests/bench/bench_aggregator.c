@@ -3,14 +3,14 @@
 //
 //  Usage: bench_aggregator [points-per-rep]   (default 2000000)
 //  Replay mode (BENCHMARKS.md 6.1 c): the HELLO, KEY and ROW messages of N
-//  simulated ranks (N = 1, 4, 16, 64, 256; 10 doubles a row, one run per
-//  rank) are encoded once with the encoders of src/common/wire.h, then fed,
-//  rank after rank in round-robin order as a ROUTER would deliver them,
-//  straight into the aggregator's socket-free message handler
+//  simulated ranks (N = 1, 4, 16, 64, 256; bench_feed.h) are fed, rank
+//  after rank in round-robin order as a ROUTER would deliver them, straight
+//  into the aggregator's socket-free message handler
 //  (wbi_agg_core_handle), whose sink only counts the bytes of the history
 //  lines (no backend). Timers run every 4096 messages, as in the loop. The
 //  feeding thread's CPU time (CLOCK_THREAD_CPUTIME_ID) over the ROW messages
-//  is the aggregator's cost: decode, merge, history line, summaries.
+//  is the aggregator's cost: decode, merge, history line, summaries. The
+//  job run is off here; bench_jobview measures it.
 //  HELLO and KEY messages are handled before the clock starts.
 //  Baselines in the same run, on the same rows: jansson building and dumping
 //  each row (json_object_set_new + json_dumps), stdio fprintf of the JSONL
@@ -18,6 +18,7 @@
 //  wbi_jsonx_put_double + wbi_hist_put_special, as run.c does).
 #include "aggregator/core.h"
 #include "aggregator/history.h"
+#include "bench_feed.h"
 #include "bench_util.h"
 #include "common/buf.h"
 #include "common/jsonx.h"
@@ -28,127 +29,7 @@
 #include <string.h>
 #include <time.h>
 
-#define S_REPS 5  // timed repetitions (after one warm-up)
-#define S_KEYS 10 // values a row
-#define S_T0 1767225600.0
-
-static char s_names[S_KEYS][16]; // "train/m0" ...
-
-// The value of key k at step of rank r: metric-like doubles with full
-// precision (losses decaying with noise, accuracies, learning rates).
-static double s_value(int r, int64_t step, int k)
-{
-    uint64_t x =
-        (uint64_t)step * 0x9E3779B97F4A7C15ull ^ (uint64_t)(r * 131 + k) * 0xBF58476D1CE4E5B9ull;
-    x ^= x >> 31;
-    x *= 0x94D049BB133111EBull;
-    x ^= x >> 29;
-    double u = (double)(x >> 11) / 9007199254740992.0;
-    switch (k % 3) {
-    case 0:
-        return 2.5 * exp(-(double)step / 2000.0) + 0.05 * u;
-    case 1:
-        return u;
-    default:
-        return 1e-3 * (1.0 + u);
-    }
-}
-
-typedef struct {
-    uint32_t rank; // which peer
-    size_t off;    // offset in s_feed_t.data
-    uint32_t len;  // message length
-} s_msg_t;
-
-typedef struct {
-    uint8_t *data;     // every encoded message
-    size_t len;        // used
-    size_t cap;        // allocated
-    s_msg_t *hello;    // the HELLO+KEY message of each rank
-    s_msg_t *rows;     // the ROW messages, in feed order
-    size_t nrows_msgs; // how many
-    uint64_t points;   // values in the ROW messages
-    uint64_t lines;    // rows in them (each one COMMIT)
-} s_feed_t;
-
-// Appends bytes to the feed buffer.
-static void s_feed_put(s_feed_t *f, const void *p, size_t n)
-{
-    if (f->len + n > f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : ((size_t)16 << 20);
-        while (cap < f->len + n)
-            cap *= 2;
-        f->data = realloc(f->data, cap);
-        if (!f->data)
-            abort();
-        f->cap = cap;
-    }
-    memcpy(f->data + f->len, p, n);
-    f->len += n;
-}
-
-// Encodes N ranks x rows_per_rank rows, rows_per_msg rows a message.
-static void s_feed_build(s_feed_t *f, int nranks, int64_t rows_per_rank, int rows_per_msg)
-{
-    memset(f, 0, sizeof *f);
-    f->hello = calloc((size_t)nranks, sizeof(s_msg_t));
-    size_t per_rank = (size_t)((rows_per_rank + rows_per_msg - 1) / rows_per_msg);
-    f->rows = calloc(per_rank * (size_t)nranks, sizeof(s_msg_t));
-    wbi_buf_t b;
-    wbi_buf_init(&b, (size_t)1 << 30);
-    uint8_t hdr[WBI_WIRE_HEADER_BYTES];
-    for (int r = 0; r < nranks; r++) {
-        wbi_buf_reset(&b);
-        wbi_wire_header_put(hdr, 0);
-        wbi_buf_append(&b, hdr, sizeof hdr);
-        char hello[256];
-        int n = snprintf(hello, sizeof hello,
-                         "{\"run_id\":\"bench-%d\",\"project\":\"bench\",\"group\":\"g\","
-                         "\"rank\":%d,\"world_size\":%d,\"start_time\":%.3f,\"config\":{}}",
-                         r, r, nranks, S_T0);
-        wbi_wire_put(&b, WBI_REC_HELLO, hello, (size_t)n);
-        for (int k = 0; k < S_KEYS; k++)
-            wbi_wire_put_key(&b, (uint32_t)k + 1, s_names[k], strlen(s_names[k]));
-        f->hello[r] = (s_msg_t){(uint32_t)r, f->len, (uint32_t)b.len};
-        s_feed_put(f, b.data, b.len);
-    }
-    // Round-robin: message m of every rank, then message m + 1.
-    uint8_t row[WBI_WIRE_RECORD_HEADER + WBI_WIRE_ROW_HEADER + S_KEYS * 12];
-    for (size_t m = 0; m < per_rank; m++) {
-        for (int r = 0; r < nranks; r++) {
-            wbi_buf_reset(&b);
-            wbi_wire_header_put(hdr, (uint32_t)m + 1);
-            wbi_buf_append(&b, hdr, sizeof hdr);
-            for (int64_t i = 0; i < rows_per_msg; i++) {
-                int64_t step = (int64_t)m * rows_per_msg + i;
-                if (step >= rows_per_rank)
-                    break;
-                wbi_wire_record_put(row, WBI_REC_ROW, WBI_WIRE_ROW_HEADER + S_KEYS * 12);
-                wbi_wire_row_put(row + WBI_WIRE_RECORD_HEADER, step,
-                                 S_T0 + 1.0 + (double)step * 0.01, WBI_WIRE_ROW_COMMIT, S_KEYS);
-                uint8_t *p = row + WBI_WIRE_RECORD_HEADER + WBI_WIRE_ROW_HEADER;
-                for (int k = 0; k < S_KEYS; k++) {
-                    wandb_value_t v = WANDB_DOUBLE(s_names[k], s_value(r, step, k));
-                    p += wbi_wire_value_put(p, (uint32_t)k + 1, &v, 0);
-                }
-                wbi_buf_append(&b, row, sizeof row);
-                f->points += S_KEYS;
-                f->lines++;
-            }
-            f->rows[f->nrows_msgs++] = (s_msg_t){(uint32_t)r, f->len, (uint32_t)b.len};
-            s_feed_put(f, b.data, b.len);
-        }
-    }
-    wbi_buf_release(&b);
-}
-
-static void s_feed_free(s_feed_t *f)
-{
-    free(f->data);
-    free(f->hello);
-    free(f->rows);
-    memset(f, 0, sizeof *f);
-}
+#define S_REPS 5 // timed repetitions (after one warm-up)
 
 typedef struct {
     uint64_t lines;         // history lines
@@ -200,12 +81,13 @@ typedef struct {
 } s_agg_rep_t;
 
 // One repetition: fresh handler, HELLO/KEY untimed, ROW messages timed.
-static s_agg_rep_t s_agg_rep(const s_feed_t *f, int nranks)
+static s_agg_rep_t s_agg_rep(const bf_feed_t *f, int nranks)
 {
     s_sink_counts_t counts = {0};
     wbi_agg_sink_t sink = {
         .arg = &counts, .open = s_open, .history = s_history, .summary = s_summary};
-    wbi_agg_core_opts_t opts = {0};
+    // The per-rank runs alone: bench_jobview measures the job run on top.
+    wbi_agg_core_opts_t opts = {.no_job_run = true};
     wbi_agg_core_t *core = NULL;
     if (wbi_agg_core_new(&core, &opts, &sink) != WANDB_OK)
         abort();
@@ -215,19 +97,19 @@ static s_agg_rep_t s_agg_rep(const s_feed_t *f, int nranks)
         id_len[r] = (size_t)snprintf(ids[r], sizeof ids[r], "rank-%d", r);
     for (int r = 0; r < nranks; r++)
         wbi_agg_core_handle(core, ids[r], id_len[r], f->data + f->hello[r].off, f->hello[r].len,
-                            s_mono_ms(), S_T0);
+                            s_mono_ms(), BF_T0);
     uint64_t s0 = counts.summaries;
     uint64_t c0 = bu_thread_cpu_ns();
     uint64_t w0 = bu_now_ns();
     for (size_t i = 0; i < f->nrows_msgs; i++) {
-        const s_msg_t *m = &f->rows[i];
+        const bf_msg_t *m = &f->rows[i];
         int64_t now = s_mono_ms();
         wbi_agg_core_handle(core, ids[m->rank], id_len[m->rank], f->data + m->off, m->len, now,
-                            S_T0 + 1.0);
+                            BF_T0 + 1.0);
         if ((i & 4095) == 4095)
-            wbi_agg_core_tick(core, now, S_T0 + 1.0);
+            wbi_agg_core_tick(core, now, BF_T0 + 1.0);
     }
-    wbi_agg_core_tick(core, s_mono_ms(), S_T0 + 1.0);
+    wbi_agg_core_tick(core, s_mono_ms(), BF_T0 + 1.0);
     uint64_t c1 = bu_thread_cpu_ns();
     uint64_t w1 = bu_now_ns();
     wbi_agg_stats_t st;
@@ -257,11 +139,11 @@ static s_base_t s_jansson(int64_t rows)
     uint64_t c0 = bu_thread_cpu_ns();
     for (int64_t step = 0; step < rows; step++) {
         json_t *o = json_object();
-        for (int k = 0; k < S_KEYS; k++)
-            json_object_set_new(o, s_names[k], json_real(s_value(0, step, k)));
-        double ts = S_T0 + 1.0 + (double)step * 0.01;
+        for (int k = 0; k < BF_KEYS; k++)
+            json_object_set_new(o, bf_names[k], json_real(bf_value(0, step, k)));
+        double ts = BF_T0 + 1.0 + (double)step * 0.01;
         json_object_set_new(o, "_step", json_integer(step));
-        json_object_set_new(o, "_runtime", json_real(ts - S_T0));
+        json_object_set_new(o, "_runtime", json_real(ts - BF_T0));
         json_object_set_new(o, "_timestamp", json_real(ts));
         char *text = json_dumps(o, JSON_COMPACT);
         bytes += strlen(text) + 1;
@@ -270,7 +152,7 @@ static s_base_t s_jansson(int64_t rows)
     }
     uint64_t c1 = bu_thread_cpu_ns();
     double cpu = (double)(c1 - c0);
-    return (s_base_t){cpu / (double)(rows * S_KEYS), (double)bytes / (cpu / 1e9) / 1e6,
+    return (s_base_t){cpu / (double)(rows * BF_KEYS), (double)bytes / (cpu / 1e9) / 1e6,
                       (double)bytes / (double)rows};
 }
 
@@ -283,34 +165,34 @@ static s_base_t s_fprintf(int64_t rows)
     uint64_t bytes = 0;
     uint64_t c0 = bu_thread_cpu_ns();
     for (int64_t step = 0; step < rows; step++) {
-        double v[S_KEYS];
-        for (int k = 0; k < S_KEYS; k++)
-            v[k] = s_value(0, step, k);
-        double ts = S_T0 + 1.0 + (double)step * 0.01;
+        double v[BF_KEYS];
+        for (int k = 0; k < BF_KEYS; k++)
+            v[k] = bf_value(0, step, k);
+        double ts = BF_T0 + 1.0 + (double)step * 0.01;
         int n = fprintf(f,
                         "{\"%s\":%.17g,\"%s\":%.17g,\"%s\":%.17g,\"%s\":%.17g,\"%s\":%.17g,"
                         "\"%s\":%.17g,\"%s\":%.17g,\"%s\":%.17g,\"%s\":%.17g,\"%s\":%.17g,"
                         "\"_step\":%lld,\"_runtime\":%.17g,\"_timestamp\":%.17g}\n",
-                        s_names[0], v[0], s_names[1], v[1], s_names[2], v[2], s_names[3], v[3],
-                        s_names[4], v[4], s_names[5], v[5], s_names[6], v[6], s_names[7], v[7],
-                        s_names[8], v[8], s_names[9], v[9], (long long)step, ts - S_T0, ts);
+                        bf_names[0], v[0], bf_names[1], v[1], bf_names[2], v[2], bf_names[3], v[3],
+                        bf_names[4], v[4], bf_names[5], v[5], bf_names[6], v[6], bf_names[7], v[7],
+                        bf_names[8], v[8], bf_names[9], v[9], (long long)step, ts - BF_T0, ts);
         bytes += n > 0 ? (uint64_t)n : 0;
     }
     fflush(f);
     uint64_t c1 = bu_thread_cpu_ns();
     fclose(f);
     double cpu = (double)(c1 - c0);
-    return (s_base_t){cpu / (double)(rows * S_KEYS), (double)bytes / (cpu / 1e9) / 1e6,
+    return (s_base_t){cpu / (double)(rows * BF_KEYS), (double)bytes / (cpu / 1e9) / 1e6,
                       (double)bytes / (double)rows};
 }
 
 // The aggregator's line encoder alone: what run.c's s_row_emit does per row.
 static s_base_t s_encoder(int64_t rows)
 {
-    char prefix[S_KEYS][24];
-    size_t prefix_len[S_KEYS];
-    for (int k = 0; k < S_KEYS; k++)
-        prefix_len[k] = (size_t)snprintf(prefix[k], sizeof prefix[k], "\"%s\":", s_names[k]);
+    char prefix[BF_KEYS][24];
+    size_t prefix_len[BF_KEYS];
+    for (int k = 0; k < BF_KEYS; k++)
+        prefix_len[k] = (size_t)snprintf(prefix[k], sizeof prefix[k], "\"%s\":", bf_names[k]);
     wbi_buf_t b;
     wbi_buf_init(&b, 1 << 20);
     uint64_t bytes = 0;
@@ -318,21 +200,21 @@ static s_base_t s_encoder(int64_t rows)
     for (int64_t step = 0; step < rows; step++) {
         wbi_buf_reset(&b);
         wbi_buf_putc(&b, '{');
-        for (int k = 0; k < S_KEYS; k++) {
-            wbi_hval_t v = {.type = WANDB_TYPE_DOUBLE, .as.d = s_value(0, step, k)};
+        for (int k = 0; k < BF_KEYS; k++) {
+            wbi_hval_t v = {.type = WANDB_TYPE_DOUBLE, .as.d = bf_value(0, step, k)};
             wbi_buf_append(&b, prefix[k], prefix_len[k]);
             wbi_hist_put_value(&b, &v, NULL);
             wbi_buf_putc(&b, ',');
         }
-        double ts = S_T0 + 1.0 + (double)step * 0.01;
-        wbi_hist_put_special(&b, step, ts - S_T0, ts);
+        double ts = BF_T0 + 1.0 + (double)step * 0.01;
+        wbi_hist_put_special(&b, step, ts - BF_T0, ts);
         wbi_buf_putc(&b, '}');
         bytes += b.len + 1;
     }
     uint64_t c1 = bu_thread_cpu_ns();
     wbi_buf_release(&b);
     double cpu = (double)(c1 - c0);
-    return (s_base_t){cpu / (double)(rows * S_KEYS), (double)bytes / (cpu / 1e9) / 1e6,
+    return (s_base_t){cpu / (double)(rows * BF_KEYS), (double)bytes / (cpu / 1e9) / 1e6,
                       (double)bytes / (double)rows};
 }
 
@@ -342,10 +224,10 @@ static double s_value_cost(int64_t rows)
     volatile double sink = 0;
     uint64_t c0 = bu_thread_cpu_ns();
     for (int64_t step = 0; step < rows; step++)
-        for (int k = 0; k < S_KEYS; k++)
-            sink += s_value(0, step, k);
+        for (int k = 0; k < BF_KEYS; k++)
+            sink += bf_value(0, step, k);
     (void)sink;
-    return (double)(bu_thread_cpu_ns() - c0) / (double)(rows * S_KEYS);
+    return (double)(bu_thread_cpu_ns() - c0) / (double)(rows * BF_KEYS);
 }
 
 int main(int argc, char **argv)
@@ -355,9 +237,9 @@ int main(int argc, char **argv)
         points = 100000;
     bu_machine_line("B4/B7 bench_aggregator");
     bu_pin(1); // the aggregator's CPU (BENCHMARKS.md "pin")
-    for (int k = 0; k < S_KEYS; k++)
-        snprintf(s_names[k], sizeof s_names[k], "train/m%d", k);
-    int64_t base_rows = (int64_t)(points / S_KEYS);
+    for (int k = 0; k < BF_KEYS; k++)
+        snprintf(bf_names[k], sizeof bf_names[k], "train/m%d", k);
+    int64_t base_rows = (int64_t)(points / BF_KEYS);
     uint64_t t_start = bu_now_ns();
 
     // Baselines (same rows, same values): warm-up, then S_REPS passes.
@@ -414,8 +296,8 @@ int main(int argc, char **argv)
         for (int ni = 0; ni < 5; ni++) {
             int n = ns_list[ni];
             int64_t rows_per_rank = base_rows / n;
-            s_feed_t f;
-            s_feed_build(&f, n, rows_per_rank, batch_list[bi]);
+            bf_feed_t f;
+            bf_feed_build(&f, n, rows_per_rank, batch_list[bi]);
             double cpu[S_REPS], pps[S_REPS], mb[S_REPS];
             s_agg_rep_t r = s_agg_rep(&f, n); // warm-up
             bool bad = false;
@@ -447,7 +329,7 @@ int main(int argc, char **argv)
                     ps.p90 / 1e6, ms.median, ms.p10, ms.p90, ms.median / fmb.median,
                     ms.median / jmb.median, (unsigned long long)(summaries / S_REPS),
                     bad ? "  (LOST OR MALFORMED)" : "");
-            s_feed_free(&f);
+            bf_feed_free(&f);
         }
     }
     fprintf(stderr,
