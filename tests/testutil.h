@@ -6,8 +6,11 @@
 //  values (CHECK_EQ_I64/U64/DBL/STR in their own format) and wandb_strerror()
 //  of an unexpected code, then the runner's summary, then exits 1.
 //
+//  Each case runs in its own process with a timeout (libuv's runner is the
+//  model): a case that crashes or hangs is named, and the others still run.
+//
 //  Exit codes, as CTest reads them (every test has SKIP_RETURN_CODE 77):
-//  0 every case passed, 1 a check failed, 77 skipped. WBT_SKIP() inside a
+//  0 every case passed, 1 a case failed, 77 skipped. WBT_SKIP() inside a
 //  case skips that case (the others still run, then the program exits 77, so
 //  CTest reports it as skipped, never as passed); WBT_SKIP_ALL() exits 77 at
 //  once, for a missing prerequisite of the whole program.
@@ -16,11 +19,16 @@
 
 #include "wandb.h"
 #include <inttypes.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #define WBT_EXIT_SKIP 77
 
@@ -166,13 +174,80 @@ typedef struct {
     void (*fn)(void);
 } wbt_case_t;
 
-// Runs every case (or only the one named in argv[1]), printing one line a
-// case and then the summary line. Returns 0 when every case passed, 77 when
-// one was skipped, 1 when no case has that name; a failed check exits 1.
+// Exit codes between a case's process and the runner (inside wbt_run only).
+#define WBT_EXIT_CASE_SKIP 75 // the case called WBT_SKIP; WBT_SKIP_ALL exits 77
+
+// Seconds a case may take in its own process: $WBT_CASE_TIMEOUT_S (CMake sets
+// it from the test's scaled TIMEOUT), else 300.
+static inline double wbt_case_timeout_s(void)
+{
+    const char *env = getenv("WBT_CASE_TIMEOUT_S");
+    double t = env ? strtod(env, NULL) : 0;
+    return t > 0 ? t : 300;
+}
+
+// Runs one case in a child process and returns what it ended with: 0
+// passed, WBT_EXIT_CASE_SKIP, WBT_EXIT_SKIP (WBT_SKIP_ALL), else failed. A
+// case still running after the timeout is killed and named; so is one that
+// dies of a signal. The child dies with the runner (PR_SET_PDEATHSIG), so a
+// runner killed by CTest leaves no case behind.
+static inline int wbt_run_forked(const wbt_case_t *c)
+{
+    wbt_state_t *st = wbt_state();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "case '%s': fork failed\n", c->name);
+        return 1;
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        st->active = false; // a failed check exits 1; the runner counts it
+        st->case_skip = false;
+        c->fn();
+        fflush(NULL);
+        exit(st->case_skip ? WBT_EXIT_CASE_SKIP : 0);
+    }
+    double timeout_s = wbt_case_timeout_s();
+    struct timespec t0, now, nap = {0, 2000000};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int status = 0;
+    for (;;) {
+        pid_t got = waitpid(pid, &status, WNOHANG);
+        if (got == pid)
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double waited = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+        if (got < 0 || waited > timeout_s) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            fprintf(stderr, "case '%s' timed out after %.1f s: killed\n", c->name, timeout_s);
+            return 1;
+        }
+        nanosleep(&nap, NULL);
+        if (nap.tv_nsec < 50000000)
+            nap.tv_nsec *= 2;
+    }
+    if (WIFSIGNALED(status)) {
+        fprintf(stderr, "case '%s' died of signal %d (%s)\n", c->name, WTERMSIG(status),
+                strsignal(WTERMSIG(status)));
+        return 1;
+    }
+    return WEXITSTATUS(status);
+}
+
+// Runs every case (or only the one named in argv[1]), each in its own
+// process (wbt_run_forked; with WBT_NO_FORK=1 in this one, for a debugger),
+// printing one line a case and then the summary line. A failed case does not
+// stop the others (in-process, it does: the state after a failed check is
+// unknown). Returns 1 when a case failed or no case has that name, else 77
+// when one was skipped, else 0.
 static inline int wbt_run(const wbt_case_t *cases, size_t n, int argc, char **argv)
 {
     wbt_state_t *st = wbt_state();
     *st = (wbt_state_t){.active = true};
+    const char *no_fork = getenv("WBT_NO_FORK");
+    bool forked = !(no_fork && *no_fork && strcmp(no_fork, "0") != 0);
     for (size_t i = 0; i < n; i++)
         st->selected += !(argc > 1 && strcmp(argv[1], cases[i].name) != 0);
     for (size_t i = 0; i < n; i++) {
@@ -180,11 +255,22 @@ static inline int wbt_run(const wbt_case_t *cases, size_t n, int argc, char **ar
             continue;
         fprintf(stderr, "-- %s\n", cases[i].name);
         st->case_skip = false;
-        cases[i].fn();
-        if (st->case_skip)
+        if (!forked) {
+            cases[i].fn();
+            st->case_skip ? st->skipped++ : st->passed++;
+            continue;
+        }
+        int rc = wbt_run_forked(&cases[i]);
+        if (rc == WBT_EXIT_SKIP) { // WBT_SKIP_ALL: the program's prerequisite is missing
+            fflush(NULL);
+            exit(WBT_EXIT_SKIP);
+        }
+        if (rc == 0)
+            st->passed++;
+        else if (rc == WBT_EXIT_CASE_SKIP)
             st->skipped++;
         else
-            st->passed++;
+            st->failed++;
     }
     st->active = false;
     if (st->selected == 0) {
@@ -192,7 +278,7 @@ static inline int wbt_run(const wbt_case_t *cases, size_t n, int argc, char **ar
         return 1;
     }
     wbt_summary(st);
-    return st->skipped ? WBT_EXIT_SKIP : 0;
+    return st->failed ? 1 : st->skipped ? WBT_EXIT_SKIP : 0;
 }
 
 #define WBT_MAIN(...)                                                                              \

@@ -24,6 +24,7 @@ extern char **environ;
 // A running server, remembered so that exit can kill it (a failed check).
 typedef struct {
     pid_t pid;    // its process (0: free slot)
+    pid_t owner;  // the test process that started it
     char dir[64]; // its data directory
 } s_live_t;
 
@@ -38,11 +39,13 @@ static long long s_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-// At exit: kills the servers still running and removes their directories.
+// At exit: kills the servers this process started that still run and
+// removes their directories. A case's process (testutil.h) inherits the
+// table but leaves the runner's servers alone.
 static void s_kill_live(void)
 {
     for (int i = 0; i < S_LIVE_MAX; i++) {
-        if (s_live[i].pid > 0) {
+        if (s_live[i].pid > 0 && s_live[i].owner == getpid()) {
             kill(s_live[i].pid, SIGKILL);
             waitpid(s_live[i].pid, NULL, 0);
             if (s_live[i].dir[0])
@@ -62,6 +65,7 @@ static void s_live_add(pid_t pid, const char *dir)
     for (int i = 0; i < S_LIVE_MAX; i++) {
         if (s_live[i].pid == 0) {
             s_live[i].pid = pid;
+            s_live[i].owner = getpid();
             snprintf(s_live[i].dir, sizeof s_live[i].dir, "%s", dir);
             return;
         }

@@ -34,6 +34,7 @@ static char s_openssl[256]; // openssl
 static wbt_server_t s_srv;  // the server behind nghttpx
 static char s_dir[64];      // the test's files: CA, certificate, access logs
 static pid_t s_proxy_pid;   // nghttpx while it runs, for s_at_exit
+static pid_t s_proxy_owner; // the process that started it
 
 static int64_t s_now_ms(void)
 {
@@ -45,7 +46,7 @@ static int64_t s_now_ms(void)
 // A failed check exits: nghttpx (and its worker, which follows its master) goes too.
 static void s_at_exit(void)
 {
-    if (s_proxy_pid > 0)
+    if (s_proxy_pid > 0 && s_proxy_owner == getpid())
         kill(s_proxy_pid, SIGTERM);
 }
 
@@ -186,6 +187,7 @@ static void s_proxy_start(s_proxy_t *px, bool tls, const char *name)
                               crt,
                               NULL};
         px->pid = s_proxy_pid = wbt_spawn(argv, &px->out);
+        s_proxy_owner = getpid();
         int64_t deadline = s_now_ms() + 5000;
         while (s_now_ms() < deadline && !s_accepts(px->port)) {
             if (wbt_wait_exit(px->pid, 0) >= 0)

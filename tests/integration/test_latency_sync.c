@@ -47,7 +47,9 @@ static char s_nghttpx[256];     // nghttpx
 static wbt_server_t s_srv;      // the server behind nghttpx
 static pid_t s_ng_pid;          // nghttpx while it runs (s_at_exit stops it)
 static int s_ng_out = -1;       // its stdout
-static wbt_delay_proxy_t *s_px; // the delaying proxy in front of nghttpx
+static pid_t s_ng_owner;        // the process that started nghttpx
+static int s_ng_port;           // its port
+static wbt_delay_proxy_t *s_px; // the delaying proxy in front of nghttpx (one a case)
 static char s_url[64];          // the proxy's base URL
 
 static int64_t s_now_ms(void)
@@ -60,8 +62,17 @@ static int64_t s_now_ms(void)
 // A failed check exits: nghttpx goes too (its worker follows its master).
 static void s_at_exit(void)
 {
-    if (s_ng_pid > 0)
+    if (s_ng_pid > 0 && s_ng_owner == getpid())
         kill(s_ng_pid, SIGTERM);
+}
+
+// Starts the delaying proxy in front of nghttpx, in the case's own process
+// (its thread is the case's: testutil.h runs each case in a child).
+static void s_proxy_start(void)
+{
+    int port = wbt_delay_proxy_start(&s_px, s_ng_port, S_DELAY_MS);
+    CHECK(port > 0);
+    snprintf(s_url, sizeof s_url, "http://127.0.0.1:%d", port);
 }
 
 // Starts nghttpx on a free port in front of the server: cleartext, HTTP/1.1
@@ -89,6 +100,7 @@ static int s_nghttpx_start(void)
                               "--frontend-http2-window-size=1M",
                               NULL};
         s_ng_pid = wbt_spawn(argv, &s_ng_out);
+        s_ng_owner = getpid();
         for (int64_t end = s_now_ms() + 5000; s_now_ms() < end;) {
             int fd = wbt_loopback_connect(port);
             if (fd >= 0) {
@@ -211,6 +223,7 @@ static void test_h2(void)
     char parent[64];
     snprintf(parent, sizeof parent, "/tmp/wbt-lat-XXXXXX");
     CHECK(mkdtemp(parent) != NULL);
+    s_proxy_start();
     int conns = wbt_delay_proxy_connections(s_px);
     wbi_agg_sink_t sk;
     int64_t t0 = s_now_ms();
@@ -233,6 +246,7 @@ static void test_h2(void)
            (double)st.lines_acked / s, conns);
     CHECK_EQ(conns, 1);
     s_check_server("lat2");
+    wbt_delay_proxy_stop(&s_px);
     wbt_rm_tree(parent);
 }
 
@@ -245,6 +259,7 @@ static void test_h1_sync(void)
     char parent[64];
     snprintf(parent, sizeof parent, "/tmp/wbt-lat-XXXXXX");
     CHECK(mkdtemp(parent) != NULL);
+    s_proxy_start();
     wbi_agg_sink_t sk;
     int64_t t0 = s_now_ms();
     wbi_outlet_t *o = s_outlet(parent, WBI_HTTP2_OFF, &sk);
@@ -274,6 +289,7 @@ static void test_h1_sync(void)
     if (!strstr(out, "nothing to upload"))
         WBT_FAIL("second sync: %s", out);
     s_check_server("lat1");
+    wbt_delay_proxy_stop(&s_px);
     wbt_rm_tree(parent);
 }
 
@@ -292,13 +308,9 @@ int main(int argc, char **argv)
     atexit(s_at_exit);
     const char *extra[] = {"--api-key", S_KEY, NULL};
     wbt_server_start(&s_srv, s_server_bin, NULL, extra);
-    int ng_port = s_nghttpx_start();
-    int port = wbt_delay_proxy_start(&s_px, ng_port, S_DELAY_MS);
-    CHECK(port > 0);
-    snprintf(s_url, sizeof s_url, "http://127.0.0.1:%d", port);
+    s_ng_port = s_nghttpx_start();
     static const wbt_case_t cases[] = {{"h2", test_h2}, {"h1_sync", test_h1_sync}};
     int rc = wbt_run(cases, sizeof cases / sizeof cases[0], argc, argv);
-    wbt_delay_proxy_stop(&s_px);
     s_nghttpx_stop();
     wbt_server_release(&s_srv);
     return rc;

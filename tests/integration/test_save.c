@@ -24,6 +24,7 @@
 
 static wbt_server_t s_srv; // the server of every test
 static char s_work[64];    // where the test writes the files it saves
+static pid_t s_work_owner; // the process that made it
 
 // Settings for a run into the test server, without an aggregator endpoint.
 static wandb_settings_t *s_settings(const char *run_id)
@@ -188,10 +189,10 @@ static void test_errors(void)
     unlink(huge);
 }
 
-// Removes the work directory.
+// Removes the work directory (in the process that made it, not in a case's).
 static void s_work_rm(void)
 {
-    if (s_work[0])
+    if (s_work[0] && s_work_owner == getpid())
         wbt_rm_tree(s_work);
     s_work[0] = '\0';
 }
@@ -203,6 +204,7 @@ int main(int argc, char **argv)
     wbt_server_require(bin);
     snprintf(s_work, sizeof s_work, "/tmp/wbt-save-work-XXXXXX");
     CHECK(mkdtemp(s_work) != NULL);
+    s_work_owner = getpid();
     atexit(s_work_rm);
     const char *extra[] = {"--api-key", S_KEY, NULL};
     wbt_server_start(&s_srv, bin, NULL, extra);

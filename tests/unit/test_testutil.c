@@ -141,12 +141,19 @@ static void test_skip_is_not_a_pass(void)
     CHECK(!strstr(s_out, "-- three"));
 }
 
-// A failure stops the run; the summary says what passed, what failed and
-// what did not run.
+// Each case runs in its own process: a failure does not stop the others,
+// and the summary counts every case. In one process (WBT_NO_FORK=1) a
+// failure stops the run and the summary says what did not run.
 static void test_summary_counts_failures(void)
 {
     const wbt_case_t cases[] = {{"one", s_pass}, {"two", s_fail_i64}, {"three", s_pass}};
     CHECK_EQ(s_child(cases, 3, NULL), 1);
+    CHECK_OUT("-- three");
+    CHECK_OUT("2 passed, 1 failed, 0 skipped\n");
+
+    setenv("WBT_NO_FORK", "1", 1);
+    CHECK_EQ(s_child(cases, 3, NULL), 1);
+    unsetenv("WBT_NO_FORK");
     CHECK_OUT("1 passed, 1 failed, 0 skipped, 1 not run");
     CHECK(!strstr(s_out, "-- three"));
 
@@ -154,7 +161,36 @@ static void test_summary_counts_failures(void)
     CHECK_OUT("no case named 'nosuch'");
 }
 
+static void s_abort(void)
+{
+    abort();
+}
+
+static void s_hang(void)
+{
+    for (;;)
+        pause();
+}
+
+// A case that dies of a signal, or that outlives WBT_CASE_TIMEOUT_S, fails
+// by name; the cases after it still run.
+static void test_crash_and_hang_are_named(void)
+{
+    const wbt_case_t crash[] = {{"boom", s_abort}, {"after", s_pass}};
+    CHECK_EQ(s_child(crash, 2, NULL), 1);
+    CHECK_OUT("case 'boom' died of signal 6");
+    CHECK_OUT("1 passed, 1 failed, 0 skipped\n");
+
+    setenv("WBT_CASE_TIMEOUT_S", "0.3", 1);
+    const wbt_case_t hang[] = {{"stuck", s_hang}, {"after", s_pass}};
+    CHECK_EQ(s_child(hang, 2, NULL), 1);
+    unsetenv("WBT_CASE_TIMEOUT_S");
+    CHECK_OUT("case 'stuck' timed out after 0.3 s: killed");
+    CHECK_OUT("1 passed, 1 failed, 0 skipped\n");
+}
+
 WBT_MAIN({"typed_checks_pass", test_typed_checks_pass},
          {"typed_checks_print_values", test_typed_checks_print_values},
          {"skip_is_not_a_pass", test_skip_is_not_a_pass},
-         {"summary_counts_failures", test_summary_counts_failures})
+         {"summary_counts_failures", test_summary_counts_failures},
+         {"crash_and_hang_are_named", test_crash_and_hang_are_named})
