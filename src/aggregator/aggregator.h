@@ -39,13 +39,14 @@ typedef struct {
 } wbi_agg_opts_t;
 
 typedef struct {
-    uint64_t messages;      // ZeroMQ messages received
-    uint64_t records;       // records decoded
-    uint64_t rows;          // history rows emitted
-    uint64_t malformed;     // messages or records rejected (decoder, failed HELLO)
-    uint64_t runs;          // runs seen (HELLO)
-    uint64_t runs_finished; // FINISH received
-    uint64_t runs_crashed;  // heartbeat timed out, or still active at shutdown
+    uint64_t messages;       // ZeroMQ messages received
+    uint64_t records;        // records decoded
+    uint64_t rows;           // history rows emitted
+    uint64_t malformed;      // messages or records rejected (decoder, failed HELLO)
+    uint64_t runs;           // runs seen (HELLO)
+    uint64_t runs_finished;  // FINISH received
+    uint64_t runs_crashed;   // heartbeat timed out, or still active at shutdown
+    uint64_t runs_preempted; // the same, after the run (or the job) announced preemption
 } wbi_agg_stats_t;
 
 // Binds, starts the thread and returns a new aggregator in *out.

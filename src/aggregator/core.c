@@ -705,8 +705,9 @@ void wbi_agg_core_handle_conn(wbi_agg_core_t *self, const void *peer, size_t pee
         p->state = S_ACTIVE;
         if (p->member)
             wbi_jobview_revive(p->member);
-        if (self->stats.runs_crashed)
-            self->stats.runs_crashed--;
+        uint64_t *count = p->preempting ? &self->stats.runs_preempted : &self->stats.runs_crashed;
+        if (*count)
+            (*count)--;
         wbi_warn("aggregator: run '%s' (rank %d) is sending again after being marked crashed",
                  wbi_agg_run_id(p->run), wbi_agg_run_rank(p->run));
     }
@@ -766,7 +767,7 @@ void wbi_agg_core_tick(wbi_agg_core_t *self, int64_t mono_ms, double wall)
         if (mono_ms - p->last_seen_ms > p->timeout_ms) {
             wbi_agg_run_abandon(p->run, wall);
             p->state = S_CRASHED;
-            self->stats.runs_crashed++;
+            p->preempting ? self->stats.runs_preempted++ : self->stats.runs_crashed++;
             if (p->member)
                 wbi_jobview_end(p->member, true, -1, s_wall_at(mono_ms, wall, p->last_seen_ms),
                                 wall);
@@ -814,7 +815,8 @@ int wbi_agg_core_preempt(wbi_agg_core_t *self)
 bool wbi_agg_core_settled(const wbi_agg_core_t *self, int expected)
 {
     if (expected > 0)
-        return self->stats.runs_finished + self->stats.runs_crashed >= (uint64_t)expected;
+        return self->stats.runs_finished + self->stats.runs_crashed + self->stats.runs_preempted >=
+               (uint64_t)expected;
     for (size_t i = 0; i < self->npeers; i++)
         if (self->peers[i]->state == S_ACTIVE)
             return false;
@@ -835,7 +837,7 @@ int wbi_agg_core_shutdown(wbi_agg_core_t *self, double wall)
             continue;
         wbi_agg_run_abandon(p->run, wall);
         p->state = S_CRASHED;
-        self->stats.runs_crashed++;
+        p->preempting ? self->stats.runs_preempted++ : self->stats.runs_crashed++;
         active++;
         if (p->member) // its last message: when it was last heard of
             wbi_jobview_end(

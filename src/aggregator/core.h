@@ -77,7 +77,8 @@ int wbi_agg_core_preempt(wbi_agg_core_t *self);
 bool wbi_agg_core_settled(const wbi_agg_core_t *self, int expected);
 // End of service: emits the open rows and summaries of runs still active
 // and of crashed ones, and logs the active ones as crashed (no finish is
-// sent, so the backend marks them crashed; they count in runs_crashed).
+// sent, so the backend marks them crashed; they count in runs_crashed, or
+// in runs_preempted when preemption was announced).
 // Returns how many runs were still active.
 int wbi_agg_core_shutdown(wbi_agg_core_t *self, double wall);
 // One console line of MPI rank `rank` (its stdout, or stderr when err),

@@ -14,6 +14,7 @@
 #include "common/alloc.h"
 #include "common/jsonx.h"
 #include "common/log.h"
+#include "common/random.h"
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -87,6 +88,7 @@ struct wbi_jobview_member {
     int exit_code;      // of its FINISH, or as mpirun reported it
     bool exit_known;    // exit_code is known (a FINISH, or mpirun's report)
     int64_t last_step;  // highest step it reported (-1: none)
+    double last_wall;   // its last sign of life: Unix seconds (its rows' _timestamp, its end)
     double lag_ms;      // rolling lag behind the first rank of each step
     bool has_lag;       // lag_ms holds a sample
     char *lag_key;      // "mpi_lag/rank-<r>"
@@ -128,6 +130,7 @@ struct s_job {
     bool fail_crashed;              // it went silent rather than finishing non-zero
     int64_t fail_step;              // its last step
     double fail_wall;               // its last sign of life (Unix seconds)
+    double fail_seen;               // its last message by the aggregator's clock (ordering)
     double fail_known;              // when the aggregator learned of it
     const char **keys;              // row under construction: keys
     wbi_hval_t *vals;               // and values
@@ -139,6 +142,7 @@ struct wbi_jobview {
     wbi_agg_sink_t sink;       // where job runs go
     wbi_agg_names_t *names;    // shared key names (borrowed)
     int lateness_ms;           // see opts
+    char instance[9];          // random, part of every job run id of this view
     s_job_t **jobs;            // every job
     size_t njobs;              // used
     size_t jobs_cap;           // allocated
@@ -452,6 +456,8 @@ static void s_on_row(void *arg, const wbi_agg_row_t *row)
                    row->step >= job->pend[0].step;
     if (row->step > m->last_step)
         m->last_step = row->step;
+    if (row->ts > m->last_wall)
+        m->last_wall = row->ts;
     if (row->step <= job->last_step) {
         // Its step was written without it: counted, and its lag still learns.
         size_t late = 0;
@@ -486,15 +492,19 @@ static void s_on_row(void *arg, const wbi_agg_row_t *row)
 // --- jobs and members -------------------------------------------------------------------
 
 // A run id for the job run of project/group: "job-" and 16 hex digits of
-// their FNV-1a hash, the same for every aggregator of the job.
-static void s_job_run_id(const char *project, const char *group, char *out, size_t len)
+// the FNV-1a hash of project, group and the view's random instance, so that
+// two jobs that share a group (a group given twice, two launchers started
+// in the same second) get two job runs, not one with two histories.
+static void s_job_run_id(const char *project, const char *group, const char *instance, char *out,
+                         size_t len)
 {
+    const char *parts[] = {project, group, instance};
     uint64_t h = 0xcbf29ce484222325ull;
-    for (const char *s = project; *s; s++)
-        h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-    h = (h ^ '/') * 0x100000001b3ull;
-    for (const char *s = group; *s; s++)
-        h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+    for (size_t i = 0; i < 3; i++) {
+        for (const char *s = parts[i]; *s; s++)
+            h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+        h = (h ^ '/') * 0x100000001b3ull;
+    }
     snprintf(out, len, "job-%016" PRIx64, h);
 }
 
@@ -502,7 +512,7 @@ static void s_job_run_id(const char *project, const char *group, char *out, size
 static wandb_err s_job_open(wbi_jobview_t *self, s_job_t *job, const json_t *hello)
 {
     char id[32];
-    s_job_run_id(job->project, job->group, id, sizeof id);
+    s_job_run_id(job->project, job->group, self->instance, id, sizeof id);
     json_t *h = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}", "run_id", id, "project",
         job->project, "group", job->group, "job_type", "mpi-job", "name", "job", "entity",
@@ -714,6 +724,8 @@ void wbi_jobview_end(wbi_jobview_member_t *m, bool crashed, int exit_code, doubl
         m->exit_known = true;
     }
     job->live--;
+    if (last_wall > m->last_wall)
+        m->last_wall = last_wall;
     // Failures are ordered by when the aggregator learned of them (a silent
     // rank's last message can predate the failure that got it killed), then
     // by the last sign of life.
@@ -721,14 +733,15 @@ void wbi_jobview_end(wbi_jobview_member_t *m, bool crashed, int exit_code, doubl
     bool failure = crashed ? !job->preempting : exit_code != 0;
     // Learned of together (at the end of service): the one silent first.
     if (failure && (!job->failed || wall < job->fail_known ||
-                    (wall == job->fail_known && last_wall < job->fail_wall))) {
+                    (wall == job->fail_known && last_wall < job->fail_seen))) {
         job->fail_known = wall;
         job->failed = true;
         job->fail_rank = m->rank;
         job->fail_code = m->exit_known ? m->exit_code : -1;
         job->fail_crashed = crashed;
         job->fail_step = m->last_step;
-        job->fail_wall = last_wall;
+        job->fail_wall = m->last_wall;
+        job->fail_seen = last_wall;
     }
     s_count_head(job);
     s_drain(job, false);
@@ -753,6 +766,7 @@ void wbi_jobview_rank_exit(wbi_jobview_t *self, int rank, int exit_code, bool fi
             job->fail_code = exit_code;
             job->fail_crashed = m->crashed || m->live;
             job->fail_step = m->last_step;
+            job->fail_wall = m->last_wall;
         }
     }
 }
@@ -812,7 +826,7 @@ static void s_job_summary(s_job_t *job)
         json_decref(codes);
         return;
     }
-    size_t finished = 0, crashed = 0;
+    size_t finished = 0, crashed = 0, preempted = 0;
     for (size_t i = 0; i < job->nmembers; i++) {
         const wbi_jobview_member_t *m = job->members[i];
         char r[16];
@@ -820,11 +834,15 @@ static void s_job_summary(s_job_t *job)
         if (m->exit_known)
             json_object_set_new(codes, r, json_integer(m->exit_code));
         finished += !m->live && !m->crashed;
-        crashed += m->crashed;
+        // A rank that went silent while the job was being preempted was
+        // preempted, not crashed (its run ends preempted).
+        preempted += m->crashed && job->preempting;
+        crashed += m->crashed && !job->preempting;
     }
     json_object_set_new(s, "mpi/exit_codes", codes);
     json_object_set_new(s, "mpi/ranks_finished", json_integer((json_int_t)finished));
     json_object_set_new(s, "mpi/ranks_crashed", json_integer((json_int_t)crashed));
+    json_object_set_new(s, "mpi/ranks_preempted", json_integer((json_int_t)preempted));
     json_object_set_new(s, "mpi/world_size", json_integer(job->world_size));
     json_object_set_new(s, "mpi/late_values", json_integer((json_int_t)job->late_values));
     if (job->failed) {
@@ -911,6 +929,10 @@ wandb_err wbi_jobview_new(wbi_jobview_t **out, const wbi_jobview_opts_t *opts,
     self->sink = *sink;
     self->names = names;
     self->lateness_ms = opts && opts->lateness_ms > 0 ? opts->lateness_ms : WBI_JOBVIEW_LATENESS_MS;
+    if (wbi_random_id(self->instance, sizeof self->instance - 1) != WANDB_OK) {
+        wbi_free(self);
+        return WANDB_EIO;
+    }
     *out = self;
     return WANDB_OK;
 }

@@ -258,16 +258,23 @@ int main(int argc, char **argv)
     wbi_agg_stats_t st;
     wandb_err delivery = WANDB_OK;
     rc = wbi_agg_stop_ex(&agg, grace_ms, drain_ms, &st, &delivery);
+    bool unsettled = rc != WANDB_OK && delivery == WANDB_OK; // runs that did not finish
     fprintf(stderr,
-            "wandb-mpi-aggregator: %llu runs (%llu finished, %llu crashed), %llu rows, "
-            "%llu malformed: %s\n",
+            "wandb-mpi-aggregator: %llu runs (%llu finished, %llu crashed, %llu preempted), "
+            "%llu rows, %llu malformed: %s\n",
             (unsigned long long)st.runs, (unsigned long long)st.runs_finished,
-            (unsigned long long)st.runs_crashed, (unsigned long long)st.rows,
-            (unsigned long long)st.malformed, rc == WANDB_OK ? "done" : wandb_strerror(rc));
-    if (rc != WANDB_OK && delivery == WANDB_OK) {
-        // Everything that arrived was delivered; some ranks never finished.
-        fprintf(stderr, "wandb-mpi-aggregator: everything received was delivered; "
-                        "runs that did not finish are left crashed (or preempted)\n");
+            (unsigned long long)st.runs_crashed, (unsigned long long)st.runs_preempted,
+            (unsigned long long)st.rows, (unsigned long long)st.malformed,
+            rc == WANDB_OK ? "done"
+            : unsettled    ? "not every run finished"
+                           : wandb_strerror(rc));
+    if (unsettled) {
+        // Everything that arrived was delivered (offline: journaled); some
+        // ranks never finished.
+        fprintf(stderr,
+                "wandb-mpi-aggregator: everything received was %s; runs that did not "
+                "finish are left to be marked crashed (or preempted) by the backend\n",
+                opts.offline ? "journaled" : "delivered");
         return 3;
     }
     return rc == WANDB_OK ? 0 : 1;

@@ -11,19 +11,27 @@
 #include <string.h>
 
 #define S_STATES 5
+#define S_JOB_RUNS 8 // job runs of one group reported (a group given to several jobs)
 
 static const char *const s_state_names[S_STATES] = {"finished", "failed", "crashed", "preempted",
                                                     "running"};
 
 typedef struct {
-    const char *group;       // the job
-    int count[S_STATES + 1]; // rank runs by state (last: other)
-    int runs;                // rank runs
-    char job_id[160];        // the job run's id ("" when none)
-    char job_state[32];      // its state
-    json_t *job_summary;     // its summary
+    char id[160];    // the job run's id
+    char state[32];  // its state
+    json_t *summary; // its summary (NULL: none)
+} s_jobrun_t;
+
+typedef struct {
+    const char *group;           // the job
+    int count[S_STATES + 1];     // rank runs by state (last: other)
+    int runs;                    // rank runs
+    s_jobrun_t jobs[S_JOB_RUNS]; // its job runs
+    int njobs;                   // used
+    int more_jobs;               // job runs beyond S_JOB_RUNS
 } s_job_t;
 
+// One run of the store: a job run of the group, or one of its rank runs.
 static int s_run(void *arg, const wbi_run_t *run)
 {
     s_job_t *j = arg;
@@ -31,10 +39,14 @@ static int s_run(void *arg, const wbi_run_t *run)
         return 0;
     if (run->job_type && strcmp(run->job_type, "mpi-job") == 0 && run->display_name &&
         strcmp(run->display_name, "job") == 0) {
-        snprintf(j->job_id, sizeof j->job_id, "%s", run->name);
-        snprintf(j->job_state, sizeof j->job_state, "%s", run->state ? run->state : "?");
-        json_decref(j->job_summary);
-        j->job_summary = run->summary ? json_loads(run->summary, 0, NULL) : NULL;
+        if (j->njobs == S_JOB_RUNS) {
+            j->more_jobs++;
+            return 0;
+        }
+        s_jobrun_t *jr = &j->jobs[j->njobs++];
+        snprintf(jr->id, sizeof jr->id, "%s", run->name);
+        snprintf(jr->state, sizeof jr->state, "%s", run->state ? run->state : "?");
+        jr->summary = run->summary ? json_loads(run->summary, 0, NULL) : NULL;
         return 0;
     }
     int k = 0;
@@ -45,20 +57,55 @@ static int s_run(void *arg, const wbi_run_t *run)
     return 0;
 }
 
+// Reads an integer of a job run's summary; -1 when absent.
+static long long s_sum_int(const json_t *summary, const char *key)
+{
+    const json_t *v = json_object_get(summary, key);
+    return json_is_integer(v) ? (long long)json_integer_value(v) : -1;
+}
+
+// Prints one job run: its state, the ranks it counted when the rank runs
+// are not on the backend (per_rank_runs=false), and its first failure.
+static void s_print_job_run(const s_jobrun_t *jr, bool ranks_from_summary)
+{
+    const json_t *s = jr->summary;
+    printf("job run %s: %s\n", jr->id, jr->state);
+    if (ranks_from_summary && s_sum_int(s, "mpi/world_size") >= 0)
+        printf("  its %lld rank(s) (per-rank runs off): %lld finished, %lld crashed, "
+               "%lld preempted\n",
+               s_sum_int(s, "mpi/world_size"), s_sum_int(s, "mpi/ranks_finished"),
+               s_sum_int(s, "mpi/ranks_crashed"), s_sum_int(s, "mpi/ranks_preempted"));
+    long long rank = s_sum_int(s, "mpi/first_failure/rank");
+    if (rank < 0)
+        return;
+    const char *how = json_string_value(json_object_get(s, "mpi/first_failure/state"));
+    long long code = s_sum_int(s, "mpi/first_failure/exit_code");
+    long long step = s_sum_int(s, "mpi/first_failure/last_step");
+    printf("rank %lld failed first: ", rank);
+    if (code >= 0)
+        printf("exit code %lld", code);
+    else
+        printf("%s", how && strcmp(how, "crashed") == 0 ? "went silent (crashed)" : "?");
+    if (step >= 0)
+        printf(", last step %lld", step);
+    printf("\n");
+}
+
 int wbi_cli_job(wbi_store_t *store, const char *entity, const char *project, const char *group)
 {
     s_job_t j = {.group = group};
+    int rc = 1;
     if (wbi_store_runs_each(store, entity, project, s_run, &j) != WANDB_OK) {
         fprintf(stderr, "wandb-mpi: cannot read runs: %s\n", wbi_store_errmsg(store));
-        json_decref(j.job_summary);
-        return 1;
+        goto out;
     }
-    if (j.runs == 0 && !j.job_id[0]) {
+    if (j.runs == 0 && j.njobs == 0) {
         printf("job %s: no runs\n", group);
-        return 3;
+        rc = 3;
+        goto out;
     }
-    printf("job %s: %d rank run(s):", group, j.runs);
-    const char *sep = " ";
+    printf("job %s: %d rank run(s)", group, j.runs);
+    const char *sep = ": ";
     for (int k = 0; k <= S_STATES; k++) {
         if (j.count[k] == 0)
             continue;
@@ -66,26 +113,16 @@ int wbi_cli_job(wbi_store_t *store, const char *entity, const char *project, con
         sep = ", ";
     }
     printf("\n");
-    const json_t *s = j.job_summary;
-    if (j.job_id[0]) {
-        printf("job run %s: %s\n", j.job_id, j.job_state);
-        const json_t *rank = json_object_get(s, "mpi/first_failure/rank");
-        if (json_is_integer(rank)) {
-            const char *how = json_string_value(json_object_get(s, "mpi/first_failure/state"));
-            const json_t *code = json_object_get(s, "mpi/first_failure/exit_code");
-            const json_t *step = json_object_get(s, "mpi/first_failure/last_step");
-            printf("rank %lld failed first: ", (long long)json_integer_value(rank));
-            if (json_is_integer(code))
-                printf("exit code %lld", (long long)json_integer_value(code));
-            else
-                printf("%s", how && strcmp(how, "crashed") == 0 ? "went silent (crashed)" : "?");
-            if (json_is_integer(step))
-                printf(", last step %lld", (long long)json_integer_value(step));
-            printf("\n");
-        }
+    bool ok = j.runs == 0 || j.count[0] == j.runs;
+    for (int i = 0; i < j.njobs; i++) {
+        s_print_job_run(&j.jobs[i], j.runs == 0);
+        ok = ok && strcmp(j.jobs[i].state, "finished") == 0;
     }
-    bool ok =
-        j.runs > 0 && j.count[0] == j.runs && (!j.job_id[0] || !strcmp(j.job_state, "finished"));
-    json_decref(j.job_summary);
-    return ok ? 0 : 1;
+    if (j.more_jobs)
+        printf("(and %d more job runs in this group)\n", j.more_jobs);
+    rc = ok ? 0 : 1;
+out:
+    for (int i = 0; i < j.njobs; i++)
+        json_decref(j.jobs[i].summary);
+    return rc;
 }

@@ -591,7 +591,13 @@ int wbi_cli_sync(int argc, char **argv)
     printf("wandb-mpi sync: %zu/%zu runs, %llu/%llu rows, %llu bytes, %.1f s%s\n", done, n,
            (unsigned long long)rows, (unsigned long long)total, (unsigned long long)bytes,
            (double)(wbi_now_ms() - t0) / 1000.0, complete ? "" : " (incomplete)");
-    if (!complete) {
+    if (!complete && rc == WANDB_EAUTH) {
+        fprintf(stderr, "wandb-mpi sync: the backend refused the API key: give the right one "
+                        "(--api-key or WANDB_API_KEY; for wandb-mpi-server on this machine the "
+                        "default is $WANDB_MPI_DIR/api_key, else ~/.wandb-mpi/api_key), then "
+                        "run the same command again\n");
+        exit_code = 1;
+    } else if (!complete) {
         fprintf(stderr, "wandb-mpi sync: not everything was acknowledged; run the same command "
                         "again to send the rest\n");
         exit_code = 1;

@@ -141,13 +141,14 @@ def test_crash_rank(url, key, tmp):
         fail(f"a rank lost {worst} row(s) it logged while mpirun tore the job down")
     s = job["summary"]
     if s.get("mpi/first_failure/rank") != 2 or s.get("mpi/first_failure/last_step") not in (
-            crash - 1, crash) or s.get("mpi/first_failure/exit_code") != 3:
+            crash - 1, crash) or s.get("mpi/first_failure/exit_code") != 3 or not (
+            time.time() - 600 < (s.get("mpi/first_failure/time") or 0) <= time.time()):
         fail(f"job run first failure: {({k: v for k, v in s.items() if 'failure' in k})}")
     print(f"ok: crashed rank 2 (last step {crash - 1}), job run names it, no row logged before "
           f"the crash lost (at most {worst} logged during the teardown); states {states}")
 
 
-def test_rank_runs_off(url, key):
+def test_rank_runs_off(url, key, data):
     steps = 30
     env = mpi_env({"WANDB_BASE_URL": url, "WANDB_API_KEY": key, "WANDB_PROJECT": "jv-off",
                    "WANDB_PER_RANK_RUNS": "false"})
@@ -160,6 +161,13 @@ def test_rank_runs_off(url, key):
     if [row["_step"] for row in rows] != list(range(steps)) or any(
             row.get("mpi/ranks") != NP for row in rows):
         fail(f"per-rank runs off: job rows {[(r['_step'], r.get('mpi/ranks')) for r in rows][:5]}")
+    # The verdict counts the ranks from the job run when no rank run exists.
+    v = subprocess.run([f"{BIN}/wandb-mpi", "job", "--dir", data, "--project", "jv-off",
+                        "--group", runs[0]["group"]], capture_output=True, text=True, timeout=30)
+    want = f"its {NP} rank(s) (per-rank runs off): {NP} finished, 0 crashed, 0 preempted"
+    if v.returncode != 0 or want not in v.stdout:
+        fail(f"wandb-mpi job with per-rank runs off: exit {v.returncode}, want '{want}':\n"
+             f"{v.stdout}{v.stderr}")
     print(f"ok: per-rank runs off: the backend saw 1 run with {steps} rows of {NP} ranks")
 
 
@@ -200,8 +208,11 @@ def test_sigterm(url, key, tmp):
         lost[r] = logged - len(got)
     if max(lost.values()) > 3:
         fail(f"rows logged but not stored per rank: {lost}")
-    if "failed first" in (job["summary"].get("mpi/first_failure/state") or ""):
-        fail("a preempted job names a failed rank")
+    summary = job["summary"]
+    if summary.get("mpi/first_failure/rank") is not None:
+        fail(f"a preempted job names a failed rank: {summary}")
+    if summary.get("mpi/ranks_preempted") != NP or summary.get("mpi/ranks_crashed") != 0:
+        fail(f"want {NP} ranks preempted, 0 crashed in the job summary: {summary}")
     print(f"ok: SIGTERM: every run preempted; rows lost per rank while being killed: {lost}")
 
 
@@ -213,7 +224,7 @@ def main():
             test_reductions(url, key)
             test_slow_rank(url, key)
             test_crash_rank(url, key, tmp)
-            test_rank_runs_off(url, key)
+            test_rank_runs_off(url, key, data)
             test_sigterm(url, key, tmp)
         finally:
             server.terminate()

@@ -340,6 +340,10 @@ static void test_failures(void)
             CHECK_STREQ(json_string_value(json_object_get(sum, "mpi/first_failure/state")),
                         "crashed");
             CHECK_EQ(json_integer_value(json_object_get(sum, "mpi/first_failure/last_step")), 4);
+            // Its last sign of life: its last row (_timestamp 204), not zero.
+            CHECK(s_num(sum, "mpi/first_failure/time") >= 204.0);
+            CHECK_EQ(json_integer_value(json_object_get(sum, "mpi/ranks_crashed")), 1);
+            CHECK_EQ(json_integer_value(json_object_get(sum, "mpi/ranks_preempted")), 0);
             CHECK_EQ(job->finished, 0);
             CHECK_EQ(job->abandoned, 1);
         } else {
@@ -354,6 +358,82 @@ static void test_failures(void)
         wbi_agg_core_destroy(&c);
         s_free(&s);
     }
+}
+
+// mpirun's report names the first failure of a rank that died without a
+// finish: its exit code, and its last sign of life from its rows.
+static void test_first_failure_from_mpirun(void)
+{
+    s_sink_t s = {0};
+    wbi_agg_core_t *c = s_core(&s, true);
+    t_msg_t m[S_RANKS] = {0};
+    for (int r = 0; r < S_RANKS; r++)
+        s_hello(c, &m[r], r, NULL);
+    for (int step = 0; step < 5; step++)
+        for (int r = 0; r < S_RANKS; r++)
+            if (r != 1 || step < 3)
+                s_log(c, &m[r], r, step, step * 10);
+    wbi_agg_core_rank_exit(c, 1, 137, true);
+    CHECK_EQ(wbi_agg_core_shutdown(c, 300.0), S_RANKS);
+    s_run_t *job = s_job(&s);
+    const json_t *sum = job->summary;
+    CHECK(sum != NULL);
+    CHECK_EQ_I64(json_integer_value(json_object_get(sum, "mpi/first_failure/rank")), 1);
+    CHECK_EQ_I64(json_integer_value(json_object_get(sum, "mpi/first_failure/exit_code")), 137);
+    CHECK_EQ_I64(json_integer_value(json_object_get(sum, "mpi/first_failure/last_step")), 2);
+    CHECK_EQ_DBL(s_num(sum, "mpi/first_failure/time"), 202.0);
+    for (int r = 0; r < S_RANKS; r++)
+        t_msg_free(&m[r]);
+    wbi_agg_core_destroy(&c);
+    s_free(&s);
+}
+
+// Preempted ranks are counted as preempted, not crashed, in the job run's
+// summary and in the aggregator's counts.
+static void test_preempted_not_crashed(void)
+{
+    s_sink_t s = {0};
+    wbi_agg_core_t *c = s_core(&s, true);
+    t_msg_t m[S_RANKS] = {0};
+    for (int r = 0; r < S_RANKS; r++)
+        s_hello(c, &m[r], r, NULL);
+    for (int step = 0; step < 3; step++)
+        for (int r = 0; r < S_RANKS; r++)
+            s_log(c, &m[r], r, step, step * 10);
+    CHECK_EQ(wbi_agg_core_preempt(c), S_RANKS);
+    CHECK_EQ(wbi_agg_core_shutdown(c, 300.0), S_RANKS);
+    wbi_agg_stats_t st;
+    wbi_agg_core_get_stats(c, &st, NULL);
+    CHECK_EQ_U64(st.runs_preempted, S_RANKS);
+    CHECK_EQ_U64(st.runs_crashed, 0);
+    const json_t *sum = s_job(&s)->summary;
+    CHECK_EQ_I64(json_integer_value(json_object_get(sum, "mpi/ranks_preempted")), S_RANKS);
+    CHECK_EQ_I64(json_integer_value(json_object_get(sum, "mpi/ranks_crashed")), 0);
+    CHECK(json_object_get(sum, "mpi/first_failure/rank") == NULL);
+    for (int r = 0; r < S_RANKS; r++)
+        t_msg_free(&m[r]);
+    wbi_agg_core_destroy(&c);
+    s_free(&s);
+}
+
+// Two jobs given the same group (two aggregators) get two job runs.
+static void test_same_group_two_job_runs(void)
+{
+    char ids[2][64];
+    for (int k = 0; k < 2; k++) {
+        s_sink_t s = {0};
+        wbi_agg_core_t *c = s_core(&s, true);
+        t_msg_t m[S_RANKS] = {0};
+        for (int r = 0; r < S_RANKS; r++)
+            s_hello(c, &m[r], r, NULL);
+        snprintf(ids[k], sizeof ids[k], "%s", s_job(&s)->run_id);
+        CHECK(strncmp(ids[k], "job-", 4) == 0);
+        for (int r = 0; r < S_RANKS; r++)
+            t_msg_free(&m[r]);
+        wbi_agg_core_destroy(&c);
+        s_free(&s);
+    }
+    CHECK(strcmp(ids[0], ids[1]) != 0);
 }
 
 // Per-rank runs off: the sink sees the job run only, with the same rows;
@@ -402,5 +482,7 @@ static void test_no_job_for_one_rank(void)
 }
 
 WBT_MAIN({"reductions", test_reductions}, {"skip_and_lateness", test_skip_and_lateness},
-         {"failures", test_failures}, {"rank_runs_off", test_rank_runs_off},
-         {"no_job_for_one_rank", test_no_job_for_one_rank})
+         {"failures", test_failures}, {"first_failure_from_mpirun", test_first_failure_from_mpirun},
+         {"preempted_not_crashed", test_preempted_not_crashed},
+         {"same_group_two_job_runs", test_same_group_two_job_runs},
+         {"rank_runs_off", test_rank_runs_off}, {"no_job_for_one_rank", test_no_job_for_one_rank})
