@@ -3,27 +3,27 @@
 //
 //  wandb_aggregator_start resolves the settings like wandb_init does and
 //  starts the aggregator thread; wandb_mpi_init uses it on rank 0.
-#include "aggregator/aggregator.h"
 #include "aggregator/zap.h"
 #include "common/alloc.h"
 #include "logger/run.h"
 #include "logger/settings.h"
+#include "outlet/outlet.h"
 
 #include <stdio.h>
 
-void wbi_agg_opts_from_cfg(const wbi_cfg_t *cfg, wbi_agg_opts_t *opts)
+void wbi_agg_opts_from_cfg(const wbi_cfg_t *cfg, wbi_agg_opts_t *opts, wbi_outlet_opts_t *oopts)
 {
-    opts->journal_dir = cfg->dir;
+    oopts->journal_dir = cfg->dir;
     opts->plain = cfg->transport_plain;
-    opts->offline = cfg->mode == WBI_MODE_OFFLINE;
-    opts->journal_flush_ms = cfg->journal_flush_ms;
-    opts->journal_max_bytes = cfg->journal_max_bytes;
-    opts->backend.base_url = cfg->base_url;
-    opts->backend.api_key = cfg->api_key;
-    opts->backend.flush_interval_ms = cfg->flush_interval_ms;
-    opts->backend.http2 = cfg->http2;
-    opts->backend.ca_cert = cfg->ca_cert;
-    opts->backend.request_budget = cfg->request_budget;
+    oopts->offline = cfg->mode == WBI_MODE_OFFLINE;
+    oopts->journal_flush_ms = cfg->journal_flush_ms;
+    oopts->journal_max_bytes = cfg->journal_max_bytes;
+    oopts->backend.base_url = cfg->base_url;
+    oopts->backend.api_key = cfg->api_key;
+    oopts->backend.flush_interval_ms = cfg->flush_interval_ms;
+    oopts->backend.http2 = cfg->http2;
+    oopts->backend.ca_cert = cfg->ca_cert;
+    oopts->backend.request_budget = cfg->request_budget;
     opts->no_job_run = cfg->no_job_run;
     opts->no_rank_runs = cfg->no_rank_runs;
     opts->job_lateness_ms = cfg->job_lateness_ms;
@@ -56,8 +56,9 @@ wandb_err wandb_aggregator_start(wandb_settings_t *settings, const char *bind, i
         .secret = cfg.secret,
         .expected_runs = expected_runs,
     };
-    wbi_agg_opts_from_cfg(&cfg, &opts);
-    rc = wbi_agg_start(&self->agg, &opts);
+    wbi_outlet_opts_t oopts = {.journal_dir = NULL};
+    wbi_agg_opts_from_cfg(&cfg, &opts, &oopts);
+    rc = wbi_outlet_start_agg(&self->agg, &opts, &oopts, NULL);
     wbi_cfg_release(&cfg);
     if (rc != WANDB_OK) {
         snprintf(errmsg, sizeof errmsg, "cannot start the aggregator on '%s': %s", opts.bind,

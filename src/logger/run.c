@@ -7,12 +7,12 @@
 //  network. wandb_finish writes FINISH, waits (bounded) for the FINISHED
 //  acknowledgement, stops the thread and the aggregator and frees the run.
 #include "logger/run.h"
-#include "aggregator/aggregator.h"
 #include "common/alloc.h"
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "common/wire.h"
 #include "logger/io.h"
+#include "outlet/outlet.h"
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -110,8 +110,9 @@ static wandb_err s_start_agg(wandb_run_t *run, char *errmsg, size_t errlen)
         .expected_runs = 1,
         .heartbeat_timeout_ms = 0,
     };
-    wbi_agg_opts_from_cfg(&run->cfg, &opts);
-    wandb_err err = wbi_agg_start(&run->agg, &opts);
+    wbi_outlet_opts_t oopts = {.journal_dir = NULL};
+    wbi_agg_opts_from_cfg(&run->cfg, &opts, &oopts);
+    wandb_err err = wbi_outlet_start_agg(&run->agg, &opts, &oopts, NULL);
     if (err != WANDB_OK)
         snprintf(errmsg, errlen, "cannot start the in-process aggregator: %s", wandb_strerror(err));
     return err;

@@ -9,11 +9,11 @@
 #ifndef WBI_RUN_H
 #define WBI_RUN_H
 
-#include "aggregator/aggregator.h"
 #include "common/clock.h"
 #include "logger/keys.h"
 #include "logger/ring.h"
 #include "logger/settings.h"
+#include "outlet/outlet.h"
 #include <pthread.h>
 
 struct wbi_io;
@@ -68,7 +68,7 @@ struct wandb_run {
 wandb_err wbi_run_core_new(wandb_run_t **out, wbi_cfg_t *cfg);
 // Fills the journal and backend options of an in-process aggregator from
 // the resolved settings (strings borrowed from cfg).
-void wbi_agg_opts_from_cfg(const wbi_cfg_t *cfg, wbi_agg_opts_t *opts);
+void wbi_agg_opts_from_cfg(const wbi_cfg_t *cfg, wbi_agg_opts_t *opts, wbi_outlet_opts_t *oopts);
 // Frees what wbi_run_core_new made (not the thread or the aggregator).
 void wbi_run_core_destroy(wandb_run_t **self_p);
 // Writes one record (header + payload) into the ring, waiting up to wait_ms
