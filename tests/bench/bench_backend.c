@@ -5,7 +5,7 @@
 //  sections: a comma-separated choice of "agg" (B6 paced and B7 through the
 //  aggregator), "drain" (D), "drain-h2" (D, the HTTP/2 half only) and "budget"
 //  (B6 budget); default: all.
-//  The real aggregator (wbi_agg_start: ROUTER socket, message handler, the
+//  The real aggregator (wbi_outlet_start_agg: ROUTER socket, message handler, the
 //  backend client with its one HTTP connection) forwards to a real
 //  wandb-mpi-server on loopback. N = 1, 4, 16, 64 simulated ranks are N
 //  DEALER sockets in this process sending the messages a rank's I/O thread
