@@ -1,14 +1,15 @@
-# Tests of the aggregator (src/aggregator).
+# Tests of the aggregator (src/aggregator; the core links no journal and no backend)
+# and of its outlet (src/outlet).
 wandb_add_test(test_agg_run SOURCES unit/test_agg_run.c
-  LIBS wbi_aggregator wbi_backend wbi_journal wbi_common LABELS unit TIMEOUT 30)
+  LIBS wbi_aggregator wbi_common LABELS unit TIMEOUT 30)
 wandb_add_test(test_agg_core SOURCES unit/test_agg_core.c
-  LIBS wbi_aggregator wbi_backend wbi_journal wbi_common LABELS unit TIMEOUT 60)
+  LIBS wbi_aggregator wbi_common LABELS unit TIMEOUT 60)
 wandb_add_test(test_agg_jobview SOURCES unit/test_agg_jobview.c
-  LIBS wbi_aggregator wbi_backend wbi_journal wbi_common LABELS unit TIMEOUT 60)
+  LIBS wbi_aggregator wbi_common LABELS unit TIMEOUT 60)
 if(TARGET wbi_backend)
   # The real thread and ROUTER socket, with a backend that cannot connect.
   wandb_add_test(test_agg_socket SOURCES unit/test_agg_socket.c
-    LIBS wbi_aggregator wbi_backend wbi_journal wbi_common LABELS unit TIMEOUT 60)
+    LIBS wbi_outlet wbi_aggregator wbi_backend wbi_journal wbi_common LABELS unit TIMEOUT 60)
 endif()
 # End to end: the aggregator executable into the real local server.
 if(TARGET wandb-mpi-server AND TARGET wandb-mpi-aggregator)
@@ -24,7 +25,7 @@ if(TARGET wandb-mpi-server AND TARGET wandb-mpi-aggregator)
 endif()
 # The outlet: journal first, then the backend (offline here: the journal only).
 wandb_add_test(test_agg_outlet SOURCES unit/test_agg_outlet.c ../src/cli/jload.c
-  LIBS wbi_aggregator wbi_backend wbi_journal wbi_common LABELS unit TIMEOUT 60)
+  LIBS wbi_outlet wbi_aggregator wbi_backend wbi_journal wbi_common LABELS unit TIMEOUT 60)
 # Transport security: CURVE, ZAP and connection binding against intruders,
 # into the real local server (docs/security.md).
 if(TARGET wandb_core AND TARGET wandb-mpi-server)

@@ -11,7 +11,7 @@ add_dependencies(test_server_cli wandb-mpi)
 # wandb-mpi sync: journals made by the real outlet, uploaded into the real server.
 if(TARGET wandb-mpi-server)
   wandb_add_test(test_sync SOURCES integration/test_sync.c harness/server_harness.c
-    LIBS wbi_aggregator wbi_backend wbi_journal wbi_common LABELS integration TIMEOUT 120)
+    LIBS wbi_outlet wbi_aggregator wbi_backend wbi_journal wbi_common LABELS integration TIMEOUT 120)
   add_dependencies(test_sync wandb-mpi wandb-mpi-server)
   set_tests_properties(test_sync PROPERTIES SKIP_RETURN_CODE 77)
 endif()
@@ -21,7 +21,7 @@ endif()
 if(TARGET wandb-mpi-server)
   wandb_add_test(test_latency_sync SOURCES integration/test_latency_sync.c
     harness/server_harness.c harness/delay_proxy.c
-    LIBS wbi_aggregator wbi_backend wbi_journal wbi_common LABELS integration TIMEOUT 120)
+    LIBS wbi_outlet wbi_aggregator wbi_backend wbi_journal wbi_common LABELS integration TIMEOUT 120)
   add_dependencies(test_latency_sync wandb-mpi wandb-mpi-server)
   set_tests_properties(test_latency_sync PROPERTIES SKIP_RETURN_CODE 77)
 endif()
@@ -29,7 +29,7 @@ endif()
 # wandb-events.jsonl and output.log lines: outlet, backend, journal and sync into the real server.
 if(TARGET wandb-mpi-server)
   wandb_add_test(test_stream_sync SOURCES integration/test_stream_sync.c harness/server_harness.c
-    LIBS wbi_aggregator wbi_backend wbi_journal wbi_common LABELS integration TIMEOUT 120)
+    LIBS wbi_outlet wbi_aggregator wbi_backend wbi_journal wbi_common LABELS integration TIMEOUT 120)
   add_dependencies(test_stream_sync wandb-mpi wandb-mpi-server)
   set_tests_properties(test_stream_sync PROPERTIES SKIP_RETURN_CODE 77)
 endif()

@@ -10,7 +10,6 @@
 #include "aggregator/agg_ext.h"
 #include "aggregator/console.h"
 #include "aggregator/core.h"
-#include "aggregator/outlet.h"
 #include "aggregator/zap.h"
 #include "common/alloc.h"
 #include "common/log.h"
@@ -44,7 +43,7 @@ struct wbi_agg {
     void *sock;                  // ROUTER, owned by the loop thread after start
     char endpoint[256];          // bound endpoint with the real port
     int expected_runs;           // see wbi_agg_opts_t
-    wbi_outlet_t *outlet;        // journal and backend client
+    wbi_agg_sink_t sink;         // where the output goes (opened by open_sink; closed in s_free)
     wbi_agg_core_t *core;        // message handler (loop thread only)
     pthread_t thread;            // the loop
     atomic_bool quit;            // asks the loop to end
@@ -96,7 +95,7 @@ static wandb_err s_from_zmq(int err)
     }
 }
 
-// --- sink: the outlet (journal, backend) and the socket ----------------------
+// --- replies to peers ----------------------------------------------------------
 
 // Sends [identity][msg] without blocking; a gone peer just loses the reply.
 static void s_reply(void *arg, const void *peer, size_t peer_len, const void *msg, size_t len)
@@ -222,7 +221,8 @@ static void *s_loop(void *arg)
         wbi_agg_core_tick(self->core, s_mono_ms(), s_wall());
         if (self->console)
             wbi_console_poll(self->console, self->core, s_mono_ms(), s_wall(), false);
-        wbi_outlet_tick(self->outlet, s_mono_ms());
+        if (self->sink.tick)
+            self->sink.tick(self->sink.arg, s_mono_ms());
         s_publish(self);
     }
     // Whatever already arrived (FINISH records may sit behind a backlog):
@@ -263,7 +263,8 @@ static void s_free(wbi_agg_t *self)
     }
     wbi_agg_core_destroy(&self->core);
     wbi_console_destroy(&self->console);
-    wbi_outlet_destroy(&self->outlet);
+    if (self->sink.close)
+        self->sink.close(self->sink.arg);
     wbi_zap_stop(&self->zap);
     if (self->own_ctx && self->ctx)
         zmq_ctx_term(self->ctx);
@@ -276,7 +277,7 @@ wandb_err wbi_agg_start(wbi_agg_t **out, const wbi_agg_opts_t *opts)
     if (!out)
         return WANDB_EINVAL;
     *out = NULL;
-    if (!opts || !opts->bind || !opts->bind[0] || opts->expected_runs < 0)
+    if (!opts || !opts->bind || !opts->bind[0] || opts->expected_runs < 0 || !opts->open_sink)
         return WANDB_EINVAL;
     wbi_agg_t *self = wbi_calloc(1, sizeof(*self));
     if (!self)
@@ -322,29 +323,20 @@ wandb_err wbi_agg_start(wbi_agg_t **out, const wbi_agg_opts_t *opts)
     if (zmq_getsockopt(self->sock, ZMQ_LAST_ENDPOINT, self->endpoint, &elen) != 0)
         snprintf(self->endpoint, sizeof self->endpoint, "%s", spec);
 
-    wbi_outlet_opts_t oopts = {.journal_dir = opts->journal_dir,
-                               .offline = opts->offline,
-                               .journal_flush_ms = opts->journal_flush_ms,
-                               .journal_max_bytes = opts->journal_max_bytes,
-                               .backend = opts->backend,
-                               .reply = s_reply,
-                               .reply_arg = self,
-                               .finish_grace_ms = opts->console_dir ? 2000 : 0};
-    char why[512];
-    rc = wbi_outlet_new(&self->outlet, &oopts, why, sizeof why);
+    rc = opts->open_sink(opts->sink_arg, &self->sink);
     if (rc != WANDB_OK) {
-        wbi_err("aggregator: %s", why);
+        self->sink = (wbi_agg_sink_t){0}; // nothing to close
         goto out_free;
     }
     wbi_agg_core_opts_t copts = {.secret = opts->secret,
-                                 .base_url = opts->offline ? NULL : opts->backend.base_url,
+                                 .base_url = opts->base_url,
                                  .heartbeat_timeout_ms = opts->heartbeat_timeout_ms,
                                  .no_job_run = opts->no_job_run,
                                  .no_rank_runs = opts->no_rank_runs,
-                                 .job_lateness_ms = opts->job_lateness_ms};
-    wbi_agg_sink_t sink;
-    wbi_outlet_sink(self->outlet, &sink);
-    rc = wbi_agg_core_new(&self->core, &copts, &sink);
+                                 .job_lateness_ms = opts->job_lateness_ms,
+                                 .reply = s_reply,
+                                 .reply_arg = self};
+    rc = wbi_agg_core_new(&self->core, &copts, &self->sink);
     if (rc != WANDB_OK)
         goto out_free;
     if (opts->console_dir && (rc = wbi_console_new(&self->console, opts->console_dir)) != WANDB_OK)
@@ -363,11 +355,6 @@ out_free:
 const char *wbi_agg_endpoint(const wbi_agg_t *self)
 {
     return self ? self->endpoint : "";
-}
-
-const char *wbi_agg_journal_dir(const wbi_agg_t *self)
-{
-    return self ? wbi_outlet_journal_dir(self->outlet) : "";
 }
 
 const wbi_zap_keys_t *wbi_agg_keys(const wbi_agg_t *self)
@@ -408,7 +395,9 @@ wandb_err wbi_agg_stop_ex(wbi_agg_t **self_p, int wait_ms, int drain_ms, wbi_agg
     bool settled = self->left_active == 0 && self->settled;
     if (final)
         *final = self->stats;
-    wandb_err orc = wbi_outlet_finish(self->outlet, drain_ms > 0 ? drain_ms : 0);
+    wandb_err orc = WANDB_OK;
+    if (self->sink.drain)
+        orc = self->sink.drain(self->sink.arg, drain_ms > 0 ? drain_ms : 0);
     if (delivery)
         *delivery = orc;
     s_free(self);

@@ -1,7 +1,7 @@
 //  agg_ext.h - aggregator calls used by its own executable (not by ranks)
 //  SPDX-License-Identifier: MIT
 //
-//  Extensions of aggregator.h for src/aggregator/main.c and the tests.
+//  Extensions of aggregator.h for src/aggregator_program/main.c and the tests.
 //  Thread: as aggregator.h (start/stop from one thread; queries from any).
 #ifndef WBI_AGG_EXT_H
 #define WBI_AGG_EXT_H
@@ -10,14 +10,14 @@
 #include "aggregator/core.h"
 
 // Like wbi_agg_stop, with separate budgets: wait at most wait_ms for the
-// expected runs, then (whatever happened) at most drain_ms for the backend.
+// expected runs, then (whatever happened) at most drain_ms for the sink to drain.
 // Runs still active are logged and left without a finish (crashed).
 // final (may be NULL) gets the stats as they were when the loop ended.
 // WANDB_ETIMEDOUT when runs were still active after the final drain of the
-// socket, fewer than expected_runs ever ended, or the backend did not drain.
-// delivery (may be NULL) gets the outlet's verdict alone (wbi_outlet_finish:
-// WANDB_OK when everything received reached the backend, or the journal
-// offline), which tells a crashed rank from data left behind.
+// socket, fewer than expected_runs ever ended, or the sink did not drain.
+// delivery (may be NULL) gets the sink's verdict alone (the outlet's
+// wbi_outlet_finish: WANDB_OK when everything received reached the backend,
+// or the journal offline), which tells a crashed rank from data left behind.
 wandb_err wbi_agg_stop_ex(wbi_agg_t **self_p, int wait_ms, int drain_ms, wbi_agg_stats_t *final,
                           wandb_err *delivery);
 // True when the expected runs (see wbi_agg_opts_t) are all finished or crashed.

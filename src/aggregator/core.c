@@ -61,11 +61,13 @@ typedef struct {
 } s_peer_t;
 
 struct wbi_agg_core {
-    char *secret;               // required secret (NULL: none)
-    char *base_url;             // for WELCOME urls (NULL: none)
-    int heartbeat_timeout_ms;   // see opts
-    int summary_interval_ms;    // see opts
-    wbi_agg_sink_t sink;        // where output goes
+    char *secret;             // required secret (NULL: none)
+    char *base_url;           // for WELCOME urls (NULL: none)
+    int heartbeat_timeout_ms; // see opts
+    int summary_interval_ms;  // see opts
+    wbi_agg_sink_t sink;      // where output goes
+    void (*reply)(void *, const void *, size_t, const void *, size_t); // see the options
+    void *reply_arg;                                                   // first argument of reply
     wbi_agg_sink_t quiet;       // the sink of members' runs when per-rank runs are off
     bool rank_runs;             // per-rank runs reach the sink
     bool warned_quiet;          // "files/alerts of members are not sent" was logged
@@ -94,7 +96,9 @@ wandb_err wbi_agg_core_new(wbi_agg_core_t **out, const wbi_agg_core_opts_t *opts
     if (!self)
         return WANDB_ENOMEM;
     self->sink = *sink;
-    self->quiet = (wbi_agg_sink_t){.arg = sink->arg, .reply = sink->reply};
+    self->quiet = (wbi_agg_sink_t){.arg = sink->arg};
+    self->reply = opts->reply;
+    self->reply_arg = opts->reply_arg;
     self->rank_runs = !opts->no_rank_runs;
     if (!opts->no_job_run) {
         wbi_jobview_opts_t jo = {.lateness_ms = opts->job_lateness_ms};
@@ -250,7 +254,7 @@ static s_peer_t *s_peer_add(wbi_agg_core_t *self, const void *id, size_t len, co
 static void s_reply(wbi_agg_core_t *self, s_peer_t *p, wbi_rec_type type, const char *payload,
                     size_t len)
 {
-    if (!self->sink.reply)
+    if (!self->reply)
         return;
     wbi_buf_t b;
     wbi_buf_init(&b, WBI_WIRE_HEADER_BYTES + WBI_WIRE_RECORD_HEADER + len + 1);
@@ -258,7 +262,7 @@ static void s_reply(wbi_agg_core_t *self, s_peer_t *p, wbi_rec_type type, const 
     wbi_wire_header_put(hdr, p->out_seq++);
     if (wbi_buf_append(&b, hdr, sizeof hdr) == WANDB_OK &&
         wbi_wire_put(&b, type, payload, len) == WANDB_OK)
-        self->sink.reply(self->sink.arg, p->id, p->id_len, b.data, b.len);
+        self->reply(self->reply_arg, p->id, p->id_len, b.data, b.len);
     wbi_buf_release(&b);
 }
 
@@ -918,7 +922,7 @@ bool wbi_agg_core_console(wbi_agg_core_t *self, int rank, bool err, const char *
     size_t n = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(stamp + n, sizeof stamp - n, ".%06ld %s", usec, err ? "ERROR " : "");
     wbi_buf_t b;
-    wbi_buf_init(&b, WBI_BK_LINE_MAX);
+    wbi_buf_init(&b, WBI_LINE_MAX);
     wandb_err rc = wbi_buf_puts(&b, stamp);
     if (rc == WANDB_OK)
         rc = s_put_text(&b, line, len);

@@ -25,6 +25,10 @@ typedef struct {
     bool no_job_run;          // no job run per group (jobview.h)
     bool no_rank_runs;        // members of a job reach the backend only through its job run
     int job_lateness_ms;      // wait for a slow rank's step; 0: WBI_JOBVIEW_LATENESS_MS
+    // Sends msg (WELCOME, FINISHED) to the peer with this ZeroMQ identity
+    // (best effort). NULL: replies are not sent.
+    void (*reply)(void *arg, const void *peer, size_t peer_len, const void *msg, size_t len);
+    void *reply_arg; // first argument of reply
 } wbi_agg_core_opts_t;
 
 // Counters beyond wbi_agg_stats_t.

@@ -204,7 +204,7 @@ wandb_err wbi_agg_run_open(wbi_agg_run_t **out, const wbi_agg_sink_t *sink, cons
     wbi_imap_init(&self->by_name, WBI_AGG_RUN_MAX_KEYS);
     self->names = names;
     wbi_buf_init(&self->arena, S_ARENA_MAX);
-    wbi_buf_init(&self->line, WBI_BK_LINE_MAX);
+    wbi_buf_init(&self->line, WBI_LINE_MAX);
     wbi_metrics_init(&self->metrics);
 
     self->run_id = wbi_strdup(id);

@@ -3,7 +3,7 @@
 //
 //  Pure logic, no sockets: decoded records go in, history lines, summaries
 //  and config updates come out through a sink of function pointers (the
-//  aggregator points it at the backend, tests at a recorder). Row assembly
+//  aggregator's owner points it at the outlet, src/outlet; tests at a recorder). Row assembly
 //  follows docs/wire-format.md: ROW records with the same step merge (a later
 //  value of a key replaces the earlier one, first-seen order is kept), a ROW
 //  with a higher step first emits the open row, COMMIT and FINISH emit it.
@@ -14,15 +14,16 @@
 
 #include "aggregator/history.h"
 #include "aggregator/names.h"
-#include "backend/backend.h"
-#include "backend/request.h"
+#include "common/runmeta.h"
 #include "common/wire.h"
 #include <jansson.h>
 
 #define WBI_AGG_RUN_MAX_KEYS 100000 // distinct keys per run
-// History and summary lines are capped at WBI_BK_LINE_MAX (backend/request.h).
+// History and summary lines are capped at WBI_LINE_MAX (common/runmeta.h).
 
-// Where a run's output goes. `run` is what open() returned.
+// Where a run's output goes. `run` is what open() returned. The last three
+// callbacks are the sink's own life, called by the aggregator thread (agg.c)
+// only: tick on the loop thread, drain and close after the loop ended.
 typedef struct {
     void *arg; // first argument of every callback
     void *(*open)(void *arg, const wbi_run_meta_t *meta);
@@ -46,15 +47,21 @@ typedef struct {
     // The handle open() returned for the run of this project and id (the
     // newest), or NULL: how callers outside run.c reach a run. NULL: none.
     void *(*find)(void *arg, const char *project, const char *run_id);
-    // Sends msg to the peer with this ZeroMQ identity (best effort).
-    void (*reply)(void *arg, const void *peer, size_t peer_len, const void *msg, size_t len);
+    // A timer pass of the loop (mono_ms: monotonic ms), every few ms. NULL: none.
+    void (*tick)(void *arg, int64_t mono_ms);
+    // End of service: delivers what is pending within timeout_ms and returns
+    // the verdict wbi_agg_stop passes on (WANDB_OK: everything delivered).
+    // NULL: WANDB_OK.
+    wandb_err (*drain)(void *arg, int timeout_ms);
+    // Frees the sink; nothing is called after it. NULL: none.
+    void (*close)(void *arg);
 } wbi_agg_sink_t;
 
 typedef struct {
     uint64_t rows;          // history lines handed to the sink
     uint64_t values;        // values merged
     uint64_t bad_values;    // values dropped: unknown key id, invalid text or JSON
-    uint64_t dropped_lines; // rows or summaries over WBI_BK_LINE_MAX
+    uint64_t dropped_lines; // rows or summaries over WBI_LINE_MAX
     uint64_t summaries;     // summaries handed to the sink
     uint64_t files;         // saved files handed to the sink
     uint64_t bad_files;     // saved files dropped (bad chunk, size, a newer file)

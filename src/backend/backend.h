@@ -17,6 +17,7 @@
 #ifndef WBI_BACKEND_H
 #define WBI_BACKEND_H
 
+#include "common/runmeta.h"
 #include "wandb.h"
 
 typedef struct wbi_backend wbi_backend_t;
@@ -28,14 +29,6 @@ enum {
     WBI_HTTP2_OFF = 2,             // HTTP/1.1 only
 };
 typedef struct wbi_backend_run wbi_backend_run_t;
-
-// The append-only file_stream files beside history (wbi_backend_run_stream);
-// each has its own offsets. Never renumber: journals store the file names.
-enum {
-    WBI_STREAM_EVENTS = 0, // wandb-events.jsonl: system metrics, one JSON object a line
-    WBI_STREAM_OUTPUT = 1, // output.log: console lines (plain text)
-    WBI_STREAMS = 2,       // number of streams
-};
 
 // What the server acknowledged of one stream of a run (see wbi_backend_ack_t).
 typedef struct {
@@ -72,30 +65,6 @@ typedef struct {
     int max_streams;        // concurrent requests on an HTTP/2 connection; 0: 32 (at most 256)
     double request_budget;  // requests per second for the whole backend; 0: 50
 } wbi_backend_opts_t;
-
-// What UpsertBucket needs about a run. All strings copied; NULL = unset.
-typedef struct {
-    const char *run_id;       // run ID (name in UpsertBucket), required
-    const char *project;      // required
-    const char *entity;       // NULL: the server's default entity
-    const char *group;        // groupName
-    const char *job_type;     // jobType
-    const char *display_name; // displayName ("rank-3")
-    const char *notes;        // notes
-    const char *host;         // host
-    const char *program;      // program
-    const char *tags;         // comma-separated
-    const char *config_json;  // UNWRAPPED config object (extended JSON); wrapped on send
-    void *tag;                // handed back to on_ack
-    // true: the first queued line goes at first_offset whatever historyLineCount the first
-    // UpsertBucket answers (sync resuming a partly sent run); false: historyLineCount when
-    // > 0, else 0
-    bool has_first_offset;
-    int64_t first_offset; // see has_first_offset
-    // where each stream's first queued line goes (0 for a new run); the server
-    // reports no line count for these files, so has_first_offset plays no part
-    int64_t stream_first_offset[WBI_STREAMS];
-} wbi_run_meta_t;
 
 typedef struct {
     uint64_t requests;           // HTTP requests completed (any status)

@@ -14,8 +14,8 @@
 #include "wandb.h"
 #include <jansson.h>
 
-// Longest history/summary line the backend takes (10 MiB - 100 KiB).
-#define WBI_BK_LINE_MAX ((size_t)10 * 1024 * 1024 - 100 * 1024)
+// Longest history/summary line the backend takes (common/runmeta.h).
+#define WBI_BK_LINE_MAX WBI_LINE_MAX
 // Soft cap on one file_stream body; bigger backlogs are split.
 #define WBI_BK_REQUEST_MAX ((size_t)10 * 1024 * 1024)
 

@@ -3,7 +3,7 @@
 #ifndef WBI_CLI_JOB_H
 #define WBI_CLI_JOB_H
 
-#include "server/store.h"
+#include "store/store.h"
 
 // Prints the settled state of group's runs (entity/project: filters, NULL
 // for any): counts by state, the job run and its state, which rank failed

@@ -13,8 +13,8 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/jsonx.h"
-#include "server/runjson.h"
-#include "server/store.h"
+#include "store/runjson.h"
+#include "store/store.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -7,11 +7,11 @@
 //  network. wandb_finish writes FINISH, waits (bounded) for the FINISHED
 //  acknowledgement, stops the thread and the aggregator and frees the run.
 #include "logger/run.h"
-#include "aggregator/aggregator.h"
 #include "common/alloc.h"
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "common/wire.h"
+#include "logger/hosted.h"
 #include "logger/io.h"
 #include <ctype.h>
 #include <errno.h>
@@ -103,18 +103,7 @@ static wandb_err s_start_agg(wandb_run_t *run, char *errmsg, size_t errlen)
     char bind[64];
     snprintf(bind, sizeof(bind), "inproc://wandb-%ld-%u", (long)getpid(),
              atomic_fetch_add(&s_agg_serial, 1));
-    wbi_agg_opts_t opts = {
-        .bind = bind,
-        .secret = NULL,
-        .zmq_ctx = run->zmq_ctx,
-        .expected_runs = 1,
-        .heartbeat_timeout_ms = 0,
-    };
-    wbi_agg_opts_from_cfg(&run->cfg, &opts);
-    wandb_err err = wbi_agg_start(&run->agg, &opts);
-    if (err != WANDB_OK)
-        snprintf(errmsg, errlen, "cannot start the in-process aggregator: %s", wandb_strerror(err));
-    return err;
+    return wbi_hosted_start(&run->agg, &run->cfg, bind, run->zmq_ctx, 1, NULL, errmsg, errlen);
 }
 
 // Stops the thread, the aggregator and the context, then frees the run.
@@ -123,7 +112,7 @@ static void s_teardown(wandb_run_t **run_p, bool abort)
     wandb_run_t *run = *run_p;
     wbi_io_stop(&run->io, abort);
     if (run->agg)
-        wbi_agg_stop(&run->agg, 0);
+        wandb_aggregator_stop(&run->agg, 0);
     if (run->zmq_ctx) {
         zmq_ctx_term(run->zmq_ctx);
         run->zmq_ctx = NULL;
@@ -200,7 +189,7 @@ wandb_err wandb_init(wandb_settings_t *settings, wandb_run_t **run_out)
             snprintf(msg, sizeof(msg), "the HELLO record does not fit in the ring");
             goto fail;
         }
-        const char *endpoint = run->agg ? wbi_agg_endpoint(run->agg) : run->cfg.aggregator;
+        const char *endpoint = run->agg ? wandb_aggregator_endpoint(run->agg) : run->cfg.aggregator;
         err = wbi_io_start(&run->io, run, run->zmq_ctx, endpoint, msg, sizeof(msg));
         if (err != WANDB_OK)
             goto fail;
@@ -272,7 +261,7 @@ wandb_err wandb_finish(wandb_run_t **run_p, int exit_code)
     wbi_io_stop(&run->io, !acked);
     if (run->agg) {
         left = deadline - wbi_now_ms();
-        wandb_err aerr = wbi_agg_stop(&run->agg, left > 100 ? (int)left : 100);
+        wandb_err aerr = wandb_aggregator_stop(&run->agg, left > 100 ? (int)left : 100);
         if (aerr != WANDB_OK && err == WANDB_OK) {
             err = aerr;
             wbi_warn("wandb_finish: run '%s': the backend did not take everything in time: %s",

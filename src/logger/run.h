@@ -9,7 +9,6 @@
 #ifndef WBI_RUN_H
 #define WBI_RUN_H
 
-#include "aggregator/aggregator.h"
 #include "common/clock.h"
 #include "logger/keys.h"
 #include "logger/ring.h"
@@ -17,7 +16,6 @@
 #include <pthread.h>
 
 struct wbi_io;
-struct wbi_agg;
 struct wbi_saved;
 
 // Warnings that repeat on a hot path are logged the first time and then
@@ -54,7 +52,7 @@ struct wandb_run {
     char *welcome_url;                   // url from WELCOME or built with that entity (set once)
     void *zmq_ctx;                       // ZeroMQ context of the run (owned)
     struct wbi_io *io;                   // the I/O thread, NULL in unit tests
-    struct wbi_agg *agg;                 // the in-process aggregator, NULL when external
+    wandb_aggregator_t *agg;             // the in-process aggregator (hosted.h), NULL: external
     pthread_mutex_t save_mu;             // serializes wandb_save: one file in the ring at a time
     struct wbi_saved *saved;             // files to look at again at finish (end, live)
     size_t nsaved;                       // entries in saved
@@ -66,9 +64,6 @@ struct wandb_run {
 // cleared), with its ring and key table, and no thread. Disabled mode makes
 // a run without ring. WANDB_ENOMEM.
 wandb_err wbi_run_core_new(wandb_run_t **out, wbi_cfg_t *cfg);
-// Fills the journal and backend options of an in-process aggregator from
-// the resolved settings (strings borrowed from cfg).
-void wbi_agg_opts_from_cfg(const wbi_cfg_t *cfg, wbi_agg_opts_t *opts);
 // Frees what wbi_run_core_new made (not the thread or the aggregator).
 void wbi_run_core_destroy(wandb_run_t **self_p);
 // Writes one record (header + payload) into the ring, waiting up to wait_ms

@@ -9,9 +9,9 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/jsonx.h"
-#include "server/runjson.h"
 #include "server/slog.h"
 #include "server/util.h"
+#include "store/runjson.h"
 
 #include <ctype.h>
 #include <inttypes.h>

@@ -9,7 +9,7 @@
 #ifndef WBI_GQL_H
 #define WBI_GQL_H
 
-#include "server/store.h"
+#include "store/store.h"
 #include <jansson.h>
 
 #define WBI_GQL_OP_MAX 128 // bytes of an operation name, NUL included

@@ -6,10 +6,10 @@
 
 #include "common/alloc.h"
 #include "common/jsonx.h"
-#include "server/runjson.h"
 #include "server/server_int.h"
 #include "server/slog.h"
 #include "server/util.h"
+#include "store/runjson.h"
 
 #include <errno.h>
 #include <fcntl.h>

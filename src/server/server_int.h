@@ -12,7 +12,7 @@
 #include "common/buf.h"
 #include "server/gql.h"
 #include "server/server.h"
-#include "server/store.h"
+#include "store/store.h"
 
 #include <jansson.h>
 #include <microhttpd.h>

@@ -50,7 +50,7 @@ static void s_history(void *arg, void *run, const wbi_agg_row_t *row)
     (void)run;
     static wbi_buf_t line;
     if (!line.max)
-        wbi_buf_init(&line, WBI_BK_LINE_MAX);
+        wbi_buf_init(&line, WBI_LINE_MAX);
     s_sink_counts_t *c = arg;
     if (wbi_agg_row_encode(row, &line) != WANDB_OK)
         return;

@@ -5,7 +5,7 @@
 //  sections: a comma-separated choice of "agg" (B6 paced and B7 through the
 //  aggregator), "drain" (D), "drain-h2" (D, the HTTP/2 half only) and "budget"
 //  (B6 budget); default: all.
-//  The real aggregator (wbi_agg_start: ROUTER socket, message handler, the
+//  The real aggregator (wbi_outlet_start_agg: ROUTER socket, message handler, the
 //  backend client with its one HTTP connection) forwards to a real
 //  wandb-mpi-server on loopback. N = 1, 4, 16, 64 simulated ranks are N
 //  DEALER sockets in this process sending the messages a rank's I/O thread
@@ -30,12 +30,12 @@
 //  Every rank is its own W&B run (file_stream is per run), so requests grow
 //  with the number of RUNS; the model compared with is W&B's: one client per
 //  run, one file_stream request per flush interval, N or more connections.
-#include "aggregator/aggregator.h"
 #include "backend/backend.h"
 #include "bench_util.h"
 #include "common/buf.h"
 #include "common/wire.h"
 #include "harness/delay_proxy.h"
+#include "outlet/outlet.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -165,13 +165,11 @@ static void s_ranks_close(s_ranks_t *rk)
 static wbi_agg_t *s_agg_start(const char *url, const char *key, int n)
 {
     bu_pin(1);
-    wbi_agg_opts_t opts = {
-        .bind = "tcp://127.0.0.1:*",
-        .expected_runs = n,
-        .backend = {.base_url = url, .api_key = key, .flush_interval_ms = S_FLUSH_MS},
-    };
+    wbi_agg_opts_t opts = {.bind = "tcp://127.0.0.1:*", .expected_runs = n};
+    wbi_outlet_opts_t oopts = {
+        .backend = {.base_url = url, .api_key = key, .flush_interval_ms = S_FLUSH_MS}};
     wbi_agg_t *agg = NULL;
-    wandb_err rc = wbi_agg_start(&agg, &opts);
+    wandb_err rc = wbi_outlet_start_agg(&agg, &opts, &oopts, NULL);
     bu_pin(0);
     if (rc != WANDB_OK)
         fprintf(stderr, "bench_backend: wbi_agg_start: %s\n", wandb_strerror(rc));

@@ -18,10 +18,10 @@
 //  answer, not the budget, bounds the drain (512 requests at 50/s alone
 //  take over 10 s). Exits 77 (CTest: skipped) when nghttpx, the server or
 //  the CLI is missing. Every wait is bounded.
-#include "aggregator/outlet.h"
 #include "harness/agg_rows.h"
 #include "harness/delay_proxy.h"
 #include "harness/server_harness.h"
+#include "outlet/outlet.h"
 #include "testutil.h"
 
 #include <jansson.h>

@@ -8,7 +8,7 @@
 
 #include "harness/server_harness.h"
 
-#include "server/store.h"
+#include "store/store.h"
 
 #include <jansson.h>
 #include <stdlib.h>

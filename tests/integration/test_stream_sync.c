@@ -6,10 +6,10 @@
 //  offsets; what the backend did not acknowledge is counted by the outlet's
 //  finish and sent by the real `wandb-mpi sync` binary. The server's read API
 //  (/events, /logs) says what arrived, line by line.
-#include "aggregator/outlet.h"
 #include "common/alloc.h"
 #include "harness/agg_rows.h"
 #include "harness/server_harness.h"
+#include "outlet/outlet.h"
 #include "testutil.h"
 #include <jansson.h>
 #include <stdio.h>

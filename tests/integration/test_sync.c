@@ -1,13 +1,13 @@
 //  test_sync.c - wandb-mpi sync into the real wandb-mpi-server
 //  SPDX-License-Identifier: MIT
 //
-//  Journals are written by the real outlet (src/aggregator/outlet.c), offline
+//  Journals are written by the real outlet (src/outlet/outlet.c), offline
 //  or online into the real server; the real `wandb-mpi sync` binary uploads
 //  them; the server's read API says what arrived. Every check counts rows.
-#include "aggregator/outlet.h"
 #include "common/alloc.h"
 #include "harness/agg_rows.h"
 #include "harness/server_harness.h"
+#include "outlet/outlet.h"
 #include "testutil.h"
 #include <jansson.h>
 #include <stdio.h>

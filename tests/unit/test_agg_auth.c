@@ -14,6 +14,7 @@
 #include "aggregator/agg_ext.h"
 #include "aggregator/zap.h"
 #include "harness/server_harness.h"
+#include "outlet/outlet.h"
 #include "test_agg_util.h"
 #include <jansson.h>
 #include <unistd.h>
@@ -34,11 +35,10 @@ static wbi_agg_t *s_agg_start(bool plain)
                         .expected_runs = 1,
                         .heartbeat_timeout_ms = 10000,
                         .plain = plain};
-    o.backend.base_url = s_srv.url;
-    o.backend.api_key = S_API_KEY;
-    o.backend.flush_interval_ms = 50;
+    wbi_outlet_opts_t oo = {
+        .backend = {.base_url = s_srv.url, .api_key = S_API_KEY, .flush_interval_ms = 50}};
     wbi_agg_t *agg = NULL;
-    CHECK_OK(wbi_agg_start(&agg, &o));
+    CHECK_OK(wbi_outlet_start_agg(&agg, &o, &oo, NULL));
     return agg;
 }
 

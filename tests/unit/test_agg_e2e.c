@@ -87,7 +87,7 @@ static void s_server_start(s_env_t *e)
     CHECK(bin != NULL);
     char server[512];
     snprintf(server, sizeof server, "%s/src/server/wandb-mpi-server", bin);
-    snprintf(e->agg, sizeof e->agg, "%s/src/aggregator/wandb-mpi-aggregator", bin);
+    snprintf(e->agg, sizeof e->agg, "%s/src/aggregator_program/wandb-mpi-aggregator", bin);
     const char *extra[] = {"--api-key", "K", NULL};
     wbt_server_start(&e->srv, server, NULL, extra);
     CHECK(strncmp(e->srv.url, "http://127.0.0.1:", 17) == 0);

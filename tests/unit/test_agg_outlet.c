@@ -1,8 +1,8 @@
 //  test_agg_outlet.c - the aggregator's outlet: every output journaled, counted, read back
 //  SPDX-License-Identifier: MIT
-#include "aggregator/outlet.h"
 #include "cli/jload.h"
 #include "common/alloc.h"
+#include "outlet/outlet.h"
 #include "testutil.h"
 #include <dirent.h>
 #include <stdio.h>

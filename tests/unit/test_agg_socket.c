@@ -8,6 +8,7 @@
 //  tests are about the socket side, not delivery.
 #include "aggregator/agg_ext.h"
 #include "aggregator/zap.h"
+#include "outlet/outlet.h"
 #include "test_agg_util.h"
 #include <time.h>
 #include <zmq.h>
@@ -25,14 +26,20 @@ static wbi_agg_opts_t s_opts(const char *bind, void *ctx, int expected)
 {
     wbi_agg_opts_t o = {
         .bind = bind, .zmq_ctx = ctx, .expected_runs = expected, .heartbeat_timeout_ms = 5000};
-    o.backend.base_url = "http://127.0.0.1:9";
-    o.backend.api_key = "k";
-    o.backend.flush_interval_ms = 50;
-    o.backend.request_timeout_ms = 200;
-    o.backend.max_retries = -1;
-    o.backend.retry_min_ms = 10;
-    o.backend.retry_max_ms = 20;
     return o;
+}
+
+// Starts the aggregator with an outlet whose backend cannot connect.
+static wandb_err s_start(wbi_agg_t **out, const wbi_agg_opts_t *o)
+{
+    wbi_outlet_opts_t oo = {.backend = {.base_url = "http://127.0.0.1:9",
+                                        .api_key = "k",
+                                        .flush_interval_ms = 50,
+                                        .request_timeout_ms = 200,
+                                        .max_retries = -1,
+                                        .retry_min_ms = 10,
+                                        .retry_max_ms = 20}};
+    return wbi_outlet_start_agg(out, o, &oo, NULL);
 }
 
 // Waits (bounded) until the aggregator has seen `finished` FINISH records.
@@ -74,7 +81,7 @@ static void test_tcp_run(void)
 {
     wbi_agg_opts_t o = s_opts("tcp://127.0.0.1:*", NULL, 1);
     wbi_agg_t *agg = NULL;
-    CHECK_OK(wbi_agg_start(&agg, &o));
+    CHECK_OK(s_start(&agg, &o));
     const char *ep = wbi_agg_endpoint(agg);
     CHECK(strncmp(ep, "tcp://127.0.0.1:", 16) == 0);
     CHECK(strcmp(ep + 16, "*") != 0 && strtol(ep + 16, NULL, 10) > 0);
@@ -130,7 +137,7 @@ static void test_inproc_pending(void)
     void *ctx = zmq_ctx_new();
     wbi_agg_opts_t o = s_opts("inproc://agg-test", ctx, 2);
     wbi_agg_t *agg = NULL;
-    CHECK_OK(wbi_agg_start(&agg, &o));
+    CHECK_OK(s_start(&agg, &o));
     CHECK_STREQ(wbi_agg_endpoint(agg), "inproc://agg-test");
     void *d = zmq_socket(ctx, ZMQ_DEALER);
     int linger = 0;
@@ -164,7 +171,7 @@ static void test_reconnect_same_id(void)
 {
     wbi_agg_opts_t o = s_opts("tcp://127.0.0.1:*", NULL, 1);
     wbi_agg_t *agg = NULL;
-    CHECK_OK(wbi_agg_start(&agg, &o));
+    CHECK_OK(s_start(&agg, &o));
     void *ctx = zmq_ctx_new();
     t_msg_t m = {0};
     for (int conn = 0; conn < 2; conn++) {
@@ -216,13 +223,13 @@ static void test_start_errors(void)
     CHECK_ERR(wbi_agg_start(&agg, NULL), WANDB_EINVAL);
     CHECK(agg == NULL);
     wbi_agg_opts_t o = s_opts("bogus://x", NULL, 0);
-    CHECK(wbi_agg_start(&agg, &o) != WANDB_OK);
+    CHECK(s_start(&agg, &o) != WANDB_OK);
     CHECK(agg == NULL);
     o = s_opts("tcp://127.0.0.1:0", NULL, 0);
     wbi_agg_t *a1 = NULL;
-    CHECK_OK(wbi_agg_start(&a1, &o));
+    CHECK_OK(s_start(&a1, &o));
     wbi_agg_opts_t o2 = s_opts(wbi_agg_endpoint(a1), NULL, 0);
-    CHECK(wbi_agg_start(&agg, &o2) != WANDB_OK); // address in use
+    CHECK(s_start(&agg, &o2) != WANDB_OK); // address in use
     CHECK(agg == NULL);
     CHECK_OK(wbi_agg_stop(&a1, 1000)); // no runs: nothing pending
     CHECK(a1 == NULL);

@@ -118,7 +118,7 @@ static void test_system_and_console(void)
     CHECK(bin != NULL);
     char server[512], agg[512];
     snprintf(server, sizeof server, "%s/src/server/wandb-mpi-server", bin);
-    snprintf(agg, sizeof agg, "%s/src/aggregator/wandb-mpi-aggregator", bin);
+    snprintf(agg, sizeof agg, "%s/src/aggregator_program/wandb-mpi-aggregator", bin);
     const char *extra[] = {"--api-key", "K", NULL};
     wbt_server_t srv;
     wbt_server_start(&srv, server, NULL, extra);

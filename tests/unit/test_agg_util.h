@@ -174,8 +174,7 @@ static inline wbi_agg_sink_t t_sink(t_rec_t *r)
                         .preempting = t_preempting,
                         .file = t_file,
                         .finish = t_finish,
-                        .entity = t_entity,
-                        .reply = t_reply};
+                        .entity = t_entity};
     return s;
 }
 
@@ -287,7 +286,9 @@ static inline wbi_agg_core_t *t_core(t_rec_t *r, const char *secret)
     wbi_agg_core_opts_t o = {.secret = secret,
                              .base_url = "http://127.0.0.1:1/",
                              .heartbeat_timeout_ms = 1000,
-                             .summary_interval_ms = 100};
+                             .summary_interval_ms = 100,
+                             .reply = t_reply,
+                             .reply_arg = r};
     wbi_agg_sink_t s = t_sink(r);
     wbi_agg_core_t *c = NULL;
     CHECK_OK(wbi_agg_core_new(&c, &o, &s));

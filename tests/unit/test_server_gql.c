@@ -8,8 +8,8 @@
 #include "common/alloc.h"
 #include "common/jsonx.h"
 #include "server/gql.h"
-#include "server/runjson.h"
-#include "server/store.h"
+#include "store/runjson.h"
+#include "store/store.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>

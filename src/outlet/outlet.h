@@ -1,7 +1,10 @@
 //  outlet.h - where the aggregator's output goes: the journal, then the backend
 //  SPDX-License-Identifier: MIT
 //
-//  The aggregator's sink (aggregator/run.h) points here. Every call is first
+//  The component above the aggregator, the journal and the backend client
+//  (docs/layers.md): the aggregator's sink (aggregator/run.h) points here,
+//  and wbi_outlet_start_agg starts an aggregator writing to a new outlet, as
+//  wandb-mpi-aggregator and the in-process aggregator do. Every call is first
 //  appended to an on-disk journal (src/journal; records in
 //  journal/records.h), then handed to the backend client when there is one
 //  (online); offline there is none and nothing leaves the machine. The
@@ -12,10 +15,10 @@
 //  Thread: the aggregator's loop thread calls everything except that the
 //  backend thread delivers acknowledgements (per-run counters are atomic,
 //  the journal locks itself); finish and destroy come after the loop ended.
-#ifndef WBI_AGG_OUTLET_H
-#define WBI_AGG_OUTLET_H
+#ifndef WBI_OUTLET_H
+#define WBI_OUTLET_H
 
-#include "aggregator/run.h"
+#include "aggregator/aggregator.h"
 #include "backend/backend.h"
 
 typedef struct wbi_outlet wbi_outlet_t;
@@ -26,9 +29,6 @@ typedef struct {
     int journal_flush_ms;       // journal flush (and fsync) interval; 0: 1000
     uint64_t journal_max_bytes; // cap on the journal's size; 0: the journal's default (1 GiB)
     wbi_backend_opts_t backend; // online: the backend client's options
-    // Replies to peers (WELCOME, FINISHED) go here: the sink's reply.
-    void (*reply)(void *arg, const void *peer, size_t peer_len, const void *msg, size_t len);
-    void *reply_arg; // first argument of reply
     // Console capture is on: a run's finish reaches the backend this long
     // after its FINISH (console lines a rank prints before it exits arrive
     // after it), at the latest at wbi_outlet_finish. 0: at once.
@@ -57,8 +57,8 @@ wandb_err wbi_outlet_new(wbi_outlet_t **out, const wbi_outlet_opts_t *opts, char
 // Stops the backend (without waiting: call finish first), closes the
 // journal, frees every run and sets *self_p to NULL. NULL-safe.
 void wbi_outlet_destroy(wbi_outlet_t **self_p);
-// Fills every callback of *sink, pointing them at self (reply forwards to
-// opts->reply).
+// Fills every callback of *sink, pointing them at self: tick is
+// wbi_outlet_tick, drain wbi_outlet_finish and close wbi_outlet_destroy.
 void wbi_outlet_sink(wbi_outlet_t *self, wbi_agg_sink_t *sink);
 // Flushes the journal when journal_flush_ms passed since the last flush,
 // and hands the backend the finishes whose grace (finish_grace_ms) passed.
@@ -76,5 +76,15 @@ wandb_err wbi_outlet_finish(wbi_outlet_t *self, int timeout_ms);
 // a journal. Borrowed: valid until destroy.
 const char *wbi_outlet_journal_dir(const wbi_outlet_t *self);
 void wbi_outlet_get_stats(wbi_outlet_t *self, wbi_outlet_stats_t *out);
+
+// Starts an aggregator (wbi_agg_start with *opts) whose sink is a new
+// outlet made from *oopts once the endpoint is bound. opts->open_sink and
+// opts->base_url are set here (the backend's URL online, for WELCOME), and
+// the outlet's finish_grace_ms is 2000 when opts->console_dir is set, else 0.
+// An outlet that cannot start is logged. wbi_agg_stop ends both and returns
+// the outlet's verdict. outlet (may be NULL) gets the outlet, borrowed until
+// wbi_agg_stop. Thread: as wbi_agg_start.
+wandb_err wbi_outlet_start_agg(wbi_agg_t **out, const wbi_agg_opts_t *opts,
+                               const wbi_outlet_opts_t *oopts, wbi_outlet_t **outlet);
 
 #endif

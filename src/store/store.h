@@ -1,4 +1,4 @@
-//  store.h - the SQLite store behind wandb-mpi-server and the wandb-mpi CLI
+//  store.h - the SQLite store shared by wandb-mpi-server and the wandb-mpi CLI
 //  SPDX-License-Identifier: MIT
 //
 //  One SQLite connection (WAL mode) over DIR/wandb.db. Runs are keyed by

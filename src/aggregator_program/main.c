@@ -16,7 +16,9 @@
 //  ranks died: they end crashed, or preempted).
 #include "aggregator/agg_ext.h"
 #include "aggregator/zap.h"
+#include "backend/backend.h"
 #include "common/log.h"
+#include "outlet/outlet.h"
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -112,26 +114,27 @@ static bool s_false(const char *s)
 int main(int argc, char **argv)
 {
     wbi_agg_opts_t opts = {.bind = NULL};
+    wbi_outlet_opts_t oopts = {.journal_dir = NULL};
     int drain_ms = 60000;
     int budget = 0;
     long long max_bytes = 0;
     const char *mode = "online";
     const char *report = NULL; // --mpirun-report: mpirun's exit report, read at the end
-    opts.journal_dir = getenv("WANDB_DIR") && *getenv("WANDB_DIR") ? getenv("WANDB_DIR") : "wandb";
+    oopts.journal_dir = getenv("WANDB_DIR") && *getenv("WANDB_DIR") ? getenv("WANDB_DIR") : "wandb";
     // The settings a rank reads from the environment, as defaults for the flags.
     const char *e;
-    if ((e = getenv("WANDB_JOURNAL_FLUSH_MS")) && !s_int(e, &opts.journal_flush_ms))
-        opts.journal_flush_ms = 0;
+    if ((e = getenv("WANDB_JOURNAL_FLUSH_MS")) && !s_int(e, &oopts.journal_flush_ms))
+        oopts.journal_flush_ms = 0;
     if ((e = getenv("WANDB_JOURNAL_MAX_BYTES")) && *e)
         max_bytes = strtoll(e, NULL, 10) > 0 ? strtoll(e, NULL, 10) : 0;
     if ((e = getenv("WANDB_HTTP2")) && *e)
-        wbi_backend_parse_http2(e, &opts.backend.http2);
+        wbi_backend_parse_http2(e, &oopts.backend.http2);
     if ((e = getenv("WANDB_CA_CERT")) && *e)
-        opts.backend.ca_cert = e;
+        oopts.backend.ca_cert = e;
     if ((e = getenv("WANDB_REQUEST_BUDGET")) && !s_int(e, &budget))
         budget = 0;
-    if ((e = getenv("WANDB_FLUSH_INTERVAL_MS")) && !s_int(e, &opts.backend.flush_interval_ms))
-        opts.backend.flush_interval_ms = 0;
+    if ((e = getenv("WANDB_FLUSH_INTERVAL_MS")) && !s_int(e, &oopts.backend.flush_interval_ms))
+        oopts.backend.flush_interval_ms = 0;
     if ((e = getenv("WANDB_JOB_RUN")) && s_false(e))
         opts.no_job_run = true;
     if ((e = getenv("WANDB_PER_RANK_RUNS")) && s_false(e))
@@ -140,7 +143,7 @@ int main(int argc, char **argv)
         opts.job_lateness_ms = 0;
     if ((e = getenv("WANDB_CONSOLE_DIR")) && *e)
         opts.console_dir = e;
-    opts.backend.api_key = getenv("WANDB_API_KEY");
+    oopts.backend.api_key = getenv("WANDB_API_KEY");
     opts.secret = getenv("WANDB_AGGREGATOR_SECRET");
     const char *security = getenv("WANDB_TRANSPORT_SECURITY");
     for (int i = 1; i < argc; i++) {
@@ -155,24 +158,24 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--mpirun-report") == 0) {
             report = v;
         } else if (strcmp(a, "--base-url") == 0) {
-            opts.backend.base_url = v;
+            oopts.backend.base_url = v;
         } else if (strcmp(a, "--api-key") == 0) {
-            opts.backend.api_key = v;
+            oopts.backend.api_key = v;
         } else if (strcmp(a, "--mode") == 0) {
             mode = v;
             ok = ok && (strcmp(v, "online") == 0 || strcmp(v, "offline") == 0);
         } else if (strcmp(a, "--dir") == 0) {
-            opts.journal_dir = v;
+            oopts.journal_dir = v;
         } else if (strcmp(a, "--journal-flush-ms") == 0) {
-            ok = ok && s_int(v, &opts.journal_flush_ms);
+            ok = ok && s_int(v, &oopts.journal_flush_ms);
         } else if (strcmp(a, "--journal-max-bytes") == 0) {
             char *end;
             max_bytes = ok ? strtoll(v, &end, 10) : 0;
             ok = ok && *v && !*end && max_bytes > 0;
         } else if (strcmp(a, "--http2") == 0) {
-            ok = ok && wbi_backend_parse_http2(v, &opts.backend.http2) == WANDB_OK;
+            ok = ok && wbi_backend_parse_http2(v, &oopts.backend.http2) == WANDB_OK;
         } else if (strcmp(a, "--ca-cert") == 0) {
-            opts.backend.ca_cert = v;
+            oopts.backend.ca_cert = v;
         } else if (strcmp(a, "--request-budget") == 0) {
             ok = ok && s_int(v, &budget) && budget > 0;
         } else if (strcmp(a, "--console-dir") == 0) {
@@ -184,7 +187,7 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--expected-runs") == 0) {
             ok = ok && s_int(v, &opts.expected_runs);
         } else if (strcmp(a, "--flush-interval-ms") == 0) {
-            ok = ok && s_int(v, &opts.backend.flush_interval_ms);
+            ok = ok && s_int(v, &oopts.backend.flush_interval_ms);
         } else if (strcmp(a, "--heartbeat-timeout-ms") == 0) {
             ok = ok && s_int(v, &opts.heartbeat_timeout_ms);
         } else if (strcmp(a, "--drain-timeout-ms") == 0) {
@@ -201,15 +204,15 @@ int main(int argc, char **argv)
         }
         i++;
     }
-    opts.offline = strcmp(mode, "offline") == 0;
+    oopts.offline = strcmp(mode, "offline") == 0;
     if (security && *security && strcmp(security, "curve") != 0 && strcmp(security, "plain") != 0) {
         fprintf(stderr, "wandb-mpi-aggregator: transport security must be curve or plain\n");
         return 2;
     }
     opts.plain = security && strcmp(security, "plain") == 0;
-    opts.journal_max_bytes = (uint64_t)max_bytes;
-    opts.backend.request_budget = budget;
-    if (!opts.bind || (!opts.offline && !opts.backend.base_url)) {
+    oopts.journal_max_bytes = (uint64_t)max_bytes;
+    oopts.backend.request_budget = budget;
+    if (!opts.bind || (!oopts.offline && !oopts.backend.base_url)) {
         s_usage();
         return 2;
     }
@@ -226,7 +229,8 @@ int main(int argc, char **argv)
     signal(SIGXFSZ, SIG_IGN); // a file-size limit makes journal writes fail (EFBIG), counted
 
     wbi_agg_t *agg = NULL;
-    wandb_err rc = wbi_agg_start(&agg, &opts);
+    wbi_outlet_t *outlet = NULL; // borrowed until wbi_agg_stop_ex
+    wandb_err rc = wbi_outlet_start_agg(&agg, &opts, &oopts, &outlet);
     if (rc != WANDB_OK) {
         fprintf(stderr, "wandb-mpi-aggregator: cannot start on '%s': %s\n", opts.bind,
                 wandb_strerror(rc));
@@ -239,7 +243,7 @@ int main(int argc, char **argv)
         printf("wandb-mpi-aggregator server_key %s\nwandb-mpi-aggregator client_key %s\n"
                "wandb-mpi-aggregator client_secret %s\n",
                keys->server_key, keys->client_key, keys->client_secret);
-    printf("wandb-mpi-aggregator journal %s\n", wbi_agg_journal_dir(agg));
+    printf("wandb-mpi-aggregator journal %s\n", wbi_outlet_journal_dir(outlet));
     fflush(stdout);
 
     // Without --expected-runs only a signal ends the service.

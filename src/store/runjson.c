@@ -1,7 +1,7 @@
 //  runjson.c - run config normalization and the JSON shapes of the read API
 //  SPDX-License-Identifier: MIT
 
-#include "server/runjson.h"
+#include "store/runjson.h"
 
 #include "common/jsonx.h"
 

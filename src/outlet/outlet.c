@@ -5,7 +5,7 @@
 //  sees the data, so whatever the backend does not acknowledge stays on disk
 //  for `wandb-mpi sync`. The backend's acknowledgements come back on its own
 //  thread (s_on_ack) and are journaled as ACK records.
-#include "aggregator/outlet.h"
+#include "outlet/outlet.h"
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -56,8 +56,6 @@ struct wbi_outlet {
     uint64_t late_lines;    // stream lines after a run's finish reached the backend (dropped)
     bool warned_late;       // the first of those was logged
     char dir[PATH_MAX];     // the journal directory ("" without one)
-    void (*reply)(void *, const void *, size_t, const void *, size_t); // see the options
-    void *reply_arg;                                                   // first argument of reply
 };
 
 // Appends one record; a refusal is counted and logged once (the data still
@@ -203,7 +201,7 @@ static void s_stream(void *arg, void *r, int file, const char *line, size_t len)
     const char *name = wbi_backend_stream_name(file);
     if (!run || !name)
         return;
-    if (len > WBI_BK_LINE_MAX) {
+    if (len > WBI_LINE_MAX) {
         self->bad_rows++;
         wbi_warn("aggregator: run '%s': %s line of %zu bytes dropped: over the line cap",
                  run->run_id, name, len);
@@ -351,12 +349,21 @@ static bool s_entity(void *arg, void *r, char *buf, size_t len)
     return run->bk && wbi_backend_run_entity(self->backend, run->bk, buf, len);
 }
 
-// Sends a reply to a peer through the aggregator's socket.
-static void s_reply(void *arg, const void *peer, size_t peer_len, const void *msg, size_t len)
+// The sink's own life: the aggregator's timer pass, end of service, free.
+static void s_tick(void *arg, int64_t mono_ms)
+{
+    wbi_outlet_tick(arg, mono_ms);
+}
+
+static wandb_err s_drain(void *arg, int timeout_ms)
+{
+    return wbi_outlet_finish(arg, timeout_ms);
+}
+
+static void s_close(void *arg)
 {
     wbi_outlet_t *self = arg;
-    if (self->reply)
-        self->reply(self->reply_arg, peer, peer_len, msg, len);
+    wbi_outlet_destroy(&self);
 }
 
 void wbi_outlet_sink(wbi_outlet_t *self, wbi_agg_sink_t *sink)
@@ -374,7 +381,9 @@ void wbi_outlet_sink(wbi_outlet_t *self, wbi_agg_sink_t *sink)
     sink->finish = s_finish;
     sink->abandon = s_abandon;
     sink->entity = s_entity;
-    sink->reply = s_reply;
+    sink->tick = s_tick;
+    sink->drain = s_drain;
+    sink->close = s_close;
 }
 
 // --- life cycle ----------------------------------------------------------------
@@ -434,12 +443,10 @@ wandb_err wbi_outlet_new(wbi_outlet_t **out, const wbi_outlet_opts_t *opts, char
     wbi_outlet_t *self = wbi_calloc(1, sizeof(*self));
     if (!self)
         return WANDB_ENOMEM;
-    wbi_buf_init(&self->line, WBI_BK_LINE_MAX);
+    wbi_buf_init(&self->line, WBI_LINE_MAX);
     self->flush_ms = opts->journal_flush_ms > 0 ? opts->journal_flush_ms : S_FLUSH_MS;
     self->grace_ms = opts->finish_grace_ms > 0 ? opts->finish_grace_ms : 0;
     self->last_flush_ms = wbi_now_ms();
-    self->reply = opts->reply;
-    self->reply_arg = opts->reply_arg;
     wandb_err rc = WANDB_OK;
     if (opts->journal_dir) {
         rc = s_open_journal(self, opts, err, errlen);
@@ -603,5 +610,51 @@ wandb_err wbi_outlet_finish(wbi_outlet_t *self, int timeout_ms)
                 (unsigned long long)pending, (unsigned long long)spending,
                 (unsigned long long)states, (unsigned long long)st.runs, why);
     }
+    return rc;
+}
+
+// --- an aggregator writing to an outlet ----------------------------------------
+
+#define S_CONSOLE_GRACE_MS 2000 // finish grace while the console is captured
+
+// What wbi_outlet_start_agg hands to the aggregator's open_sink.
+typedef struct {
+    wbi_outlet_opts_t opts; // the outlet's options
+    wbi_outlet_t *outlet;   // the outlet, once opened
+} s_start_t;
+
+// The aggregator's open_sink: a new outlet, called once the endpoint is bound.
+static wandb_err s_open_sink(void *arg, wbi_agg_sink_t *sink)
+{
+    s_start_t *start = arg;
+    char why[512];
+    wandb_err rc = wbi_outlet_new(&start->outlet, &start->opts, why, sizeof why);
+    if (rc != WANDB_OK) {
+        wbi_err("aggregator: %s", why);
+        return rc;
+    }
+    wbi_outlet_sink(start->outlet, sink);
+    return WANDB_OK;
+}
+
+wandb_err wbi_outlet_start_agg(wbi_agg_t **out, const wbi_agg_opts_t *opts,
+                               const wbi_outlet_opts_t *oopts, wbi_outlet_t **outlet)
+{
+    if (outlet)
+        *outlet = NULL;
+    if (!opts || !oopts) {
+        if (out)
+            *out = NULL;
+        return WANDB_EINVAL;
+    }
+    s_start_t start = {.opts = *oopts};
+    start.opts.finish_grace_ms = opts->console_dir ? S_CONSOLE_GRACE_MS : 0;
+    wbi_agg_opts_t aopts = *opts;
+    aopts.base_url = oopts->offline ? NULL : oopts->backend.base_url;
+    aopts.open_sink = s_open_sink;
+    aopts.sink_arg = &start;
+    wandb_err rc = wbi_agg_start(out, &aopts);
+    if (rc == WANDB_OK && outlet)
+        *outlet = start.outlet;
     return rc;
 }

@@ -1,9 +1,9 @@
-//  store.c - the SQLite store behind wandb-mpi-server and the wandb-mpi CLI
+//  store.c - the SQLite store shared by wandb-mpi-server and the wandb-mpi CLI
 //  SPDX-License-Identifier: MIT
 //
 //  The schema, its migrations and every SQL statement live in this file.
 
-#include "server/store.h"
+#include "store/store.h"
 
 #include "common/alloc.h"
 #include "common/jsonx.h"

@@ -10,7 +10,7 @@
 #ifndef WBI_RUNJSON_H
 #define WBI_RUNJSON_H
 
-#include "server/store.h"
+#include "store/store.h"
 #include <jansson.h>
 
 // True when every top-level value of the non-empty object is wrapped
