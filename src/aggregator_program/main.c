@@ -278,7 +278,7 @@ int main(int argc, char **argv)
         fprintf(stderr,
                 "wandb-mpi-aggregator: everything received was %s; runs that did not "
                 "finish are left to be marked crashed (or preempted) by the backend\n",
-                opts.offline ? "journaled" : "delivered");
+                oopts.offline ? "journaled" : "delivered");
         return 3;
     }
     return rc == WANDB_OK ? 0 : 1;
