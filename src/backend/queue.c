@@ -7,6 +7,8 @@
 //  q until the thread moves all of them to its list p in O(1) (a
 //  file_stream request); they leave p only when acknowledged. The prefix
 //  rule lives here: once a line of a run is refused, so is every later one.
+//  One file (about 650 lines): every queueing call and the freeing it pairs with
+//  follow the same lock rule, which is easier to check in one place.
 #include "backend/backend_int.h"
 #include "common/alloc.h"
 #include "common/jsonx.h"

@@ -13,6 +13,8 @@
 //  second sync uploads nothing. A run found in several journals (a resumed
 //  job) is sent journal after journal, oldest first, its lines continuing;
 //  only its last journal sends the final state.
+//  One file (about 620 lines): planning what each run still needs and sending it
+//  share the per-run item table; the journal reading is already jload.c.
 #include "cli/sync.h"
 #include "backend/backend.h"
 #include "cli/jload.h"

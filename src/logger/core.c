@@ -5,6 +5,9 @@
 //  mutex; a call that must wait for room releases the mutex while it naps.
 //  The scalar path of wandb_log_values allocates nothing and makes no system
 //  call other than clock_gettime (vDSO). Design: docs/logger.md.
+//  One file (about 870 lines) for now: every public call of a run shares the
+//  ring-writing helpers here. NEEDSWORK(#10): the remaining Run API calls
+//  split it into log (hot path), control records and getters.
 #include "logger/run.h"
 
 #include "common/alloc.h"

@@ -1,5 +1,8 @@
 //  settings.c - run settings: arguments, environment, defaults, validation
 //  SPDX-License-Identifier: MIT
+//
+//  One file (about 670 lines): one table of every setting and the parsers it
+//  names; most of the length is the table, one line a setting.
 #include "logger/settings.h"
 
 #include "common/alloc.h"

@@ -1,7 +1,11 @@
 //  store.c - the SQLite store shared by wandb-mpi-server and the wandb-mpi CLI
 //  SPDX-License-Identifier: MIT
 //
-//  The schema, its migrations and every SQL statement live in this file.
+//  The schema, its migrations and every SQL statement live in this file
+//  (about 860 lines), on purpose: a change to a table and every statement
+//  that reads or writes it is one reviewable diff. NEEDSWORK(#9): the
+//  artifact tables will make it a split by table family (runs, files,
+//  artifacts).
 
 #include "store/store.h"
 
