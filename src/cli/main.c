@@ -17,6 +17,7 @@
 #include "store/store.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -316,7 +317,10 @@ static void s_cell(const json_t *v, char *out, size_t len)
     } else if (json_is_string(v) && !wbi_jsonx_is_nonfinite(v, &d)) {
         snprintf(out, len, "%s", json_string_value(v));
     } else if (json_is_real(v)) {
-        snprintf(out, len, "%.6g", json_real_value(v));
+        // Six digits read well for metrics; large values (Unix times such as
+        // _timestamp) keep their integer part and milliseconds.
+        double r = json_real_value(v);
+        snprintf(out, len, fabs(r) >= 1e6 && fabs(r) < 1e15 ? "%.3f" : "%.6g", r);
     } else {
         char *s = wbi_jsonx_dumps(v, JSON_COMPACT);
         snprintf(out, len, "%s", s ? s : "?");
