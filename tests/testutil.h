@@ -110,8 +110,15 @@ static inline _Noreturn void wbt_fail_exit(void)
             WBT_FAIL("check failed: %s", #cond);                                                   \
     } while (0)
 
+// True at compile time when x has a floating type.
+#define WBT_IS_FLOAT(x) _Generic((x), float : 1, double : 1, long double : 1, default : 0)
+
+// Integers of any type, compared as long long. A floating value is refused
+// at compile time (it would be truncated): use CHECK_EQ_DBL.
 #define CHECK_EQ(a, b)                                                                             \
     do {                                                                                           \
+        _Static_assert(!WBT_IS_FLOAT(a) && !WBT_IS_FLOAT(b),                                       \
+                       "CHECK_EQ on a floating value: use CHECK_EQ_DBL");                          \
         long long _a = (long long)(a), _b = (long long)(b);                                        \
         if (_a != _b)                                                                              \
             WBT_FAIL("%s == %s: %lld != %lld", #a, #b, _a, _b);                                    \

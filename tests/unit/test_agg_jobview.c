@@ -228,22 +228,22 @@ static void test_reductions(void)
         CHECK(fabs(s_num(row, "loss") - mean) < 1e-9);
         CHECK(fabs(s_num(row, "loss/sum") - sum) < 1e-9);
         CHECK(fabs(s_num(row, "loss/std") - sqrt(sq / S_RANKS)) < 1e-9);
-        CHECK_EQ(s_num(row, "loss/min"), mn);
-        CHECK_EQ(s_num(row, "loss/max"), mx);
+        CHECK_EQ_DBL(s_num(row, "loss/min"), mn);
+        CHECK_EQ_DBL(s_num(row, "loss/max"), mx);
         CHECK_EQ((int)s_num(row, "loss/min_rank"), amin);
         CHECK_EQ((int)s_num(row, "loss/max_rank"), amax);
         CHECK(fabs(s_num(row, "acc") - acc / S_RANKS) < 1e-9);
         CHECK(json_object_get(row, "acc/min") == NULL);
         CHECK_EQ((int)s_num(row, "mpi/ranks"), S_RANKS);
         CHECK_EQ((int)s_num(row, "mpi/slowest_rank"), 2);
-        CHECK_EQ(s_num(row, "mpi/skew_ms"), 50.0);
+        CHECK_EQ_DBL(s_num(row, "mpi/skew_ms"), 50.0);
         CHECK(s_num(row, "mpi_lag/rank-2") > s_num(row, "mpi_lag/rank-1"));
     }
     CHECK_EQ(job->finished, 1);
     CHECK_EQ(job->exit_code, 0);
     // The common config: lr is shared, seed is not.
     CHECK(job->config != NULL);
-    CHECK_EQ(json_real_value(json_object_get(job->config, "lr")), 0.1);
+    CHECK_EQ_DBL(json_real_value(json_object_get(job->config, "lr")), 0.1);
     CHECK(json_object_get(job->config, "seed") == NULL);
     for (int r = 0; r < S_RANKS; r++)
         t_msg_free(&m[r]);
