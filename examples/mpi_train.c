@@ -80,7 +80,9 @@ int main(int argc, char **argv)
     }
     if (!ok || steps < 1 || steps > 10000000 || step_ms < 0 || slow_ms < 0) {
         fprintf(stderr, "usage: mpi_train [--steps 1..10000000] [--step-ms MS] "
-                        "[--slow-rank R --slow-ms MS] [--crash-rank R [--crash-step S]]\n");
+                        "[--slow-rank R --slow-ms MS] [--crash-rank R [--crash-step S]] "
+                        "[--progress-dir D]\n"
+                        "       mpi_train [steps] [step_ms] [crash_rank]\n");
         return 2;
     }
     if (crash_step < 0)
