@@ -132,7 +132,7 @@ void wbi_agg_run_flush(wbi_agg_run_t *self);
 
 // Builds the current summary text into out (for tests and the sink).
 wandb_err wbi_agg_run_build_summary(wbi_agg_run_t *self, wbi_buf_t *out);
-// Dumps the current config with `_wandb` {m, t} (see run.c); free with
+// Dumps the current config with `_wandb` {m, t} (see run_summary.c); free with
 // wbi_free. NULL: no memory.
 char *wbi_agg_run_config_text(const wbi_agg_run_t *self);
 

@@ -15,7 +15,7 @@
 //  Baselines in the same run, on the same rows: jansson building and dumping
 //  each row (json_object_set_new + json_dumps), stdio fprintf of the JSONL
 //  row ("%.17g"), and the aggregator's own line encoder alone (key prefix +
-//  wbi_jsonx_put_double + wbi_hist_put_special, as run.c does).
+//  wbi_jsonx_put_double + wbi_hist_put_special, as wbi_agg_row_encode does).
 #include "aggregator/core.h"
 #include "aggregator/history.h"
 #include "bench_feed.h"
@@ -186,7 +186,7 @@ static s_base_t s_fprintf(int64_t rows)
                       (double)bytes / (double)rows};
 }
 
-// The aggregator's line encoder alone: what run.c's s_row_emit does per row.
+// The aggregator's line encoder alone: what wbi_agg_row_encode does per emitted row.
 static s_base_t s_encoder(int64_t rows)
 {
     char prefix[BF_KEYS][24];
