@@ -18,6 +18,7 @@
 #define WANDB_TESTUTIL_H
 
 #include "wandb.h"
+#include <ftw.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -180,6 +182,20 @@ typedef struct {
     const char *name;
     void (*fn)(void);
 } wbt_case_t;
+
+// Removes one entry of a tree (nftw callback, children first).
+static inline int wbt_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+// Removes the directory tree dir (rm -rf without a shell). Returns 0 on
+// success, else -1.
+static inline int wbt_rm_tree(const char *dir)
+{
+    return nftw(dir, wbt_rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
 
 // Exit codes between a case's process and the runner (inside wbt_run only).
 #define WBT_EXIT_CASE_SKIP 75 // the case called WBT_SKIP; WBT_SKIP_ALL exits 77

@@ -7,7 +7,6 @@
 #include "testutil.h"
 
 #include <curl/curl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -318,19 +317,4 @@ void wbt_read_line(int fd, const char *prefix, int timeout_ms, char *out, size_t
         }
     }
     WBT_FAIL("no line '%s' within %d ms (got '%s')", prefix, timeout_ms, buf);
-}
-
-// Removes one entry of a tree (nftw callback, children first).
-static int s_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-// rm -rf dir.
-int wbt_rm_tree(const char *dir)
-{
-    return nftw(dir, s_rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
 }

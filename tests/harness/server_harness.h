@@ -77,8 +77,6 @@ int wbt_run_capture(const char *const *argv, char *out, size_t len, int timeout_
 // on that line to out. Fails the test after timeout_ms or at end of file.
 void wbt_read_line(int fd, const char *prefix, int timeout_ms, char *out, size_t len);
 
-// Removes the directory tree dir (rm -rf without a shell). Returns 0 on
-// success, else -1.
-int wbt_rm_tree(const char *dir);
+// wbt_rm_tree (rm -rf without a shell) is in testutil.h.
 
 #endif

@@ -11,7 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-// A fresh temporary directory (not removed: the journal is kept for inspection).
+// A fresh temporary directory. A case removes it when it passes
+// (wbt_rm_tree); a failed check leaves it, with its journal, for inspection.
 static void s_tmpdir(char *dir, size_t len)
 {
     snprintf(dir, len, "%s/wbt-outlet-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -136,6 +137,7 @@ static void test_offline_round_trip(void)
     CHECK(!b->finished && b->abandoned);
     CHECK(!a->acked && !b->acked);
     wbi_jl_release(&s);
+    CHECK(wbt_rm_tree(parent) == 0);
 }
 
 // Offline needs a place for the journal.
@@ -166,6 +168,7 @@ static void test_unwritable_dir(void)
         char err[512];
         CHECK(wbi_outlet_new(&o, &opts, err, sizeof err) != WANDB_OK);
         CHECK(strstr(err, file) != NULL);
+        CHECK(wbt_rm_tree(parent) == 0);
         return;
     }
     wbi_outlet_opts_t opts = {.journal_dir = "/proc/no-journal-here", .offline = true};
@@ -208,6 +211,7 @@ static void test_journal_full(void)
     CHECK_EQ(s.nruns, 1u);
     CHECK_EQ((uint64_t)s.runs[0].nlines + st.journal_drops, 1000u);
     wbi_jl_release(&s);
+    CHECK(wbt_rm_tree(parent) == 0);
 }
 
 WBT_MAIN({"offline_round_trip", test_offline_round_trip},

@@ -478,6 +478,7 @@ static void test_modes_and_errors(void)
         journals += strncmp(e->d_name, "journal-", 8) == 0;
     closedir(d);
     CHECK_EQ(journals, 1);
+    CHECK(wbt_rm_tree(dir) == 0);
     CHECK_OK(wandb_settings_set(s, "dir", NULL));
     CHECK_OK(wandb_settings_set(s, "aggregator", "tcp://127.0.0.1:1"));
     // Resume is not implemented: allow, must and auto are refused; never is a new run.
