@@ -90,7 +90,7 @@ def test_reductions(url, key):
 def test_slow_rank(url, key):
     steps = 40
     env = mpi_env({"WANDB_BASE_URL": url, "WANDB_API_KEY": key, "WANDB_PROJECT": "jv-slow"})
-    launch(env, "--steps", str(steps), "--step-ms", "2", "--slow-rank", "2", "--slow-ms", "15")
+    launch(env, "--steps", str(steps), "--step-ms", "2", "--slow-rank", "2", "--slow-ms", "30")
     job, _ = split(runs_of(url, key, "jv-slow"))
     rows = history(url, key, "jv-slow", job["name"])
     named = sum(1 for row in rows if row.get("mpi/slowest_rank") == 2)
