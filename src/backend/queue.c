@@ -318,6 +318,30 @@ wbi_backend_run_t *wbi_backend_run_open(wbi_backend_t *self, const wbi_run_meta_
     return run;
 }
 
+// Validates a history or stream line and copies it into a new list node
+// (outside the lock). Returns the node, or NULL with *why saying what is
+// wrong with the line.
+static wbi_bk_line_t *s_line_copy(const char *line, size_t len, const char **why)
+{
+    if (len > WBI_BK_LINE_MAX) {
+        *why = "is over the backend's line limit";
+        return NULL;
+    }
+    if (!wbi_utf8_valid(line, len)) {
+        *why = "is not valid UTF-8";
+        return NULL;
+    }
+    wbi_bk_line_t *node = wbi_malloc(sizeof *node + len + 1);
+    if (!node) {
+        *why = "does not fit in memory";
+        return NULL;
+    }
+    node->len = len;
+    memcpy(node->data, line, len);
+    node->data[len] = '\0';
+    return node;
+}
+
 // Validates and copies a line outside the lock, then appends it to the run queue.
 void wbi_backend_run_history(wbi_backend_t *self, wbi_backend_run_t *run, const char *line,
                              size_t len)
@@ -325,18 +349,7 @@ void wbi_backend_run_history(wbi_backend_t *self, wbi_backend_run_t *run, const 
     if (!self || !run || !line)
         return;
     const char *why = NULL;
-    if (len > WBI_BK_LINE_MAX)
-        why = "is over the backend's line limit";
-    else if (!wbi_utf8_valid(line, len))
-        why = "is not valid UTF-8";
-    wbi_bk_line_t *node = why ? NULL : wbi_malloc(sizeof *node + len + 1);
-    if (!why && !node)
-        why = "does not fit in memory";
-    if (node) {
-        node->len = len;
-        memcpy(node->data, line, len);
-        node->data[len] = '\0';
-    }
+    wbi_bk_line_t *node = s_line_copy(line, len, &why);
     bool full_warning = false, first_refusal = false;
     pthread_mutex_lock(&self->mu);
     bool after_finish = !run->dead && !run->refused && (run->finish || run->completed);
@@ -386,18 +399,7 @@ void wbi_backend_run_stream(wbi_backend_t *self, wbi_backend_run_t *run, int fil
         return;
     const char *name = wbi_backend_stream_name(file);
     const char *why = NULL;
-    if (len > WBI_BK_LINE_MAX)
-        why = "is over the backend's line limit";
-    else if (!wbi_utf8_valid(line, len))
-        why = "is not valid UTF-8";
-    wbi_bk_line_t *node = why ? NULL : wbi_malloc(sizeof *node + len + 1);
-    if (!why && !node)
-        why = "does not fit in memory";
-    if (node) {
-        node->len = len;
-        memcpy(node->data, line, len);
-        node->data[len] = '\0';
-    }
+    wbi_bk_line_t *node = s_line_copy(line, len, &why);
     bool full_warning = false, first_refusal = false;
     pthread_mutex_lock(&self->mu);
     bool refused = run->dead || run->s_refused[file];

@@ -360,19 +360,36 @@ static void test_failures(void)
     }
 }
 
+// A core with S_RANKS ranks that said HELLO and logged steps 0..steps-1,
+// except quiet_rank from step quiet_from on (quiet_rank -1: none).
+static wbi_agg_core_t *s_started(s_sink_t *s, t_msg_t *m, int steps, int quiet_rank, int quiet_from)
+{
+    wbi_agg_core_t *c = s_core(s, true);
+    for (int r = 0; r < S_RANKS; r++)
+        s_hello(c, &m[r], r, NULL);
+    for (int step = 0; step < steps; step++)
+        for (int r = 0; r < S_RANKS; r++)
+            if (r != quiet_rank || step < quiet_from)
+                s_log(c, &m[r], r, step, step * 10);
+    return c;
+}
+
+// Frees what s_started made.
+static void s_stopped(wbi_agg_core_t **c, t_msg_t *m, s_sink_t *s)
+{
+    for (int r = 0; r < S_RANKS; r++)
+        t_msg_free(&m[r]);
+    wbi_agg_core_destroy(c);
+    s_free(s);
+}
+
 // mpirun's report names the first failure of a rank that died without a
 // finish: its exit code, and its last sign of life from its rows.
 static void test_first_failure_from_mpirun(void)
 {
     s_sink_t s = {0};
-    wbi_agg_core_t *c = s_core(&s, true);
     t_msg_t m[S_RANKS] = {0};
-    for (int r = 0; r < S_RANKS; r++)
-        s_hello(c, &m[r], r, NULL);
-    for (int step = 0; step < 5; step++)
-        for (int r = 0; r < S_RANKS; r++)
-            if (r != 1 || step < 3)
-                s_log(c, &m[r], r, step, step * 10);
+    wbi_agg_core_t *c = s_started(&s, m, 5, 1, 3);
     wbi_agg_core_rank_exit(c, 1, 137, true);
     CHECK_EQ(wbi_agg_core_shutdown(c, 300.0), S_RANKS);
     s_run_t *job = s_job(&s);
@@ -382,10 +399,7 @@ static void test_first_failure_from_mpirun(void)
     CHECK_EQ_I64(json_integer_value(json_object_get(sum, "mpi/first_failure/exit_code")), 137);
     CHECK_EQ_I64(json_integer_value(json_object_get(sum, "mpi/first_failure/last_step")), 2);
     CHECK_EQ_DBL(s_num(sum, "mpi/first_failure/time"), 202.0);
-    for (int r = 0; r < S_RANKS; r++)
-        t_msg_free(&m[r]);
-    wbi_agg_core_destroy(&c);
-    s_free(&s);
+    s_stopped(&c, m, &s);
 }
 
 // Preempted ranks are counted as preempted, not crashed, in the job run's
@@ -393,13 +407,8 @@ static void test_first_failure_from_mpirun(void)
 static void test_preempted_not_crashed(void)
 {
     s_sink_t s = {0};
-    wbi_agg_core_t *c = s_core(&s, true);
     t_msg_t m[S_RANKS] = {0};
-    for (int r = 0; r < S_RANKS; r++)
-        s_hello(c, &m[r], r, NULL);
-    for (int step = 0; step < 3; step++)
-        for (int r = 0; r < S_RANKS; r++)
-            s_log(c, &m[r], r, step, step * 10);
+    wbi_agg_core_t *c = s_started(&s, m, 3, -1, 0);
     CHECK_EQ(wbi_agg_core_preempt(c), S_RANKS);
     CHECK_EQ(wbi_agg_core_shutdown(c, 300.0), S_RANKS);
     wbi_agg_stats_t st;
@@ -410,10 +419,7 @@ static void test_preempted_not_crashed(void)
     CHECK_EQ_I64(json_integer_value(json_object_get(sum, "mpi/ranks_preempted")), S_RANKS);
     CHECK_EQ_I64(json_integer_value(json_object_get(sum, "mpi/ranks_crashed")), 0);
     CHECK(json_object_get(sum, "mpi/first_failure/rank") == NULL);
-    for (int r = 0; r < S_RANKS; r++)
-        t_msg_free(&m[r]);
-    wbi_agg_core_destroy(&c);
-    s_free(&s);
+    s_stopped(&c, m, &s);
 }
 
 // Two jobs given the same group (two aggregators) get two job runs.
@@ -422,16 +428,11 @@ static void test_same_group_two_job_runs(void)
     char ids[2][64];
     for (int k = 0; k < 2; k++) {
         s_sink_t s = {0};
-        wbi_agg_core_t *c = s_core(&s, true);
         t_msg_t m[S_RANKS] = {0};
-        for (int r = 0; r < S_RANKS; r++)
-            s_hello(c, &m[r], r, NULL);
+        wbi_agg_core_t *c = s_started(&s, m, 0, -1, 0);
         snprintf(ids[k], sizeof ids[k], "%s", s_job(&s)->run_id);
         CHECK(strncmp(ids[k], "job-", 4) == 0);
-        for (int r = 0; r < S_RANKS; r++)
-            t_msg_free(&m[r]);
-        wbi_agg_core_destroy(&c);
-        s_free(&s);
+        s_stopped(&c, m, &s);
     }
     CHECK(strcmp(ids[0], ids[1]) != 0);
 }
