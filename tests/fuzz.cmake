@@ -21,3 +21,10 @@ endfunction()
 # src/common: the wire-format decoder and extended JSON.
 wandb_add_fuzz(wire LIBS wbi_common)
 wandb_add_fuzz(jsonx LIBS wbi_common)
+# src/server: file_stream bodies and GraphQL dispatch, on an in-memory store.
+if(TARGET wbi_server)
+  wandb_add_fuzz(filestream LIBS wbi_server wbi_store wbi_common SQLite::SQLite3
+    PkgConfig::MHD Threads::Threads)
+  wandb_add_fuzz(gql LIBS wbi_server wbi_store wbi_common SQLite::SQLite3 PkgConfig::MHD
+    Threads::Threads)
+endif()
