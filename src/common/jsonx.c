@@ -184,8 +184,10 @@ static const struct {
 json_t *wbi_jsonx_loadb(const char *text, size_t len, size_t flags, json_error_t *err)
 {
     flags |= JSON_ALLOW_NUL | JSON_DECODE_ANY;
+    // The worst growth is "NaN" (3 bytes) becoming its 11-byte marker: 4x
+    // always has room, so the cap never turns a syntax error into ETOOBIG.
     wbi_buf_t b;
-    wbi_buf_init(&b, len * 3 + 64);
+    wbi_buf_init(&b, len * 4 + 64);
     bool in_str = false, esc = false, rewritten = false;
     size_t copied = 0; // text[0..copied) is in b, once a token was rewritten
     wandb_err rc = WANDB_OK;
