@@ -24,11 +24,7 @@ static t_keys_t s_job_keys; // CURVE keys printed by the aggregator the test sta
 // Plays one rank: HELLO, rows, metadata, FINISH; waits for FINISHED.
 static void s_rank(void *ctx, const char *ep, int rank, int exit_code)
 {
-    void *d = zmq_socket(ctx, ZMQ_DEALER);
-    int linger = 1000;
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
-    t_curve_job(d, &s_job_keys);
-    CHECK_EQ(zmq_connect(d, ep), 0);
+    void *d = t_dealer_job(ctx, ep, &s_job_keys, 1000);
     char hello[512];
     snprintf(hello, sizeof hello,
              "{\"run_id\":\"e2e-%d\",\"project\":\"p\",\"entity\":null,\"group\":\"g1\","

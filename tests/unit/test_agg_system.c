@@ -37,11 +37,7 @@ static void s_console(const char *dir, int rank, const char *name, const char *t
 // One rank: HELLO, a row, a SYSTEM sample of its node, later FINISH.
 static void *s_rank_open(void *ctx, const char *ep, int rank, const char *node, t_msg_t *m)
 {
-    void *d = zmq_socket(ctx, ZMQ_DEALER);
-    int linger = 1000;
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
-    t_curve_job(d, &s_keys);
-    CHECK_EQ(zmq_connect(d, ep), 0);
+    void *d = t_dealer_job(ctx, ep, &s_keys, 1000);
     char hello[512];
     snprintf(hello, sizeof hello,
              "{\"run_id\":\"sys-%d\",\"project\":\"p\",\"group\":\"g1\",\"rank\":%d,"

@@ -318,6 +318,18 @@ static inline void t_curve_job(void *sock, const t_keys_t *k)
     t_curve(sock, k->server_key, k->client_key, k->client_secret);
 }
 
+// A DEALER that speaks for a rank of the job: CURVE with the job's keys,
+// connected to ep, lingering linger_ms at close.
+static inline void *t_dealer_job(void *ctx, const char *ep, const t_keys_t *k, int linger_ms)
+{
+    void *d = zmq_socket(ctx, ZMQ_DEALER);
+    CHECK(d != NULL);
+    zmq_setsockopt(d, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
+    t_curve_job(d, k);
+    CHECK_EQ(zmq_connect(d, ep), 0);
+    return d;
+}
+
 // Copies the text after "<prefix>" up to the end of its line in text.
 static inline bool t_line_after(const char *text, const char *prefix, char *out, size_t len)
 {
