@@ -28,6 +28,11 @@ if(TARGET wandb_core AND TARGET wandb-mpi-server)
     LABELS integration TIMEOUT 120)
   add_dependencies(test_save wandb-mpi-server)
   set_tests_properties(test_save PROPERTIES SKIP_RETURN_CODE 77)
+  # wandb_restore: files of a finished run and of the run itself, from the real server.
+  wandb_add_test(test_restore SOURCES integration/test_restore.c harness/server_harness.c
+    LABELS integration TIMEOUT 120)
+  add_dependencies(test_restore wandb-mpi-server)
+  set_tests_properties(test_restore PROPERTIES SKIP_RETURN_CODE 77)
 endif()
 # The system-metrics sampler (src/logger/sysmon.c) on the real /proc and a fixture.
 wandb_add_test(test_sysmon SOURCES unit/test_sysmon.c ${_lg}/sysmon.c

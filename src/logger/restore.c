@@ -151,7 +151,8 @@ static wandb_err s_outcome(CURL *h, CURLcode cc, const char *errbuf, const char 
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     if (status >= 200 && status < 300)
         return WANDB_OK;
-    snprintf(msg->text, sizeof msg->text, "%s answered HTTP %ld", what, status);
+    snprintf(msg->text, sizeof msg->text, "%s answered HTTP %ld%s", what, status,
+             status == 401 || status == 403 ? " (missing or wrong API key)" : "");
     return status == 401 || status == 403 ? WANDB_EAUTH
            : status == 404                ? WANDB_ENOTFOUND
                                           : WANDB_EBACKEND;

@@ -169,7 +169,7 @@ void wbi_gql_op_run_files(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_
     }
     char path[520];
     snprintf(path, sizeof path, "%s/%s", entity, project);
-    json_t *data = json_pack("{s{sssssso}}", "project", "internalId", path, "name", project,
+    json_t *data = json_pack("{s{ssssssso}}", "project", "internalId", path, "name", project,
                              "entityName", entity, "run", r);
     if (!data) {
         s_fail(res, 500, "out of memory");
