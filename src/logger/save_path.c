@@ -5,7 +5,7 @@
 //  the working directory, then a lexical normalization), picks a default
 //  base, and refuses a glob that is not below its base, equals it, or starts
 //  with '*' below it. This file does the same without touching the file
-//  system (only getcwd), so the rules can be tested alone. Thread: any.
+//  system beyond getcwd, so the rules can be tested alone. Thread: any.
 #include "logger/save.h"
 
 #include <errno.h>
