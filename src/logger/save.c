@@ -113,8 +113,16 @@ static wandb_err s_save_one(wandb_run_t *run, const s_match_t *m, wandb_save_pol
     wandb_err rc = WANDB_OK;
     if (policy != WANDB_SAVE_NOW)
         rc = s_remember(run, m->path, m->name, policy, &e);
+    // A live file's look comes before its read: a change after it is seen.
+    struct stat st;
+    bool looked = rc == WANDB_OK && policy == WANDB_SAVE_LIVE && stat(m->path, &st) == 0;
     if (rc == WANDB_OK && policy != WANDB_SAVE_END)
         rc = wbi_save_read_send(run, m->path, m->name, policy, e, deadline);
+    if (rc == WANDB_OK && looked) {
+        e->seen = true;
+        e->seen_mtime = st.st_mtim;
+        e->seen_size = st.st_size;
+    }
     if (rc != WANDB_OK)
         wbi_warn("wandb_save: '%.200s' as '%.200s' not saved: %s", m->path, m->name,
                  wandb_strerror(rc));

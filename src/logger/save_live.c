@@ -43,12 +43,11 @@ static void s_pass(wandb_run_t *run)
         if (e->policy != WANDB_SAVE_LIVE || stat(e->path, &st) != 0 || !s_changed(e, &st))
             continue;
         wandb_err rc = wbi_save_read_send(run, e->path, e->name, WANDB_SAVE_LIVE, e, deadline);
-        if (rc != WANDB_OK) {
-            // Not marked seen: the next pass (and finish) tries again.
+        // Seen either way: a failure is logged once per change of the file,
+        // and wandb_finish tries every live file again.
+        if (rc != WANDB_OK)
             wbi_warn("wandb_save: live file '%.200s' not sent again: %s", e->path,
                      wandb_strerror(rc));
-            continue;
-        }
         e->seen = true;
         e->seen_mtime = st.st_mtim;
         e->seen_size = st.st_size;
