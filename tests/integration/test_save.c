@@ -22,6 +22,7 @@
 #include <glob.h>
 #include <jansson.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define S_KEY "local-abcdefghijabcdefghijabcdefghijabcdefghij"
@@ -396,15 +397,21 @@ static void test_live(void)
     CHECK_OK(wandb_init(s, &run));
     CHECK_OK(wandb_save(run, s_path("live/metrics.txt"), s_work, WANDB_SAVE_LIVE));
     for (int v = 0; v < 3; v++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         if (v > 0)
             s_put("live/metrics.txt", versions[v]);
         s_wait_stored("save-live", "live/metrics.txt", versions[v]);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        fprintf(stderr, "live: version %d on the server after %.0f ms\n", v + 1,
+                (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
         CHECK_OK(wandb_log(run, WANDB_INT("version", v)));
     }
     CHECK_OK(wandb_finish(&run, 0));
     wandb_settings_destroy(&s);
     CHECK(s_stored_is("save-live", "live/metrics.txt", versions[2]));
     int64_t uploads = s_uploads() - before;
+    fprintf(stderr, "live: %lld uploads of the run\n", (long long)uploads);
     if (uploads < 3)
         WBT_FAIL("the server saw %lld uploads of the live file, want at least 3",
                  (long long)uploads);
