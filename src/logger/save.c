@@ -94,7 +94,7 @@ static size_t s_matches(const glob_t *g, const char *abs, size_t base_len, s_mat
             continue;
         }
         const char *name = p + base_len + 1;
-        if (strlen(p) <= base_len + 1 || strncmp(p, abs, base_len) != 0 ||
+        if (strlen(p) <= base_len + 1 || strncmp(p, abs, base_len) != 0 || p[base_len] != '/' ||
             !wbi_run_file_name_ok(name)) {
             wbi_warn("wandb_save: '%.200s' skipped: no valid run-file name below the base", p);
             (*skipped)++;
