@@ -313,8 +313,10 @@ WANDB_EXPORT wandb_err wandb_save(wandb_run_t *run, const char *glob, const char
 // Downloads the file name of a run from the backend (the seed's
 // Run.restore(name, run_path, replace, root)) to root/name and writes that
 // local path into out_path (out_len bytes; out_path may be NULL). run_path
-// is "entity/project/run_id" (also "entity/project/runs/run_id", or
-// "project/run_id" for this run's entity); NULL: this run. root NULL: the
+// is "entity/project/run_id" (also "entity/project/runs/run_id";
+// "project/run_id" for this run's entity; "/project/run_id", as
+// wandb_run_path gives it before the entity is known, for the backend's
+// default entity); NULL: this run. root NULL: the
 // run's files directory, <dir>/run-<run_id>/files. When root/name exists and
 // replace is false, nothing is downloaded and its path is returned (as the
 // official restore); otherwise the file is fetched (GraphQL RunFiles, then a

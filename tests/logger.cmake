@@ -36,6 +36,14 @@ if(TARGET wandb_core AND TARGET wandb-mpi-server)
     LABELS integration TIMEOUT 120)
   add_dependencies(test_restore wandb-mpi-server)
   set_tests_properties(test_restore PROPERTIES SKIP_RETURN_CODE 77)
+  # examples/save_files (the seed's save examples, a restore) checked on the server.
+  wandb_add_test(test_example_save SOURCES integration/test_example_save.c
+    harness/server_harness.c LABELS integration TIMEOUT 120)
+  add_dependencies(test_example_save wandb-mpi-server)
+  if(TARGET save_files)
+    add_dependencies(test_example_save save_files)
+  endif()
+  set_tests_properties(test_example_save PROPERTIES SKIP_RETURN_CODE 77)
 endif()
 # The system-metrics sampler (src/logger/sysmon.c) on the real /proc and a fixture.
 wandb_add_test(test_sysmon SOURCES unit/test_sysmon.c ${_lg}/sysmon.c

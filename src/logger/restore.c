@@ -63,7 +63,8 @@ static bool s_seg(char *out, const char *p, size_t n)
 }
 
 // Parses "entity/project/run_id", "entity/project/runs/run_id" or
-// "project/run_id" (the entity of run, as the official Api.run).
+// "project/run_id" (the entity of run, as the official Api.run). out is
+// zeroed by the caller.
 static bool s_parse_path(const wandb_run_t *run, const char *text, s_runpath_t *out)
 {
     const char *part[4];
@@ -91,8 +92,10 @@ static bool s_parse_path(const wandb_run_t *run, const char *text, s_runpath_t *
         snprintf(out->entity, sizeof out->entity, "%s", wandb_run_entity(run));
         return s_seg(out->project, part[0], len[0]) && s_seg(out->run, part[1], len[1]);
     }
-    return n == 3 && s_seg(out->entity, part[0], len[0]) && s_seg(out->project, part[1], len[1]) &&
-           s_seg(out->run, part[2], len[2]);
+    // An empty entity ("/project/run_id", what wandb_run_path gives before
+    // the entity is known) is the backend's default one.
+    return n == 3 && (len[0] == 0 || s_seg(out->entity, part[0], len[0])) &&
+           s_seg(out->project, part[1], len[1]) && s_seg(out->run, part[2], len[2]);
 }
 
 // Creates the directories of path's parent (mode 0755), like mkdir -p.

@@ -155,6 +155,9 @@ static void test_restore_other_run(void)
     char runs_form[256];
     snprintf(runs_form, sizeof runs_form, "%s/restproj/runs/rest-src", entity);
     CHECK_OK(wandb_restore(run, "notes.txt", runs_form, true, root, NULL, 0));
+    // "/project/run_id": the backend's default entity (the server's is the run's).
+    CHECK_OK(wandb_restore(run, "notes.txt", "/restproj/rest-src", true, root, NULL, 0));
+    s_check_file(out, "saved notes\n", 12);
     CHECK_OK(wandb_finish(&run, 0));
     wandb_settings_destroy(&s);
     free(data);
