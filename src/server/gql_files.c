@@ -15,6 +15,7 @@
 #include "server/util.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,8 +136,11 @@ void wbi_gql_op_run_files(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_
                   .edges = json_array()};
     if (w.first < 1 || w.first > S_FIRST_MAX)
         w.first = S_FIRST_MAX;
-    if (after && *after)
-        w.skip = strtoll(after, NULL, 10) + 1;
+    if (after && *after) {
+        // A cursor is an index; anything else starts at the beginning.
+        long long c = strtoll(after, NULL, 10);
+        w.skip = c >= 0 && c < INT32_MAX ? c + 1 : 0;
+    }
     if (!project || !name) {
         s_fail(res, 400, "variables 'project' and 'name' are required");
         json_decref(w.edges);
