@@ -1,0 +1,418 @@
+//  test_media.c - the media encoders: PNG writer, SHA-256, histograms, table
+//  rows, file names and the JSON layout of media files
+//  SPDX-License-Identifier: MIT
+//
+//  No run, no thread: each case calls the encoders and decodes or checks
+//  what they made (the PNG is read back chunk by chunk with its CRCs, the
+//  stored deflate blocks and the Adler-32).
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "logger/media.h"
+#include "logger/media_json.h"
+#include "logger/media_png.h"
+#include "logger/media_sha256.h"
+#include "testutil.h"
+
+#include <jansson.h>
+#include <math.h>
+
+static uint32_t s_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+// Decodes a PNG made by wbi_png_encode (stored blocks only), checking every
+// CRC, the zlib header, the block lengths and the Adler-32. Returns the
+// pixels (malloc) and their layout.
+static uint8_t *s_decode(const uint8_t *png, size_t len, uint32_t *w, uint32_t *h, int *channels)
+{
+    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    CHECK(len > 8 && memcmp(png, sig, 8) == 0);
+    size_t pos = 8;
+    uint8_t *z = NULL;
+    size_t zlen = 0;
+    bool end = false;
+    int ctype = -1;
+    while (!end) {
+        CHECK(pos + 12 <= len);
+        uint32_t n = s_be32(png + pos);
+        CHECK(pos + 12 + n <= len);
+        const uint8_t *type = png + pos + 4;
+        CHECK_EQ(wbi_png_crc32(0, type, 4 + (size_t)n), s_be32(png + pos + 8 + n));
+        const uint8_t *d = png + pos + 8;
+        if (memcmp(type, "IHDR", 4) == 0) {
+            CHECK_EQ(n, 13);
+            *w = s_be32(d);
+            *h = s_be32(d + 4);
+            CHECK_EQ(d[8], 8);
+            ctype = d[9];
+        } else if (memcmp(type, "IDAT", 4) == 0) {
+            z = realloc(z, zlen + n);
+            CHECK(z != NULL);
+            memcpy(z + zlen, d, n);
+            zlen += n;
+        } else if (memcmp(type, "IEND", 4) == 0) {
+            end = true;
+        }
+        pos += 12 + n;
+    }
+    CHECK_EQ(pos, len);
+    *channels = ctype == 0 ? 1 : ctype == 2 ? 3 : ctype == 6 ? 4 : 0;
+    CHECK(*channels > 0);
+    CHECK(zlen >= 6);
+    CHECK_EQ((z[0] * 256 + z[1]) % 31, 0);
+    CHECK_EQ(z[0] & 0x0f, 8); // deflate
+    size_t row = 1 + (size_t)*w * (size_t)*channels;
+    uint8_t *raw = malloc(row * *h);
+    CHECK(raw != NULL);
+    size_t got = 0, zp = 2;
+    bool final = false;
+    while (!final) {
+        CHECK(zp + 5 <= zlen);
+        final = z[zp] & 1;
+        CHECK_EQ((z[zp] >> 1) & 3, 0); // stored
+        uint32_t bl = z[zp + 1] | (uint32_t)z[zp + 2] << 8;
+        uint32_t nl = z[zp + 3] | (uint32_t)z[zp + 4] << 8;
+        CHECK_EQ(bl ^ 0xffffu, nl);
+        zp += 5;
+        CHECK(zp + bl <= zlen && got + bl <= row * *h);
+        memcpy(raw + got, z + zp, bl);
+        got += bl;
+        zp += bl;
+    }
+    CHECK_EQ(got, row * *h);
+    CHECK_EQ(zp + 4, zlen);
+    CHECK_EQ(wbi_png_adler32(1, raw, got), s_be32(z + zp));
+    uint8_t *px = malloc(row * *h);
+    CHECK(px != NULL);
+    for (uint32_t y = 0; y < *h; y++) {
+        CHECK_EQ(raw[y * row], 0); // filter None
+        memcpy(px + y * (row - 1), raw + y * row + 1, row - 1);
+    }
+    free(raw);
+    free(z);
+    return px;
+}
+
+// Encodes w x h x c pixels, decodes them back and compares.
+static void s_roundtrip(uint32_t w, uint32_t h, int c)
+{
+    size_t n = (size_t)w * h * (size_t)c;
+    uint8_t *px = malloc(n);
+    CHECK(px != NULL);
+    for (size_t i = 0; i < n; i++)
+        px[i] = (uint8_t)(i * 31 + i / 7);
+    uint8_t *png = NULL;
+    size_t len = 0;
+    CHECK_OK(wbi_png_encode(px, w, h, c, &png, &len));
+    uint32_t dw = 0, dh = 0, iw = 0, ih = 0;
+    int dc = 0;
+    CHECK_OK(wbi_png_info(png, len, &iw, &ih));
+    CHECK_EQ(iw, w);
+    CHECK_EQ(ih, h);
+    uint8_t *back = s_decode(png, len, &dw, &dh, &dc);
+    CHECK_EQ(dw, w);
+    CHECK_EQ(dh, h);
+    CHECK_EQ(dc, c);
+    CHECK(memcmp(back, px, n) == 0);
+    free(back);
+    free(px);
+    wbi_free(png);
+}
+
+// Grey, RGB and RGBA of several shapes, including images whose filtered
+// rows span several 65535-byte stored blocks.
+static void test_png_roundtrip(void)
+{
+    s_roundtrip(1, 1, 1);
+    s_roundtrip(3, 2, 3);
+    s_roundtrip(16, 16, 4);
+    s_roundtrip(300, 200, 3);  // 180 KB: three blocks, rows cut by blocks
+    s_roundtrip(65534, 1, 1);  // one row of exactly 65535 filtered bytes
+    s_roundtrip(1, 70000, 1);  // many tiny rows
+}
+
+// The CRC-32 and Adler-32 check values, and the known PNG of one black
+// grey pixel (its IDAT CRC as zlib would make it for the same stream).
+static void test_checksums(void)
+{
+    CHECK_EQ(wbi_png_crc32(0, "123456789", 9), 0xCBF43926u);
+    CHECK_EQ(wbi_png_crc32(wbi_png_crc32(0, "1234", 4), "56789", 5), 0xCBF43926u);
+    CHECK_EQ(wbi_png_adler32(1, "Wikipedia", 9), 0x11E60398u);
+    CHECK_EQ(wbi_png_adler32(1, "", 0), 1u);
+    uint8_t big[100000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = 0xff;
+    // Adler-32 of 100000 bytes 0xff: a = 1 + 100000*255 mod 65521, b = sum of a's.
+    uint64_t a = 1, b = 0;
+    for (size_t i = 0; i < sizeof big; i++) {
+        a = (a + 0xff) % 65521;
+        b = (b + a) % 65521;
+    }
+    CHECK_EQ(wbi_png_adler32(1, big, sizeof big), (uint32_t)(b << 16 | a));
+}
+
+// Bad arguments and bad PNG headers are refused.
+static void test_png_errors(void)
+{
+    uint8_t px[12] = {0};
+    uint8_t *png = NULL;
+    size_t len = 0;
+    CHECK_ERR(wbi_png_encode(px, 2, 2, 2, &png, &len), WANDB_EINVAL);
+    CHECK_ERR(wbi_png_encode(px, 0, 2, 3, &png, &len), WANDB_EINVAL);
+    CHECK_ERR(wbi_png_encode(NULL, 2, 2, 3, &png, &len), WANDB_EINVAL);
+    CHECK_ERR(wbi_png_encode(px, 8192, 8192, 4, &png, &len), WANDB_ETOOBIG);
+    CHECK(png == NULL);
+    CHECK_OK(wbi_png_encode(px, 2, 2, 3, &png, &len));
+    uint32_t w, h;
+    CHECK_ERR(wbi_png_info(png, 20, &w, &h), WANDB_EINVAL);
+    png[20] ^= 1; // width byte: the IHDR CRC no longer matches
+    CHECK_ERR(wbi_png_info(png, len, &w, &h), WANDB_EINVAL);
+    png[20] ^= 1;
+    png[0] = 0;
+    CHECK_ERR(wbi_png_info(png, len, &w, &h), WANDB_EINVAL);
+    wbi_free(png);
+}
+
+// FIPS 180-4 test vectors, including the two-block padding cases.
+static void test_sha256(void)
+{
+    char hex[65];
+    wbi_sha256_hex("", 0, hex);
+    CHECK_STREQ(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    wbi_sha256_hex("abc", 3, hex);
+    CHECK_STREQ(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    wbi_sha256_hex(m, strlen(m), hex);
+    CHECK_STREQ(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    char mil[1000];
+    memset(mil, 'a', sizeof mil);
+    // 55, 56 and 64 bytes: the length fits, just misses, and a full block.
+    wbi_sha256_hex(mil, 55, hex);
+    CHECK_STREQ(hex, "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318");
+    wbi_sha256_hex(mil, 56, hex);
+    CHECK_STREQ(hex, "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a");
+    wbi_sha256_hex(mil, 64, hex);
+    CHECK_STREQ(hex, "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb");
+}
+
+// Checks a histogram's counts and edges against expected arrays.
+static void s_check_hist(const wandb_histogram_t *h, const double *counts, const double *edges,
+                         size_t nbins)
+{
+    CHECK_EQ(wandb_histogram_bins(h), nbins);
+    for (size_t i = 0; i < nbins; i++)
+        CHECK_EQ_DBL(wandb_histogram_count(h, i), counts[i]);
+    for (size_t i = 0; edges && i <= nbins; i++)
+        CHECK_EQ_DBL(wandb_histogram_edge(h, i), edges[i]);
+}
+
+// numpy.histogram([1, 2, 2, 3, 4], bins=4) == ([1, 2, 1, 1], [1, 1.75, 2.5, 3.25, 4]),
+// and its JSON as the official client writes it.
+static void test_hist_basic(void)
+{
+    const double data[] = {1, 2, 2, 3, 4};
+    wandb_histogram_t *h = NULL;
+    CHECK_OK(wandb_histogram_new(&h, data, WANDB_DTYPE_FLOAT64, 5, 4));
+    s_check_hist(h, (const double[]){1, 2, 1, 1}, (const double[]){1, 1.75, 2.5, 3.25, 4}, 4);
+    CHECK_STREQ(wandb_histogram_json(h),
+                "{\"_type\":\"histogram\",\"values\":[1,2,1,1],\"bins\":[1.0,1.75,2.5,3.25,4.0]}");
+    CHECK_EQ(wandb_histogram_nonfinite(h), 0);
+    wandb_histogram_destroy(&h);
+    CHECK(h == NULL);
+    wandb_histogram_destroy(&h); // NULL-safe
+    // Floats are binned as doubles; 64 bins by default, the maximum in the last one.
+    const float f[] = {0.0f, 0.5f, 1.0f};
+    CHECK_OK(wandb_histogram_new(&h, f, WANDB_DTYPE_FLOAT32, 3, 0));
+    CHECK_EQ(wandb_histogram_bins(h), 64);
+    CHECK_EQ_DBL(wandb_histogram_count(h, 0), 1);
+    CHECK_EQ_DBL(wandb_histogram_count(h, 32), 1);
+    CHECK_EQ_DBL(wandb_histogram_count(h, 63), 1);
+    CHECK_EQ_DBL(wandb_histogram_edge(h, 64), 1.0);
+    CHECK(isnan(wandb_histogram_count(h, 64)));
+    wandb_histogram_destroy(&h);
+}
+
+// Empty data, all-equal values, NaN and infinities, as numpy would bin the
+// finite values.
+static void test_hist_edge_cases(void)
+{
+    wandb_histogram_t *h = NULL;
+    CHECK_OK(wandb_histogram_new(&h, NULL, WANDB_DTYPE_FLOAT64, 0, 2));
+    s_check_hist(h, (const double[]){0, 0}, (const double[]){0, 0.5, 1}, 2);
+    wandb_histogram_destroy(&h);
+    const double same[] = {3, 3, 3};
+    CHECK_OK(wandb_histogram_new(&h, same, WANDB_DTYPE_FLOAT64, 3, 2));
+    s_check_hist(h, (const double[]){0, 3}, (const double[]){2.5, 3, 3.5}, 2);
+    wandb_histogram_destroy(&h);
+    const double odd[] = {NAN, 1, INFINITY, 3, -INFINITY};
+    CHECK_OK(wandb_histogram_new(&h, odd, WANDB_DTYPE_FLOAT64, 5, 2));
+    s_check_hist(h, (const double[]){1, 1}, (const double[]){1, 2, 3}, 2);
+    CHECK_EQ(wandb_histogram_nonfinite(h), 3);
+    wandb_histogram_destroy(&h);
+    const double nan_only[] = {NAN, NAN};
+    CHECK_OK(wandb_histogram_new(&h, nan_only, WANDB_DTYPE_FLOAT64, 2, 1));
+    s_check_hist(h, (const double[]){0}, (const double[]){0, 1}, 1);
+    CHECK_EQ(wandb_histogram_nonfinite(h), 2);
+    wandb_histogram_destroy(&h);
+    // 0.1 .. 0.3 in 3 bins: 0.2 sits on an edge computed as 0.1 + 1 * (0.2/3),
+    // and numpy's correction against the edges decides its bin.
+    const double tenths[] = {0.1, 0.2, 0.3};
+    CHECK_OK(wandb_histogram_new(&h, tenths, WANDB_DTYPE_FLOAT64, 3, 3));
+    s_check_hist(h, (const double[]){1, 1, 1}, NULL, 3);
+    wandb_histogram_destroy(&h);
+}
+
+// Given edges (numpy.histogram(data, bins=edges)) and given counts
+// (np_histogram), with their errors.
+static void test_hist_given(void)
+{
+    const double data[] = {-1, 0, 0.5, 1, 2, 2, 5, NAN};
+    const double edges[] = {0, 1, 2, 2, 3};
+    wandb_histogram_t *h = NULL;
+    CHECK_OK(wandb_histogram_new_edges(&h, data, WANDB_DTYPE_FLOAT64, 8, edges, 5));
+    // [0,1): 0, 0.5; [1,2): 1; [2,2): none; [2,3]: 2, 2. -1 and 5 outside, NaN counted apart.
+    s_check_hist(h, (const double[]){2, 1, 0, 2}, edges, 4);
+    CHECK_EQ(wandb_histogram_nonfinite(h), 1);
+    wandb_histogram_destroy(&h);
+    const double bad_edges[] = {0, 2, 1};
+    CHECK_ERR(wandb_histogram_new_edges(&h, data, WANDB_DTYPE_FLOAT64, 8, bad_edges, 3),
+              WANDB_EINVAL);
+    CHECK_ERR(wandb_histogram_new_edges(&h, data, WANDB_DTYPE_FLOAT64, 8, edges, 1), WANDB_EINVAL);
+    const double counts[] = {3, 0.5};
+    const double ce[] = {0, 1, 2};
+    CHECK_OK(wandb_histogram_from_counts(&h, counts, ce, 2));
+    CHECK_STREQ(wandb_histogram_json(h),
+                "{\"_type\":\"histogram\",\"values\":[3,0.5],\"bins\":[0.0,1.0,2.0]}");
+    wandb_histogram_destroy(&h);
+    const double negative[] = {-1, 0};
+    CHECK_ERR(wandb_histogram_from_counts(&h, negative, ce, 2), WANDB_EINVAL);
+    const double inf_edges[] = {0, INFINITY, 2};
+    CHECK_ERR(wandb_histogram_from_counts(&h, counts, inf_edges, 2), WANDB_EINVAL);
+    CHECK_ERR(wandb_histogram_new(&h, data, WANDB_DTYPE_FLOAT64, 8, 513), WANDB_EINVAL);
+    CHECK_ERR(wandb_histogram_new(&h, data, WANDB_DTYPE_FLOAT64, 8, -1), WANDB_EINVAL);
+    CHECK_ERR(wandb_histogram_new(&h, data, (wandb_dtype)9, 8, 4), WANDB_EINVAL);
+    CHECK_ERR(wandb_histogram_new(&h, NULL, WANDB_DTYPE_FLOAT64, 8, 4), WANDB_EINVAL);
+    CHECK(h == NULL);
+    CHECK_OK(wandb_histogram_new(&h, data, WANDB_DTYPE_FLOAT64, 8, 512));
+    CHECK_EQ(wandb_histogram_bins(h), 512);
+    wandb_histogram_destroy(&h);
+}
+
+// The official watch's rules: nothing for no finite value, one bin when all
+// are equal, 64 bins otherwise with NaN/inf left out.
+static void test_hist_watch(void)
+{
+    char *json = NULL;
+    const double nan_only[] = {NAN, INFINITY};
+    CHECK_OK(wbi_hist_watch_json(nan_only, WANDB_DTYPE_FLOAT64, 2, 64, &json));
+    CHECK(json == NULL);
+    CHECK_OK(wbi_hist_watch_json(NULL, WANDB_DTYPE_FLOAT64, 0, 64, &json));
+    CHECK(json == NULL);
+    const float same[] = {2.5f, 2.5f, NAN, 2.5f};
+    CHECK_OK(wbi_hist_watch_json(same, WANDB_DTYPE_FLOAT32, 4, 64, &json));
+    CHECK_STREQ(json, "{\"_type\":\"histogram\",\"values\":[3],\"bins\":[2.5,2.5]}");
+    wbi_free(json);
+    const double spread[] = {0, 1, 2, 3, NAN};
+    CHECK_OK(wbi_hist_watch_json(spread, WANDB_DTYPE_FLOAT64, 5, 3, &json));
+    CHECK_STREQ(json, "{\"_type\":\"histogram\",\"values\":[1,1,2],\"bins\":[0.0,1.0,2.0,3.0]}");
+    wbi_free(json);
+}
+
+// Numbers laid out as pydantic_core (ryu) writes them in table files.
+static void test_json_layout(void)
+{
+    static const struct {
+        double d;
+        const char *want;
+    } cases[] = {
+        {0, "0.0"},           {-0.0, "-0.0"},        {1, "1.0"},
+        {0.1, "0.1"},         {1.5, "1.5"},          {123.25, "123.25"},
+        {1e15, "1000000000000000.0"}, {1e16, "1e16"}, {1.5e16, "1.5e16"},
+        {0.0001, "0.0001"},   {0.00001, "0.00001"},  {0.000001, "1e-6"},
+        {1.5e-7, "1.5e-7"},   {-2.5e300, "-2.5e300"}, {123456789.125, "123456789.125"},
+        {NAN, "NaN"},         {INFINITY, "Infinity"}, {-INFINITY, "-Infinity"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        wbi_buf_t b;
+        wbi_buf_init(&b, 64);
+        CHECK_OK(wbi_mjson_double(&b, cases[i].d));
+        CHECK_OK(wbi_buf_putc(&b, '\0'));
+        CHECK_STREQ(b.data, cases[i].want);
+        wbi_buf_release(&b);
+    }
+    wbi_buf_t b;
+    wbi_buf_init(&b, 256);
+    CHECK_OK(wbi_mjson_string(&b, "a\"b\\c\n\x01\xc3\xa9", 9));
+    CHECK_OK(wbi_buf_putc(&b, '\0'));
+    CHECK_STREQ(b.data, "\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\"");
+    wbi_buf_release(&b);
+    wbi_buf_init(&b, 256);
+    CHECK_ERR(wbi_mjson_string(&b, "\xff", 1), WANDB_EINVAL);
+    wbi_buf_release(&b);
+}
+
+// Run-file names of media as the official client makes them.
+static void test_names(void)
+{
+    char name[WBI_MEDIA_NAME_MAX];
+    const char *sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    CHECK_OK(wbi_media_name(name, "media/images", "examples", 7, sha, ".png"));
+    CHECK_STREQ(name, "media/images/examples_7_0123456789abcdef0123.png");
+    CHECK_OK(wbi_media_name(name, "media/table", "/eval/../t.x", 0, sha, ".table.json"));
+    CHECK_STREQ(name, "media/table/eval/__/t.x_0_0123456789abcdef0123.table.json");
+    CHECK_ERR(wbi_media_name(name, "media/images", "a//b", 0, sha, ".png"), WANDB_EINVAL);
+    CHECK_ERR(wbi_media_name(name, "media/images", "/", 0, sha, ".png"), WANDB_EINVAL);
+}
+
+// Table rows: typed cells in the official file layout; bad rows are not added.
+static void test_table_rows(void)
+{
+    wandb_table_t *t = NULL;
+    const char *cols[] = {"id", "name", "score", "ok", "extra"};
+    CHECK_OK(wandb_table_new(&t, cols, 5));
+    CHECK_OK(wandb_table_row(t, WANDB_CELL_INT(1), WANDB_CELL_STRING("a\"b"),
+                             WANDB_CELL_DOUBLE(0.5), WANDB_CELL_BOOL(true), WANDB_CELL_NULL));
+    CHECK_OK(wandb_table_row(t, WANDB_CELL_INT(2), WANDB_CELL_STRING("\xc3\xa9"),
+                             WANDB_CELL_DOUBLE(NAN), WANDB_CELL_BOOL(false),
+                             WANDB_JSON(NULL, "{\"b\":1.0,\"a\":[1,2]}")));
+    CHECK_ERR(wandb_table_row(t, WANDB_CELL_INT(3)), WANDB_EINVAL);
+    CHECK_ERR(wandb_table_row(t, WANDB_CELL_INT(3), WANDB_CELL_STRING("x"), WANDB_CELL_DOUBLE(1),
+                              WANDB_CELL_BOOL(true), WANDB_JSON(NULL, "{bad")),
+              WANDB_EINVAL);
+    CHECK_EQ(wandb_table_nrows(t), 2);
+    CHECK_EQ(wandb_table_ncols(t), 5);
+    wandb_table_destroy(&t);
+    CHECK(t == NULL);
+    const char *dup[] = {"a", "a"};
+    CHECK_ERR(wandb_table_new(&t, dup, 2), WANDB_EINVAL);
+    CHECK_ERR(wandb_table_new(&t, cols, 0), WANDB_EINVAL);
+    CHECK(t == NULL);
+}
+
+// Images from pixels and their errors (no run needed).
+static void test_image_objects(void)
+{
+    uint8_t px[2 * 3 * 4] = {0};
+    wandb_image_t *img = NULL;
+    CHECK_OK(wandb_image_new(&img, px, 3, 2, 4));
+    CHECK_EQ(wandb_image_width(img), 3);
+    CHECK_EQ(wandb_image_height(img), 2);
+    CHECK_OK(wandb_image_set_caption(img, "cap"));
+    CHECK_ERR(wandb_image_set_caption(img, "\xff"), WANDB_EINVAL);
+    CHECK_OK(wandb_image_set_caption(img, NULL));
+    wandb_image_destroy(&img);
+    CHECK(img == NULL);
+    CHECK_ERR(wandb_image_new(&img, px, 3, 2, 2), WANDB_EINVAL);
+    CHECK_ERR(wandb_image_new(&img, px, 0, 2, 3), WANDB_EINVAL);
+    CHECK_ERR(wandb_image_new(&img, NULL, 3, 2, 3), WANDB_EINVAL);
+    CHECK_ERR(wandb_image_new_png_file(&img, "/nonexistent/x.png"), WANDB_ENOTFOUND);
+    CHECK_ERR(wandb_image_new_png_file(&img, "/"), WANDB_EIO);
+    CHECK(img == NULL);
+}
+
+WBT_MAIN({"png_roundtrip", test_png_roundtrip}, {"checksums", test_checksums},
+         {"png_errors", test_png_errors}, {"sha256", test_sha256}, {"hist_basic", test_hist_basic},
+         {"hist_edge_cases", test_hist_edge_cases}, {"hist_given", test_hist_given},
+         {"hist_watch", test_hist_watch}, {"json_layout", test_json_layout}, {"names", test_names},
+         {"table_rows", test_table_rows}, {"image_objects", test_image_objects})
