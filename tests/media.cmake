@@ -9,3 +9,18 @@ if(TARGET wandb_core AND TARGET wandb-mpi-server)
   add_dependencies(test_media_e2e wandb-mpi-server)
   set_tests_properties(test_media_e2e PROPERTIES SKIP_RETURN_CODE 77)
 endif()
+# The official Python client (tests/conformance/.venv with numpy and Pillow) and our C API
+# (c_media) log the same histograms, images and table into one server; the stored objects
+# and the decoded pixels must agree (docs/media.md). Skipped (77) without the .venv.
+find_package(Python3 COMPONENTS Interpreter QUIET)
+if(TARGET wandb_core AND TARGET wandb-mpi-server AND Python3_Interpreter_FOUND)
+  add_executable(c_media ${CMAKE_CURRENT_SOURCE_DIR}/conformance/c_media.c)
+  target_link_libraries(c_media PRIVATE wandb_core wandb_includes wandb_deps_core wandb_warnings)
+  math(EXPR _media_conf_timeout "300 * ${WANDB_TEST_TIMEOUT_MULTIPLIER}")
+  add_test(NAME test_media_conformance
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/conformance/test_media_conformance.py
+            $<TARGET_FILE:wandb-mpi-server> $<TARGET_FILE:c_media>)
+  set_tests_properties(test_media_conformance PROPERTIES TIMEOUT ${_media_conf_timeout}
+    LABELS conformance SKIP_RETURN_CODE 77
+    ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR};WANDB_TEST_SRC_DIR=${CMAKE_SOURCE_DIR}")
+endif()
