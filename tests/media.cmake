@@ -9,6 +9,14 @@ if(TARGET wandb_core AND TARGET wandb-mpi-server)
   add_dependencies(test_media_e2e wandb-mpi-server)
   set_tests_properties(test_media_e2e PROPERTIES SKIP_RETURN_CODE 77)
 endif()
+if(TARGET wandb-mpi-server AND TARGET media_histogram)
+  # The media examples (examples/media_*.c) run against the real server, results checked there.
+  wandb_add_test(test_media_examples SOURCES integration/test_media_examples.c
+    harness/server_harness.c harness/http_client.c LABELS integration TIMEOUT 120)
+  add_dependencies(test_media_examples wandb-mpi-server media_histogram media_images media_table
+    media_watch)
+  set_tests_properties(test_media_examples PROPERTIES SKIP_RETURN_CODE 77)
+endif()
 # The official Python client (tests/conformance/.venv with numpy and Pillow) and our C API
 # (c_media) log the same histograms, images and table into one server; the stored objects
 # and the decoded pixels must agree (docs/media.md). Skipped (77) without the .venv.
