@@ -28,8 +28,8 @@ int main(void)
         fprintf(stderr, "wandb_init: %s\n", wandb_strerror(rc));
         return 1;
     }
-    rc = wandb_watch(run, "linear.weight", WANDB_DTYPE_FLOAT64, weights, grads, N,
-                     WANDB_WATCH_ALL, 10);
+    rc = wandb_watch(run, "linear.weight", WANDB_DTYPE_FLOAT64, weights, grads, N, WANDB_WATCH_ALL,
+                     10);
     for (int step = 0; step < 50 && rc == WANDB_OK; step++) {
         double loss = 0;
         for (int i = 0; i < N; i++) {

@@ -20,8 +20,7 @@
 // (NaN and infinities left out, one bin [v, v] when all are equal, else
 // bins equal bins). *json is its history value (wbi_free), or NULL when no
 // value is finite (nothing to log). WANDB_ENOMEM.
-wandb_err wbi_hist_watch_json(const void *data, wandb_dtype dtype, size_t n, int bins,
-                              char **json);
+wandb_err wbi_hist_watch_json(const void *data, wandb_dtype dtype, size_t n, int bins, char **json);
 
 // The step a row logged now with `step` gets: step itself when >= 0, else
 // the run's current step.

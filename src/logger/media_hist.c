@@ -267,8 +267,7 @@ const char *wandb_histogram_json(const wandb_histogram_t *self)
     return self ? self->json : NULL;
 }
 
-wandb_err wbi_hist_watch_json(const void *data, wandb_dtype dtype, size_t n, int bins,
-                              char **json)
+wandb_err wbi_hist_watch_json(const void *data, wandb_dtype dtype, size_t n, int bins, char **json)
 {
     *json = NULL;
     double lo = INFINITY, hi = -INFINITY;

@@ -22,12 +22,12 @@
 #define S_IMAGES_MAX 256 // images in one wandb_log_images call
 
 struct wandb_image {
-    uint8_t *png;     // the PNG file's bytes
-    size_t len;       // their length
-    uint32_t width;   // pixels
-    uint32_t height;  // pixels
-    char sha256[65];  // hex digest of png
-    char *caption;    // NULL: none
+    uint8_t *png;    // the PNG file's bytes
+    size_t len;      // their length
+    uint32_t width;  // pixels
+    uint32_t height; // pixels
+    char sha256[65]; // hex digest of png
+    char *caption;   // NULL: none
 };
 
 // Makes an image that owns png (freed on failure too).
@@ -62,8 +62,8 @@ wandb_err wandb_image_new(wandb_image_t **out, const uint8_t *pixels, int width,
     size_t len = 0;
     wandb_err rc = wbi_png_encode(pixels, (uint32_t)width, (uint32_t)height, channels, &png, &len);
     if (rc != WANDB_OK) {
-        wbi_warn("wandb_image_new: %dx%d with %d channels not encoded: %s", width, height,
-                 channels, wandb_strerror(rc));
+        wbi_warn("wandb_image_new: %dx%d with %d channels not encoded: %s", width, height, channels,
+                 wandb_strerror(rc));
         return rc;
     }
     return s_image(out, png, len, (uint32_t)width, (uint32_t)height);
@@ -187,8 +187,7 @@ static wandb_err s_send(wandb_run_t *run, const char *key, const wandb_image_t *
 }
 
 // Dumps obj (consumed) and logs it under key.
-static wandb_err s_log_obj(wandb_run_t *run, const char *key, json_t *obj, int64_t step,
-                           int commit)
+static wandb_err s_log_obj(wandb_run_t *run, const char *key, json_t *obj, int64_t step, int commit)
 {
     char *json = obj ? wbi_jsonx_dumps(obj, JSON_COMPACT) : NULL;
     json_decref(obj);
@@ -213,10 +212,10 @@ wandb_err wandb_log_image(wandb_run_t *run, const char *key, const wandb_image_t
     wandb_err rc = s_send(run, key, image, at, name, "wandb_log_image");
     if (rc != WANDB_OK)
         return rc;
-    json_t *obj = json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:I}", "_type", "image-file", "path",
-                            name, "sha256", image->sha256, "size", (json_int_t)image->len,
-                            "format", "png", "width", (json_int_t)image->width, "height",
-                            (json_int_t)image->height);
+    json_t *obj =
+        json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:I}", "_type", "image-file", "path", name,
+                  "sha256", image->sha256, "size", (json_int_t)image->len, "format", "png", "width",
+                  (json_int_t)image->width, "height", (json_int_t)image->height);
     if (obj && image->caption)
         json_object_set_new(obj, "caption", json_string(image->caption));
     return s_log_obj(run, key, obj, step, commit);

@@ -120,8 +120,8 @@ wandb_err wbi_png_encode(const uint8_t *pixels, uint32_t width, uint32_t height,
     uint8_t *d = s_chunk_begin(chunk, "IHDR", 13);
     s_put32(d, width);
     s_put32(d + 4, height);
-    d[8] = 8;                 // bit depth
-    d[9] = s_colour[channels];  // 0 grey, 2 RGB, 6 RGBA
+    d[8] = 8;                  // bit depth
+    d[9] = s_colour[channels]; // 0 grey, 2 RGB, 6 RGBA
     d[10] = d[11] = d[12] = 0; // deflate, adaptive filtering, no interlace
     chunk = s_chunk_end(t, chunk, 13);
 
@@ -131,9 +131,9 @@ wandb_err wbi_png_encode(const uint8_t *pixels, uint32_t width, uint32_t height,
     uint8_t *w = z + 2;
     uint32_t adler = 1;
     // The filtered stream is row by row "0, samples"; blocks cut it anywhere.
-    uint64_t left = raw;  // bytes of it still to write
-    uint32_t y = 0;       // row of pos
-    uint64_t in_row = 0;  // offset of pos inside its row
+    uint64_t left = raw; // bytes of it still to write
+    uint32_t y = 0;      // row of pos
+    uint64_t in_row = 0; // offset of pos inside its row
     do {
         uint32_t n = left > S_STORED_MAX ? S_STORED_MAX : (uint32_t)left;
         left -= n;

@@ -18,11 +18,11 @@
 #include <string.h>
 
 struct wandb_table {
-    char **columns;  // ncols names
-    size_t ncols;    // 1..WANDB_TABLE_MAX_COLS
-    size_t nrows;    // rows added
-    wbi_buf_t head;  // {"columns":[...],"data":[
-    wbi_buf_t rows;  // the rows, comma-separated
+    char **columns; // ncols names
+    size_t ncols;   // 1..WANDB_TABLE_MAX_COLS
+    size_t nrows;   // rows added
+    wbi_buf_t head; // {"columns":[...],"data":[
+    wbi_buf_t rows; // the rows, comma-separated
 };
 
 wandb_err wandb_table_new(wandb_table_t **out, const char *const *columns, size_t ncols)
@@ -190,10 +190,10 @@ wandb_err wandb_log_table(wandb_run_t *run, const char *key, const wandb_table_t
     wbi_free(file);
     if (rc != WANDB_OK)
         return rc;
-    json_t *obj = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:s}", "_type", "table-file", "sha256",
-                            sha, "size", (json_int_t)len, "path", name, "ncols",
-                            (json_int_t)table->ncols, "nrows", (json_int_t)table->nrows,
-                            "log_mode", "IMMUTABLE");
+    json_t *obj =
+        json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:s}", "_type", "table-file", "sha256", sha,
+                  "size", (json_int_t)len, "path", name, "ncols", (json_int_t)table->ncols, "nrows",
+                  (json_int_t)table->nrows, "log_mode", "IMMUTABLE");
     char *json = obj ? wbi_jsonx_dumps(obj, JSON_COMPACT) : NULL;
     json_decref(obj);
     if (!json)

@@ -32,10 +32,10 @@ struct wbi_watch_entry {
 };
 
 struct wbi_watch {
-    pthread_mutex_t mu;                           // guards everything below
-    struct wbi_watch_entry e[WANDB_WATCH_MAX];    // watched names
-    size_t n;                                     // entries used
-    int64_t last_step;                            // step of the last wandb_log call seen
+    pthread_mutex_t mu;                        // guards everything below
+    struct wbi_watch_entry e[WANDB_WATCH_MAX]; // watched names
+    size_t n;                                  // entries used
+    int64_t last_step;                         // step of the last wandb_log call seen
 };
 
 // Finds name; returns its index or n.
@@ -67,8 +67,7 @@ wandb_err wandb_watch(wandb_run_t *run, const char *name, wandb_dtype dtype, con
 {
     if (!run || !name || !*name || strlen(name) > S_NAME_MAX ||
         (dtype != WANDB_DTYPE_FLOAT64 && dtype != WANDB_DTYPE_FLOAT32) ||
-        (log != WANDB_WATCH_GRADIENTS && log != WANDB_WATCH_PARAMETERS &&
-         log != WANDB_WATCH_ALL) ||
+        (log != WANDB_WATCH_GRADIENTS && log != WANDB_WATCH_PARAMETERS && log != WANDB_WATCH_ALL) ||
         log_freq < 0 || ((log & WANDB_WATCH_GRADIENTS) && !grads && n > 0) ||
         ((log & WANDB_WATCH_PARAMETERS) && !params && n > 0)) {
         wbi_warn("wandb_watch: '%.200s': invalid arguments (name 1..%d bytes, dtype, log, "

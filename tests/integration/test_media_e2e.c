@@ -251,10 +251,10 @@ static void test_watch(void)
               WANDB_EINVAL);
     CHECK_ERR(wandb_watch(run, "", WANDB_DTYPE_FLOAT64, params, params, 4, WANDB_WATCH_ALL, 2),
               WANDB_EINVAL);
-    CHECK_OK(wandb_watch(run, "fc", WANDB_DTYPE_FLOAT64, params, NULL, 4,
-                         WANDB_WATCH_PARAMETERS, 2));
-    CHECK_OK(wandb_watch(run, "out", WANDB_DTYPE_FLOAT32, NULL, grads, 4, WANDB_WATCH_GRADIENTS,
-                         2));
+    CHECK_OK(
+        wandb_watch(run, "fc", WANDB_DTYPE_FLOAT64, params, NULL, 4, WANDB_WATCH_PARAMETERS, 2));
+    CHECK_OK(
+        wandb_watch(run, "out", WANDB_DTYPE_FLOAT32, NULL, grads, 4, WANDB_WATCH_GRADIENTS, 2));
     CHECK_ERR(wandb_unwatch(run, "nope"), WANDB_ENOTFOUND);
     for (int step = 0; step < 6; step++) {
         params[0] = step; // the histogram of step 3 sees 3, 2, 3, 4

@@ -127,9 +127,9 @@ static void test_png_roundtrip(void)
     s_roundtrip(1, 1, 1);
     s_roundtrip(3, 2, 3);
     s_roundtrip(16, 16, 4);
-    s_roundtrip(300, 200, 3);  // 180 KB: three blocks, rows cut by blocks
-    s_roundtrip(65534, 1, 1);  // one row of exactly 65535 filtered bytes
-    s_roundtrip(1, 70000, 1);  // many tiny rows
+    s_roundtrip(300, 200, 3); // 180 KB: three blocks, rows cut by blocks
+    s_roundtrip(65534, 1, 1); // one row of exactly 65535 filtered bytes
+    s_roundtrip(1, 70000, 1); // many tiny rows
 }
 
 // The CRC-32 and Adler-32 check values, and the known PNG of one black
@@ -326,12 +326,24 @@ static void test_json_layout(void)
         double d;
         const char *want;
     } cases[] = {
-        {0, "0.0"},           {-0.0, "-0.0"},        {1, "1.0"},
-        {0.1, "0.1"},         {1.5, "1.5"},          {123.25, "123.25"},
-        {1e15, "1000000000000000.0"}, {1e16, "1e16"}, {1.5e16, "1.5e16"},
-        {0.0001, "0.0001"},   {0.00001, "0.00001"},  {0.000001, "1e-6"},
-        {1.5e-7, "1.5e-7"},   {-2.5e300, "-2.5e300"}, {123456789.125, "123456789.125"},
-        {NAN, "NaN"},         {INFINITY, "Infinity"}, {-INFINITY, "-Infinity"},
+        {0, "0.0"},
+        {-0.0, "-0.0"},
+        {1, "1.0"},
+        {0.1, "0.1"},
+        {1.5, "1.5"},
+        {123.25, "123.25"},
+        {1e15, "1000000000000000.0"},
+        {1e16, "1e16"},
+        {1.5e16, "1.5e16"},
+        {0.0001, "0.0001"},
+        {0.00001, "0.00001"},
+        {0.000001, "1e-6"},
+        {1.5e-7, "1.5e-7"},
+        {-2.5e300, "-2.5e300"},
+        {123456789.125, "123456789.125"},
+        {NAN, "NaN"},
+        {INFINITY, "Infinity"},
+        {-INFINITY, "-Infinity"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         wbi_buf_t b;
