@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 
 #define S_KEY "local-abcdefghijabcdefghijabcdefghijabcdefghij"
 
@@ -294,6 +295,51 @@ static void test_watch(void)
     json_decref(owner);
 }
 
+// What the watching thread of test_watch_threads does: watch and unwatch a
+// second name while the main thread logs.
+static void *s_rewatch(void *arg)
+{
+    wandb_run_t *run = arg;
+    static const double other[3] = {1, 2, 3};
+    for (int i = 0; i < 200; i++) {
+        CHECK_OK(wandb_watch(run, "other", WANDB_DTYPE_FLOAT64, other, NULL, 3,
+                             WANDB_WATCH_PARAMETERS, 1));
+        CHECK_OK(wandb_unwatch(run, "other"));
+    }
+    return NULL;
+}
+
+// wandb_watch/wandb_unwatch from one thread while another logs with a
+// watched buffer: every row of the logging thread that is due carries its
+// histogram, and nothing races (TSan).
+static void test_watch_threads(void)
+{
+    wandb_settings_t *s = s_settings("media-4");
+    wandb_run_t *run = NULL;
+    CHECK_OK(wandb_init(s, &run));
+    float w[16];
+    for (int i = 0; i < 16; i++)
+        w[i] = (float)i;
+    CHECK_OK(wandb_watch(run, "w", WANDB_DTYPE_FLOAT32, w, NULL, 16, WANDB_WATCH_PARAMETERS, 5));
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, s_rewatch, run) == 0);
+    for (int step = 0; step < 100; step++)
+        CHECK_OK(wandb_log(run, WANDB_INT("i", step)));
+    CHECK(pthread_join(t, NULL) == 0);
+    CHECK_OK(wandb_finish(&run, 0));
+    wandb_settings_destroy(&s);
+    json_t *owner = NULL;
+    json_t *rows = s_rows("media-4", &owner);
+    CHECK_EQ(json_array_size(rows), 100);
+    for (size_t i = 0; i < 100; i++) {
+        json_t *p = json_object_get(json_array_get(rows, i), "parameters/w");
+        CHECK((p != NULL) == (i % 5 == 4));
+        if (p)
+            CHECK_EQ(json_array_size(json_object_get(p, "values")), 64);
+    }
+    json_decref(owner);
+}
+
 // Bad arguments: clear errors, nothing sent; a lower step is rejected and
 // counted without a file; the run goes on and finishes.
 static void test_errors(void)
@@ -354,8 +400,10 @@ int main(int argc, char **argv)
     atexit(s_work_rm);
     const char *extra[] = {"--api-key", S_KEY, NULL};
     wbt_server_start(&s_srv, bin, NULL, extra);
-    static const wbt_case_t cases[] = {
-        {"media_rows", test_media_rows}, {"watch", test_watch}, {"errors", test_errors}};
+    static const wbt_case_t cases[] = {{"media_rows", test_media_rows},
+                                       {"watch", test_watch},
+                                       {"watch_threads", test_watch_threads},
+                                       {"errors", test_errors}};
     int rc = wbt_run(cases, sizeof cases / sizeof cases[0], argc, argv);
     wandb_shutdown();
     wbt_server_release(&s_srv);
