@@ -27,6 +27,8 @@ wandb_err wbi_media_name(char *out, const char *subdir, const char *key, int64_t
 {
     char safe[WBI_MEDIA_NAME_MAX];
     size_t len = 0;
+    if (strlen(key) > WBI_WIRE_KEY_MAX)
+        return WANDB_EINVAL; // wandb_log would refuse the key after the file was sent
     while (*key == '/')
         key++;
     // Segment by segment: "." becomes "_" and ".." becomes "__".

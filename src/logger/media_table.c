@@ -131,7 +131,7 @@ wandb_err wandb_table_add_row(wandb_table_t *self, const wandb_value_t *cells, s
                      cells[bad].type == WANDB_TYPE_JSON ? "JSON text" : "value");
         else
             wbi_warn("wandb_table_add_row: row not added: %s", wandb_strerror(e));
-        return e == WANDB_EFULL ? WANDB_ETOOBIG : e;
+        return e;
     }
     self->nrows++;
     return WANDB_OK;
