@@ -5,7 +5,7 @@
 //  the layout changes, to ryu's (format64): with k digits d1..dk and the
 //  decimal point after position kk (value = 0.d1..dk * 10^kk), plain when
 //  -5 < kk <= 16 ("123.0" when integral, "0.00123"), else scientific with
-//  an unsigned or '-' exponent ("1e16", "1.5e-7"). Thread: any.
+//  a signed exponent ("1e+16", "1.5e-7"), as pydantic_core writes it. Thread: any.
 #include "logger/media_json.h"
 
 #include "common/dtoa.h"
@@ -79,7 +79,7 @@ wandb_err wbi_mjson_double(wbi_buf_t *out, double d)
             for (int i = 1; i < nd; i++)
                 buf[n++] = digits[i];
         }
-        n += snprintf(buf + n, sizeof buf - (size_t)n, "e%d", kk - 1);
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "e%+d", kk - 1);
     }
     return wbi_buf_append(out, buf, (size_t)n);
 }

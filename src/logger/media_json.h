@@ -3,7 +3,7 @@
 //
 //  The official client writes table files with pydantic_core.to_json:
 //  compact, UTF-8 unescaped, floats in Rust's ryu layout ("1.0", "1e-7",
-//  "1.5e16"), NaN/Infinity as bare tokens. Writing the same bytes makes the
+//  "1.5e+16"), NaN/Infinity as bare tokens. Writing the same bytes makes the
 //  same SHA-256, hence the same file name, as the official client for the
 //  same table. Thread: any.
 #ifndef WBI_MEDIA_JSON_H

@@ -8,6 +8,7 @@
 //  Exit 0 when every call returned WANDB_OK.
 #include "wandb.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -96,6 +97,32 @@ int main(int argc, char **argv)
                          WANDB_CELL_BOOL(false), WANDB_CELL_NULL),
          "row 2");
     s_ok(wandb_log_table(run, "table", t, WANDB_STEP_AUTO, WANDB_COMMIT_AUTO), "log table");
+    wandb_table_destroy(&t);
+
+    // python_media.py's TRICKY rows: number and string layout.
+    static const struct {
+        double x;
+        const char *s;
+        const char *j;
+    } tricky[] = {
+        {1e16, "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac", "[1, 2.5, \"x\"]"},
+        {1e15, "quote \" backslash \\ nl \n tab \t", "{\"a\": 1, \"b\": null}"},
+        {0.00001, "ctl \x01 del \x7f", "true"},
+        {-0.0, "", "null"},
+        {123456.789, "emoji \xf0\x9f\x98\x80", "[[]]"},
+        {NAN, "nan", "0"},
+        {INFINITY, "inf", "-1"},
+        {-INFINITY, "-inf", "9007199254740992"},
+        {2.5e-300, "tiny", "1.0"},
+        {1.7976931348623157e308, "max", "0.1"},
+    };
+    const char *tcols[] = {"x", "s", "j"};
+    s_ok(wandb_table_new(&t, tcols, 3), "tricky table");
+    for (size_t i = 0; i < sizeof tricky / sizeof tricky[0]; i++)
+        s_ok(wandb_table_row(t, WANDB_CELL_DOUBLE(tricky[i].x), WANDB_CELL_STRING(tricky[i].s),
+                             WANDB_JSON(NULL, tricky[i].j)),
+             "tricky row");
+    s_ok(wandb_log_table(run, "tricky", t, WANDB_STEP_AUTO, WANDB_COMMIT_AUTO), "log tricky");
     wandb_table_destroy(&t);
 
     s_ok(wandb_finish(&run, 0), "wandb_finish");

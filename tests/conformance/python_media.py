@@ -13,6 +13,7 @@
 #   step 3  imgs: [grey 5x2 caption "grey", RGBA 2x2 caption "rgba"]
 #   step 4  table: columns id, label, score, ok, none; rows [1, "cat", 0.75, True, None],
 #           [2, "dog", 1e-7, False, None]
+#   step 5  tricky: the TRICKY rows below (number and string layout)
 # c_media.c logs the same values with the C API; test_media_conformance.py compares them.
 # Pixels: byte i of an image with seed s is (i * 37 + s * 11) mod 256, rows packed.
 import argparse
@@ -29,6 +30,21 @@ def pixels(np, w, h, c, seed):
 def media_values():
     """1000 deterministic values, the same as c_media.c's."""
     return [((i * 7919) % 1000) / 37.0 - 10.0 for i in range(1000)]
+
+
+# Step 5: numbers and strings whose JSON layout is easy to get wrong.
+TRICKY = [
+    [1e16, "caf\u00e9 \u65e5\u672c", [1, 2.5, "x"]],
+    [1e15, "quote \" backslash \\ nl \n tab \t", {"a": 1, "b": None}],
+    [0.00001, "ctl \x01 del \x7f", True],
+    [-0.0, "", None],
+    [123456.789, "emoji \U0001F600", [[]]],
+    [float("nan"), "nan", 0],
+    [float("inf"), "inf", -1],
+    [-float("inf"), "-inf", 2 ** 53],
+    [2.5e-300, "tiny", 1.0],
+    [1.7976931348623157e308, "max", 0.1],
+]
 
 
 def main():
@@ -59,6 +75,7 @@ def main():
     run.log({"table": wandb.Table(columns=["id", "label", "score", "ok", "none"],
                                   data=[[1, "cat", 0.75, True, None],
                                         [2, "dog", 1e-7, False, None]])})
+    run.log({"tricky": wandb.Table(columns=["x", "s", "j"], data=TRICKY, allow_mixed_types=True)})
     run.finish()
     return 0
 
