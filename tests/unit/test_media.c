@@ -423,8 +423,50 @@ static void test_image_objects(void)
     CHECK(img == NULL);
 }
 
+// Every allocation of the constructors failing in turn: WANDB_ENOMEM, no
+// object, nothing leaked (ASan); a failed row leaves the table as it was.
+static void test_out_of_memory(void)
+{
+    const double data[] = {1, 2, 3};
+    const uint8_t px[12] = {0};
+    const char *cols[] = {"a", "b"};
+    bool done[4] = {false, false, false, false};
+    for (uint64_t n = 1; n < 64 && !(done[0] && done[1] && done[2] && done[3]); n++) {
+        wandb_histogram_t *h = NULL;
+        wandb_image_t *img = NULL;
+        wandb_table_t *t = NULL;
+        wbi_alloc_fail_after(n);
+        wandb_err rh = wandb_histogram_new(&h, data, WANDB_DTYPE_FLOAT64, 3, 8);
+        wbi_alloc_fail_after(n);
+        wandb_err ri = wandb_image_new(&img, px, 2, 2, 3);
+        wbi_alloc_fail_after(n);
+        wandb_err rt = wandb_table_new(&t, cols, 2);
+        wbi_alloc_fail_after(0);
+        CHECK(rh == WANDB_OK || (rh == WANDB_ENOMEM && h == NULL));
+        CHECK(ri == WANDB_OK || (ri == WANDB_ENOMEM && img == NULL));
+        CHECK(rt == WANDB_OK || (rt == WANDB_ENOMEM && t == NULL));
+        done[0] |= rh == WANDB_OK;
+        done[1] |= ri == WANDB_OK;
+        done[2] |= rt == WANDB_OK;
+        if (t) {
+            CHECK_OK(wandb_table_row(t, WANDB_CELL_INT(1), WANDB_CELL_STRING("x")));
+            wbi_alloc_fail_after(n);
+            wandb_err rr = wandb_table_row(t, WANDB_CELL_INT(2), WANDB_CELL_STRING("y"));
+            wbi_alloc_fail_after(0);
+            CHECK(rr == WANDB_OK || rr == WANDB_ENOMEM);
+            CHECK_EQ(wandb_table_nrows(t), rr == WANDB_OK ? 2 : 1);
+            done[3] |= rr == WANDB_OK;
+        }
+        wandb_histogram_destroy(&h);
+        wandb_image_destroy(&img);
+        wandb_table_destroy(&t);
+    }
+    CHECK(done[0] && done[1] && done[2] && done[3]);
+}
+
 WBT_MAIN({"png_roundtrip", test_png_roundtrip}, {"checksums", test_checksums},
          {"png_errors", test_png_errors}, {"sha256", test_sha256}, {"hist_basic", test_hist_basic},
          {"hist_edge_cases", test_hist_edge_cases}, {"hist_given", test_hist_given},
          {"hist_watch", test_hist_watch}, {"json_layout", test_json_layout}, {"names", test_names},
-         {"table_rows", test_table_rows}, {"image_objects", test_image_objects})
+         {"table_rows", test_table_rows}, {"image_objects", test_image_objects},
+         {"out_of_memory", test_out_of_memory})
