@@ -86,6 +86,13 @@ WANDB_EXPORT const char *wandb_histogram_json(const wandb_histogram_t *self);
 //   wandb_log(run, WANDB_DOUBLE("loss", l), WANDB_HISTOGRAM("grads", h));
 #define WANDB_HISTOGRAM(k, h) WANDB_JSON((k), wandb_histogram_json(h))
 
+// Logs n histograms (1..256) under one key as the list of their objects, as
+// the official client logs a list of wandb.Histogram (rules of
+// wandb_log_values). Thread: any.
+WANDB_EXPORT wandb_err wandb_log_histograms(wandb_run_t *run, const char *key,
+                                            const wandb_histogram_t *const *hists, size_t n,
+                                            int64_t step, int commit);
+
 // ---------------------------------------------------------------------------
 // Images: wandb.Image. Logged, an image becomes the file
 // media/images/<key>_<step>_<sha256[:20]>.png of the run and the history
@@ -177,6 +184,13 @@ WANDB_EXPORT void wandb_table_destroy(wandb_table_t **self_p);
 // Logs the table under key (rules of wandb_log_image). Thread: any.
 WANDB_EXPORT wandb_err wandb_log_table(wandb_run_t *run, const char *key,
                                        const wandb_table_t *table, int64_t step, int commit);
+
+// Logs n tables (1..256) under one key, as the official client logs a list
+// of wandb.Table: each becomes its file, the history value is the list of
+// their "table-file" objects. Thread: any.
+WANDB_EXPORT wandb_err wandb_log_tables(wandb_run_t *run, const char *key,
+                                        const wandb_table_t *const *tables, size_t n, int64_t step,
+                                        int commit);
 
 // ---------------------------------------------------------------------------
 // Watch: Run.watch / Run.unwatch for named numeric buffers.

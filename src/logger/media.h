@@ -13,6 +13,8 @@
 
 // Bytes of a media file at most (the run-file limit of wandb_save).
 #define WBI_MEDIA_FILE_MAX ((size_t)64 << 20)
+// Items in one list of images, tables or histograms.
+#define WBI_MEDIA_LIST_MAX 256
 // Longest run-file name of a media file.
 #define WBI_MEDIA_NAME_MAX 1024
 

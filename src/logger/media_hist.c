@@ -12,6 +12,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/jsonx.h"
+#include "common/wire.h"
 #include <math.h>
 #include <string.h>
 
@@ -299,4 +300,29 @@ wandb_err wbi_hist_watch_json(const void *data, wandb_dtype dtype, size_t n, int
     *json = s_json(counts, edges, nbins);
     wbi_free(counts);
     return *json ? WANDB_OK : WANDB_ENOMEM;
+}
+
+wandb_err wandb_log_histograms(wandb_run_t *run, const char *key,
+                               const wandb_histogram_t *const *hists, size_t n, int64_t step,
+                               int commit)
+{
+    if (!run || !key || !hists || n == 0 || n > WBI_MEDIA_LIST_MAX)
+        return WANDB_EINVAL;
+    wbi_buf_t b;
+    wbi_buf_init(&b, WBI_WIRE_VALUE_MAX);
+    wandb_err e = wbi_buf_putc(&b, '[');
+    for (size_t i = 0; e == WANDB_OK && i < n; i++) {
+        if (!hists[i])
+            e = WANDB_EINVAL;
+        if (e == WANDB_OK && i)
+            e = wbi_buf_putc(&b, ',');
+        if (e == WANDB_OK)
+            e = wbi_buf_puts(&b, hists[i]->json);
+    }
+    if (e == WANDB_OK)
+        e = wbi_buf_append(&b, "]", 2); // with the NUL
+    if (e == WANDB_OK)
+        e = wbi_media_log_json(run, key, b.data, step, commit);
+    wbi_buf_release(&b);
+    return e;
 }

@@ -19,8 +19,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define S_IMAGES_MAX 256 // images in one wandb_log_images call
-
 struct wandb_image {
     uint8_t *png;    // the PNG file's bytes
     size_t len;      // their length
@@ -224,7 +222,7 @@ wandb_err wandb_log_image(wandb_run_t *run, const char *key, const wandb_image_t
 wandb_err wandb_log_images(wandb_run_t *run, const char *key, const wandb_image_t *const *images,
                            size_t n, int64_t step, int commit)
 {
-    if (!run || !key || !*key || !images || n == 0 || n > S_IMAGES_MAX)
+    if (!run || !key || !*key || !images || n == 0 || n > WBI_MEDIA_LIST_MAX)
         return WANDB_EINVAL;
     for (size_t i = 0; i < n; i++)
         if (!images[i])

@@ -161,15 +161,11 @@ void wandb_table_destroy(wandb_table_t **self_p)
     *self_p = NULL;
 }
 
-wandb_err wandb_log_table(wandb_run_t *run, const char *key, const wandb_table_t *table,
-                          int64_t step, int commit)
+// Sends table as its file for a row at step at; *obj is its "table-file" object.
+static wandb_err s_send(wandb_run_t *run, const char *key, const wandb_table_t *table, int64_t at,
+                        json_t **obj, const char *call)
 {
-    if (!run || !key || !*key || !table)
-        return WANDB_EINVAL;
-    if (run->disabled)
-        return WANDB_OK;
-    if (step >= 0 && step < atomic_load_explicit(&run->step, memory_order_relaxed))
-        return wbi_media_log_json(run, key, "null", step, commit); // rejected and counted there
+    *obj = NULL;
     size_t len = table->head.len + table->rows.len + 2;
     char *file = wbi_malloc(len);
     if (!file)
@@ -181,24 +177,77 @@ wandb_err wandb_log_table(wandb_run_t *run, const char *key, const wandb_table_t
     char sha[65];
     wbi_sha256_hex(file, len, sha);
     char name[WBI_MEDIA_NAME_MAX];
-    int64_t at = wbi_media_step(run, step);
     wandb_err rc = wbi_media_name(name, "media/table", key, at, sha, ".table.json");
     if (rc != WANDB_OK)
-        wbi_warn("wandb_log_table: key '%.200s' gives no valid file name", key);
+        wbi_warn("%s: key '%.200s' gives no valid file name", call, key);
     if (rc == WANDB_OK && (rc = wbi_media_send(run, name, file, len)) != WANDB_OK)
-        wbi_warn("wandb_log_table: '%.200s' not sent: %s", name, wandb_strerror(rc));
+        wbi_warn("%s: '%.200s' not sent: %s", call, name, wandb_strerror(rc));
     wbi_free(file);
     if (rc != WANDB_OK)
         return rc;
-    json_t *obj =
-        json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:s}", "_type", "table-file", "sha256", sha,
-                  "size", (json_int_t)len, "path", name, "ncols", (json_int_t)table->ncols, "nrows",
-                  (json_int_t)table->nrows, "log_mode", "IMMUTABLE");
+    *obj = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:s}", "_type", "table-file", "sha256", sha,
+                     "size", (json_int_t)len, "path", name, "ncols", (json_int_t)table->ncols,
+                     "nrows", (json_int_t)table->nrows, "log_mode", "IMMUTABLE");
+    return *obj ? WANDB_OK : WANDB_ENOMEM;
+}
+
+// Dumps obj (consumed) and logs it under key.
+static wandb_err s_log_obj(wandb_run_t *run, const char *key, json_t *obj, int64_t step, int commit)
+{
     char *json = obj ? wbi_jsonx_dumps(obj, JSON_COMPACT) : NULL;
     json_decref(obj);
     if (!json)
         return WANDB_ENOMEM;
-    rc = wbi_media_log_json(run, key, json, step, commit);
+    wandb_err rc = wbi_media_log_json(run, key, json, step, commit);
     wbi_free(json);
     return rc;
+}
+
+// True when a call at step would be rejected for a lower step: the row is
+// then logged (and rejected, counted there) without sending any file.
+static bool s_step_behind(const wandb_run_t *run, int64_t step)
+{
+    return step >= 0 && step < atomic_load_explicit(&run->step, memory_order_relaxed);
+}
+
+wandb_err wandb_log_table(wandb_run_t *run, const char *key, const wandb_table_t *table,
+                          int64_t step, int commit)
+{
+    if (!run || !key || !*key || !table)
+        return WANDB_EINVAL;
+    if (run->disabled)
+        return WANDB_OK;
+    if (s_step_behind(run, step))
+        return wbi_media_log_json(run, key, "null", step, commit);
+    json_t *obj = NULL;
+    wandb_err rc = s_send(run, key, table, wbi_media_step(run, step), &obj, "wandb_log_table");
+    return rc == WANDB_OK ? s_log_obj(run, key, obj, step, commit) : rc;
+}
+
+wandb_err wandb_log_tables(wandb_run_t *run, const char *key, const wandb_table_t *const *tables,
+                           size_t n, int64_t step, int commit)
+{
+    if (!run || !key || !*key || !tables || n == 0 || n > WBI_MEDIA_LIST_MAX)
+        return WANDB_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!tables[i])
+            return WANDB_EINVAL;
+    if (run->disabled)
+        return WANDB_OK;
+    if (s_step_behind(run, step))
+        return wbi_media_log_json(run, key, "null", step, commit);
+    int64_t at = wbi_media_step(run, step);
+    json_t *list = json_array();
+    wandb_err rc = list ? WANDB_OK : WANDB_ENOMEM;
+    for (size_t i = 0; rc == WANDB_OK && i < n; i++) {
+        json_t *obj = NULL;
+        rc = s_send(run, key, tables[i], at, &obj, "wandb_log_tables");
+        if (rc == WANDB_OK && json_array_append_new(list, obj) != 0)
+            rc = WANDB_ENOMEM;
+    }
+    if (rc != WANDB_OK) {
+        json_decref(list);
+        return rc;
+    }
+    return s_log_obj(run, key, list, step, commit);
 }

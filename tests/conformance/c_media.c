@@ -1,7 +1,7 @@
 //  c_media.c - the media scenario of python_media.py, logged with the C API
 //  SPDX-License-Identifier: MIT
 //
-//  usage: c_media BASE_URL API_KEY PROJECT RUN_ID
+//  usage: c_media BASE_URL API_KEY PROJECT RUN_ID PNG_FILE
 //  Logs the same histograms, images and table as python_media.py, row by
 //  row, through the in-process aggregator into the server at BASE_URL;
 //  test_media_conformance.py compares what the server stored from both.
@@ -39,10 +39,11 @@ static wandb_image_t *s_image(int w, int h, int c, int seed, const char *caption
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: c_media BASE_URL API_KEY PROJECT RUN_ID\n");
+    if (argc != 6) {
+        fprintf(stderr, "usage: c_media BASE_URL API_KEY PROJECT RUN_ID PNG_FILE\n");
         return 2;
     }
+    const char *png_path = argv[5];
     wandb_settings_t *s = NULL;
     s_ok(wandb_settings_new(&s), "settings");
     s_ok(wandb_settings_set(s, "base_url", argv[1]), "base_url");
@@ -124,6 +125,33 @@ int main(int argc, char **argv)
              "tricky row");
     s_ok(wandb_log_table(run, "tricky", t, WANDB_STEP_AUTO, WANDB_COMMIT_AUTO), "log tricky");
     wandb_table_destroy(&t);
+
+    const double h1[] = {1, 2, 3};
+    const double one[] = {1};
+    const double unit[] = {0.0, 1.0};
+    wandb_histogram_t *hs[2] = {NULL, NULL};
+    s_ok(wandb_histogram_new(&hs[0], h1, WANDB_DTYPE_FLOAT64, 3, 2), "histogram 1");
+    s_ok(wandb_histogram_from_counts(&hs[1], one, unit, 1), "histogram 2");
+    s_ok(wandb_log_histograms(run, "hists", (const wandb_histogram_t *const *)hs, 2,
+                              WANDB_STEP_AUTO, WANDB_COMMIT_FALSE),
+         "log hists");
+    wandb_histogram_destroy(&hs[0]);
+    wandb_histogram_destroy(&hs[1]);
+    const char *ab[] = {"a", "b"};
+    wandb_table_t *ts[2] = {NULL, NULL};
+    s_ok(wandb_table_new(&ts[0], ab, 2), "table a, b");
+    s_ok(wandb_table_row(ts[0], WANDB_CELL_INT(1), WANDB_CELL_STRING("x")), "row a, b");
+    s_ok(wandb_table_new(&ts[1], ab, 1), "table a");
+    s_ok(wandb_table_row(ts[1], WANDB_CELL_DOUBLE(2.5)), "row a");
+    s_ok(wandb_log_tables(run, "tables", (const wandb_table_t *const *)ts, 2, WANDB_STEP_AUTO,
+                          WANDB_COMMIT_AUTO),
+         "log tables");
+    wandb_table_destroy(&ts[0]);
+    wandb_table_destroy(&ts[1]);
+
+    s_ok(wandb_image_new_png_file(&img, png_path), "PNG file");
+    s_ok(wandb_log_image(run, "file_img", img, WANDB_STEP_AUTO, WANDB_COMMIT_AUTO), "log file");
+    wandb_image_destroy(&img);
 
     s_ok(wandb_finish(&run, 0), "wandb_finish");
     wandb_settings_destroy(&s);

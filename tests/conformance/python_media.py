@@ -3,6 +3,7 @@
 # SPDX-License-Identifier: MIT
 #
 # usage: python_media.py --base-url URL --api-key KEY --project P --run-id ID --workdir DIR
+#                        --png FILE
 #
 # Needs wandb, numpy and Pillow (tests/conformance/.venv). Logs, one row each:
 #   step 0  hist: wandb.Histogram([1, 2, 2, 3, 4], num_bins=4)
@@ -14,6 +15,9 @@
 #   step 4  table: columns id, label, score, ok, none; rows [1, "cat", 0.75, True, None],
 #           [2, "dog", 1e-7, False, None]
 #   step 5  tricky: the TRICKY rows below (number and string layout)
+#   step 6  hists: [Histogram([1, 2, 3], num_bins=2), Histogram(np_histogram=([1], [0, 1]))]
+#           tables: [Table(a, b: [1, "x"]), Table(a: [2.5])]
+#   step 7  file_img: wandb.Image(--png), a PNG file logged as it is
 # c_media.c logs the same values with the C API; test_media_conformance.py compares them.
 # Pixels: byte i of an image with seed s is (i * 37 + s * 11) mod 256, rows packed.
 import argparse
@@ -49,7 +53,7 @@ TRICKY = [
 
 def main():
     ap = argparse.ArgumentParser()
-    for a in ("--base-url", "--api-key", "--project", "--run-id", "--workdir"):
+    for a in ("--base-url", "--api-key", "--project", "--run-id", "--workdir", "--png"):
         ap.add_argument(a, required=True)
     args = ap.parse_args()
     os.environ.update({
@@ -76,6 +80,11 @@ def main():
                                   data=[[1, "cat", 0.75, True, None],
                                         [2, "dog", 1e-7, False, None]])})
     run.log({"tricky": wandb.Table(columns=["x", "s", "j"], data=TRICKY, allow_mixed_types=True)})
+    run.log({"hists": [wandb.Histogram([1, 2, 3], num_bins=2),
+                       wandb.Histogram(np_histogram=([1], [0.0, 1.0]))],
+             "tables": [wandb.Table(columns=["a", "b"], data=[[1, "x"]]),
+                        wandb.Table(columns=["a"], data=[[2.5]])]})
+    run.log({"file_img": wandb.Image(args.png)})
     run.finish()
     return 0
 

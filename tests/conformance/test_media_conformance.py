@@ -15,7 +15,8 @@
 #    pixels (decoded here with zlib: PNG filters 0-4) equal to the other client's (the PNG
 #    bytes differ: Pillow compresses, we store). Tables: every field equal, sha256 and path
 #    too (the same file bytes), except artifact_path/_latest_artifact_path (the official
-#    client's run_table artifact, not made by the C API).
+#    client's run_table artifact, not made by the C API). Lists of histograms and tables
+#    item by item. An image from a PNG file (written here with zlib): every field equal.
 # Exit: 0 passed, 1 failed, 77 skipped (no .venv with numpy and Pillow).
 import hashlib
 import os
@@ -124,6 +125,45 @@ def compare_table(ck, srv, key, py, c):
     ck.equal(key + ": table file bytes", cd.decode("utf-8", "replace"), pyd.decode("utf-8", "replace"))
 
 
+def write_png(path, w, hgt):
+    """A compressed RGB PNG (filter 1 on every row) as Pillow or any encoder might write."""
+    rows = b"".join(b"\x01" + bytes((x * 40 + y * 7) % 256 for x in range(w * 3))
+                    for y in range(hgt))
+
+    def chunk(typ, body):
+        return struct.pack(">I", len(body)) + typ + body + struct.pack(">I", zlib.crc32(typ + body))
+
+    data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, hgt, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def compare_value(ck, srv, key, pv, cv):
+    """One history value of the two runs."""
+    if isinstance(pv, list):
+        if ck.equal(key + ": list length", len(cv) if isinstance(cv, list) else None, len(pv)):
+            for i, (p, c) in enumerate(zip(pv, cv)):
+                compare_value(ck, srv, "%s[%d]" % (key, i), p, c)
+        return
+    if not isinstance(cv, dict):
+        ck.check("%s: an object" % key, False, repr(cv))
+        return
+    kind = pv.get("_type")
+    if kind == "histogram":
+        ck.equal(key + ": histogram object", cv, pv)
+    elif kind == "image-file":
+        compare_image(ck, srv, key, pv, cv)
+        if key == "file_img":  # the same PNG file: the same bytes, digest and name
+            ck.equal(key + ": every field", cv, pv)
+    elif kind == "images/separated":
+        compare_list(ck, srv, key, pv, cv)
+    elif kind == "table-file":
+        compare_table(ck, srv, key, pv, cv)
+    else:
+        ck.check("%s: known _type" % key, False, repr(kind))
+
+
 def scenario(ck):
     binary = sys.argv[1] if len(sys.argv) > 1 else h.server_binary()
     c_media = sys.argv[2] if len(sys.argv) > 2 else None
@@ -141,14 +181,17 @@ def scenario(ck):
     try:
         workdir = os.path.join(tmp, "client")
         os.makedirs(workdir)
+        png = os.path.join(tmp, "input.png")
+        write_png(png, 6, 4)
         rc, out, err = h.run_client(
             [VENV_PY, os.path.join(h.HERE, "python_media.py"), "--base-url", srv.url,
              "--api-key", srv.key, "--project", PROJECT, "--run-id", "py-media",
-             "--workdir", workdir], env, tmp, 240, os.path.join(tmp, "python_media"))
+             "--workdir", workdir, "--png", png], env, tmp, 240,
+            os.path.join(tmp, "python_media"))
         if not ck.equal("python_media.py exit status", rc, 0):
             print("---- client stderr (tail)\n" + err[-4000:], flush=True)
             return
-        rc, out, err = h.run_client([c_media, srv.url, srv.key, PROJECT, "c-media"], env, tmp,
+        rc, out, err = h.run_client([c_media, srv.url, srv.key, PROJECT, "c-media", png], env, tmp,
                                     120, os.path.join(tmp, "c_media"))
         if not ck.equal("c_media exit status", rc, 0):
             print("---- c_media stderr (tail)\n" + err[-4000:], flush=True)
@@ -160,21 +203,7 @@ def scenario(ck):
             ck.equal("row %d: keys" % step, sorted(h.user_keys(c)), sorted(h.user_keys(py)))
             ck.equal("row %d: _step" % step, c.get("_step"), py.get("_step"))
             for key in sorted(h.user_keys(py)):
-                pv, cv = py[key], c.get(key)
-                if not isinstance(cv, dict):
-                    ck.check("%s: an object" % key, False, repr(cv))
-                    continue
-                kind = pv.get("_type")
-                if kind == "histogram":
-                    ck.equal(key + ": histogram object", cv, pv)
-                elif kind == "image-file":
-                    compare_image(ck, srv, key, pv, cv)
-                elif kind == "images/separated":
-                    compare_list(ck, srv, key, pv, cv)
-                elif kind == "table-file":
-                    compare_table(ck, srv, key, pv, cv)
-                else:
-                    ck.check("%s: known _type" % key, False, repr(kind))
+                compare_value(ck, srv, key, py[key], c.get(key))
         ok = True
     finally:
         srv.stop()
