@@ -295,6 +295,57 @@ static void test_watch(void)
     json_decref(owner);
 }
 
+// Lists of histograms and of tables: one row holding the lists, every
+// table file fetched back.
+static void test_lists(void)
+{
+    wandb_settings_t *s = s_settings("media-5");
+    wandb_run_t *run = NULL;
+    CHECK_OK(wandb_init(s, &run));
+    const double d[] = {0, 1, 2, 3};
+    wandb_histogram_t *hs[2] = {NULL, NULL};
+    CHECK_OK(wandb_histogram_new(&hs[0], d, WANDB_DTYPE_FLOAT64, 4, 2));
+    CHECK_OK(wandb_histogram_new(&hs[1], d, WANDB_DTYPE_FLOAT64, 2, 3));
+    CHECK_OK(wandb_log_histograms(run, "hs", (const wandb_histogram_t *const *)hs, 2,
+                                  WANDB_STEP_AUTO, WANDB_COMMIT_FALSE));
+    const char *cols[] = {"v"};
+    wandb_table_t *ts[2] = {NULL, NULL};
+    CHECK_OK(wandb_table_new(&ts[0], cols, 1));
+    CHECK_OK(wandb_table_new(&ts[1], cols, 1));
+    CHECK_OK(wandb_table_row(ts[1], WANDB_CELL_STRING("only row")));
+    CHECK_OK(wandb_log_tables(run, "ts", (const wandb_table_t *const *)ts, 2, WANDB_STEP_AUTO,
+                              WANDB_COMMIT_AUTO));
+    CHECK_ERR(wandb_log_tables(run, "ts", (const wandb_table_t *const *)ts, 0, WANDB_STEP_AUTO,
+                               WANDB_COMMIT_AUTO),
+              WANDB_EINVAL);
+    CHECK_ERR(wandb_log_histograms(run, "hs", NULL, 1, WANDB_STEP_AUTO, WANDB_COMMIT_AUTO),
+              WANDB_EINVAL);
+    CHECK_OK(wandb_finish(&run, 0));
+    for (int i = 0; i < 2; i++) {
+        wandb_histogram_destroy(&hs[i]);
+        wandb_table_destroy(&ts[i]);
+    }
+    wandb_settings_destroy(&s);
+    json_t *owner = NULL;
+    json_t *rows = s_rows("media-5", &owner);
+    CHECK_EQ(json_array_size(rows), 1);
+    json_t *row = json_array_get(rows, 0);
+    json_t *hl = json_object_get(row, "hs");
+    CHECK_EQ(json_array_size(hl), 2);
+    CHECK_EQ(json_array_size(json_object_get(json_array_get(hl, 0), "values")), 2);
+    CHECK_EQ(json_array_size(json_object_get(json_array_get(hl, 1), "values")), 3);
+    json_t *tl = json_object_get(row, "ts");
+    CHECK_EQ(json_array_size(tl), 2);
+    static const char empty[] = "{\"columns\":[\"v\"],\"data\":[]}";
+    static const char one[] = "{\"columns\":[\"v\"],\"data\":[[\"only row\"]]}";
+    s_check_media("media-5", json_array_get(tl, 0), "table-file", "media/table/ts_0_", empty,
+                  strlen(empty));
+    s_check_media("media-5", json_array_get(tl, 1), "table-file", "media/table/ts_0_", one,
+                  strlen(one));
+    CHECK_EQ(json_integer_value(json_object_get(json_array_get(tl, 0), "nrows")), 0);
+    json_decref(owner);
+}
+
 // What the watching thread of test_watch_threads does: watch and unwatch a
 // second name while the main thread logs.
 static void *s_rewatch(void *arg)
@@ -403,6 +454,7 @@ int main(int argc, char **argv)
     static const wbt_case_t cases[] = {{"media_rows", test_media_rows},
                                        {"watch", test_watch},
                                        {"watch_threads", test_watch_threads},
+                                       {"lists", test_lists},
                                        {"errors", test_errors}};
     int rc = wbt_run(cases, sizeof cases / sizeof cases[0], argc, argv);
     wandb_shutdown();
