@@ -101,7 +101,7 @@ WANDB_EXPORT wandb_err wandb_log_histograms(wandb_run_t *run, const char *key,
 
 // An image from 8-bit pixels: width x height, `channels` samples per pixel
 // (1 grey, 3 RGB, 4 RGBA), rows top to bottom, packed (stride width *
-// channels). Encoded as PNG now (stored deflate, no compression), so the
+// channels). Encoded as PNG now (filtered rows, fixed-Huffman deflate), so the
 // pixels may change after the call. At most 64 MiB of PNG. Returns a new
 // image in *out; destroy it with wandb_image_destroy(). WANDB_EINVAL,
 // WANDB_ETOOBIG, WANDB_ENOMEM. Thread: any.

@@ -1,17 +1,17 @@
 //  media_png.c - a small PNG writer (stored deflate blocks) and header reader
 //  SPDX-License-Identifier: MIT
 //
-//  Layout written (PNG spec, RFC 1950, RFC 1951): signature, IHDR (8-bit
-//  depth, colour type 0/2/6, no interlace), one IDAT with the zlib stream
-//  (header 0x78 0x01, stored blocks of at most 65535 bytes, Adler-32 of the
-//  filtered rows), IEND. Every row starts with filter byte 0 (None).
+//  Layout written (PNG spec): signature, IHDR (8-bit depth, colour type
+//  0/2/6, no interlace), one IDAT with the zlib stream of the filtered rows
+//  (media_deflate.c), IEND. Each row gets the filter (None, Sub, Up,
+//  Average, Paeth) whose output has the smallest sum of absolute values,
+//  libpng's heuristic.
 //  Thread: any.
 #include "logger/media_png.h"
 
 #include "common/alloc.h"
+#include "logger/media_deflate.h"
 #include <string.h>
-
-#define S_STORED_MAX 65535u // bytes in one stored deflate block
 
 static const uint8_t s_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 // PNG colour type by channel count: 0 grey, 2 RGB, 6 RGBA.
@@ -42,24 +42,6 @@ uint32_t wbi_png_crc32(uint32_t crc, const void *data, size_t len)
     uint32_t t[256];
     s_crc_table(t);
     return s_crc(t, crc, data, len);
-}
-
-uint32_t wbi_png_adler32(uint32_t adler, const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    uint32_t a = adler & 0xffff, b = adler >> 16;
-    while (len > 0) {
-        // 5552 bytes keep b below 2^32 before the modulo (zlib's NMAX).
-        size_t n = len < 5552 ? len : 5552;
-        len -= n;
-        while (n--) {
-            a += *p++;
-            b += a;
-        }
-        a %= 65521u;
-        b %= 65521u;
-    }
-    return b << 16 | a;
 }
 
 static void s_put32(uint8_t *p, uint32_t v)
@@ -93,6 +75,41 @@ static uint8_t *s_chunk_end(const uint32_t t[256], uint8_t *chunk, uint32_t len)
     return chunk + 12 + len;
 }
 
+// Filters one row of n bytes (bpp bytes a pixel) with the filter of PNG
+// type t into out; prev is the row above (zeros for the first).
+static void s_filter(int t, const uint8_t *row, const uint8_t *prev, size_t n, size_t bpp,
+                     uint8_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        int a = i >= bpp ? row[i - bpp] : 0;
+        int b = prev[i];
+        int c = i >= bpp ? prev[i - bpp] : 0;
+        int pred = 0;
+        if (t == 1) {
+            pred = a;
+        } else if (t == 2) {
+            pred = b;
+        } else if (t == 3) {
+            pred = (a + b) / 2;
+        } else if (t == 4) {
+            int p = a + b - c;
+            int pa = p > a ? p - a : a - p, pb = p > b ? p - b : b - p, pc = p > c ? p - c : c - p;
+            pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+        }
+        out[i] = (uint8_t)(row[i] - pred);
+    }
+}
+
+// The sum of the filtered bytes taken as signed: libpng's heuristic for
+// the filter that compresses best.
+static uint64_t s_cost(const uint8_t *f, size_t n)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += f[i] < 128 ? f[i] : 256u - f[i];
+    return sum;
+}
+
 wandb_err wbi_png_encode(const uint8_t *pixels, uint32_t width, uint32_t height, int channels,
                          uint8_t **out, size_t *len)
 {
@@ -101,18 +118,46 @@ wandb_err wbi_png_encode(const uint8_t *pixels, uint32_t width, uint32_t height,
     if (!pixels || width == 0 || height == 0 || width > INT32_MAX || height > INT32_MAX ||
         (channels != 1 && channels != 3 && channels != 4))
         return WANDB_EINVAL;
-    uint64_t row = 1 + (uint64_t)width * (uint64_t)channels; // filter byte + samples
-    uint64_t raw = row * height;
+    size_t stride = (size_t)width * (size_t)channels;
+    uint64_t raw = (uint64_t)(stride + 1) * height; // a filter byte a row
     if (raw > WBI_PNG_MAX)
         return WANDB_ETOOBIG;
-    uint64_t blocks = (raw + S_STORED_MAX - 1) / S_STORED_MAX; // raw > 0
-    uint64_t zlen = 2 + raw + 5 * blocks + 4;
-    uint64_t total = 8 + (12 + 13) + (12 + zlen) + 12;
-    if (total > WBI_PNG_MAX + 1024 * 1024)
-        return WANDB_ETOOBIG;
-    uint8_t *png = wbi_malloc((size_t)total);
-    if (!png)
-        return WANDB_ENOMEM;
+    uint8_t *filtered = wbi_malloc((size_t)raw);
+    uint8_t *scratch = wbi_malloc(5 * stride);
+    uint8_t *zero = wbi_calloc(1, stride);
+    wandb_err rc = filtered && scratch && zero ? WANDB_OK : WANDB_ENOMEM;
+    for (uint32_t y = 0; rc == WANDB_OK && y < height; y++) {
+        const uint8_t *row = pixels + (size_t)y * stride;
+        const uint8_t *prev = y ? row - stride : zero;
+        int best = 0;
+        uint64_t best_cost = UINT64_MAX;
+        for (int t = 0; t < 5; t++) {
+            s_filter(t, row, prev, stride, (size_t)channels, scratch + (size_t)t * stride);
+            uint64_t cost = s_cost(scratch + (size_t)t * stride, stride);
+            if (cost < best_cost) {
+                best_cost = cost;
+                best = t;
+            }
+        }
+        uint8_t *dst = filtered + (size_t)y * (stride + 1);
+        dst[0] = (uint8_t)best;
+        memcpy(dst + 1, scratch + (size_t)best * stride, stride);
+    }
+    wbi_free(scratch);
+    wbi_free(zero);
+    uint8_t *z = NULL;
+    size_t zlen = 0;
+    if (rc == WANDB_OK)
+        rc = wbi_zlib_compress(filtered, (size_t)raw, &z, &zlen);
+    wbi_free(filtered);
+    if (rc != WANDB_OK)
+        return rc;
+    size_t total = 8 + (12 + 13) + (12 + zlen) + 12;
+    uint8_t *png = total <= WBI_PNG_MAX ? wbi_malloc(total) : NULL;
+    if (!png) {
+        wbi_free(z);
+        return total <= WBI_PNG_MAX ? WANDB_ENOMEM : WANDB_ETOOBIG;
+    }
     uint32_t t[256];
     s_crc_table(t);
     memcpy(png, s_signature, 8);
@@ -124,48 +169,8 @@ wandb_err wbi_png_encode(const uint8_t *pixels, uint32_t width, uint32_t height,
     d[9] = s_colour[channels]; // 0 grey, 2 RGB, 6 RGBA
     d[10] = d[11] = d[12] = 0; // deflate, adaptive filtering, no interlace
     chunk = s_chunk_end(t, chunk, 13);
-
-    uint8_t *z = s_chunk_begin(chunk, "IDAT", (uint32_t)zlen);
-    z[0] = 0x78; // deflate, 32 KiB window
-    z[1] = 0x01; // no preset dictionary, fastest; (0x78 * 256 + 0x01) % 31 == 0
-    uint8_t *w = z + 2;
-    uint32_t adler = 1;
-    // The filtered stream is row by row "0, samples"; blocks cut it anywhere.
-    uint64_t left = raw; // bytes of it still to write
-    uint32_t y = 0;      // row of pos
-    uint64_t in_row = 0; // offset of pos inside its row
-    do {
-        uint32_t n = left > S_STORED_MAX ? S_STORED_MAX : (uint32_t)left;
-        left -= n;
-        w[0] = left == 0 ? 1 : 0; // BFINAL, BTYPE 00 (stored)
-        w[1] = (uint8_t)n;
-        w[2] = (uint8_t)(n >> 8);
-        w[3] = (uint8_t)~n;
-        w[4] = (uint8_t)(~n >> 8);
-        w += 5;
-        uint8_t *block = w;
-        for (uint32_t k = 0; k < n;) {
-            if (in_row == 0) {
-                *w++ = 0; // filter None
-                k++;
-                in_row = 1;
-                continue;
-            }
-            uint64_t take = row - in_row;
-            if (take > n - k)
-                take = n - k;
-            memcpy(w, pixels + (uint64_t)y * (row - 1) + (in_row - 1), (size_t)take);
-            w += take;
-            k += (uint32_t)take;
-            in_row += take;
-            if (in_row == row) {
-                in_row = 0;
-                y++;
-            }
-        }
-        adler = wbi_png_adler32(adler, block, n);
-    } while (left > 0);
-    s_put32(w, adler);
+    memcpy(s_chunk_begin(chunk, "IDAT", (uint32_t)zlen), z, zlen);
+    wbi_free(z);
     chunk = s_chunk_end(t, chunk, (uint32_t)zlen);
     s_chunk_begin(chunk, "IEND", 0);
     chunk = s_chunk_end(t, chunk, 0);

@@ -2,9 +2,9 @@
 //  SPDX-License-Identifier: MIT
 //
 //  wbi_png_encode writes 8-bit grey, RGB or RGBA pixels as a valid PNG: one
-//  IHDR, one IDAT holding a zlib stream of stored (uncompressed) deflate
-//  blocks with its Adler-32, and IEND, each chunk with its CRC-32. No
-//  compression, so no dependency; the PNG is a little larger than the pixels.
+//  IHDR, one IDAT holding the zlib stream of the filtered rows (fixed-
+//  Huffman deflate, or stored blocks when that is smaller: media_deflate.h),
+//  and IEND, each chunk with its CRC-32. No dependency.
 //  wbi_png_info checks a PNG's signature and IHDR and reads its size.
 //  No state. Thread: any.
 #ifndef WBI_MEDIA_PNG_H
@@ -30,7 +30,5 @@ wandb_err wbi_png_info(const uint8_t *data, size_t len, uint32_t *width, uint32_
 // CRC-32 (ISO-HDLC, the one of PNG and zlib) of data, continuing from crc
 // (0 to start).
 uint32_t wbi_png_crc32(uint32_t crc, const void *data, size_t len);
-// Adler-32 of data continuing from adler (1 to start).
-uint32_t wbi_png_adler32(uint32_t adler, const void *data, size_t len);
 
 #endif
