@@ -32,3 +32,10 @@ if(TARGET wandb_core AND TARGET wandb-mpi-server AND Python3_Interpreter_FOUND)
     LABELS conformance SKIP_RETURN_CODE 77
     ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR};WANDB_TEST_SRC_DIR=${CMAKE_SOURCE_DIR}")
 endif()
+# Media from every rank of a real 4-rank job through the launcher (about 10 s).
+if(WANDB_WITH_MPI AND TARGET mpi_train AND TARGET media_images)
+  find_package(Python3 REQUIRED COMPONENTS Interpreter)
+  add_test(NAME mpi_media COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/mpi/test_media_mpi.py)
+  set_tests_properties(mpi_media PROPERTIES TIMEOUT 300 LABELS mpi SKIP_RETURN_CODE 77
+    ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR}")
+endif()
