@@ -17,6 +17,7 @@
 #    too (the same file bytes), except artifact_path/_latest_artifact_path (the official
 #    client's run_table artifact, not made by the C API). Lists of histograms and tables
 #    item by item. An image from a PNG file (written here with zlib): every field equal.
+# 3. Summaries: the same media keys; each is the last value logged, histograms equal.
 # Exit: 0 passed, 1 failed, 77 skipped (no .venv with numpy and Pillow).
 import hashlib
 import os
@@ -204,6 +205,18 @@ def scenario(ck):
             ck.equal("row %d: _step" % step, c.get("_step"), py.get("_step"))
             for key in sorted(h.user_keys(py)):
                 compare_value(ck, srv, key, py[key], c.get(key))
+        # Summaries: every media key, its last value, as the official client keeps it.
+        py_sum = srv.get("/api/v1/runs/py-media?project=" + PROJECT).get("summary") or {}
+        c_sum = srv.get("/api/v1/runs/c-media?project=" + PROJECT).get("summary") or {}
+        ck.equal("summary keys", sorted(h.user_keys(c_sum)), sorted(h.user_keys(py_sum)))
+        for key in sorted(h.user_keys(py_sum)):
+            pv, cv = py_sum[key], c_sum.get(key)
+            last = [r[key] for r in c_rows if key in r][-1:]
+            ck.equal("summary %s: the last value logged" % key, [cv], last)
+            if isinstance(pv, dict) and pv.get("_type") == "histogram":
+                ck.equal("summary %s" % key, cv, pv)
+            elif isinstance(pv, dict):
+                ck.equal("summary %s: _type" % key, (cv or {}).get("_type"), pv.get("_type"))
         ok = True
     finally:
         srv.stop()
