@@ -162,6 +162,8 @@ void wbi_watch_on_log(wandb_run_t *run, int64_t step)
     struct wbi_watch *w = atomic_load_explicit(&run->watch, memory_order_acquire);
     if (!w)
         return;
+    if (step >= 0 && step < atomic_load_explicit(&run->step, memory_order_relaxed))
+        return; // the call is rejected for its step: no histograms, no second rejection
     int64_t at = wbi_media_step(run, step);
     wandb_value_t vals[2 * WANDB_WATCH_MAX];
     char *keys[2 * WANDB_WATCH_MAX];

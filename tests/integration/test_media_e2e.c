@@ -262,6 +262,11 @@ static void test_watch(void)
         CHECK_OK(wandb_log_partial(run, WANDB_INT("epoch", step)));
         CHECK_OK(wandb_log(run, WANDB_DOUBLE("loss", 1.0 / (step + 1))));
     }
+    // A call rejected for its step is rejected once, watch or not.
+    CHECK_OK(
+        wandb_watch(run, "fc", WANDB_DTYPE_FLOAT64, params, NULL, 4, WANDB_WATCH_PARAMETERS, 1));
+    CHECK_ERR(wandb_log_step(run, 2, WANDB_DOUBLE("loss", 9.0)), WANDB_ESTEP);
+    CHECK_EQ(wandb_run_rejected_steps(run), 1);
     CHECK_OK(wandb_unwatch(run, NULL));
     CHECK_OK(wandb_log(run, WANDB_DOUBLE("loss", 0.1)));
     CHECK_OK(wandb_finish(&run, 0));
