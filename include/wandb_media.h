@@ -30,7 +30,7 @@ typedef struct wandb_table wandb_table_t;
 // Element type of a numeric buffer.
 typedef enum {
     WANDB_DTYPE_FLOAT64 = 1, // double
-    WANDB_DTYPE_FLOAT32 = 2, // float (binned as double)
+    WANDB_DTYPE_FLOAT32 = 2, // float
 } wandb_dtype;
 
 // ---------------------------------------------------------------------------
@@ -44,7 +44,8 @@ typedef enum {
 // Bins data[0..n) as wandb.Histogram(sequence, num_bins) does
 // (numpy.histogram): num_bins equal bins from the minimum to the maximum
 // (min - 0.5 .. max + 0.5 when all values are equal, 0 .. 1 when there are
-// none), the last bin closed. NaN and +-Infinity cannot be binned: they are
+// none), the last bin closed; float data is binned in float arithmetic, as
+// numpy bins a float32 array. NaN and +-Infinity cannot be binned: they are
 // left out and counted (wandb_histogram_nonfinite); the official client
 // raises an error instead. num_bins: 1..512, 0 for 64. Returns a new
 // histogram in *out; destroy it with wandb_histogram_destroy().

@@ -106,7 +106,9 @@ static void s_linspace(double *edges, size_t nbins, double first, double last)
     edges[nbins] = last;
 }
 
-// Counts x into equal bins over [edges[0], edges[nbins]] as numpy does.
+// Counts x into equal bins over [edges[0], edges[nbins]] as numpy does: the
+// bin by arithmetic, then one step down when x is below its lower edge and
+// one step up when it reaches the upper edge (except in the last bin).
 static void s_count_equal(double *counts, const double *edges, size_t nbins, double x)
 {
     double first = edges[0], last = edges[nbins];
@@ -116,9 +118,47 @@ static void s_count_equal(double *counts, const double *edges, size_t nbins, dou
     size_t i = f >= (double)nbins ? nbins - 1 : (size_t)f;
     if (x < edges[i] && i > 0)
         i--;
-    else if (x >= edges[i + 1] && i != nbins - 1)
+    if (x >= edges[i + 1] && i != nbins - 1)
         i++;
     counts[i] += 1;
+}
+
+// The same for float data, in float arithmetic as numpy bins a float32
+// array: edges linspace'd in float32 (edge i = i * step + first), the bin by
+// float arithmetic, corrected against the float edges.
+static void s_hist_f32(wandb_histogram_t *h, const float *data, size_t n)
+{
+    size_t nbins = h->nbins;
+    float lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(data[i])) {
+            h->nonfinite++;
+            continue;
+        }
+        lo = data[i] < lo ? data[i] : lo;
+        hi = data[i] > hi ? data[i] : hi;
+    }
+    if (lo > hi)
+        lo = 0.0f, hi = 1.0f; // numpy's range for no values
+    else if (lo == hi)
+        lo -= 0.5f, hi += 0.5f;
+    float step = (hi - lo) / (float)nbins;
+    for (size_t i = 0; i < nbins; i++)
+        h->edges[i] = (double)((float)i * step + lo);
+    h->edges[nbins] = (double)hi;
+    float denom = hi - lo;
+    for (size_t k = 0; k < n; k++) {
+        float x = data[k];
+        if (!(x >= lo && x <= hi))
+            continue;
+        float f = ((x - lo) / denom) * (float)nbins;
+        size_t i = f >= (float)nbins ? nbins - 1 : (size_t)f;
+        if ((double)x < h->edges[i] && i > 0)
+            i--;
+        if ((double)x >= h->edges[i + 1] && i != nbins - 1)
+            i++;
+        h->counts[i] += 1;
+    }
 }
 
 // Counts x into the bins of edges (the last bin closed); values outside are
@@ -159,6 +199,10 @@ wandb_err wandb_histogram_new(wandb_histogram_t **out, const void *data, wandb_d
     wandb_histogram_t *h = s_alloc(nbins);
     if (!h)
         return WANDB_ENOMEM;
+    if (dtype == WANDB_DTYPE_FLOAT32) {
+        s_hist_f32(h, data, n);
+        return s_finish(&h, out);
+    }
     double lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < n; i++) {
         double x = s_at(data, dtype, i);

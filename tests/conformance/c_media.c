@@ -59,16 +59,25 @@ int main(int argc, char **argv)
     double values[1000];
     for (int i = 0; i < 1000; i++)
         values[i] = (double)((i * 7919) % 1000) / 37.0 - 10.0;
-    wandb_histogram_t *h = NULL, *h_np = NULL, *h64 = NULL;
+    float values32[1000];
+    for (int i = 0; i < 1000; i++)
+        values32[i] = (float)values[i];
+    const float same32[3] = {0.1f, 0.1f, 0.1f};
+    wandb_histogram_t *h = NULL, *h_np = NULL, *h64 = NULL, *h32 = NULL, *h32s = NULL;
+    s_ok(wandb_histogram_new(&h32, values32, WANDB_DTYPE_FLOAT32, 1000, 33), "histogram f32");
+    s_ok(wandb_histogram_new(&h32s, same32, WANDB_DTYPE_FLOAT32, 3, 0), "histogram f32 same");
     s_ok(wandb_histogram_new(&h, seq, WANDB_DTYPE_FLOAT64, 5, 4), "histogram");
     s_ok(wandb_histogram_from_counts(&h_np, counts, edges, 2), "histogram from counts");
     s_ok(wandb_histogram_new(&h64, values, WANDB_DTYPE_FLOAT64, 1000, 0), "histogram 64");
     s_ok(wandb_log(run, WANDB_HISTOGRAM("hist", h), WANDB_HISTOGRAM("hist_np", h_np),
-                   WANDB_HISTOGRAM("hist64", h64)),
+                   WANDB_HISTOGRAM("hist64", h64), WANDB_HISTOGRAM("hist32", h32),
+                   WANDB_HISTOGRAM("hist32_same", h32s)),
          "log histograms");
     wandb_histogram_destroy(&h);
     wandb_histogram_destroy(&h_np);
     wandb_histogram_destroy(&h64);
+    wandb_histogram_destroy(&h32);
+    wandb_histogram_destroy(&h32s);
 
     wandb_image_t *img = s_image(4, 3, 3, 1, "four by three");
     s_ok(wandb_log_image(run, "img", img, WANDB_STEP_AUTO, WANDB_COMMIT_AUTO), "log img");

@@ -9,6 +9,7 @@
 #   step 0  hist: wandb.Histogram([1, 2, 2, 3, 4], num_bins=4)
 #           hist_np: wandb.Histogram(np_histogram=([3, 1], [0.0, 0.5, 1.0]))
 #           hist64: wandb.Histogram(the 1000 values of media_values(), default 64 bins)
+#           hist32: the same values as np.float32, 33 bins; hist32_same: [0.1] * 3 as float32
 #   step 1  img: RGB 4x3, caption "four by three"
 #   step 2  grey: grey 5x2;  rgba: RGBA 2x2
 #   step 3  imgs: [grey 5x2 caption "grey", RGBA 2x2 caption "rgba"]
@@ -70,7 +71,9 @@ def main():
     run = wandb.init(project=args.project, id=args.run_id)
     run.log({"hist": wandb.Histogram([1, 2, 2, 3, 4], num_bins=4),
              "hist_np": wandb.Histogram(np_histogram=([3, 1], [0.0, 0.5, 1.0])),
-             "hist64": wandb.Histogram(media_values())})
+             "hist64": wandb.Histogram(media_values()),
+             "hist32": wandb.Histogram(np.array(media_values(), dtype=np.float32), num_bins=33),
+             "hist32_same": wandb.Histogram(np.array([0.1, 0.1, 0.1], dtype=np.float32))})
     run.log({"img": wandb.Image(pixels(np, 4, 3, 3, 1), caption="four by three")})
     run.log({"grey": wandb.Image(pixels(np, 5, 2, 1, 2)),
              "rgba": wandb.Image(pixels(np, 2, 2, 4, 3))})
