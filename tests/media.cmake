@@ -2,6 +2,7 @@
 # the encoders alone, then logging into the real server, then the official
 # Python client against the same server (conformance).
 wandb_add_test(test_media SOURCES unit/test_media.c LABELS unit TIMEOUT 60)
+wandb_add_test(test_media_png SOURCES unit/test_media_png.c LABELS unit TIMEOUT 60)
 if(TARGET wandb_core AND TARGET wandb-mpi-server)
   # Media logged through the in-process aggregator into the real server: rows and files.
   wandb_add_test(test_media_e2e SOURCES integration/test_media_e2e.c harness/server_harness.c
