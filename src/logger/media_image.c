@@ -229,6 +229,15 @@ wandb_err wandb_log_images(wandb_run_t *run, const char *key, const wandb_image_
             return WANDB_EINVAL;
     if (run->disabled)
         return WANDB_OK;
+    for (size_t i = 1; i < n; i++)
+        if (images[i]->width != images[0]->width || images[i]->height != images[0]->height) {
+            // The official client only warns too: the UI shows them at the first one's size.
+            wbi_warn("wandb_log_images: '%.200s': image %zu is %ux%u, the first %ux%u: the UI "
+                     "shows every image at the first one's size",
+                     key, i, images[i]->width, images[i]->height, images[0]->width,
+                     images[0]->height);
+            break;
+        }
     if (s_step_behind(run, step))
         return wbi_media_log_json(run, key, "null", step, commit);
     int64_t at = wbi_media_step(run, step);
