@@ -16,6 +16,9 @@ if(TARGET wandb-mpi-server AND TARGET media_histogram)
     harness/server_harness.c harness/http_client.c LABELS integration TIMEOUT 120)
   add_dependencies(test_media_examples wandb-mpi-server media_histogram media_images media_table
     media_watch)
+  if(TARGET wandb-mpi)
+    add_dependencies(test_media_examples wandb-mpi)
+  endif()
   set_tests_properties(test_media_examples PROPERTIES SKIP_RETURN_CODE 77)
 endif()
 # The official Python client (tests/conformance/.venv with numpy and Pillow) and our C API

@@ -5,8 +5,9 @@
 //  Starts <build>/src/server/wandb-mpi-server on an ephemeral port, runs
 //  each example program with WANDB_BASE_URL/API_KEY/PROJECT/RUN_ID set (its
 //  settings all come from the environment, as a user would run it), then
-//  checks the stored rows and GETs the media files back. Exits 77 when the
-//  server or the examples are not built.
+//  checks the stored rows and GETs the media files back; one runs offline
+//  and is then uploaded by `wandb-mpi sync`. Exits 77 when the server or the
+//  examples are not built.
 #include "common/alloc.h"
 #include "harness/http_client.h"
 #include "harness/server_harness.h"
@@ -173,6 +174,50 @@ static void test_watch(void)
     json_decref(owner);
 }
 
+// media_images offline (the journal only), then `wandb-mpi sync`: the
+// row and the three PNG files reach the server as if it had been online.
+static void test_offline_sync(void)
+{
+    const char *dir = getenv("WANDB_TEST_BIN_DIR");
+    char bin[1024], cli[1024], work[64];
+    snprintf(bin, sizeof bin, "%s/examples/media_images", dir ? dir : ".");
+    snprintf(cli, sizeof cli, "%s/src/cli/wandb-mpi", dir ? dir : ".");
+    if (access(bin, X_OK) != 0 || access(cli, X_OK) != 0)
+        WBT_SKIP("%s or %s is not built", bin, cli);
+    snprintf(work, sizeof work, "/tmp/wbt-media-off-XXXXXX");
+    CHECK(mkdtemp(work) != NULL);
+    wbt_run_env_clear();
+    setenv("WANDB_MODE", "offline", 1);
+    setenv("WANDB_DIR", work, 1);
+    setenv("WANDB_PROJECT", "examples", 1);
+    setenv("WANDB_RUN_ID", "media_offline", 1);
+    const char *argv[] = {bin, NULL};
+    char out[4096];
+    if (wbt_run_capture(argv, out, sizeof out, 60000) != 0)
+        WBT_FAIL("media_images offline failed: %s", out);
+    unsetenv("WANDB_MODE");
+    const char *sync[] = {cli, "sync", "--base-url", s_srv.url, "--api-key", S_KEY, work, NULL};
+    if (wbt_run_capture(sync, out, sizeof out, 60000) != 0)
+        WBT_FAIL("wandb-mpi sync failed: %s", out);
+    wbt_rm_tree(work);
+    json_t *owner = NULL;
+    json_t *rows = s_rows("media_offline", &owner);
+    CHECK_EQ(json_array_size(rows), 1);
+    json_t *v = json_object_get(json_array_get(rows, 0), "examples");
+    CHECK_EQ(json_integer_value(json_object_get(v, "count")), 3);
+    wbt_client_t c;
+    wbt_client_init(&c);
+    for (size_t i = 0; i < 3; i++) {
+        s_get_file(&c, "media_offline",
+                   json_string_value(json_array_get(json_object_get(v, "filenames"), i)));
+        uint32_t w = 0, h = 0;
+        CHECK_OK(wbi_png_info((const uint8_t *)c.body, c.len, &w, &h));
+        CHECK_EQ(w, 100);
+    }
+    wbt_client_release(&c);
+    json_decref(owner);
+}
+
 int main(int argc, char **argv)
 {
     char bin[1024];
@@ -183,7 +228,8 @@ int main(int argc, char **argv)
     static const wbt_case_t cases[] = {{"histogram", test_histogram},
                                        {"images", test_images},
                                        {"table", test_table},
-                                       {"watch", test_watch}};
+                                       {"watch", test_watch},
+                                       {"offline_sync", test_offline_sync}};
     int rc = wbt_run(cases, sizeof cases / sizeof cases[0], argc, argv);
     wbt_server_release(&s_srv);
     return rc;
