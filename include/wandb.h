@@ -393,4 +393,7 @@ WANDB_EXPORT void wandb_shutdown(void);
 #ifdef __cplusplus
 }
 #endif
+
+// Histograms, images, tables and watch (wandb_media.h).
+#include "wandb_media.h"
 #endif

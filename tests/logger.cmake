@@ -9,7 +9,8 @@ wandb_add_test(test_settings SOURCES unit/test_settings.c ${_lg}/settings.c
   LIBS wbi_common LABELS unit TIMEOUT 30)
 wandb_add_test(test_logger_log SOURCES unit/test_logger_log.c ${_lg}/core.c ${_lg}/ring.c
   ${_lg}/keys.c ${_lg}/settings.c ${_lg}/save.c ${_lg}/save_path.c ${_lg}/save_send.c
-  ${_lg}/save_live.c LIBS wbi_common LABELS unit TIMEOUT 60)
+  ${_lg}/save_live.c ${_lg}/media_watch.c ${_lg}/media_hist.c ${_lg}/media_log.c LIBS wbi_common
+  LABELS unit TIMEOUT 60)
 # wandb_save's path rules (glob, base_path) without a run.
 wandb_add_test(test_save_path SOURCES unit/test_save_path.c ${_lg}/save_path.c
   LIBS wbi_common LABELS unit TIMEOUT 30)

@@ -101,6 +101,7 @@ void wbi_run_core_destroy(wandb_run_t **self_p)
     wbi_free(self->welcome_url);
     wbi_cfg_release(&self->cfg);
     wbi_save_release(self);
+    wbi_watch_release(self);
     pthread_mutex_destroy(&self->save_mu);
     pthread_mutex_destroy(&self->mu);
     wbi_free(self);
@@ -398,6 +399,7 @@ wandb_err wandb_log_values(wandb_run_t *run, const wandb_value_t *values, size_t
                  WBI_WIRE_ROW_MAX_VALUES);
         return WANDB_EINVAL;
     }
+    wbi_watch_on_log(run, step); // watched histograms join the row first (media_watch.c)
     int wait_ms = run->cfg.ring_full == WBI_RING_WAIT ? run->cfg.ring_wait_ms : 0;
     int64_t deadline = 0;
     for (int i = 0;; i++) {

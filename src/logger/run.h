@@ -18,6 +18,7 @@
 struct wbi_io;
 struct wbi_saved;
 struct wbi_live;
+struct wbi_watch;
 
 // Warnings that repeat on a hot path are logged the first time and then
 // every WBI_WARN_EVERY times.
@@ -60,6 +61,7 @@ struct wandb_run {
     size_t cap_saved;                    // allocated entries
     uint32_t file_seq;                   // id of the last FILE_BEGIN
     struct wbi_live *live;               // the live-file watcher (save_live.c), NULL: none
+    _Atomic(struct wbi_watch *) watch;   // wandb_watch state (media_watch.c), NULL until used
 };
 
 // Creates a run from resolved settings (*cfg is moved into the run and
@@ -93,5 +95,11 @@ void wbi_run_apply_welcome(wandb_run_t *self, const char *entity, const char *ur
 wandb_err wbi_save_flush(wandb_run_t *run, int64_t deadline);
 // Frees the remembered saved files (save.c).
 void wbi_save_release(wandb_run_t *run);
+
+// Called by wandb_log_values before it logs (media_watch.c): logs the
+// watched histograms when this call starts a step that is due.
+void wbi_watch_on_log(wandb_run_t *run, int64_t step);
+// Frees the watch state of the run (media_watch.c).
+void wbi_watch_release(wandb_run_t *run);
 
 #endif
