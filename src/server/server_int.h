@@ -183,6 +183,13 @@ void wbi_srv_handle_runs_get(wbi_server_t *self, struct MHD_Connection *conn, wb
 void wbi_srv_handle_run_get(wbi_server_t *self, struct MHD_Connection *conn, wbi_srv_req_t *req,
                             const char *url, wbi_srv_reply_t *reply);
 
+// Artifact read API (routes_artifacts.c).
+void wbi_srv_handle_artifacts_get(wbi_server_t *self, struct MHD_Connection *conn,
+                                  wbi_srv_req_t *req, const char *url, wbi_srv_reply_t *reply);
+void wbi_srv_handle_artifact_files_get(wbi_server_t *self, struct MHD_Connection *conn,
+                                       wbi_srv_req_t *req, const char *url,
+                                       wbi_srv_reply_t *reply);
+
 // Uploads (upload.c).
 void wbi_srv_upload_open(wbi_server_t *self, wbi_srv_req_t *req, const char *url);
 void wbi_srv_upload_write(wbi_srv_req_t *req, const char *data, size_t len);

@@ -86,14 +86,29 @@ static wandb_err s_versions(wbi_store_t *self, int64_t seq, json_t *out)
             json_decref(aliases);
             break;
         }
-        json_t *names = json_array();
+        // Sequence aliases by name; portfolio aliases grouped per portfolio.
+        json_t *names = json_array(), *links = json_object();
         size_t i;
         json_t *al;
         json_array_foreach(aliases, i, al)
         {
-            if (strcmp(json_string_value(json_object_get(al, "kind")), "SEQUENCE") == 0)
+            const char *coll = json_string_value(json_object_get(al, "collection"));
+            if (strcmp(json_string_value(json_object_get(al, "kind")), "SEQUENCE") == 0) {
                 json_array_append(names, json_object_get(al, "alias"));
+                continue;
+            }
+            if (!json_object_get(links, coll))
+                json_object_set_new(links, coll, json_array());
+            json_array_append(json_object_get(links, coll), json_object_get(al, "alias"));
         }
+        json_decref(aliases);
+        json_t *link_list = json_array();
+        const char *coll;
+        json_t *names_in;
+        json_object_foreach(links, coll, names_in)
+            json_array_append_new(link_list,
+                                  json_pack("{sssO}", "portfolio", coll, "aliases", names_in));
+        json_decref(links);
         json_t *v = json_pack(
             "{sIsosososIsIsosososososfsfsoso}", "id", (json_int_t)id, "version",
             has_version ? json_string(vname) : json_null(), "state", s_jtext(st, 2), "digest",
@@ -101,8 +116,42 @@ static wandb_err s_versions(wbi_store_t *self, int64_t seq, json_t *out)
             (json_int_t)sqlite3_column_int64(st, 5), "description", s_jtext(st, 6), "metadata",
             s_jtext(st, 7), "distributed_id", s_jtext(st, 8), "created_by", s_jtext(st, 9),
             "aliases", names, "created_at", sqlite3_column_double(st, 10), "updated_at",
-            sqlite3_column_double(st, 11), "used_by", users, "links", aliases);
+            sqlite3_column_double(st, 11), "used_by", users, "links", link_list);
         json_array_append_new(out, v);
+    }
+    sqlite3_finalize(st);
+    return e;
+}
+
+// The members of portfolio coll: [{version, source, source_version, aliases}].
+static wandb_err s_members(wbi_store_t *self, int64_t coll, json_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    wandb_err e = s_prep(self,
+                         "SELECT m.version_index, c.name, a.version, a.digest, a.id"
+                         " FROM art_members m JOIN artifacts a ON a.id = m.artifact_id"
+                         " JOIN art_colls c ON c.id = a.seq_id WHERE m.coll_id = ?1"
+                         " ORDER BY m.version_index",
+                         &st);
+    if (e != WANDB_OK)
+        return e;
+    sqlite3_bind_int64(st, 1, coll);
+    bool row = true;
+    while ((e = s_step(self, st, &row)) == WANDB_OK && row) {
+        json_t *aliases = NULL, *names = json_array();
+        e = wbi_store_art_aliases(self, sqlite3_column_int64(st, 4), coll, &aliases);
+        if (e != WANDB_OK)
+            break;
+        size_t i;
+        json_t *al;
+        json_array_foreach(aliases, i, al) json_array_append(names, json_object_get(al, "alias"));
+        json_decref(aliases);
+        char v[32], src[32];
+        snprintf(v, sizeof v, "v%lld", (long long)sqlite3_column_int64(st, 0));
+        snprintf(src, sizeof src, "v%lld", (long long)sqlite3_column_int64(st, 2));
+        json_array_append_new(out, json_pack("{sssosssoso}", "version", v, "source",
+                                             s_jtext(st, 1), "source_version", src, "digest",
+                                             s_jtext(st, 3), "aliases", names));
     }
     sqlite3_finalize(st);
     return e;
@@ -131,8 +180,8 @@ wandb_err wbi_store_art_list(wbi_store_t *self, const char *entity, const char *
     while ((e = s_step(self, st, &row)) == WANDB_OK && row) {
         bool seq = strcmp((const char *)sqlite3_column_text(st, 5), "SEQUENCE") == 0;
         json_t *versions = json_array();
-        if (seq)
-            e = s_versions(self, sqlite3_column_int64(st, 0), versions);
+        e = seq ? s_versions(self, sqlite3_column_int64(st, 0), versions)
+                : s_members(self, sqlite3_column_int64(st, 0), versions);
         json_t *c = json_pack("{sosososososo}", "entity", s_jtext(st, 1), "project",
                               s_jtext(st, 2), "name", s_jtext(st, 3), "type", s_jtext(st, 4),
                               "kind", s_jtext(st, 5), "versions", versions);
