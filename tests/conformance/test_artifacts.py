@@ -181,8 +181,26 @@ def check_all(ck, srv, tmp):
     for ref in ("dataset-a:v99", "dataset-a:no-such-alias"):
         ck.check("'%s': error names it" % ref, ref in (bad["errors"][ref] or ""),
                  bad["errors"][ref])
+    check_cli(ck, srv, arts)
     check_raw_bad_input(ck, srv)
     save_captures(recs, tmp)
+
+
+def check_cli(ck, srv, arts):
+    """`wandb-mpi artifacts --json` prints what the read API answers; the table names them."""
+    cli = os.path.join(os.path.dirname(h.server_binary()), "..", "cli", "wandb-mpi")
+    if not os.access(cli, os.X_OK):
+        ck.check("wandb-mpi CLI built", False, cli)
+        return
+    out = subprocess.run([cli, "artifacts", "--dir", srv.dir, "--project", PROJECT, "--json"],
+                         capture_output=True, text=True, timeout=30)
+    ck.equal("wandb-mpi artifacts --json exit status", out.returncode, 0)
+    lines = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    ck.equal("wandb-mpi artifacts --json == GET /api/v1/artifacts", lines, arts)
+    table = subprocess.run([cli, "artifacts", "--dir", srv.dir, "--project", PROJECT],
+                           capture_output=True, text=True, timeout=30).stdout
+    ck.check("wandb-mpi artifacts table shows dataset-a v0 and v1",
+             "%s/dataset-a" % PROJECT in table and " v1 " in table and " best " in table, table)
 
 
 def check_raw_bad_input(ck, srv):
