@@ -79,17 +79,20 @@ static enum MHD_Result s_collect_value(void *cls, enum MHD_ValueKind kind, const
 }
 
 // Copies url for logs and the request log with the upload token (the secret
-// path segment of /upload/<token>/...) replaced by "<redacted>".
+// path segment of /upload/<token>/... and /artifact-blobs/<token>/...)
+// replaced by "<redacted>".
 static void s_shown_url(const char *url, char *out, size_t len)
 {
-    const char *prefix = "/upload/";
-    size_t plen = strlen(prefix);
-    if (strncmp(url, prefix, plen) != 0) {
-        snprintf(out, len, "%s", url);
-        return;
+    const char *prefixes[] = {"/upload/", "/artifact-blobs/"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        size_t plen = strlen(prefixes[i]);
+        if (strncmp(url, prefixes[i], plen) == 0) {
+            const char *rest = strchr(url + plen, '/');
+            snprintf(out, len, "%s<redacted>%s", prefixes[i], rest ? rest : "");
+            return;
+        }
     }
-    const char *rest = strchr(url + plen, '/');
-    snprintf(out, len, "%s<redacted>%s", prefix, rest ? rest : "");
+    snprintf(out, len, "%s", url);
 }
 
 // Appends one request as a JSON line to DIR/requests.jsonl.
