@@ -53,8 +53,7 @@ bool wbi_blob_exists(const char *dir, const char *hex, int64_t *size)
 {
     char path[WBI_SRV_PATH_MAX];
     struct stat st;
-    if (!wbi_blob_path(dir, hex, path, sizeof path) || stat(path, &st) != 0 ||
-        !S_ISREG(st.st_mode))
+    if (!wbi_blob_path(dir, hex, path, sizeof path) || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
         return false;
     if (size)
         *size = (int64_t)st.st_size;
@@ -265,8 +264,8 @@ void wbi_srv_handle_blob_put(wbi_server_t *self, struct MHD_Connection *conn, wb
 static void s_send_blob(wbi_server_t *self, const char *hex, wbi_srv_reply_t *reply)
 {
     char path[WBI_SRV_PATH_MAX];
-    int fd = wbi_blob_path(self->dir, hex, path, sizeof path) ? open(path, O_RDONLY | O_CLOEXEC)
-                                                                : -1;
+    int fd =
+        wbi_blob_path(self->dir, hex, path, sizeof path) ? open(path, O_RDONLY | O_CLOEXEC) : -1;
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
         if (fd >= 0)

@@ -347,9 +347,10 @@ static void s_op_viewer(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_re
     (void)vars;
     char email[300];
     snprintf(email, sizeof email, "%s@localhost", ctx->entity);
-    wbi_gql_ok(res, json_pack("{s{so ss ss ss ss sb s{s[]}}}", "viewer", "id", wbi_gql_gid("User", ctx->entity),
-                        "entity", ctx->entity, "username", ctx->entity, "email", email, "flags",
-                        "{}", "admin", 0, "teams", "edges"));
+    wbi_gql_ok(res,
+               json_pack("{s{so ss ss ss ss sb s{s[]}}}", "viewer", "id",
+                         wbi_gql_gid("User", ctx->entity), "entity", ctx->entity, "username",
+                         ctx->entity, "email", email, "flags", "{}", "admin", 0, "teams", "edges"));
 }
 
 // Reads one JSONString-or-object variable as extended-JSON text; *text is a
@@ -367,7 +368,7 @@ static bool s_var_json_text(const json_t *vars, const char *name, bool must_be_o
         parsed = wbi_jsonx_loadb(json_string_value(v), json_string_length(v), 0, &jerr);
         if (!parsed) {
             wbi_gql_fail(res, 400, "variable '%s' is not valid JSON at line %d column %d: %s", name,
-                   jerr.line, jerr.column, jerr.text);
+                         jerr.line, jerr.column, jerr.text);
             return false;
         }
     } else {
@@ -424,9 +425,9 @@ static bool s_state_change_ok(const wbi_gql_ctx_t *ctx, const wbi_run_upsert_t *
     bool ok = e != WANDB_OK || !s_state_final(run.state);
     if (!ok)
         wbi_gql_fail(res, 400,
-               "UpsertBucket: run '%s' is %s and cannot be set '%s' again; resume it instead"
-               " (RunResumeStatus, then UpsertBucket without a state)",
-               in->name, run.state, in->state);
+                     "UpsertBucket: run '%s' is %s and cannot be set '%s' again; resume it instead"
+                     " (RunResumeStatus, then UpsertBucket without a state)",
+                     in->name, run.state, in->state);
     wbi_store_run_release(&run);
     if (e != WANDB_OK && e != WANDB_ENOTFOUND) {
         wbi_gql_fail_store(ctx, res, e);
@@ -553,9 +554,9 @@ static void s_op_upsert_bucket(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi
                  run.name);
     wandb_err be = WANDB_OK;
     json_t *bucket = s_bucket_json(ctx, &run, false, &be);
-    wbi_gql_ok(res, bucket
-                  ? json_pack("{s{sosb}}", "upsertBucket", "bucket", bucket, "inserted", inserted)
-                  : NULL);
+    wbi_gql_ok(
+        res, bucket ? json_pack("{s{sosb}}", "upsertBucket", "bucket", bucket, "inserted", inserted)
+                    : NULL);
 done:
     if (in_tx)
         wbi_store_rollback(ctx->store);
@@ -597,9 +598,9 @@ static void s_op_resume_status(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi
     }
     char path[520];
     snprintf(path, sizeof path, "%s/%s", entity, project);
-    wbi_gql_ok(res,
-         json_pack("{s{sosss{soss}so}}", "model", "id", wbi_gql_gid("Project", path), "name", project,
-                   "entity", "id", wbi_gql_gid("Entity", entity), "name", entity, "bucket", bucket));
+    wbi_gql_ok(res, json_pack("{s{sosss{soss}so}}", "model", "id", wbi_gql_gid("Project", path),
+                              "name", project, "entity", "id", wbi_gql_gid("Entity", entity),
+                              "name", entity, "bucket", bucket));
 }
 
 // The upload URL of one run file.
@@ -717,8 +718,8 @@ static void s_op_create_run_files(const wbi_gql_ctx_t *ctx, const json_t *vars,
         return;
     char gid[64];
     wbi_gql_run_gid(id, gid, sizeof gid);
-    wbi_gql_ok(res,
-         json_pack("{s{sss[]so}}", "createRunFiles", "runID", gid, "uploadHeaders", "files", list));
+    wbi_gql_ok(res, json_pack("{s{sss[]so}}", "createRunFiles", "runID", gid, "uploadHeaders",
+                              "files", list));
 }
 
 // RunUploadUrls: the legacy form of CreateRunFiles (old Python sender, JS).
@@ -741,7 +742,7 @@ static void s_op_run_upload_urls(const wbi_gql_ctx_t *ctx, const json_t *vars,
     char gid[64];
     wbi_gql_run_gid(id, gid, sizeof gid);
     wbi_gql_ok(res, json_pack("{s{s{sss{s[]so}}}}", "model", "bucket", "id", gid, "files",
-                        "uploadHeaders", "edges", edges));
+                              "uploadHeaders", "edges", edges));
 }
 
 // NotifyScriptableRunAlert: stores the alert (§6).
@@ -771,7 +772,8 @@ static void s_op_alert(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_res
         return;
     }
     int64_t id = 0;
-    if (!s_run_vars(ctx, entity, wbi_gql_var(vars, "projectName"), wbi_gql_var(vars, "runName"), &id, res)) {
+    if (!s_run_vars(ctx, entity, wbi_gql_var(vars, "projectName"), wbi_gql_var(vars, "runName"),
+                    &id, res)) {
         wbi_store_rollback(ctx->store);
         return;
     }
@@ -784,7 +786,8 @@ static void s_op_alert(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_res
         wbi_gql_fail_store(ctx, res, e);
         return;
     }
-    wbi_slog(WANDB_LOG_INFO, "graphql", "alert for run %s: %s", wbi_gql_var(vars, "runName"), title);
+    wbi_slog(WANDB_LOG_INFO, "graphql", "alert for run %s: %s", wbi_gql_var(vars, "runName"),
+             title);
     wbi_gql_ok(res, json_pack("{s{sb}}", "notifyScriptableRunAlert", "success", 1));
 }
 
@@ -871,8 +874,8 @@ void wbi_gql_execute(const wbi_gql_ctx_t *ctx, const json_t *request, wbi_gql_re
     if (!*res->op) {
         wbi_slog(WANDB_LOG_WARN, "graphql", "anonymous operation");
         wbi_gql_fail(res, 200,
-               "unknown operation: the query has no operation name (this server dispatches"
-               " on 'operationName' or the name after query/mutation)");
+                     "unknown operation: the query has no operation name (this server dispatches"
+                     " on 'operationName' or the name after query/mutation)");
         return;
     }
     wbi_slog(WANDB_LOG_WARN, "graphql", "unknown operation '%s'", res->op);

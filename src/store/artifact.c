@@ -52,8 +52,8 @@ const char WBI_STORE_ARTIFACT_SCHEMA[] =
 
 #define S_ART_COLS                                                                                 \
     "a.id, a.seq_id, c.entity, c.project, c.name, c.type, a.version, a.state, a.digest,"           \
-    " a.description, a.metadata, a.aliases_req, a.distributed_id, a.client_id,"                   \
-    " a.seq_client_id, a.run_id, r.name, a.history_step, a.manifest_blob, a.size,"                \
+    " a.description, a.metadata, a.aliases_req, a.distributed_id, a.client_id,"                    \
+    " a.seq_client_id, a.run_id, r.name, a.history_step, a.manifest_blob, a.size,"                 \
     " a.file_count, a.created_at, a.updated_at"                                                    \
     " FROM artifacts a JOIN art_colls c ON c.id = a.seq_id LEFT JOIN runs r ON r.id = a.run_id"
 
@@ -97,8 +97,7 @@ static char *s_col(sqlite3_stmt *st, int col)
 
 static int64_t s_col_i64(sqlite3_stmt *st, int col, int64_t null_value)
 {
-    return sqlite3_column_type(st, col) == SQLITE_NULL ? null_value
-                                                       : sqlite3_column_int64(st, col);
+    return sqlite3_column_type(st, col) == SQLITE_NULL ? null_value : sqlite3_column_int64(st, col);
 }
 
 // Reads one row of S_ART_COLS.
@@ -133,9 +132,9 @@ void wbi_store_art_release(wbi_artifact_t *a)
 {
     if (!a)
         return;
-    char **strs[] = {&a->entity,         &a->project,     &a->name,          &a->type,
-                     &a->state,          &a->digest,      &a->description,   &a->metadata,
-                     &a->aliases_req,    &a->client_id,   &a->seq_client_id, &a->run_name,
+    char **strs[] = {&a->entity,         &a->project,      &a->name,          &a->type,
+                     &a->state,          &a->digest,       &a->description,   &a->metadata,
+                     &a->aliases_req,    &a->client_id,    &a->seq_client_id, &a->run_name,
                      &a->distributed_id, &a->manifest_blob};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         wbi_free(*strs[i]);
@@ -262,12 +261,11 @@ static wandb_err s_existing(wbi_store_t *self, int64_t seq, const wbi_art_new_t 
     *id_out = 0;
     sqlite3_stmt *st = NULL;
     wandb_err e = s_prep(self,
-                         in->distributed_id
-                             ? "SELECT id, state FROM artifacts WHERE seq_id = ?1"
-                               " AND distributed_id = ?2 AND state = 'PENDING'"
-                               " ORDER BY id DESC LIMIT 1"
-                             : "SELECT id, state FROM artifacts WHERE seq_id = ?1"
-                               " AND digest = ?2 AND state = 'COMMITTED' LIMIT 1",
+                         in->distributed_id ? "SELECT id, state FROM artifacts WHERE seq_id = ?1"
+                                              " AND distributed_id = ?2 AND state = 'PENDING'"
+                                              " ORDER BY id DESC LIMIT 1"
+                                            : "SELECT id, state FROM artifacts WHERE seq_id = ?1"
+                                              " AND digest = ?2 AND state = 'COMMITTED' LIMIT 1",
                          &st);
     if (e != WANDB_OK)
         return e;
@@ -287,8 +285,8 @@ wandb_err wbi_store_art_create(wbi_store_t *self, const wbi_art_new_t *in, doubl
                                int64_t *id_out)
 {
     int64_t seq = 0;
-    wandb_err e = s_coll_ensure(self, in->entity, in->project, in->name, in->type, "SEQUENCE",
-                                now, &seq);
+    wandb_err e =
+        s_coll_ensure(self, in->entity, in->project, in->name, in->type, "SEQUENCE", now, &seq);
     bool committed = false;
     if (e == WANDB_OK)
         e = s_existing(self, seq, in, id_out, &committed);
@@ -429,8 +427,7 @@ wandb_err wbi_store_art_manifest_set(wbi_store_t *self, int64_t manifest_id, con
     return e == WANDB_OK && !row ? WANDB_ENOTFOUND : e;
 }
 
-wandb_err wbi_store_art_manifest_uploaded(wbi_store_t *self, int64_t manifest_id,
-                                          const char *blob)
+wandb_err wbi_store_art_manifest_uploaded(wbi_store_t *self, int64_t manifest_id, const char *blob)
 {
     sqlite3_stmt *st = NULL;
     wandb_err e = s_prep(self, "UPDATE art_manifests SET blob = ?2 WHERE id = ?1", &st);
@@ -485,9 +482,8 @@ static wandb_err s_member_add(wbi_store_t *self, int64_t coll, int64_t art_id, d
     e = s_run(self, st);
     if (e != WANDB_OK)
         return e;
-    e = s_prep(self,
-               "SELECT version_index FROM art_members WHERE coll_id = ?1 AND artifact_id = ?2",
-               &st);
+    e = s_prep(
+        self, "SELECT version_index FROM art_members WHERE coll_id = ?1 AND artifact_id = ?2", &st);
     if (e != WANDB_OK)
         return e;
     sqlite3_bind_int64(st, 1, coll);
@@ -580,10 +576,11 @@ wandb_err wbi_store_art_commit(wbi_store_t *self, int64_t id, const json_t *cont
 wandb_err wbi_store_art_use(wbi_store_t *self, int64_t art_id, int64_t run_id, double now)
 {
     sqlite3_stmt *st = NULL;
-    wandb_err e = s_prep(self,
-                         "INSERT INTO art_uses (artifact_id, run_id, created_at) VALUES (?1, ?2, ?3)"
-                         " ON CONFLICT DO NOTHING",
-                         &st);
+    wandb_err e =
+        s_prep(self,
+               "INSERT INTO art_uses (artifact_id, run_id, created_at) VALUES (?1, ?2, ?3)"
+               " ON CONFLICT DO NOTHING",
+               &st);
     if (e != WANDB_OK)
         return e;
     sqlite3_bind_int64(st, 1, art_id);

@@ -43,11 +43,10 @@ wandb_err wbi_store_art_users(wbi_store_t *self, int64_t art_id, json_t **out)
         sqlite3_bind_int64(st, 1, art_id);
         bool row = true;
         while ((e = s_step(self, st, &row)) == WANDB_OK && row)
-            json_array_append_new(*out,
-                                  json_pack("{sIsososo}", "id",
-                                            (json_int_t)sqlite3_column_int64(st, 0), "name",
-                                            s_jtext(st, 1), "entity", s_jtext(st, 2), "project",
-                                            s_jtext(st, 3)));
+            json_array_append_new(*out, json_pack("{sIsososo}", "id",
+                                                  (json_int_t)sqlite3_column_int64(st, 0), "name",
+                                                  s_jtext(st, 1), "entity", s_jtext(st, 2),
+                                                  "project", s_jtext(st, 3)));
         sqlite3_finalize(st);
     }
     if (e != WANDB_OK || !*out) {
@@ -105,9 +104,8 @@ static wandb_err s_versions(wbi_store_t *self, int64_t seq, json_t *out)
         json_t *link_list = json_array();
         const char *coll;
         json_t *names_in;
-        json_object_foreach(links, coll, names_in)
-            json_array_append_new(link_list,
-                                  json_pack("{sssO}", "portfolio", coll, "aliases", names_in));
+        json_object_foreach(links, coll, names_in) json_array_append_new(
+            link_list, json_pack("{sssO}", "portfolio", coll, "aliases", names_in));
         json_decref(links);
         json_t *v = json_pack(
             "{sIsosososIsIsosososososfsfsoso}", "id", (json_int_t)id, "version",
@@ -149,9 +147,9 @@ static wandb_err s_members(wbi_store_t *self, int64_t coll, json_t *out)
         char v[32], src[32];
         snprintf(v, sizeof v, "v%lld", (long long)sqlite3_column_int64(st, 0));
         snprintf(src, sizeof src, "v%lld", (long long)sqlite3_column_int64(st, 2));
-        json_array_append_new(out, json_pack("{sssosssoso}", "version", v, "source",
-                                             s_jtext(st, 1), "source_version", src, "digest",
-                                             s_jtext(st, 3), "aliases", names));
+        json_array_append_new(out, json_pack("{sssosssoso}", "version", v, "source", s_jtext(st, 1),
+                                             "source_version", src, "digest", s_jtext(st, 3),
+                                             "aliases", names));
     }
     sqlite3_finalize(st);
     return e;
@@ -182,9 +180,9 @@ wandb_err wbi_store_art_list(wbi_store_t *self, const char *entity, const char *
         json_t *versions = json_array();
         e = seq ? s_versions(self, sqlite3_column_int64(st, 0), versions)
                 : s_members(self, sqlite3_column_int64(st, 0), versions);
-        json_t *c = json_pack("{sosososososo}", "entity", s_jtext(st, 1), "project",
-                              s_jtext(st, 2), "name", s_jtext(st, 3), "type", s_jtext(st, 4),
-                              "kind", s_jtext(st, 5), "versions", versions);
+        json_t *c = json_pack("{sosososososo}", "entity", s_jtext(st, 1), "project", s_jtext(st, 2),
+                              "name", s_jtext(st, 3), "type", s_jtext(st, 4), "kind",
+                              s_jtext(st, 5), "versions", versions);
         json_array_append_new(*out, c);
         if (e != WANDB_OK)
             break;

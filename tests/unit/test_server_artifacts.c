@@ -63,8 +63,8 @@ static json_t *s_op(s_env_t *env, const char *op, json_t *vars)
 // The first error message of a body, or NULL.
 static const char *s_error(json_t *body)
 {
-    return json_string_value(json_object_get(json_array_get(json_object_get(body, "errors"), 0),
-                                             "message"));
+    return json_string_value(
+        json_object_get(json_array_get(json_object_get(body, "errors"), 0), "message"));
 }
 
 // data.<a>.<b>.<c> of a body.
@@ -94,8 +94,8 @@ static char *s_create(s_env_t *env, const char *name, const char *type, const ch
     json_t *in = json_pack("{ssssssssssss}", "entityName", "local", "projectName", "p",
                            "artifactCollectionName", name, "artifactTypeName", type, "digest",
                            digest, "runName", "r1");
-    json_object_set_new(in, "aliases", json_pack("[{ssss}]", "artifactCollectionName", name,
-                                                 "alias", "latest"));
+    json_object_set_new(in, "aliases",
+                        json_pack("[{ssss}]", "artifactCollectionName", name, "alias", "latest"));
     if (dist)
         json_object_set_new(in, "distributedID", json_string(dist));
     json_t *body = s_op(env, "CreateArtifact", json_pack("{so}", "input", in));
@@ -108,9 +108,8 @@ static char *s_create(s_env_t *env, const char *name, const char *type, const ch
 
 // Uploads (stores) a manifest with files {path: text} for artifact id, type
 // FULL or PATCH, as the client's CreateArtifactManifest + PUT would.
-static void s_manifest(s_env_t *env, const char *id, const char *type,
-                       const char *const *paths, const char *const *texts, size_t n,
-                       bool upload_files)
+static void s_manifest(s_env_t *env, const char *id, const char *type, const char *const *paths,
+                       const char *const *texts, size_t n, bool upload_files)
 {
     json_t *contents = json_object();
     for (size_t i = 0; i < n; i++) {
@@ -121,10 +120,10 @@ static void s_manifest(s_env_t *env, const char *id, const char *type,
         if (upload_files)
             CHECK_OK(wbi_blob_put(env->dir, texts[i], strlen(texts[i]), hex));
     }
-    json_t *body = s_op(env, "CreateArtifactManifest",
-                        json_pack("{sssssssssssb}", "artifactID", id, "name", "wandb_manifest.json",
-                                  "digest", "", "manifestType", type, "entityName", "local",
-                                  "includeUpload", 1));
+    json_t *body =
+        s_op(env, "CreateArtifactManifest",
+             json_pack("{sssssssssssb}", "artifactID", id, "name", "wandb_manifest.json", "digest",
+                       "", "manifestType", type, "entityName", "local", "includeUpload", 1));
     json_t *m = s_at(body, "createArtifactManifest", "artifactManifest", NULL);
     CHECK(json_is_string(json_object_get(json_object_get(m, "file"), "uploadUrl")));
     wbi_buf_t b;
@@ -224,11 +223,11 @@ static void test_files_dedup(void)
     s_digest("stored", b64a, hexa);
     s_digest("new", b64b, hexb);
     CHECK_OK(wbi_blob_put(env.dir, "stored", 6, hexa));
-    json_t *files = json_pack("[{ssssss}{ssssss}]", "artifactID", id, "name", "s.txt", "md5",
-                              b64a, "artifactID", id, "name", "n.txt", "md5", b64b);
-    json_t *body = s_op(&env, "CreateArtifactFiles",
-                        json_pack("{s{soss}}", "input", "artifactFiles", files,
-                                  "storageLayout", "V2"));
+    json_t *files = json_pack("[{ssssss}{ssssss}]", "artifactID", id, "name", "s.txt", "md5", b64a,
+                              "artifactID", id, "name", "n.txt", "md5", b64b);
+    json_t *body =
+        s_op(&env, "CreateArtifactFiles",
+             json_pack("{s{soss}}", "input", "artifactFiles", files, "storageLayout", "V2"));
     json_t *edges = s_at(body, "createArtifactFiles", "files", "edges");
     CHECK_EQ(json_array_size(edges), 2u);
     json_t *n0 = json_object_get(json_array_get(edges, 0), "node");
@@ -335,26 +334,25 @@ static void test_names_and_links(void)
     s_manifest(&env, id, "FULL", paths, texts, 1, true);
     CHECK(s_commit(&env, id) == NULL);
     for (int round = 0; round < 2; round++) { // linking twice keeps index 0
-        json_t *body = s_op(
-            &env, "LinkArtifact",
-            json_pack("{s{sssssssss[{ssss}]}}", "input", "artifactID", id,
-                      "artifactPortfolioName", "reg", "entityName", "local", "projectName",
-                      "model-registry", "aliases", "artifactCollectionName", "reg", "alias",
-                      "prod"));
+        json_t *body = s_op(&env, "LinkArtifact",
+                            json_pack("{s{sssssssss[{ssss}]}}", "input", "artifactID", id,
+                                      "artifactPortfolioName", "reg", "entityName", "local",
+                                      "projectName", "model-registry", "aliases",
+                                      "artifactCollectionName", "reg", "alias", "prod"));
         CHECK(s_error(body) == NULL);
         CHECK_EQ_I64(json_integer_value(s_at(body, "result", "versionIndex", NULL)), 0);
         CHECK_EQ_I64(json_integer_value(s_at(body, "linkArtifact", "versionIndex", NULL)), 0);
         json_decref(body);
     }
-    json_t *body = s_op(&env, "LinkArtifact",
-                        json_pack("{s{ssssssss}}", "input", "artifactID", id,
-                                  "artifactPortfolioName", "bad/name", "entityName", "local",
-                                  "projectName", "p"));
+    json_t *body =
+        s_op(&env, "LinkArtifact",
+             json_pack("{s{ssssssss}}", "input", "artifactID", id, "artifactPortfolioName",
+                       "bad/name", "entityName", "local", "projectName", "p"));
     CHECK(s_error(body) && strstr(s_error(body), "invalid portfolio name"));
     json_decref(body);
     wbi_artifact_t art;
-    CHECK_OK(wbi_store_art_find(env.store, "local", "model-registry", "reg", "prod", &art, NULL,
-                                NULL));
+    CHECK_OK(
+        wbi_store_art_find(env.store, "local", "model-registry", "reg", "prod", &art, NULL, NULL));
     CHECK_STREQ(art.name, "m");
     wbi_store_art_release(&art);
     free(id);
