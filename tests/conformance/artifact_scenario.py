@@ -13,7 +13,7 @@
 #   use     use_artifact "dataset-a:latest", ":v0", "<entity>/<project>/dataset-a:best",
 #           "shards:latest" and download each; use_model "model-a:latest"
 #   link    link_artifact dataset-a:v1 to "{portfolio}", "{project}/{portfolio}",
-#           "{entity}/{project}/{portfolio}"; link_model
+#           "{entity}/{project}/{portfolio}"; use + download "portfolio-a:staging"; link_model
 #   bad     invalid name, unknown version, unknown alias: each must raise; writes the messages
 # Writes ONE JSON document to --out: what the server must now hold (names, versions, files
 # with md5 and size, the downloaded files' md5, the error messages).
@@ -132,6 +132,8 @@ def step_link(wandb, args, work, out):
     run.link_artifact(art, "portfolio-a", aliases=["staging"])
     run.link_artifact(art, "%s/portfolio-b" % args.project)
     run.link_artifact(art, "%s/%s/portfolio-c" % (run.entity, args.project))
+    linked = run.use_artifact("portfolio-a:staging")
+    out["linked_files"] = tree(linked.download(root=os.path.join(work, "dl-linked")))
     model = os.path.join(work, "linked-model.pt")
     out["model"] = write(model, b"weights" * 100)
     try:

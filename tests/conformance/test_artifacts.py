@@ -169,6 +169,8 @@ def check_all(ck, srv, tmp):
                  [("v0", "dataset-a", "v1")])
     pa = by.get((PROJECT, "portfolio-a"), {"versions": [{}]})["versions"]
     ck.equal("portfolio-a aliases", pa[0].get("aliases") if pa else None, ["latest", "staging"])
+    ck.equal("download of the linked portfolio-a:staging: bytes of dataset-a:v1",
+             link["linked_files"], {p: f["md5"] for p, f in log["v1"]["files"].items()})
     ck.equal("link_model returned", link["link_model"], "ok")
     reg = [a for a in srv.get("/api/v1/artifacts")["artifacts"]
            if a["name"] == "reg-model" and a["kind"] == "PORTFOLIO"]
