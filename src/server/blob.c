@@ -175,7 +175,7 @@ void wbi_srv_blob_open(wbi_server_t *self, wbi_srv_req_t *req, const char *url)
         req->art_discard = true; // stored once: read and drop
         return;
     } else {
-        snprintf(req->art_hex, sizeof req->art_hex, "%s", seg[2]);
+        memcpy(req->art_hex, seg[2], 33); // 32 hex characters and the NUL (checked)
     }
     char dir[WBI_SRV_PATH_MAX - 32], suffix[9];
     int n = snprintf(dir, sizeof dir, "%s/artifacts/blobs", self->dir);
