@@ -241,7 +241,7 @@ static void s_op_by_id(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_res
         json_decref(creator);
         char gid[64];
         wbi_gql_run_gid(a.run_id, gid, sizeof gid);
-        creator = json_pack("{sssssso}", "__typename", "Run", "id", gid, "name", a.run_name,
+        creator = json_pack("{ssssssso}", "__typename", "Run", "id", gid, "name", a.run_name,
                             "project", wbi_gql_project_json(a.entity, a.project));
     }
     json_object_set_new(art, "createdBy", creator);

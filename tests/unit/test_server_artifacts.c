@@ -193,6 +193,46 @@ static void test_versions(void)
     char *again = s_create(&env, "data", "dataset", "d1", NULL, state);
     CHECK_STREQ(state, "COMMITTED");
     CHECK_STREQ(again, id1);
+    // The queries of use_artifact and download, UseArtifact: answered, consumer recorded.
+    json_t *body = s_op(&env, "ArtifactByID", json_pack("{ss}", "id", id1));
+    CHECK_STREQ(json_string_value(s_at(body, "artifact", "state", NULL)), "COMMITTED");
+    CHECK_EQ_I64(json_integer_value(s_at(body, "artifact", "fileCount", NULL)), 2);
+    CHECK_STREQ(
+        json_string_value(json_object_get(s_at(body, "artifact", "createdBy", NULL), "name")),
+        "r1");
+    json_decref(body);
+    body = s_op(&env, "ArtifactType",
+                json_pack("{ssssss}", "entity", "local", "project", "p", "name", "data:latest"));
+    CHECK_STREQ(
+        json_string_value(json_object_get(
+            json_object_get(s_at(body, "project", "artifact", NULL), "artifactType"), "name")),
+        "dataset");
+    json_decref(body);
+    body = s_op(&env, "FetchArtifactManifest", json_pack("{ss}", "id", id1));
+    CHECK(strstr(json_string_value(json_object_get(
+                     json_object_get(s_at(body, "artifact", "currentManifest", NULL), "file"),
+                     "directUrl")),
+                 "/artifact-blobs/tok/file/") != NULL);
+    json_decref(body);
+    body = s_op(&env, "GetArtifactMembershipFileUrls",
+                json_pack("{sssssssssi}", "entity", "local", "project", "p", "collection", "data",
+                          "alias", "v0", "perPage", 1));
+    json_t *files = json_object_get(
+        json_object_get(s_at(body, "project", "artifactCollection", "artifactMembership"), "files"),
+        "edges");
+    CHECK_EQ(json_array_size(files), 1u);
+    json_decref(body);
+    body = s_op(&env, "UseArtifact",
+                json_pack("{ssssssss}", "artifactID", id1, "entityName", "local", "projectName",
+                          "p", "runName", "consumer"));
+    CHECK(s_error(body) == NULL);
+    json_decref(body);
+    json_t *users = NULL;
+    int64_t n1 = 0;
+    CHECK(wbi_gql_art_id(id1, &n1));
+    CHECK_OK(wbi_store_art_users(env.store, n1, &users));
+    CHECK_STREQ(json_string_value(json_object_get(json_array_get(users, 0), "name")), "consumer");
+    json_decref(users);
     // Another type for the same name: refused.
     char *other = s_create(&env, "data", "model", "d2", NULL, state);
     CHECK(other == NULL);
