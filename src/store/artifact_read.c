@@ -1,7 +1,8 @@
 //  artifact_read.c - artifacts in the SQLite store: the read API's listings
 //  SPDX-License-Identifier: MIT
 //
-//  The JSON shapes of GET /api/v1/artifacts and `wandb-mpi artifacts`
+//  The reads: aliases, files, consumers, and the JSON shapes of
+//  GET /api/v1/artifacts and `wandb-mpi artifacts`
 //  (docs/artifacts.md), built here so that the server and the CLI print the
 //  same thing. Thread: one caller at a time (as store.h).
 
@@ -28,6 +29,61 @@ static json_t *s_jtext(sqlite3_stmt *st, int col)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
     return t ? json_stringn((const char *)t, (size_t)sqlite3_column_bytes(st, col)) : json_null();
+}
+
+wandb_err wbi_store_art_aliases(wbi_store_t *self, int64_t art_id, int64_t coll_id, json_t **out)
+{
+    *out = json_array();
+    sqlite3_stmt *st = NULL;
+    wandb_err e = s_prep(self,
+                         "SELECT l.alias, k.name, k.kind, k.id FROM art_aliases l"
+                         " JOIN art_colls k ON k.id = l.coll_id WHERE l.artifact_id = ?1"
+                         " AND (?2 = 0 OR l.coll_id = ?2) ORDER BY k.kind DESC, l.alias",
+                         &st);
+    if (e != WANDB_OK || !*out) {
+        json_decref(*out);
+        *out = NULL;
+        return e != WANDB_OK ? e : WANDB_ENOMEM;
+    }
+    sqlite3_bind_int64(st, 1, art_id);
+    sqlite3_bind_int64(st, 2, coll_id);
+    bool row = true;
+    while ((e = s_step(self, st, &row)) == WANDB_OK && row)
+        json_array_append_new(*out, json_pack("{sssssssI}", "alias", sqlite3_column_text(st, 0),
+                                              "collection", sqlite3_column_text(st, 1), "kind",
+                                              sqlite3_column_text(st, 2), "collection_id",
+                                              (json_int_t)sqlite3_column_int64(st, 3)));
+    sqlite3_finalize(st);
+    if (e != WANDB_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return e;
+}
+
+wandb_err wbi_store_art_files_each(wbi_store_t *self, int64_t art_id, const char *only_path,
+                                   wbi_store_art_file_fn fn, void *arg)
+{
+    sqlite3_stmt *st = NULL;
+    wandb_err e = s_prep(self,
+                         "SELECT path, digest, size, ref, birth_artifact_id FROM art_files"
+                         " WHERE artifact_id = ?1 AND (?2 IS NULL OR path = ?2) ORDER BY path",
+                         &st);
+    if (e != WANDB_OK)
+        return e;
+    sqlite3_bind_int64(st, 1, art_id);
+    if (only_path)
+        sqlite3_bind_text(st, 2, only_path, -1, SQLITE_TRANSIENT);
+    bool row = true;
+    while ((e = s_step(self, st, &row)) == WANDB_OK && row) {
+        if (fn(arg, (const char *)sqlite3_column_text(st, 0),
+               (const char *)sqlite3_column_text(st, 1),
+               sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 2),
+               (const char *)sqlite3_column_text(st, 3), sqlite3_column_int64(st, 4)) != 0)
+            break;
+    }
+    sqlite3_finalize(st);
+    return e;
 }
 
 wandb_err wbi_store_art_users(wbi_store_t *self, int64_t art_id, json_t **out)
