@@ -353,6 +353,7 @@ typedef struct {
     json_t *full;      // the last FULL manifest, or NULL
     char full_hex[33]; // its blob
     int npatch;        // PATCH / INCREMENTAL manifests merged
+    bool incremental;  // an INCREMENTAL one: the latest version's files are the base
     bool bad;          // a manifest could not be read
 } s_merge_t;
 
@@ -375,6 +376,7 @@ static int s_merge_one(void *arg, int64_t id, const char *type, const char *blob
     }
     json_object_update(m->contents, contents); // a later patch wins on the same path
     m->npatch++;
+    m->incremental |= strcmp(type, "INCREMENTAL") == 0;
     json_decref(doc);
     return 0;
 }
@@ -431,6 +433,34 @@ static const char *s_missing_file(const wbi_gql_ctx_t *ctx, const json_t *conten
     return NULL;
 }
 
+// Adds one committed entry to the contents being built (when not there).
+static int s_base_entry(void *arg, const char *path, const char *digest, int64_t size,
+                        const char *ref, int64_t birth)
+{
+    if (json_object_get(arg, path))
+        return 0;
+    json_t *e = json_pack("{sssI}", "digest", digest, "size", (json_int_t)(size > 0 ? size : 0));
+    if (ref)
+        json_object_set_new(e, "ref", json_string(ref));
+    if (birth > 0)
+        json_object_set_new(e, "birthArtifactID", wbi_gql_art_gid(birth));
+    json_object_set_new(arg, path, e);
+    return 0;
+}
+
+// An INCREMENTAL manifest holds the changes only: the files of the latest
+// committed version of the sequence are the base.
+static wandb_err s_merge_base(const wbi_gql_ctx_t *ctx, const wbi_artifact_t *a, json_t *contents)
+{
+    wbi_artifact_t base = {0};
+    wandb_err e =
+        wbi_store_art_find(ctx->store, a->entity, a->project, a->name, "latest", &base, NULL, NULL);
+    if (e == WANDB_OK)
+        e = wbi_store_art_files_each(ctx->store, base.id, NULL, s_base_entry, contents);
+    wbi_store_art_release(&base);
+    return e == WANDB_ENOTFOUND ? WANDB_OK : e;
+}
+
 // Builds the final manifest of version a: contents, its blob and digest.
 // False with res failed (the version stays PENDING).
 static bool s_final_manifest(const wbi_gql_ctx_t *ctx, const wbi_artifact_t *a, json_t **contents,
@@ -458,15 +488,17 @@ static bool s_final_manifest(const wbi_gql_ctx_t *ctx, const wbi_artifact_t *a, 
     } else if (ok) {
         if (m.full) // a FULL manifest first, patches over it
             json_object_update_missing(m.contents, json_object_get(m.full, "contents"));
+        else if (m.incremental && s_merge_base(ctx, a, m.contents) != WANDB_OK)
+            ok = false;
         json_t *doc =
             json_pack("{sisss{ss}sO}", "version", 1, "storagePolicy", "wandb-storage-policy-v1",
                       "storagePolicyConfig", "storageLayout", "V2", "contents", m.contents);
         char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         json_decref(doc);
-        ok = text && wbi_blob_put(ctx->dir, text, strlen(text), blob) == WANDB_OK;
+        ok = ok && text && wbi_blob_put(ctx->dir, text, strlen(text), blob) == WANDB_OK;
         free(text);
         if (!ok)
-            wbi_gql_fail(res, 503, "CommitArtifact: cannot store the merged manifest");
+            wbi_gql_fail(res, 503, "CommitArtifact: cannot build or store the merged manifest");
         s_art_digest(m.contents, digest);
     }
     const char *missing = ok ? s_missing_file(ctx, m.contents) : NULL;

@@ -7,7 +7,8 @@
 #
 # Steps (each one process, each its own run; test_artifacts.py runs them in order):
 #   log     log_artifact "dataset-a" (3 files, alias "best") -> v0; changed content -> v1;
-#           the v1 content again (deduplicated: still v1); log_model "model-a"
+#           the v1 content again (deduplicated: still v1); "inc-a" v0 (2 files) and an
+#           incremental v1 (1 more file); log_model "model-a"
 #   upsert  upsert_artifact "shards" with file shard-N.bin (run group = distributed id)
 #   finish  finish_artifact "shards" with file finish.txt
 #   use     use_artifact "dataset-a:latest", ":v0", "<entity>/<project>/dataset-a:best",
@@ -75,6 +76,15 @@ def step_log(wandb, args, work, out):
     art2.add_dir(os.path.join(src, "v1"))
     run.log_artifact(art2).wait()
     out["again"] = {"digest": art2.digest, "version": art2.version}
+    # incremental: v1 sends only the added file; the server keeps v0's files in it
+    inc = {}
+    for step, names in enumerate((["a.txt", "b.txt"], ["c.txt"])):
+        art_inc = wandb.Artifact("inc-a", type="dataset", incremental=step == 1)
+        for name in names:
+            inc[name] = write(os.path.join(src, "inc", name), name.encode() * 3)
+            art_inc.add_file(os.path.join(src, "inc", name))
+        run.log_artifact(art_inc).wait()
+    out["inc"] = inc
     model = os.path.join(src, "model.pt")
     out["model"] = write(model, os.urandom(4096))
     run.log_model(model, name="model-a", aliases=["prod"])
@@ -112,7 +122,8 @@ def step_use(wandb, args, work, out):
     entity = run.entity
     got = {}
     for ref in ["dataset-a:latest", "dataset-a:v0",
-                "%s/%s/dataset-a:best" % (entity, args.project), "shards:latest"]:
+                "%s/%s/dataset-a:best" % (entity, args.project), "shards:latest",
+                "inc-a:v1"]:
         art = run.use_artifact(ref)
         root = art.download(root=os.path.join(work, "dl", ref.replace("/", "_")))
         got[ref] = {"version": art.version, "files": tree(root), "digest": art.digest,
