@@ -14,6 +14,7 @@
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "common/wire.h"
+#include "logger/check.h"
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -105,6 +106,25 @@ void wbi_run_core_destroy(wandb_run_t **self_p)
     pthread_mutex_destroy(&self->mu);
     wbi_free(self);
     *self_p = NULL;
+}
+
+// Takes both locks so that no call is inside; producers see closed after.
+void wbi_run_core_retire(wandb_run_t *self)
+{
+    pthread_mutex_lock(&self->save_mu);
+    pthread_mutex_lock(&self->mu);
+    self->closed = true;
+    // Only the bytes: cap stays, as calls read it before taking the mutex.
+    wbi_free(self->ring.data);
+    self->ring.data = NULL;
+    wbi_keys_release(&self->keys);
+    wbi_free(self->ids);
+    wbi_free(self->lens);
+    self->ids = NULL;
+    self->lens = NULL;
+    wbi_save_release(self);
+    pthread_mutex_unlock(&self->mu);
+    pthread_mutex_unlock(&self->save_mu);
 }
 
 // Pauses a retry loop that waits for ring room outside the run mutex: yields
@@ -218,9 +238,16 @@ static wandb_err s_log_plan(wandb_run_t *self, const wandb_value_t *values, size
         uint32_t hash;
         id = wbi_keys_find(&self->keys, v->key, &klen, &hash);
         if (id == 0) {
+            char shown[WBI_ESCAPED_BYTES];
             if (!s_key_valid(v->key, klen)) {
-                wbi_warn("wandb_log: invalid key '%.64s': keys are 1 to 255 bytes of UTF-8: "
+                wbi_warn("wandb_log: invalid key '%s': keys are 1 to 255 bytes of UTF-8: "
                          "call dropped",
+                         wbi_check_escape(v->key, 64, shown, sizeof shown));
+                return WANDB_EINVAL;
+            }
+            if (wbi_check_reserved_key(v->key, klen)) {
+                wbi_warn("wandb_log: key '%s' is reserved (the library writes _step, "
+                         "_runtime, _timestamp and _wandb itself): call dropped",
                          v->key);
                 return WANDB_EINVAL;
             }
@@ -328,6 +355,15 @@ static wandb_err s_reject_step(wandb_run_t *self, int64_t step, int64_t cur)
     return WANDB_ESTEP;
 }
 
+// A call dropped for a full ring still uses up its step, as if its row had
+// been written: the row is missing, but later rows keep their numbering, so
+// that steps stay aligned with the caller's loop (and across ranks).
+static void s_keep_step(wandb_run_t *run, int64_t step, bool commit_now)
+{
+    run->row_open = !commit_now;
+    atomic_store_explicit(&run->step, commit_now ? step + 1 : step, memory_order_relaxed);
+}
+
 // One attempt of a log call under the run mutex. When the ring has no room
 // it sets *no_room and returns WANDB_EFULL; only the last attempt counts
 // the call as dropped. Nothing is written unless the whole call fits.
@@ -338,7 +374,7 @@ static wandb_err s_log_locked(wandb_run_t *run, const wandb_value_t *values, siz
         return WANDB_ECLOSED;
     int64_t cur = atomic_load_explicit(&run->step, memory_order_relaxed);
     bool commit_now;
-    if (step >= 0) {
+    if (step != WANDB_STEP_AUTO) {
         if (step < cur)
             return s_reject_step(run, step, cur);
         commit_now = commit == WANDB_COMMIT_TRUE;
@@ -352,7 +388,10 @@ static wandb_err s_log_locked(wandb_run_t *run, const wandb_value_t *values, siz
         if (commit_now && row_open) {
             if (!wbi_ring_reserve(&run->ring, S_ROW_FIXED)) {
                 *no_room = true;
-                return last ? s_dropped(run, 0) : WANDB_EFULL;
+                if (!last)
+                    return WANDB_EFULL;
+                s_keep_step(run, step, true);
+                return s_dropped(run, 0);
             }
             size_t pos = wbi_ring_head(&run->ring);
             s_put_empty_row(run, &pos, step, WBI_WIRE_ROW_COMMIT);
@@ -370,7 +409,11 @@ static wandb_err s_log_locked(wandb_run_t *run, const wandb_value_t *values, siz
     wandb_err err = s_log_plan(run, values, n, &total);
     if (err == WANDB_OK && !wbi_ring_reserve(&run->ring, total)) {
         *no_room = true;
-        err = last ? s_dropped(run, n) : WANDB_EFULL;
+        err = WANDB_EFULL;
+        if (last) {
+            s_keep_step(run, step, commit_now);
+            err = s_dropped(run, n);
+        }
     }
     if (err != WANDB_OK) {
         wbi_keys_truncate(&run->keys, keys_before);
@@ -396,6 +439,19 @@ wandb_err wandb_log_values(wandb_run_t *run, const wandb_value_t *values, size_t
     if ((n > 0 && !values) || n > WBI_WIRE_ROW_MAX_VALUES) {
         wbi_warn("wandb_log: %zu values (at most %u, values non-NULL): call dropped", n,
                  WBI_WIRE_ROW_MAX_VALUES);
+        return WANDB_EINVAL;
+    }
+    if (step < 0 && step != WANDB_STEP_AUTO) {
+        wbi_warn("wandb_log: step %lld is negative: use a step >= 0, or WANDB_STEP_AUTO (-1) "
+                 "for the current step: call dropped",
+                 (long long)step);
+        return WANDB_EINVAL;
+    }
+    if (commit != WANDB_COMMIT_AUTO && commit != WANDB_COMMIT_FALSE &&
+        commit != WANDB_COMMIT_TRUE) {
+        wbi_warn("wandb_log: commit %d is not WANDB_COMMIT_AUTO (-1), WANDB_COMMIT_FALSE (0) "
+                 "or WANDB_COMMIT_TRUE (1): call dropped",
+                 commit);
         return WANDB_EINVAL;
     }
     int wait_ms = run->cfg.ring_full == WBI_RING_WAIT ? run->cfg.ring_wait_ms : 0;
@@ -507,7 +563,8 @@ wandb_err wbi_run_put_finish(wandb_run_t *self, int exit_code, int wait_ms)
 }
 
 // Builds a JSON object text from values (config and summary updates).
-static wandb_err s_values_json(const wandb_value_t *values, size_t n, const char *call, char **out)
+static wandb_err s_values_json(const wandb_value_t *values, size_t n, const char *call,
+                                bool reserved_ok, char **out)
 {
     if (n > 0 && !values)
         return WANDB_EINVAL;
@@ -518,9 +575,17 @@ static wandb_err s_values_json(const wandb_value_t *values, size_t n, const char
     for (size_t i = 0; i < n && err == WANDB_OK; i++) {
         const wandb_value_t *v = &values[i];
         size_t klen = v->key ? strnlen(v->key, 256) : 0;
+        char shown[WBI_ESCAPED_BYTES];
         if (!v->key || !s_key_valid(v->key, klen)) {
-            wbi_warn("%s: invalid key '%.64s': keys are 1 to 255 bytes of UTF-8", call,
-                     v->key ? v->key : "(null)");
+            wbi_warn("%s: invalid key '%s': keys are 1 to 255 bytes of UTF-8", call,
+                     wbi_check_escape(v->key, 64, shown, sizeof shown));
+            err = WANDB_EINVAL;
+            break;
+        }
+        if (!reserved_ok && wbi_check_reserved_key(v->key, klen)) {
+            wbi_warn("%s: key '%s' is reserved (the library writes _step, _runtime, "
+                     "_timestamp and _wandb itself): call dropped",
+                     call, v->key);
             err = WANDB_EINVAL;
             break;
         }
@@ -564,14 +629,21 @@ static wandb_err s_values_json(const wandb_value_t *values, size_t n, const char
     return err;
 }
 
-// Writes a JSON control record, waiting a little for room when full.
-static wandb_err s_put_json(wandb_run_t *run, uint8_t type, char *json, const char *call)
+// Writes a JSON control record, waiting a little for room when full. A
+// config or summary update that finds no room counts its values (counted:
+// 0 for other records) in wandb_run_dropped, as a dropped row does.
+static wandb_err s_put_json(wandb_run_t *run, uint8_t type, char *json, const char *call,
+                           size_t counted)
 {
     int wait =
         run->cfg.ring_wait_ms > WBI_CONTROL_WAIT_MS ? run->cfg.ring_wait_ms : WBI_CONTROL_WAIT_MS;
     wandb_err err = wbi_run_put_record(run, type, json, strlen(json), wait);
-    if (err == WANDB_EFULL || err == WANDB_ETOOBIG)
-        wbi_warn("%s: %s: update dropped", call, wandb_strerror(err));
+    if (err == WANDB_EFULL || err == WANDB_ETOOBIG) {
+        uint64_t total = counted ? atomic_fetch_add(&run->dropped, counted) + counted
+                                 : atomic_load(&run->dropped);
+        wbi_warn("%s: %s: update dropped (%llu values dropped so far)", call, wandb_strerror(err),
+                 (unsigned long long)total);
+    }
     wbi_free(json);
     return err;
 }
@@ -584,8 +656,8 @@ wandb_err wandb_config_values(wandb_run_t *run, const wandb_value_t *values, siz
     if (run->disabled)
         return WANDB_OK;
     char *json = NULL;
-    wandb_err err = s_values_json(values, n, "wandb_config_update", &json);
-    return err == WANDB_OK ? s_put_json(run, WBI_REC_CONFIG, json, "wandb_config_update") : err;
+    wandb_err err = s_values_json(values, n, "wandb_config_update", true, &json);
+    return err == WANDB_OK ? s_put_json(run, WBI_REC_CONFIG, json, "wandb_config_update", n) : err;
 }
 
 // Parses a JSON object and sends it as a CONFIG record.
@@ -606,7 +678,7 @@ wandb_err wandb_config_json(wandb_run_t *run, const char *json)
     json_decref(obj);
     if (!text)
         return WANDB_ENOMEM;
-    return s_put_json(run, WBI_REC_CONFIG, text, "wandb_config_json");
+    return s_put_json(run, WBI_REC_CONFIG, text, "wandb_config_json", 1);
 }
 
 // Explicit summary values: a SUMMARY record.
@@ -617,8 +689,8 @@ wandb_err wandb_summary_values(wandb_run_t *run, const wandb_value_t *values, si
     if (run->disabled)
         return WANDB_OK;
     char *json = NULL;
-    wandb_err err = s_values_json(values, n, "wandb_summary_update", &json);
-    return err == WANDB_OK ? s_put_json(run, WBI_REC_SUMMARY, json, "wandb_summary_update") : err;
+    wandb_err err = s_values_json(values, n, "wandb_summary_update", false, &json);
+    return err == WANDB_OK ? s_put_json(run, WBI_REC_SUMMARY, json, "wandb_summary_update", n) : err;
 }
 
 // Checks that every comma-separated item of list is one of allowed.
@@ -653,8 +725,10 @@ wandb_err wandb_define_metric(wandb_run_t *run, const char *name, const char *st
         return WANDB_OK;
     if (!name || !s_key_valid(name, strnlen(name, 256)) ||
         (step_metric && !s_key_valid(step_metric, strnlen(step_metric, 256)))) {
-        wbi_warn("wandb_define_metric: invalid name '%.64s' or step_metric '%.64s'",
-                 name ? name : "(null)", step_metric ? step_metric : "(null)");
+        char shown[WBI_ESCAPED_BYTES], shown2[WBI_ESCAPED_BYTES];
+        wbi_warn("wandb_define_metric: invalid name '%s' or step_metric '%s'",
+                 wbi_check_escape(name, 64, shown, sizeof shown),
+                 wbi_check_escape(step_metric, 64, shown2, sizeof shown2));
         return WANDB_EINVAL;
     }
     if (summary && !s_list_valid(summary, summaries)) {
@@ -675,7 +749,7 @@ wandb_err wandb_define_metric(wandb_run_t *run, const char *name, const char *st
     json_decref(obj);
     if (!text)
         return WANDB_ENOMEM;
-    return s_put_json(run, WBI_REC_DEFINE_METRIC, text, "wandb_define_metric");
+    return s_put_json(run, WBI_REC_DEFINE_METRIC, text, "wandb_define_metric", 0);
 }
 
 // A REDUCE record {name, reduce} for the job run.
@@ -702,16 +776,7 @@ wandb_err wandb_define_reduce(wandb_run_t *run, const char *name, const char *re
     json_decref(obj);
     if (!text)
         return WANDB_ENOMEM;
-    return s_put_json(run, WBI_REC_REDUCE, text, "wandb_define_reduce");
-}
-
-// Counts UTF-8 code points (the text is valid UTF-8).
-static size_t s_utf8_chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((uint8_t)*s & 0xC0) != 0x80;
-    return n;
+    return s_put_json(run, WBI_REC_REDUCE, text, "wandb_define_reduce", 0);
 }
 
 // An ALERT record {title, text, level, wait_ms}.
@@ -722,18 +787,32 @@ wandb_err wandb_alert(wandb_run_t *run, const char *title, const char *text, con
         return WANDB_EINVAL;
     if (run->disabled)
         return WANDB_OK;
-    if (!level)
-        level = "INFO";
-    if (!title || !text || !wbi_utf8_valid(title, strlen(title)) ||
-        !wbi_utf8_valid(text, strnlen(text, WBI_WIRE_VALUE_MAX + 1)) ||
-        strlen(text) > WBI_WIRE_VALUE_MAX || s_utf8_chars(title) == 0 ||
-        s_utf8_chars(title) >= 64) {
-        wbi_warn("wandb_alert: the title must be 1 to 63 characters and the text at most "
-                 "1 MiB, both UTF-8");
+    if (!title || !text) {
+        wbi_warn("wandb_alert: the title and the text must not be NULL");
         return WANDB_EINVAL;
     }
-    if (strcmp(level, "INFO") != 0 && strcmp(level, "WARN") != 0 && strcmp(level, "ERROR") != 0) {
-        wbi_warn("wandb_alert: invalid level '%.16s': use INFO, WARN or ERROR", level);
+    size_t text_len = strnlen(text, WBI_WIRE_VALUE_MAX + 1);
+    if (!wbi_utf8_valid(title, strlen(title)) || !wbi_utf8_valid(text, text_len)) {
+        wbi_warn("wandb_alert: the title and the text must be UTF-8");
+        return WANDB_EINVAL;
+    }
+    size_t chars = wbi_check_utf8_chars(title);
+    if (chars == 0 || chars >= 64) {
+        char shown[WBI_ESCAPED_BYTES];
+        wbi_warn("wandb_alert: the title '%s' has %zu characters: it must have 1 to 63",
+                 wbi_check_escape(title, 64, shown, sizeof shown), chars);
+        return WANDB_EINVAL;
+    }
+    if (text_len > WBI_WIRE_VALUE_MAX) {
+        wbi_warn("wandb_alert: the text is larger than %u bytes", WBI_WIRE_VALUE_MAX);
+        return WANDB_EINVAL;
+    }
+    const char *given = level;
+    level = wbi_check_alert_level(given);
+    if (!level) {
+        char shown[WBI_ESCAPED_BYTES];
+        wbi_warn("wandb_alert: invalid level '%s': use INFO, WARN or ERROR (any case)",
+                 wbi_check_escape(given, 16, shown, sizeof shown));
         return WANDB_EINVAL;
     }
     json_t *obj = json_pack("{s:s, s:s, s:s, s:I}", "title", title, "text", text, "level", level,
@@ -742,7 +821,7 @@ wandb_err wandb_alert(wandb_run_t *run, const char *title, const char *text, con
     json_decref(obj);
     if (!json)
         return WANDB_ENOMEM;
-    return s_put_json(run, WBI_REC_ALERT, json, "wandb_alert");
+    return s_put_json(run, WBI_REC_ALERT, json, "wandb_alert", 0);
 }
 
 // An empty PREEMPTING record.

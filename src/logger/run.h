@@ -58,6 +58,8 @@ struct wandb_run {
     size_t nsaved;                       // entries in saved
     size_t cap_saved;                    // allocated entries
     uint32_t file_seq;                   // id of the last FILE_BEGIN
+    bool retired;                        // finished: buffers freed, the struct kept (run.c)
+    struct wandb_run *next_retired;      // the list of finished runs (run.c, under its lock)
 };
 
 // Creates a run from resolved settings (*cfg is moved into the run and
@@ -66,6 +68,11 @@ struct wandb_run {
 wandb_err wbi_run_core_new(wandb_run_t **out, wbi_cfg_t *cfg);
 // Frees what wbi_run_core_new made (not the thread or the aggregator).
 void wbi_run_core_destroy(wandb_run_t **self_p);
+// Frees the large buffers of a closed run (ring, key table, saved files)
+// under its locks, and keeps the struct and its strings: a stale pointer
+// then still reads its properties, and every producer call on it returns
+// WANDB_ECLOSED instead of touching freed memory (wandb_finish).
+void wbi_run_core_retire(wandb_run_t *self);
 // Writes one record (header + payload) into the ring, waiting up to wait_ms
 // for room. WANDB_EFULL, WANDB_ETOOBIG, WANDB_ECLOSED. Takes the run mutex
 // only to try: the wait happens outside it, so other threads keep logging.

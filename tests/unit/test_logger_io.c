@@ -330,7 +330,7 @@ static void test_backpressure(void)
     }
     CHECK_EQ(full, 20); // the ring did fill up
     CHECK(ok > 5000);   // several ring-fulls: the I/O thread handed data to ZeroMQ
-    CHECK_EQ(wandb_run_dropped(run), (uint64_t)full * 2);
+    CHECK_EQ(wandb_run_step(run), ok + full); // dropped calls keep their step (#10)
     CHECK_EQ(wandb_run_step(run), ok);
     atomic_store(&fa.stalled, false);
     CHECK_OK(wandb_finish(&run, 0));
