@@ -292,26 +292,79 @@ WANDB_EXPORT wandb_err wandb_save(wandb_run_t *run, const char *path, const char
                                   wandb_save_policy policy);
 
 // ---------------------------------------------------------------------------
-// Run properties. Strings are borrowed: valid until the run is finished.
-// Thread: any.
+// Run properties (the seed's Run attributes). Strings are borrowed and stay
+// valid as long as the process: wandb_finish keeps the small record of a
+// finished run (its buffers are freed), so a stale pointer still reads its
+// last properties, and every call that would send something returns
+// WANDB_ECLOSED. NULL run: NULL (or 0/false). Thread: any.
 
 WANDB_EXPORT const char *wandb_run_id(const wandb_run_t *run);
+// The display name ("" when none: the backend names the run).
 WANDB_EXPORT const char *wandb_run_name(const wandb_run_t *run);
-WANDB_EXPORT const char *wandb_run_group(const wandb_run_t *run);
-WANDB_EXPORT const char *wandb_run_job_type(const wandb_run_t *run);
+WANDB_EXPORT const char *wandb_run_notes(const wandb_run_t *run);   // "" when none
+WANDB_EXPORT const char *wandb_run_tags(const wandb_run_t *run);    // comma-separated, "" none
+WANDB_EXPORT const char *wandb_run_group(const wandb_run_t *run);   // "" when none
+WANDB_EXPORT const char *wandb_run_job_type(const wandb_run_t *run); // "" when none
 WANDB_EXPORT const char *wandb_run_project(const wandb_run_t *run);
-WANDB_EXPORT const char *wandb_run_entity(const wandb_run_t *run);
+// The seed's project_name(): the same as wandb_run_project.
+WANDB_EXPORT const char *wandb_run_project_name(const wandb_run_t *run);
+WANDB_EXPORT const char *wandb_run_entity(const wandb_run_t *run); // "" until known
+// The run's local directory: the "dir" setting as an absolute path; the
+// in-process aggregator writes its journal under it.
+WANDB_EXPORT const char *wandb_run_dir(const wandb_run_t *run);
+// "online", "offline" or "disabled".
+WANDB_EXPORT const char *wandb_run_mode(const wandb_run_t *run);
+// True when the run continues an earlier one (starting_step > 0).
+WANDB_EXPORT bool wandb_run_resumed(const wandb_run_t *run);
+// The sweep the run belongs to (setting sweep_id, WANDB_SWEEP_ID); NULL: none.
+WANDB_EXPORT const char *wandb_run_sweep_id(const wandb_run_t *run);
+// The seed's run.settings, read-only: the resolved value of setting `name`
+// as text (numbers in decimal); NULL when unset or unknown. The api_key,
+// secret and CURVE keys are never returned.
+WANDB_EXPORT const char *wandb_run_setting(const wandb_run_t *run, const char *name);
 // "entity/project/run_id" (entity may be empty until the backend names it).
 WANDB_EXPORT const char *wandb_run_path(const wandb_run_t *run);
-// base_url/entity/project/runs/run_id; "" until the entity is known (the
-// settings name it, or the aggregator does when the run is welcomed).
+// The run's page, app/<entity>/<project>/runs/<run_id> (each part
+// percent-encoded); "" until the entity is known (the settings name it, or
+// the aggregator does when the run is welcomed). app is the app_url setting
+// (WANDB_APP_URL) or derived from base_url as the official client does:
+// https://api.wandb.ai -> https://wandb.ai; the bundled server: base_url.
 WANDB_EXPORT const char *wandb_run_url(const wandb_run_t *run);
+// The seed's get_url(), get_project_url() (app/<entity>/<project>) and
+// get_sweep_url() (app/<entity>/<project>/sweeps/<sweep_id>): NULL when the
+// run is not online, the entity is not known yet, or (sweep) there is no sweep.
+WANDB_EXPORT const char *wandb_run_get_url(const wandb_run_t *run);
+WANDB_EXPORT const char *wandb_run_get_project_url(const wandb_run_t *run);
+WANDB_EXPORT const char *wandb_run_get_sweep_url(const wandb_run_t *run);
+// The seed's to_html(height, hidden): an iframe of the run page,
+//   <iframe src='URL?jupyter=true' style='border:none;width:100%;height:420px;'></iframe>
+// (hidden adds "display:none;" to the style; there is no notebook toggle
+// button). height <= 0: 420. Returns a new string (free it with wandb_free)
+// or NULL when there is no URL yet (see wandb_run_get_url) or no memory.
+WANDB_EXPORT char *wandb_run_to_html(const wandb_run_t *run, int height, bool hidden);
+// The seed's display(): a C program has no notebook, so it shows nothing and
+// returns WANDB_ENOTSUP (the official client returns False outside Jupyter).
+WANDB_EXPORT wandb_err wandb_run_display(const wandb_run_t *run, int height, bool hidden);
+// Frees a string the library returned as new (to_html, summary/config JSON).
+WANDB_EXPORT void wandb_free(void *p);
+
+// Setters while the run lives: the seed's run.name = ..., run.notes = ...,
+// run.tags = (...). The value is checked as the setting of that name
+// (name: at most 128 bytes, notes 64 KiB, tags comma-separated), kept
+// (the getters return it) and sent to the backend as an update of the run.
+// WANDB_EINVAL (text in the warning), WANDB_EFULL (ring full: not kept),
+// WANDB_ECLOSED (finished).
+WANDB_EXPORT wandb_err wandb_run_set_name(wandb_run_t *run, const char *name);
+WANDB_EXPORT wandb_err wandb_run_set_notes(wandb_run_t *run, const char *notes);
+WANDB_EXPORT wandb_err wandb_run_set_tags(wandb_run_t *run, const char *tags);
+
 // The step the next committed row gets.
 WANDB_EXPORT int64_t wandb_run_step(const wandb_run_t *run);
 WANDB_EXPORT int64_t wandb_run_starting_step(const wandb_run_t *run);
 // Unix time in seconds when the run started.
 WANDB_EXPORT double wandb_run_start_time(const wandb_run_t *run);
-// Rows rejected for a lower step, and values dropped because the ring was full.
+// Rows rejected for a lower step, and values dropped because the ring was
+// full (log rows, and config and summary updates).
 WANDB_EXPORT uint64_t wandb_run_rejected_steps(const wandb_run_t *run);
 WANDB_EXPORT uint64_t wandb_run_dropped(const wandb_run_t *run);
 

@@ -27,6 +27,7 @@ enum {
                            //  for the stream files
     WBI_JR_STREAM = 12,    // u8 name length, the file name ("wandb-events.jsonl",
                            //  "output.log"), then one line of that file
+    WBI_JR_RUN_UPDATE = 15, // JSON {display_name?, notes?, tags?}: changed while the run lived
 };
 
 #define WBI_JR_VERSION 1 // the SESSION "version" this code writes and reads

@@ -22,29 +22,6 @@
 
 #define S_ROW_FIXED (WBI_WIRE_RECORD_HEADER + WBI_WIRE_ROW_HEADER)
 
-// Builds "entity/project/run_id"; NULL when out of memory.
-static char *s_make_path(const char *entity, const char *project, const char *id)
-{
-    size_t len = strlen(entity) + strlen(project) + strlen(id) + 3;
-    char *out = wbi_malloc(len);
-    if (out)
-        snprintf(out, len, "%s/%s/%s", entity, project, id);
-    return out;
-}
-
-// Builds "base_url/entity/project/runs/run_id"; "" while the entity is
-// unknown (never a URL with an empty segment); NULL when out of memory.
-static char *s_make_url(const char *base, const char *entity, const char *project, const char *id)
-{
-    if (!*entity)
-        return wbi_strdup("");
-    size_t len = strlen(base) + strlen(entity) + strlen(project) + strlen(id) + 10;
-    char *out = wbi_malloc(len);
-    if (out)
-        snprintf(out, len, "%s/%s/%s/runs/%s", base, entity, project, id);
-    return out;
-}
-
 // Allocates the run, its ring, key table and scratch arrays.
 wandb_err wbi_run_core_new(wandb_run_t **out, wbi_cfg_t *cfg)
 {
@@ -61,10 +38,7 @@ wandb_err wbi_run_core_new(wandb_run_t **out, wbi_cfg_t *cfg)
     atomic_init(&self->dropped, 0);
     atomic_init(&self->rejected, 0);
     atomic_init(&self->welcomed, false);
-    const char *entity = self->cfg.entity ? self->cfg.entity : "";
-    self->path = s_make_path(entity, self->cfg.project, self->cfg.run_id);
-    self->url = s_make_url(self->cfg.base_url, entity, self->cfg.project, self->cfg.run_id);
-    if (!self->path || !self->url)
+    if (wbi_run_props_init(self) != WANDB_OK)
         goto fail;
     if (self->disabled) {
         *out = self;
@@ -95,11 +69,7 @@ void wbi_run_core_destroy(wandb_run_t **self_p)
     wbi_keys_release(&self->keys);
     wbi_free(self->ids);
     wbi_free(self->lens);
-    wbi_free(self->path);
-    wbi_free(self->url);
-    wbi_free(self->welcome_entity);
-    wbi_free(self->welcome_path);
-    wbi_free(self->welcome_url);
+    wbi_run_props_release(self);
     wbi_cfg_release(&self->cfg);
     wbi_save_release(self);
     pthread_mutex_destroy(&self->save_mu);
@@ -834,115 +804,4 @@ wandb_err wandb_mark_preempting(wandb_run_t *run)
     int wait =
         run->cfg.ring_wait_ms > WBI_CONTROL_WAIT_MS ? run->cfg.ring_wait_ms : WBI_CONTROL_WAIT_MS;
     return wbi_run_put_record(run, WBI_REC_PREEMPTING, NULL, 0, wait);
-}
-
-// Stores the entity and url of the first WELCOME, then publishes them.
-void wbi_run_apply_welcome(wandb_run_t *self, const char *entity, const char *url)
-{
-    if (atomic_load_explicit(&self->welcomed, memory_order_acquire))
-        return;
-    const char *ent = entity && *entity ? entity : self->cfg.entity ? self->cfg.entity : "";
-    self->welcome_entity = wbi_strdup(ent);
-    self->welcome_path = s_make_path(ent, self->cfg.project, self->cfg.run_id);
-    // The aggregator's url is used only when it names the entity (no empty
-    // segment after the scheme); else it is built here from the entity.
-    const char *after_scheme = url ? strstr(url, "://") : NULL;
-    bool url_ok = url && *url && after_scheme && !strstr(after_scheme + 3, "//");
-    self->welcome_url =
-        url_ok ? wbi_strdup(url)
-               : s_make_url(self->cfg.base_url, ent, self->cfg.project, self->cfg.run_id);
-    if (!self->welcome_entity || !self->welcome_path || !self->welcome_url) {
-        wbi_free(self->welcome_entity);
-        wbi_free(self->welcome_path);
-        wbi_free(self->welcome_url);
-        self->welcome_entity = self->welcome_path = self->welcome_url = NULL;
-        return;
-    }
-    atomic_store_explicit(&self->welcomed, true, memory_order_release);
-}
-
-// --- getters -----------------------------------------------------------------
-
-// Returns s, or "" for an unset optional string.
-static const char *s_or_empty(const char *s)
-{
-    return s ? s : "";
-}
-
-const char *wandb_run_id(const wandb_run_t *run)
-{
-    return run ? run->cfg.run_id : NULL;
-}
-
-const char *wandb_run_name(const wandb_run_t *run)
-{
-    return run ? s_or_empty(run->cfg.name) : NULL;
-}
-
-const char *wandb_run_group(const wandb_run_t *run)
-{
-    return run ? s_or_empty(run->cfg.group) : NULL;
-}
-
-const char *wandb_run_job_type(const wandb_run_t *run)
-{
-    return run ? s_or_empty(run->cfg.job_type) : NULL;
-}
-
-const char *wandb_run_project(const wandb_run_t *run)
-{
-    return run ? run->cfg.project : NULL;
-}
-
-// The entity from WELCOME once known, else the one from the settings.
-const char *wandb_run_entity(const wandb_run_t *run)
-{
-    if (!run)
-        return NULL;
-    if (atomic_load_explicit(&((wandb_run_t *)run)->welcomed, memory_order_acquire))
-        return run->welcome_entity;
-    return s_or_empty(run->cfg.entity);
-}
-
-const char *wandb_run_path(const wandb_run_t *run)
-{
-    if (!run)
-        return NULL;
-    if (atomic_load_explicit(&((wandb_run_t *)run)->welcomed, memory_order_acquire))
-        return run->welcome_path;
-    return run->path;
-}
-
-const char *wandb_run_url(const wandb_run_t *run)
-{
-    if (!run)
-        return NULL;
-    if (atomic_load_explicit(&((wandb_run_t *)run)->welcomed, memory_order_acquire))
-        return run->welcome_url;
-    return run->url;
-}
-
-int64_t wandb_run_step(const wandb_run_t *run)
-{
-    return run ? atomic_load_explicit(&((wandb_run_t *)run)->step, memory_order_relaxed) : 0;
-}
-
-int64_t wandb_run_starting_step(const wandb_run_t *run)
-{
-    return run ? run->starting_step : 0;
-}
-
-double wandb_run_start_time(const wandb_run_t *run)
-{
-    return run ? run->start_time : 0.0;
-}
-
-uint64_t wandb_run_rejected_steps(const wandb_run_t *run)
-{
-    return run ? atomic_load(&((wandb_run_t *)run)->rejected) : 0;
-}
-
-uint64_t wandb_run_dropped(const wandb_run_t *run)
-{
-    return run ? atomic_load(&((wandb_run_t *)run)->dropped) : 0;
 }

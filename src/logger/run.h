@@ -26,6 +26,15 @@ struct wbi_saved;
 // Control records (config, summary, ...) wait at least this long for ring space.
 #define WBI_CONTROL_WAIT_MS 100
 
+// Where a run is seen: its entity and the app URLs built from it (props.c).
+typedef struct {
+    char *entity;      // "" while unknown
+    char *path;        // "entity/project/run_id"
+    char *url;         // app/entity/project/runs/run_id; "" while the entity is unknown
+    char *project_url; // app/entity/project; "" while the entity is unknown
+    char *sweep_url;   // app/entity/project/sweeps/sweep_id; NULL: no sweep or entity
+} wbi_run_where_t;
+
 struct wandb_run {
     pthread_mutex_t mu;                  // serializes every producer call
     wbi_cfg_t cfg;                       // resolved settings (owned)
@@ -44,12 +53,13 @@ struct wandb_run {
     atomic_uint_least64_t rejected;      // calls rejected for a lower step
     uint64_t full_calls;                 // calls dropped (for the rate-limited warning)
     double start_time;                   // Unix seconds at wandb_init
-    char *path;                          // "entity/project/run_id" from the settings
-    char *url;                           // base_url/entity/project/runs/run_id from the settings
-    atomic_bool welcomed;                // WELCOME applied: the welcome_* strings are set
-    char *welcome_entity;                // entity named by the aggregator (set once)
-    char *welcome_path;                  // path with that entity (set once)
-    char *welcome_url;                   // url from WELCOME or built with that entity (set once)
+    wbi_run_where_t where[2];            // [0] from the settings, [1] after WELCOME (props.c)
+    atomic_bool welcomed;                // WELCOME applied: where[1] is set (once)
+    _Atomic(char *) set_name;            // name set while the run lives; NULL: cfg.name
+    _Atomic(char *) set_notes;           // notes set while the run lives; NULL: cfg.notes
+    _Atomic(char *) set_tags;            // tags set while the run lives; NULL: cfg.tags
+    struct wbi_old_text *old_texts;      // replaced values, kept for borrowers (props.c)
+    char *dir_abs;                       // the dir setting as an absolute path
     void *zmq_ctx;                       // ZeroMQ context of the run (owned)
     struct wbi_io *io;                   // the I/O thread, NULL in unit tests
     wandb_aggregator_t *agg;             // the in-process aggregator (hosted.h), NULL: external
@@ -88,8 +98,12 @@ wandb_err wbi_run_put_bulk_record(wandb_run_t *self, uint8_t type, const void *p
 // timeout the run is closed anyway (WANDB_ETIMEDOUT).
 wandb_err wbi_run_put_finish(wandb_run_t *self, int exit_code, int wait_ms);
 // Applies a WELCOME (entity, url; either may be NULL). Only the first one
-// counts. Called by the I/O thread.
+// counts. Called by the I/O thread (props.c).
 void wbi_run_apply_welcome(wandb_run_t *self, const char *entity, const char *url);
+// Builds where[0] and the other property strings from cfg (props.c). WANDB_ENOMEM.
+wandb_err wbi_run_props_init(wandb_run_t *self);
+// Frees what wbi_run_props_init and the setters made (props.c).
+void wbi_run_props_release(wandb_run_t *self);
 
 // Sends the files saved with policy "end", and the "live" ones whose bytes
 // changed since they were sent (save.c). Called by wandb_finish before
