@@ -31,3 +31,13 @@ endif()
 # The system-metrics sampler (src/logger/sysmon.c) on the real /proc and a fixture.
 wandb_add_test(test_sysmon SOURCES unit/test_sysmon.c ${_lg}/sysmon.c
   LIBS wbi_common ${CMAKE_DL_LIBS} LABELS unit TIMEOUT 30)
+if(TARGET wandb AND TARGET wandb-mpi-server)
+  # The run API of issue #10 against the real server: argument checks that
+  # lose nothing silently, steps kept across a full ring, URLs, properties
+  # and setters, stale pointers, finish at exit (run_api_child).
+  add_executable(run_api_child integration/run_api_child.c)
+  target_link_libraries(run_api_child PRIVATE wandb wandb_warnings)
+  wandb_add_test(test_run_api SOURCES integration/test_run_api.c harness/server_harness.c
+    LABELS integration TIMEOUT 120)
+  add_dependencies(test_run_api wandb-mpi-server run_api_child)
+endif()

@@ -1,0 +1,32 @@
+//  run_api_child.c - a program that forgets wandb_finish (test_run_api)
+//  SPDX-License-Identifier: MIT
+//
+//  Usage: run_api_child return|exit|kill ROWS. Starts a run from the
+//  environment (WANDB_BASE_URL, WANDB_API_KEY, WANDB_PROJECT, WANDB_RUN_ID),
+//  logs ROWS rows {"i": k} and then, without wandb_finish: returns from
+//  main (return), calls exit(0) (exit), or is killed by SIGKILL (kill).
+//  Linked against the shared libwandb, as a user program is.
+#include "wandb.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int main(int argc, char **argv)
+{
+    if (argc != 3)
+        return 2;
+    wandb_run_t *run = NULL;
+    if (wandb_init(NULL, &run) != WANDB_OK)
+        return 3;
+    int rows = atoi(argv[2]);
+    for (int k = 0; k < rows; k++)
+        if (wandb_log(run, WANDB_INT("i", k)) != WANDB_OK)
+            return 4;
+    if (strcmp(argv[1], "exit") == 0)
+        exit(0);
+    if (strcmp(argv[1], "kill") == 0)
+        raise(SIGKILL);
+    return 0; // no wandb_finish: the exit handler finishes the run
+}
