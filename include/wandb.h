@@ -178,6 +178,20 @@ WANDB_EXPORT wandb_run_t *wandb_run(void);
 // Thread: any, once.
 WANDB_EXPORT wandb_err wandb_finish(wandb_run_t **run_p, int exit_code);
 
+// A program that returns from main (or calls exit) with a run still active
+// finishes it at exit with exit code 0, as the official client does: the
+// library registers an atexit handler at the first wandb_init (no signal
+// handler: a process killed by a signal leaves its run to end as crashed).
+// After wandb_finish the pointer is stale but safe (see "Run properties").
+
+// The seed's join(): a deprecated alias of wandb_finish.
+WANDB_EXPORT wandb_err wandb_join(wandb_run_t **run_p, int exit_code);
+
+// The seed's detach(): in a notebook it lets the kernel go on without the
+// run's console; a C process has no such attachment, so it does nothing
+// and returns WANDB_OK (WANDB_EINVAL for NULL). The run keeps logging.
+WANDB_EXPORT wandb_err wandb_detach(wandb_run_t *run);
+
 // Logs one history row, the seed's Run.log(data, step, commit):
 //   step < 0 (WANDB_STEP_AUTO): the current step; otherwise an explicit step.
 //     A step lower than the current one rejects the whole call (WANDB_ESTEP,
@@ -357,6 +371,36 @@ WANDB_EXPORT void wandb_free(void *p);
 WANDB_EXPORT wandb_err wandb_run_set_name(wandb_run_t *run, const char *name);
 WANDB_EXPORT wandb_err wandb_run_set_notes(wandb_run_t *run, const char *notes);
 WANDB_EXPORT wandb_err wandb_run_set_tags(wandb_run_t *run, const char *tags);
+
+// The seed's run.summary and run.config, read back: a new JSON object text
+// (free it with wandb_free), NULL when out of memory. The summary holds the
+// last logged value of every key (explicit wandb_summary_update values win
+// until the key is logged again) and _step, _runtime, _timestamp of the
+// last row; it is the last value, not a define_metric summary. Both are
+// kept by the I/O thread from what it sends (log() does no extra work); a
+// read first waits up to 1 s for what the caller published before it to be
+// sent. Still readable after wandb_finish (the last state). Thread: any.
+WANDB_EXPORT char *wandb_run_summary_json(const wandb_run_t *run);
+WANDB_EXPORT char *wandb_run_config_json(const wandb_run_t *run);
+
+// The seed's run.status(): what the run has handed to the aggregator.
+typedef struct {
+    uint64_t rows_logged;   // rows committed by log calls
+    uint64_t rows_sent;     // of those, sent to the aggregator
+    uint64_t rows_pending;  // logged and not sent yet (the seed's sync_items_pending)
+    uint64_t records_sent;  // records sent: rows, keys, config, ... (sync_items_total)
+    uint64_t bytes_pending; // bytes in the ring not sent yet
+    double sync_time;       // Unix seconds of the last send; 0: nothing sent yet
+    bool welcomed;          // the aggregator answered the run's HELLO
+    bool finished;          // wandb_finish ended the run
+    uint64_t dropped;       // wandb_run_dropped
+    uint64_t rejected;      // wandb_run_rejected_steps
+} wandb_run_status_t;
+
+// Fills *out. Rows are acknowledged as a whole only at finish (the
+// aggregator acknowledges FINISH); "sent" means handed to the connection.
+// WANDB_EINVAL on NULL. Thread: any.
+WANDB_EXPORT wandb_err wandb_run_status(const wandb_run_t *run, wandb_run_status_t *out);
 
 // The step the next committed row gets.
 WANDB_EXPORT int64_t wandb_run_step(const wandb_run_t *run);

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/wire.h"
 #include "logger/check.h"
+#include "logger/mirror.h"
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,6 +38,7 @@ wandb_err wbi_run_core_new(wandb_run_t **out, wbi_cfg_t *cfg)
     atomic_init(&self->step, 0);
     atomic_init(&self->dropped, 0);
     atomic_init(&self->rejected, 0);
+    atomic_init(&self->rows_logged, 0);
     atomic_init(&self->welcomed, false);
     if (wbi_run_props_init(self) != WANDB_OK)
         goto fail;
@@ -44,7 +46,8 @@ wandb_err wbi_run_core_new(wandb_run_t **out, wbi_cfg_t *cfg)
         *out = self;
         return WANDB_OK;
     }
-    if (wbi_ring_init(&self->ring, self->cfg.ring_bytes) != WANDB_OK ||
+    if (wbi_mirror_new(&self->mirror, self->start_time) != WANDB_OK ||
+        wbi_ring_init(&self->ring, self->cfg.ring_bytes) != WANDB_OK ||
         wbi_keys_init(&self->keys, WBI_KEYS_DEFAULT_MAX, 64) != WANDB_OK)
         goto fail;
     // Large but lazily touched: calloc of this size maps zero pages.
@@ -70,6 +73,7 @@ void wbi_run_core_destroy(wandb_run_t **self_p)
     wbi_free(self->ids);
     wbi_free(self->lens);
     wbi_run_props_release(self);
+    wbi_mirror_destroy(&self->mirror);
     wbi_cfg_release(&self->cfg);
     wbi_save_release(self);
     pthread_mutex_destroy(&self->save_mu);
@@ -366,6 +370,7 @@ static wandb_err s_log_locked(wandb_run_t *run, const wandb_value_t *values, siz
             size_t pos = wbi_ring_head(&run->ring);
             s_put_empty_row(run, &pos, step, WBI_WIRE_ROW_COMMIT);
             wbi_ring_publish(&run->ring, pos);
+            atomic_fetch_add_explicit(&run->rows_logged, 1, memory_order_relaxed);
             run->row_open = false;
             atomic_store_explicit(&run->step, step + 1, memory_order_relaxed);
         } else if (step > cur) {
@@ -391,6 +396,10 @@ static wandb_err s_log_locked(wandb_run_t *run, const wandb_value_t *values, siz
     }
     uint8_t flags = commit_now ? WBI_WIRE_ROW_COMMIT : 0;
     wbi_ring_publish(&run->ring, s_log_write(run, values, n, keys_before, total, step, flags));
+    if (commit_now) // one writer (under mu): a plain load and store, no atomic add
+        atomic_store_explicit(&run->rows_logged,
+                              atomic_load_explicit(&run->rows_logged, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
     run->row_open = !commit_now;
     atomic_store_explicit(&run->step, commit_now ? step + 1 : step, memory_order_relaxed);
     return WANDB_OK;

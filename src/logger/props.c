@@ -17,11 +17,16 @@
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "common/wire.h"
+#include "logger/mirror.h"
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+// How long a summary or config read waits for the run's own writes to be sent.
+#define WBI_READ_BACK_WAIT_MS 1000
 
 // A value a setter replaced: kept until the run's memory goes.
 struct wbi_old_text {
@@ -416,4 +421,68 @@ uint64_t wandb_run_rejected_steps(const wandb_run_t *run)
 uint64_t wandb_run_dropped(const wandb_run_t *run)
 {
     return run ? atomic_load(&((wandb_run_t *)run)->dropped) : 0;
+}
+
+// --- summary, config and status read back ------------------------------------
+
+// Waits (at most wait_ms) until the I/O thread sent every byte published
+// before the call, so that a read follows the caller's own writes.
+static void s_wait_sent(const wandb_run_t *run, int wait_ms)
+{
+    if (atomic_load(&((wandb_run_t *)run)->retired))
+        return;
+    size_t head = wbi_ring_head(&run->ring);
+    int64_t deadline = wbi_now_ms() + wait_ms;
+    while ((size_t)(wbi_ring_tail(&run->ring) - head) > ((size_t)-1 >> 1) &&
+           wbi_now_ms() < deadline) {
+        struct timespec ts = {0, 200000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+char *wandb_run_summary_json(const wandb_run_t *run)
+{
+    if (!run)
+        return NULL;
+    if (run->disabled)
+        return strdup("{}");
+    s_wait_sent(run, WBI_READ_BACK_WAIT_MS);
+    return wbi_mirror_summary_json(run->mirror);
+}
+
+char *wandb_run_config_json(const wandb_run_t *run)
+{
+    if (!run)
+        return NULL;
+    if (run->disabled)
+        return strdup("{}");
+    s_wait_sent(run, WBI_READ_BACK_WAIT_MS);
+    return wbi_mirror_config_json(run->mirror);
+}
+
+wandb_err wandb_run_status(const wandb_run_t *run, wandb_run_status_t *out)
+{
+    if (!run || !out)
+        return WANDB_EINVAL;
+    memset(out, 0, sizeof *out);
+    out->dropped = wandb_run_dropped(run);
+    out->rejected = wandb_run_rejected_steps(run);
+    out->finished = atomic_load(&((wandb_run_t *)run)->retired);
+    if (run->disabled)
+        return WANDB_OK;
+    wbi_mirror_counts_t c;
+    wbi_mirror_counts(run->mirror, &c);
+    uint64_t logged = atomic_load_explicit(&((wandb_run_t *)run)->rows_logged, memory_order_relaxed);
+    out->rows_logged = logged;
+    out->rows_sent = c.rows;
+    out->rows_pending = logged > c.rows ? logged - c.rows : 0;
+    out->records_sent = c.records;
+    out->sync_time = c.last_sent;
+    out->welcomed = atomic_load_explicit(&((wandb_run_t *)run)->welcomed, memory_order_acquire);
+    if (!out->finished) {
+        size_t head = atomic_load_explicit(&((wandb_run_t *)run)->ring.head, memory_order_acquire);
+        size_t tail = atomic_load_explicit(&((wandb_run_t *)run)->ring.tail, memory_order_acquire);
+        out->bytes_pending = head - tail;
+    }
+    return WANDB_OK;
 }

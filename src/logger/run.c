@@ -129,7 +129,7 @@ static void s_teardown(wandb_run_t **run_p, bool abort, bool handed_out)
         return;
     }
     wbi_run_core_retire(run);
-    run->retired = true;
+    atomic_store(&run->retired, true);
     run->next_retired = s_retired;
     s_retired = run;
     *run_p = NULL;
@@ -258,7 +258,7 @@ wandb_err wandb_finish(wandb_run_t **run_p, int exit_code)
     wandb_run_t *run = *run_p;
     *run_p = NULL;
     pthread_mutex_lock(&s_lock);
-    if (run->retired) {
+    if (atomic_load(&run->retired)) {
         pthread_mutex_unlock(&s_lock);
         wbi_warn("wandb_finish: run '%s' is already finished", run->cfg.run_id);
         return WANDB_ECLOSED;
@@ -316,4 +316,16 @@ void wandb_shutdown(void)
     wandb_run_t *run = atomic_load(&s_active);
     if (run)
         wandb_finish(&run, 0);
+}
+
+// The seed's deprecated join(): wandb_finish.
+wandb_err wandb_join(wandb_run_t **run_p, int exit_code)
+{
+    return wandb_finish(run_p, exit_code);
+}
+
+// Nothing to detach from outside a notebook: the run stays with its process.
+wandb_err wandb_detach(wandb_run_t *run)
+{
+    return run ? WANDB_OK : WANDB_EINVAL;
 }

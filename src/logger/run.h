@@ -17,6 +17,7 @@
 
 struct wbi_io;
 struct wbi_saved;
+struct wbi_mirror;
 
 // Warnings that repeat on a hot path are logged the first time and then
 // every WBI_WARN_EVERY times.
@@ -68,7 +69,9 @@ struct wandb_run {
     size_t nsaved;                       // entries in saved
     size_t cap_saved;                    // allocated entries
     uint32_t file_seq;                   // id of the last FILE_BEGIN
-    bool retired;                        // finished: buffers freed, the struct kept (run.c)
+    struct wbi_mirror *mirror;           // what was shipped: summary, config, counts (mirror.h)
+    _Atomic uint64_t rows_logged;        // rows committed by log calls (written under mu)
+    atomic_bool retired;                 // finished: buffers freed, the struct kept (run.c)
     struct wandb_run *next_retired;      // the list of finished runs (run.c, under its lock)
 };
 

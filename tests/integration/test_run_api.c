@@ -314,6 +314,65 @@ static void test_properties_and_setters(void)
     json_decref(r);
 }
 
+// summary and config read back, status(), join and detach.
+static void test_summary_config_status(void)
+{
+    wandb_settings_t *s = s_settings("ra-summary");
+    CHECK_OK(wandb_settings_config_json(s, "{\"lr\": 0.5}"));
+    wandb_run_t *run = NULL;
+    CHECK_OK(wandb_init(s, &run));
+    CHECK_OK(wandb_detach(run));
+    CHECK_OK(wandb_config_update(run, WANDB_INT("batch", 32)));
+    for (int k = 0; k < 10; k++)
+        CHECK_OK(wandb_log(run, WANDB_DOUBLE("loss", 10 - k), WANDB_STRING("phase", "train")));
+    CHECK_OK(wandb_summary_update(run, WANDB_DOUBLE("best", 0.25)));
+    CHECK_OK(wandb_log(run, WANDB_INT("epoch", 3)));
+    CHECK_OK(wandb_summary_update(run, WANDB_INT("epoch", 99))); // explicit wins...
+    char *text = wandb_run_summary_json(run);
+    json_error_t jerr;
+    json_t *sum = json_loads(text, 0, &jerr);
+    wandb_free(text);
+    double d = 0;
+    CHECK(wbi_jsonx_number(json_object_get(sum, "loss"), &d) && d == 1.0);
+    CHECK_STREQ(json_string_value(json_object_get(sum, "phase")), "train");
+    CHECK(wbi_jsonx_number(json_object_get(sum, "best"), &d) && d == 0.25);
+    CHECK_EQ(s_int(sum, "epoch"), 99);
+    CHECK_EQ(s_int(sum, "_step"), 10);
+    json_decref(sum);
+    CHECK_OK(wandb_log(run, WANDB_INT("epoch", 4))); // ...until logged again
+    text = wandb_run_summary_json(run);
+    sum = json_loads(text, 0, &jerr);
+    wandb_free(text);
+    CHECK_EQ(s_int(sum, "epoch"), 4);
+    json_decref(sum);
+    text = wandb_run_config_json(run);
+    json_t *cfg = json_loads(text, 0, &jerr);
+    wandb_free(text);
+    CHECK(wbi_jsonx_number(json_object_get(cfg, "lr"), &d) && d == 0.5);
+    CHECK_EQ(s_int(cfg, "batch"), 32);
+    json_decref(cfg);
+    wandb_run_status_t st;
+    CHECK_OK(wandb_run_status(run, &st));
+    CHECK_EQ_U64(st.rows_logged, 12);
+    CHECK_EQ_U64(st.rows_sent, 12); // the summary read waited for the rows to be sent
+    CHECK_EQ_U64(st.rows_pending, 0);
+    CHECK(st.records_sent >= 12 && st.sync_time > 0 && !st.finished);
+    CHECK_ERR(wandb_run_status(run, NULL), WANDB_EINVAL);
+    wandb_run_t *stale = run;
+    CHECK_OK(wandb_join(&run, 0));
+    CHECK_OK(wandb_run_status(stale, &st));
+    CHECK(st.finished);
+    text = wandb_run_summary_json(stale); // the last state stays readable
+    CHECK(text && strstr(text, "\"epoch\":4") != NULL);
+    wandb_free(text);
+    wandb_settings_destroy(&s);
+    json_t *r = s_run_json("ra-summary");
+    CHECK_STREQ(json_string_value(json_object_get(r, "state")), "finished");
+    CHECK_EQ(s_int(json_object_get(r, "summary"), "epoch"), 4);
+    CHECK_EQ(s_int(json_object_get(r, "config"), "batch"), 32);
+    json_decref(r);
+}
+
 // After finish, a copy of the pointer is safe: properties read, calls that
 // would send return WANDB_ECLOSED, a second finish too.
 static void test_stale_pointer(void)
@@ -461,6 +520,7 @@ int main(int argc, char **argv)
                                        {"alert_levels", test_alert_levels},
                                        {"escaped_warning", test_escaped_warning},
                                        {"properties_and_setters", test_properties_and_setters},
+                                       {"summary_config_status", test_summary_config_status},
                                        {"stale_pointer", test_stale_pointer},
                                        {"finish_while_logging", test_finish_while_logging},
                                        {"finish_at_exit", test_finish_at_exit}};
