@@ -634,11 +634,45 @@ static void test_hot_path_cost(void)
     wbi_run_core_destroy(&run);
 }
 
+// A full ring: a dropped log call keeps its step (partial, commit and
+// explicit-step forms alike) and a dropped summary or config update counts
+// its values in wandb_run_dropped (#10).
+static void test_full_ring_keeps_steps(void)
+{
+    wandb_run_t *run = s_new_run("65536", NULL, NULL);
+    static char big[4096];
+    memset(big, 'z', sizeof big - 1);
+    while (wandb_log(run, WANDB_STRING("s", big)) == WANDB_OK)
+        ;
+    int64_t step = wandb_run_step(run);
+    uint64_t dropped = wandb_run_dropped(run);
+    CHECK_ERR(wandb_log(run, WANDB_STRING("s", big)), WANDB_EFULL);
+    CHECK_EQ(wandb_run_step(run), step + 1);
+    CHECK_ERR(wandb_log_partial(run, WANDB_STRING("s", big)), WANDB_EFULL);
+    CHECK_EQ(wandb_run_step(run), step + 1);
+    CHECK_ERR(wandb_log(run, WANDB_STRING("s", big)), WANDB_EFULL);
+    CHECK_EQ(wandb_run_step(run), step + 2);
+    CHECK_ERR(wandb_log_step(run, step + 10, WANDB_STRING("s", big)), WANDB_EFULL);
+    CHECK_EQ(wandb_run_step(run), step + 10); // explicit step: accumulates, not committed
+    CHECK_EQ_U64(wandb_run_dropped(run), dropped + 4);
+    CHECK_ERR(wandb_summary_update(run, WANDB_STRING("a", big), WANDB_STRING("b", big)),
+              WANDB_EFULL);
+    CHECK_EQ_U64(wandb_run_dropped(run), dropped + 6);
+    CHECK_ERR(wandb_config_update(run, WANDB_STRING("c", big)), WANDB_EFULL);
+    CHECK_EQ_U64(wandb_run_dropped(run), dropped + 7);
+    // Room again: the next row is written at the step the loop is at.
+    wbi_ring_consume(&run->ring, wbi_ring_readable(&run->ring));
+    CHECK_OK(wandb_log(run, WANDB_INT("x", 1)));
+    CHECK_EQ(wandb_run_step(run), step + 11);
+    wbi_run_core_destroy(&run);
+}
+
 WBT_MAIN({"three_forms_equal", test_three_forms_equal}, {"commit_flags", test_commit_flags},
          {"lower_step_rejected", test_lower_step_rejected},
          {"bad_input_stores_nothing", test_bad_input_stores_nothing},
          {"reused_key_buffer", test_reused_key_buffer}, {"value_types", test_value_types},
          {"full_ring_drop_counts", test_full_ring_drop_counts},
+         {"full_ring_keeps_steps", test_full_ring_keeps_steps},
          {"full_ring_wait", test_full_ring_wait}, {"zero_allocations", test_zero_allocations},
          {"control_records", test_control_records}, {"disabled_is_noop", test_disabled_is_noop},
          {"getters_and_welcome", test_getters_and_welcome}, {"hot_path_cost", test_hot_path_cost},
