@@ -41,3 +41,9 @@ if(TARGET wandb AND TARGET wandb-mpi-server)
     LABELS integration TIMEOUT 120)
   add_dependencies(test_run_api wandb-mpi-server run_api_child)
 endif()
+if(TARGET log_forms AND TARGET wandb-mpi-server)
+  # The seed's Run.log examples (examples/log_forms.c) into the real server.
+  wandb_add_test(test_examples SOURCES integration/test_examples.c harness/server_harness.c
+    LABELS integration TIMEOUT 120)
+  add_dependencies(test_examples wandb-mpi-server log_forms)
+endif()
