@@ -315,9 +315,9 @@ WANDB_EXPORT wandb_err wandb_save(wandb_run_t *run, const char *path, const char
 WANDB_EXPORT const char *wandb_run_id(const wandb_run_t *run);
 // The display name ("" when none: the backend names the run).
 WANDB_EXPORT const char *wandb_run_name(const wandb_run_t *run);
-WANDB_EXPORT const char *wandb_run_notes(const wandb_run_t *run);   // "" when none
-WANDB_EXPORT const char *wandb_run_tags(const wandb_run_t *run);    // comma-separated, "" none
-WANDB_EXPORT const char *wandb_run_group(const wandb_run_t *run);   // "" when none
+WANDB_EXPORT const char *wandb_run_notes(const wandb_run_t *run);    // "" when none
+WANDB_EXPORT const char *wandb_run_tags(const wandb_run_t *run);     // comma-separated, "" none
+WANDB_EXPORT const char *wandb_run_group(const wandb_run_t *run);    // "" when none
 WANDB_EXPORT const char *wandb_run_job_type(const wandb_run_t *run); // "" when none
 WANDB_EXPORT const char *wandb_run_project(const wandb_run_t *run);
 // The seed's project_name(): the same as wandb_run_project.

@@ -75,10 +75,10 @@ static void s_finish(wbi_agg_core_t *self, wbi_agg_peer_t *p, const wbi_wire_rec
 // Names a record type for log lines.
 static const char *s_type_name(uint8_t type)
 {
-    static const char *names[] = {"?",          "HELLO",         "KEY",      "ROW",    "CONFIG",
-                                  "SUMMARY",    "DEFINE_METRIC", "ALERT",    "FINISH", "PREEMPTING",
-                                  "FILE_BEGIN", "FILE_CHUNK",    "FILE_END", "REDUCE", "SYSTEM",
-                                  "RUN_UPDATE"};
+    static const char *names[] = {"?",        "HELLO",      "KEY",           "ROW",
+                                  "CONFIG",   "SUMMARY",    "DEFINE_METRIC", "ALERT",
+                                  "FINISH",   "PREEMPTING", "FILE_BEGIN",    "FILE_CHUNK",
+                                  "FILE_END", "REDUCE",     "SYSTEM",        "RUN_UPDATE"};
     return type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
 }
 

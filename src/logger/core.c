@@ -543,7 +543,7 @@ wandb_err wbi_run_put_finish(wandb_run_t *self, int exit_code, int wait_ms)
 
 // Builds a JSON object text from values (config and summary updates).
 static wandb_err s_values_json(const wandb_value_t *values, size_t n, const char *call,
-                                bool reserved_ok, char **out)
+                               bool reserved_ok, char **out)
 {
     if (n > 0 && !values)
         return WANDB_EINVAL;
@@ -612,7 +612,7 @@ static wandb_err s_values_json(const wandb_value_t *values, size_t n, const char
 // config or summary update that finds no room counts its values (counted:
 // 0 for other records) in wandb_run_dropped, as a dropped row does.
 static wandb_err s_put_json(wandb_run_t *run, uint8_t type, char *json, const char *call,
-                           size_t counted)
+                            size_t counted)
 {
     int wait =
         run->cfg.ring_wait_ms > WBI_CONTROL_WAIT_MS ? run->cfg.ring_wait_ms : WBI_CONTROL_WAIT_MS;
@@ -669,7 +669,8 @@ wandb_err wandb_summary_values(wandb_run_t *run, const wandb_value_t *values, si
         return WANDB_OK;
     char *json = NULL;
     wandb_err err = s_values_json(values, n, "wandb_summary_update", false, &json);
-    return err == WANDB_OK ? s_put_json(run, WBI_REC_SUMMARY, json, "wandb_summary_update", n) : err;
+    return err == WANDB_OK ? s_put_json(run, WBI_REC_SUMMARY, json, "wandb_summary_update", n)
+                           : err;
 }
 
 // Checks that every comma-separated item of list is one of allowed.

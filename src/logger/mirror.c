@@ -19,19 +19,19 @@ typedef struct {
         int64_t i;
         bool b;
     } as;
-    char *text;    // bytes of a string or JSON value (text_cap allocated)
-    uint32_t len;  // their length
-    uint32_t cap;  // allocated
+    char *text;   // bytes of a string or JSON value (text_cap allocated)
+    uint32_t len; // their length
+    uint32_t cap; // allocated
 } s_slot_t;
 
 struct wbi_mirror {
-    pthread_mutex_t mu;        // guards everything below
-    s_slot_t *slots;           // by key id (index 0 unused)
-    size_t nslots;             // allocated slots
-    json_t *explicit_;         // SUMMARY values, until the key is logged again
-    json_t *config;            // HELLO config plus CONFIG updates
-    double start_time;         // the run's start (Unix seconds)
-    double last_ts;            // ts of the last ROW
+    pthread_mutex_t mu;         // guards everything below
+    s_slot_t *slots;            // by key id (index 0 unused)
+    size_t nslots;              // allocated slots
+    json_t *explicit_;          // SUMMARY values, until the key is logged again
+    json_t *config;             // HELLO config plus CONFIG updates
+    double start_time;          // the run's start (Unix seconds)
+    double last_ts;             // ts of the last ROW
     wbi_mirror_counts_t counts; // see mirror.h
 };
 

@@ -305,8 +305,9 @@ char *wandb_run_to_html(const wandb_run_t *run, int height, bool hidden)
         height = 420;
     wbi_buf_t b;
     wbi_buf_init(&b, 16384);
-    wbi_buf_printf(&b, "<iframe src='%s?jupyter=true' style='border:none;width:100%%;height:%dpx;%s'>"
-                       "</iframe>",
+    wbi_buf_printf(&b,
+                   "<iframe src='%s?jupyter=true' style='border:none;width:100%%;height:%dpx;%s'>"
+                   "</iframe>",
                    url, height, hidden ? "display:none;" : "");
     char *out = wbi_buf_steal(&b);
     if (!out)
@@ -472,7 +473,8 @@ wandb_err wandb_run_status(const wandb_run_t *run, wandb_run_status_t *out)
         return WANDB_OK;
     wbi_mirror_counts_t c;
     wbi_mirror_counts(run->mirror, &c);
-    uint64_t logged = atomic_load_explicit(&((wandb_run_t *)run)->rows_logged, memory_order_relaxed);
+    uint64_t logged =
+        atomic_load_explicit(&((wandb_run_t *)run)->rows_logged, memory_order_relaxed);
     out->rows_logged = logged;
     out->rows_sent = c.rows;
     out->rows_pending = logged > c.rows ? logged - c.rows : 0;

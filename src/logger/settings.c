@@ -577,11 +577,14 @@ static json_t *s_view(const char *const *vals, const wbi_cfg_t *c)
     const struct {
         const char *name;
         const char *text;
-    } strs[] = {{"project", c->project},   {"entity", c->entity},     {"base_url", c->base_url},
-                {"group", c->group},       {"job_type", c->job_type}, {"name", c->name},
-                {"notes", c->notes},       {"tags", c->tags},         {"run_id", c->run_id},
-                {"dir", c->dir},           {"resume", c->resume},     {"mode", modes[c->mode]},
-                {"sweep_id", c->sweep_id}, {"ring_full", c->ring_full == WBI_RING_WAIT ? "wait" : "drop"}};
+    } strs[] = {
+        {"project", c->project},   {"entity", c->entity},
+        {"base_url", c->base_url}, {"group", c->group},
+        {"job_type", c->job_type}, {"name", c->name},
+        {"notes", c->notes},       {"tags", c->tags},
+        {"run_id", c->run_id},     {"dir", c->dir},
+        {"resume", c->resume},     {"mode", modes[c->mode]},
+        {"sweep_id", c->sweep_id}, {"ring_full", c->ring_full == WBI_RING_WAIT ? "wait" : "drop"}};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         if (strs[i].text)
             bad |= json_object_set_new(v, strs[i].name, json_string(strs[i].text)) != 0;

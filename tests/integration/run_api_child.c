@@ -20,8 +20,8 @@ int main(int argc, char **argv)
     wandb_run_t *run = NULL;
     if (wandb_init(NULL, &run) != WANDB_OK)
         return 3;
-    int rows = atoi(argv[2]);
-    for (int k = 0; k < rows; k++)
+    long rows = strtol(argv[2], NULL, 10);
+    for (long k = 0; k < rows; k++)
         if (wandb_log(run, WANDB_INT("i", k)) != WANDB_OK)
             return 4;
     if (strcmp(argv[1], "exit") == 0)

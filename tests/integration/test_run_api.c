@@ -400,10 +400,10 @@ static void test_stale_pointer(void)
 }
 
 typedef struct {
-    wandb_run_t *run;      // shared pointer, finished by the main thread
-    atomic_long ok;        // calls accepted
-    atomic_bool started;   // the first call was made
-    wandb_err last;        // the error that ended the loop
+    wandb_run_t *run;    // shared pointer, finished by the main thread
+    atomic_long ok;      // calls accepted
+    atomic_bool started; // the first call was made
+    wandb_err last;      // the error that ended the loop
 } s_logger_arg_t;
 
 static void *s_logger_thread(void *p)
