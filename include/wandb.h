@@ -193,17 +193,23 @@ WANDB_EXPORT wandb_err wandb_join(wandb_run_t **run_p, int exit_code);
 WANDB_EXPORT wandb_err wandb_detach(wandb_run_t *run);
 
 // Logs one history row, the seed's Run.log(data, step, commit):
-//   step < 0 (WANDB_STEP_AUTO): the current step; otherwise an explicit step.
+//   step WANDB_STEP_AUTO (-1): the current step; >= 0: an explicit step;
+//     any other negative step: WANDB_EINVAL.
 //     A step lower than the current one rejects the whole call (WANDB_ESTEP,
 //     a warning, counted in wandb_run_rejected_steps) and stores nothing.
 //     A higher step first commits the pending row.
 //   commit: WANDB_COMMIT_AUTO commits when no step is given and
-//     accumulates otherwise; WANDB_COMMIT_TRUE/FALSE force it.
-// A commit ends the row and increments the step. Scalars and strings are
+//     accumulates otherwise; WANDB_COMMIT_TRUE/FALSE force it; any other
+//     value: WANDB_EINVAL.
+// A commit ends the row and increments the step. Keys are 1..255 bytes of
+// UTF-8, not one the library writes itself (_step, _runtime, _timestamp,
+// _wandb). A refused call (WANDB_EINVAL, WANDB_ETOOBIG, ...) stores nothing,
+// does not move the step and says why in a warning. Scalars and strings are
 // copied into a preallocated ring: no allocation, no system call (a JSON
 // value is parsed in the calling thread to check it, which allocates).
-// When the ring is full the
-// policy "ring_full" applies (drop: WANDB_EFULL, counted; wait: bounded).
+// When the ring is full the policy "ring_full" applies (drop: WANDB_EFULL,
+// counted in wandb_run_dropped; wait: bounded, then drop). A dropped call
+// still uses up its step, so later rows keep the caller's step numbering.
 // Thread: any; calls are serialized internally.
 WANDB_EXPORT wandb_err wandb_log_values(wandb_run_t *run, const wandb_value_t *values, size_t n,
                                         int64_t step, int commit);
@@ -237,7 +243,8 @@ WANDB_EXPORT wandb_err wandb_config_values(wandb_run_t *run, const wandb_value_t
 WANDB_EXPORT wandb_err wandb_config_json(wandb_run_t *run, const char *json);
 
 // Sets summary values explicitly; they override the last logged value of the
-// same key until that key is logged again. Thread: any.
+// same key until that key is logged again. The reserved keys of
+// wandb_log_values are refused (WANDB_EINVAL). Thread: any.
 WANDB_EXPORT wandb_err wandb_summary_values(wandb_run_t *run, const wandb_value_t *values,
                                             size_t n);
 #define wandb_summary_update(run, ...)                                                             \
@@ -267,8 +274,9 @@ WANDB_EXPORT wandb_err wandb_define_metric(wandb_run_t *run, const char *name,
 WANDB_EXPORT wandb_err wandb_define_reduce(wandb_run_t *run, const char *name, const char *reduce);
 
 // Sends an alert (the seed's Run.alert): title (1..63 characters), text,
-// level "INFO", "WARN" or "ERROR" (NULL: INFO), wait_ms the server-side
-// de-duplication window for the same title (< 0: 60000). Thread: any.
+// level "INFO", "WARN" or "ERROR" in any case (NULL: INFO; sent in upper
+// case), wait_ms the server-side de-duplication window for the same title
+// (< 0: 60000). WANDB_EINVAL with a warning otherwise. Thread: any.
 WANDB_EXPORT wandb_err wandb_alert(wandb_run_t *run, const char *title, const char *text,
                                    const char *level, int64_t wait_ms);
 
