@@ -30,6 +30,7 @@ static _Atomic(wandb_run_t *) s_active;                    // the active run or 
 static atomic_uint s_agg_serial;                           // inproc endpoint counter
 static wandb_run_t *s_retired;                             // finished runs (under s_lock)
 static pthread_once_t s_atexit_once = PTHREAD_ONCE_INIT;   // registers s_at_exit once
+static _Atomic pid_t s_active_pid;                         // the process that started s_active
 
 // Reports an init error: logged, and stored in the settings when given.
 static wandb_err s_init_fail(wandb_settings_t *settings, wandb_err err, const char *msg)
@@ -139,9 +140,12 @@ static void s_teardown(wandb_run_t **run_p, bool abort, bool handed_out)
 // without wandb_finish still finishes its run, with exit code 0, as the
 // official client does. A signal that kills the process runs no handler:
 // that run ends as crashed.
+// A child forked without exec inherits the handler but not the run's
+// threads: only the process that started the run finishes it.
 static void s_at_exit(void)
 {
-    wandb_shutdown();
+    if (atomic_load(&s_active_pid) == getpid())
+        wandb_shutdown();
 }
 
 static void s_register_at_exit(void)
@@ -225,6 +229,7 @@ wandb_err wandb_init(wandb_settings_t *settings, wandb_run_t **run_out)
             goto fail;
     }
     pthread_once(&s_atexit_once, s_register_at_exit);
+    atomic_store(&s_active_pid, getpid());
     atomic_store(&s_active, run);
     *run_out = run;
     wbi_settings_set_errmsg(settings, "");

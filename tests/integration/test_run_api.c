@@ -494,6 +494,12 @@ static void test_finish_at_exit(void)
     CHECK_EQ(s_int(r, "history_count"), 7);
     json_decref(r);
 
+    CHECK_EQ(s_child("fork", "ra-exit-fork", "4"), 0); // the forked child left the run alone
+    r = s_run_json("ra-exit-fork");
+    CHECK_STREQ(json_string_value(json_object_get(r, "state")), "finished");
+    CHECK_EQ(s_int(r, "history_count"), 4);
+    json_decref(r);
+
     CHECK_EQ(s_child("kill", "ra-exit-kill", "3"), 128 + 9);
     json_t *list = wbt_http_get(&s_srv, "/api/v1/runs?project=" S_PROJECT);
     size_t i;
