@@ -1,13 +1,15 @@
-//  core.c - the producer side of a run: log, config, summary, getters
+//  core.c - the producer side of a run: log, config, summary, control records
 //  SPDX-License-Identifier: MIT
 //
 //  Every call builds its records straight into the run's ring under the run
 //  mutex; a call that must wait for room releases the mutex while it naps.
 //  The scalar path of wandb_log_values allocates nothing and makes no system
 //  call other than clock_gettime (vDSO). Design: docs/logger.md.
-//  One file (about 870 lines) for now: every public call of a run shares the
-//  ring-writing helpers here. NEEDSWORK(#10): the remaining Run API calls
-//  split it into log (hot path), control records and getters.
+//  The getters, URLs, setters and read-back live in props.c, the argument
+//  checks in check.c, the shipped-state mirror in mirror.c. About 820 lines:
+//  the calls here share the ring-writing helpers. NEEDSWORK(#10): the
+//  control records (config, summary, define_metric, alert) move to their
+//  own file once define_metric settles on its branch.
 #include "logger/run.h"
 
 #include "common/alloc.h"
