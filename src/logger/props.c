@@ -346,8 +346,6 @@ static wandb_err s_set(wandb_run_t *run, const char *field, const char *setting,
         wbi_warn("wandb_run_set_%s: %s", field, value ? why : "the value is NULL");
         return WANDB_EINVAL;
     }
-    if (run->disabled)
-        return WANDB_OK;
     json_t *obj = json_pack("{s:s}", field, value);
     char *json = obj ? wbi_jsonx_dumps(obj, JSON_COMPACT) : NULL;
     json_decref(obj);
@@ -361,7 +359,9 @@ static wandb_err s_set(wandb_run_t *run, const char *field, const char *setting,
     }
     int wait =
         run->cfg.ring_wait_ms > WBI_CONTROL_WAIT_MS ? run->cfg.ring_wait_ms : WBI_CONTROL_WAIT_MS;
-    wandb_err err = wbi_run_put_record(run, WBI_REC_RUN_UPDATE, json, strlen(json), wait);
+    wandb_err err = run->disabled // nothing to send to: the value is only kept
+                        ? WANDB_OK
+                        : wbi_run_put_record(run, WBI_REC_RUN_UPDATE, json, strlen(json), wait);
     wbi_free(json);
     if (err != WANDB_OK) {
         wbi_warn("wandb_run_set_%s: %s: the new value was not sent and is not kept", field,

@@ -598,6 +598,38 @@ static void test_getters_and_welcome(void)
     wbi_run_core_destroy(&run);
 }
 
+// App URLs as the official client derives them from base_url (or app_url),
+// percent-encoded parts, no URL with an empty segment.
+static void test_app_urls(void)
+{
+    static const char *const cases[][3] = {
+        {"base_url", "https://api.wandb.ai", "https://wandb.ai/my%20team/proj/runs/testrun"},
+        {"base_url", "https://api.example.com/",
+         "https://app.example.com/my%20team/proj/runs/testrun"},
+        {"base_url", "http://127.0.0.1:8080", "http://127.0.0.1:8080/my%20team/proj/runs/testrun"},
+        {"app_url", "https://ui.example.org/",
+         "https://ui.example.org/my%20team/proj/runs/testrun"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        wandb_run_t *run = s_new_run("65536", cases[i][0], cases[i][1]);
+        CHECK_STREQ(wandb_run_url(run), "");
+        CHECK(wandb_run_get_url(run) == NULL);
+        CHECK(wandb_run_to_html(run, 0, false) == NULL);
+        wbi_run_apply_welcome(run, "my team", NULL);
+        CHECK_STREQ(wandb_run_url(run), cases[i][2]);
+        CHECK(wandb_run_get_sweep_url(run) == NULL); // no sweep
+        wbi_run_core_destroy(&run);
+    }
+    wandb_run_t *run = s_new_run("65536", "mode", "disabled");
+    CHECK_OK(wandb_run_set_name(run, "kept"));
+    CHECK_STREQ(wandb_run_name(run), "kept");
+    CHECK_STREQ(wandb_run_mode(run), "disabled");
+    char *s = wandb_run_summary_json(run);
+    CHECK_STREQ(s, "{}");
+    wandb_free(s);
+    wbi_run_core_destroy(&run);
+}
+
 // Orders doubles (for the median).
 static int s_cmp_double(const void *a, const void *b)
 {
@@ -675,6 +707,6 @@ WBT_MAIN({"three_forms_equal", test_three_forms_equal}, {"commit_flags", test_co
          {"full_ring_keeps_steps", test_full_ring_keeps_steps},
          {"full_ring_wait", test_full_ring_wait}, {"zero_allocations", test_zero_allocations},
          {"control_records", test_control_records}, {"disabled_is_noop", test_disabled_is_noop},
-         {"getters_and_welcome", test_getters_and_welcome}, {"hot_path_cost", test_hot_path_cost},
-         {"wait_outside_mutex", test_wait_outside_mutex},
+         {"getters_and_welcome", test_getters_and_welcome}, {"app_urls", test_app_urls},
+         {"hot_path_cost", test_hot_path_cost}, {"wait_outside_mutex", test_wait_outside_mutex},
          {"bulk_record_half_ring", test_bulk_record_half_ring})
