@@ -103,42 +103,69 @@ static void s_key(wbi_mirror_t *self, const wbi_wire_record_t *rec)
     s->type = 0;
 }
 
+// Decodes a ROW without validating it again: the bytes are the run's own,
+// written by core.c, and the I/O thread must keep up with log(). A value
+// past the end stops the row.
 static void s_row(wbi_mirror_t *self, const wbi_wire_record_t *rec)
 {
-    wbi_wire_row_t row;
-    size_t bad;
-    if (wbi_wire_row_parse(rec, &row, &bad) != WANDB_OK)
+    if (rec->len < WBI_WIRE_ROW_HEADER)
         return;
-    const uint8_t *cur = row.values;
-    wbi_wire_value_t v;
-    while (wbi_wire_row_next(&row, &cur, &v)) {
-        s_slot_t *s = v.key_id < self->nslots ? &self->slots[v.key_id] : NULL;
-        if (!s || !s->name)
-            continue;
-        if (v.type == WANDB_TYPE_STRING || v.type == WANDB_TYPE_JSON) {
-            if (v.as.s.len > s->cap) {
-                char *t = wbi_realloc(s->text, v.as.s.len);
-                if (!t)
-                    continue;
-                s->text = t;
-                s->cap = v.as.s.len;
+    const uint8_t *p = rec->payload;
+    const uint8_t *cur = p + WBI_WIRE_ROW_HEADER;
+    const uint8_t *end = p + rec->len;
+    bool any_explicit = json_object_size(self->explicit_) > 0;
+    while (cur + 4 <= end) {
+        uint32_t tag = wbi_get_u32(cur);
+        uint32_t type = tag >> 28;
+        uint32_t id = tag & WBI_WIRE_KEY_ID_MAX;
+        cur += 4;
+        s_slot_t *s = id < self->nslots && self->slots[id].name ? &self->slots[id] : NULL;
+        if (type == WANDB_TYPE_DOUBLE || type == WANDB_TYPE_INT) {
+            if (cur + 8 > end)
+                return;
+            if (s) {
+                uint64_t bits = wbi_get_u64(cur);
+                memcpy(&s->as, &bits, sizeof bits); // d and i share the 8 bytes
             }
-            memcpy(s->text, v.as.s.p, v.as.s.len);
-            s->len = v.as.s.len;
-        } else if (v.type == WANDB_TYPE_DOUBLE) {
-            s->as.d = v.as.d;
-        } else if (v.type == WANDB_TYPE_INT) {
-            s->as.i = v.as.i;
+            cur += 8;
+        } else if (type == WANDB_TYPE_BOOL) {
+            if (cur + 1 > end)
+                return;
+            if (s)
+                s->as.b = *cur != 0;
+            cur += 1;
+        } else if (type == WANDB_TYPE_STRING || type == WANDB_TYPE_JSON) {
+            if (cur + 4 > end)
+                return;
+            uint32_t len = wbi_get_u32(cur);
+            cur += 4;
+            if (len > (size_t)(end - cur))
+                return;
+            if (s && len > s->cap) {
+                char *t = wbi_realloc(s->text, len);
+                s = t ? s : NULL;
+                if (t) {
+                    s->text = t;
+                    s->cap = len;
+                }
+            }
+            if (s) {
+                memcpy(s->text, cur, len);
+                s->len = len;
+            }
+            cur += len;
         } else {
-            s->as.b = v.as.b;
+            return;
         }
-        s->type = (uint8_t)v.type;
-        if (json_object_size(self->explicit_))
-            json_object_del(self->explicit_, s->name);
+        if (s) {
+            s->type = (uint8_t)type;
+            if (any_explicit)
+                json_object_del(self->explicit_, s->name);
+        }
     }
-    self->last_ts = row.ts;
-    self->counts.last_step = row.step;
-    if (row.flags & WBI_WIRE_ROW_COMMIT)
+    self->last_ts = wbi_get_f64(p + 8);
+    self->counts.last_step = (int64_t)wbi_get_u64(p);
+    if (p[16] & WBI_WIRE_ROW_COMMIT)
         self->counts.rows++;
 }
 
