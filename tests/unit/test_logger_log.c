@@ -7,9 +7,11 @@
 //  closes the row).
 #include "common/alloc.h"
 #include "common/wire.h"
+#include "logger/mirror.h"
 #include "logger/run.h"
 #include "testutil.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -630,6 +632,42 @@ static void test_app_urls(void)
     wbi_run_core_destroy(&run);
 }
 
+// The mirror learns every value type from the records sent, and an
+// explicit summary value lasts until its key is logged again.
+static void test_mirror_summary(void)
+{
+    wandb_run_t *run = s_new_run("65536", NULL, NULL);
+    CHECK_OK(wandb_log(run, WANDB_DOUBLE("d", 1.5), WANDB_INT("i", -3), WANDB_BOOL("b", true),
+                       WANDB_STRING("s", "h\xc3\xa9"), WANDB_JSON("j", "{\"a\":[1,2]}")));
+    CHECK_OK(wandb_summary_update(run, WANDB_INT("i", 7), WANDB_INT("only", 1)));
+    CHECK_OK(wandb_log(run, WANDB_DOUBLE("d", 2.5)));
+    size_t len = 0;
+    uint8_t *msg = s_snapshot(run, &len);
+    wbi_mirror_message(run->mirror, msg, len);
+    free(msg);
+    wbi_ring_consume(&run->ring, wbi_ring_readable(&run->ring));
+    char *text = wandb_run_summary_json(run);
+    CHECK(text != NULL);
+    json_error_t jerr;
+    json_t *sum = json_loads(text, 0, &jerr);
+    wandb_free(text);
+    CHECK(json_real_value(json_object_get(sum, "d")) == 2.5);
+    CHECK_EQ(json_integer_value(json_object_get(sum, "i")), 7); // explicit, not logged since
+    CHECK(json_is_true(json_object_get(sum, "b")));
+    CHECK_STREQ(json_string_value(json_object_get(sum, "s")), "h\xc3\xa9");
+    CHECK_EQ(json_integer_value(json_array_get(json_object_get(json_object_get(sum, "j"), "a"), 1)),
+             2);
+    CHECK_EQ(json_integer_value(json_object_get(sum, "only")), 1);
+    CHECK_EQ(json_integer_value(json_object_get(sum, "_step")), 1);
+    json_decref(sum);
+    wandb_run_status_t st;
+    CHECK_OK(wandb_run_status(run, &st));
+    CHECK_EQ_U64(st.rows_logged, 2);
+    CHECK_EQ_U64(st.rows_sent, 2);
+    CHECK_EQ_U64(st.bytes_pending, 0);
+    wbi_run_core_destroy(&run);
+}
+
 // Orders doubles (for the median).
 static int s_cmp_double(const void *a, const void *b)
 {
@@ -708,5 +746,6 @@ WBT_MAIN({"three_forms_equal", test_three_forms_equal}, {"commit_flags", test_co
          {"full_ring_wait", test_full_ring_wait}, {"zero_allocations", test_zero_allocations},
          {"control_records", test_control_records}, {"disabled_is_noop", test_disabled_is_noop},
          {"getters_and_welcome", test_getters_and_welcome}, {"app_urls", test_app_urls},
-         {"hot_path_cost", test_hot_path_cost}, {"wait_outside_mutex", test_wait_outside_mutex},
+         {"mirror_summary", test_mirror_summary}, {"hot_path_cost", test_hot_path_cost},
+         {"wait_outside_mutex", test_wait_outside_mutex},
          {"bulk_record_half_ring", test_bulk_record_half_ring})
