@@ -276,7 +276,11 @@ wandb_err wandb_save(wandb_run_t *run, const char *path, const char *base_path,
     pthread_mutex_lock(&run->save_mu);
     wandb_err rc = WANDB_OK;
     struct wbi_saved *e = NULL;
-    if (policy != WANDB_SAVE_NOW) {
+    pthread_mutex_lock(&run->mu); // finished (or finishing): an end file would never go
+    if (run->closed)
+        rc = WANDB_ECLOSED;
+    pthread_mutex_unlock(&run->mu);
+    if (rc == WANDB_OK && policy != WANDB_SAVE_NOW) {
         struct stat st;
         if (policy == WANDB_SAVE_END && stat(path, &st) != 0)
             rc = errno == ENOENT ? WANDB_ENOTFOUND : WANDB_EIO;

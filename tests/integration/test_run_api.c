@@ -390,6 +390,7 @@ static void test_stale_pointer(void)
     CHECK_ERR(wandb_config_update(stale, WANDB_INT("y", 2)), WANDB_ECLOSED);
     CHECK_ERR(wandb_alert(stale, "t", "t", NULL, 0), WANDB_ECLOSED);
     CHECK_ERR(wandb_run_set_name(stale, "late"), WANDB_ECLOSED);
+    CHECK_ERR(wandb_save(stale, "/etc/hostname", NULL, WANDB_SAVE_END), WANDB_ECLOSED);
     CHECK_STREQ(wandb_run_id(stale), "ra-stale");
     CHECK_EQ(wandb_run_step(stale), 1);
     CHECK_ERR(wandb_finish(&stale2, 0), WANDB_ECLOSED);
