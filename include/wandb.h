@@ -331,8 +331,9 @@ WANDB_EXPORT const char *wandb_run_project(const wandb_run_t *run);
 // The seed's project_name(): the same as wandb_run_project.
 WANDB_EXPORT const char *wandb_run_project_name(const wandb_run_t *run);
 WANDB_EXPORT const char *wandb_run_entity(const wandb_run_t *run); // "" until known
-// The run's local directory: the "dir" setting as an absolute path; the
-// in-process aggregator writes its journal under it.
+// The run's local directory: with the in-process aggregator, its journal
+// directory (<dir>/journal-<time>-<random>, where `wandb-mpi sync` finds
+// the run); with an external aggregator, the "dir" setting as an absolute path.
 WANDB_EXPORT const char *wandb_run_dir(const wandb_run_t *run);
 // "online", "offline" or "disabled".
 WANDB_EXPORT const char *wandb_run_mode(const wandb_run_t *run);

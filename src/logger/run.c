@@ -210,6 +210,13 @@ wandb_err wandb_init(wandb_settings_t *settings, wandb_run_t **run_out)
             err = s_start_agg(run, msg, sizeof(msg));
             if (err != WANDB_OK)
                 goto fail;
+            // The run's directory is its journal's (the run is alone in it).
+            const char *journal = wbi_hosted_journal_dir(run->agg);
+            char *dir = *journal ? wbi_strdup(journal) : NULL;
+            if (dir) {
+                wbi_free(run->dir_abs);
+                run->dir_abs = dir;
+            }
         }
         char *hello = s_hello_json(run);
         if (!hello) {

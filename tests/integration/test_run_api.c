@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define S_KEY "local-abcdefghijabcdefghijabcdefghijabcdefghij"
@@ -253,7 +254,10 @@ static void test_properties_and_setters(void)
     CHECK_STREQ(wandb_run_sweep_id(run), "sw1");
     CHECK_STREQ(wandb_run_project_name(run), S_PROJECT);
     CHECK(!wandb_run_resumed(run));
-    CHECK(wandb_run_dir(run)[0] == '/' && strstr(wandb_run_dir(run), "/wandb") != NULL);
+    // The in-process aggregator's journal directory, under the dir setting.
+    CHECK(wandb_run_dir(run)[0] == '/' && strstr(wandb_run_dir(run), "/wandb/journal-") != NULL);
+    struct stat dst;
+    CHECK(stat(wandb_run_dir(run), &dst) == 0 && S_ISDIR(dst.st_mode));
     CHECK_STREQ(wandb_run_setting(run, "project"), S_PROJECT);
     CHECK_STREQ(wandb_run_setting(run, "ring_bytes"), "65536");
     CHECK_STREQ(wandb_run_setting(run, "base_url"), s_srv.url);
