@@ -160,8 +160,8 @@ static void s_add(wandb_value_t *vals, char **keys, char **jsons, size_t *k, con
 void wbi_watch_on_log(wandb_run_t *run, int64_t step)
 {
     struct wbi_watch *w = atomic_load_explicit(&run->watch, memory_order_acquire);
-    if (!w)
-        return;
+    if (!w || atomic_load(&run->retired))
+        return; // a finished run never reads the caller's buffers again
     if (step >= 0 && step < atomic_load_explicit(&run->step, memory_order_relaxed))
         return; // the call is rejected for its step: no histograms, no second rejection
     int64_t at = wbi_media_step(run, step);
