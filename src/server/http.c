@@ -22,8 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
-// Checks Basic base64(user:KEY) or Bearer KEY (and ?api_key= when allowed).
-static bool s_authorized(wbi_server_t *self, struct MHD_Connection *conn, bool allow_query)
+// Checks Basic base64(user:KEY) or Bearer KEY (and, for read routes,
+// ?api_key= and the dashboard's cookie: GET only, so SameSite=Strict is
+// enough against cross-site requests).
+bool wbi_srv_authorized(wbi_server_t *self, struct MHD_Connection *conn, bool allow_query)
 {
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     if (auth && strncasecmp(auth, "Basic ", 6) == 0) {
@@ -51,6 +53,9 @@ static bool s_authorized(wbi_server_t *self, struct MHD_Connection *conn, bool a
     if (allow_query) {
         const char *q = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "api_key");
         if (q && wbi_srv_key_eq(q, strlen(q), self->api_key))
+            return true;
+        const char *c = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, WBI_SRV_COOKIE);
+        if (c && wbi_srv_key_eq(c, strlen(c), self->api_key))
             return true;
     }
     return false;
@@ -154,11 +159,21 @@ static enum MHD_Result s_send(struct MHD_Connection *conn, wbi_srv_reply_t *repl
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                             reply->content_type ? reply->content_type : "application/json");
-    if (reply->status == 401)
+    if (reply->status == 401 && !reply->content_type) // the dashboard answers with its form
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Basic realm=\"wandb-mpi-server\"");
     if (reply->status == 503)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    // Extra headers, one "Name: value" a line (the dashboard's).
+    for (char *line = reply->headers; *line;) {
+        char *end = strchr(line, '\n');
+        char *colon = strchr(line, ':');
+        if (!end || !colon || colon > end)
+            break;
+        *end = *colon = '\0';
+        MHD_add_response_header(resp, line, colon + 2 <= end ? colon + 2 : end);
+        line = end + 1;
+    }
     enum MHD_Result r = MHD_queue_response(conn, (unsigned int)reply->status, resp);
     MHD_destroy_response(resp);
     return r;
@@ -244,10 +259,10 @@ static void s_start_request(wbi_server_t *self, struct MHD_Connection *conn, wbi
     bool ok = true;
     switch (req->route->auth) {
     case WBI_SRV_AUTH_KEY:
-        ok = s_authorized(self, conn, false);
+        ok = wbi_srv_authorized(self, conn, false);
         break;
     case WBI_SRV_AUTH_KEY_OR_QUERY:
-        ok = s_authorized(self, conn, true);
+        ok = wbi_srv_authorized(self, conn, true);
         break;
     default:
         break;

@@ -107,6 +107,7 @@ typedef struct {
     wbi_buf_t raw;            // body built directly (used when raw.len > 0 or raw_set)
     bool raw_set;             // raw is the body even when empty (file contents)
     const char *content_type; // NULL: application/json
+    char headers[1536];       // extra "Name: value\n" lines (dashboard: cookie, CSP)
     char op[WBI_GQL_OP_MAX];  // GraphQL operation, for stats and recording
 } wbi_srv_reply_t;
 
@@ -174,6 +175,17 @@ void wbi_srv_handle_runs_get(wbi_server_t *self, struct MHD_Connection *conn, wb
 void wbi_srv_handle_run_get(wbi_server_t *self, struct MHD_Connection *conn, wbi_srv_req_t *req,
                             const char *url, wbi_srv_reply_t *reply);
 
+// Dashboard (routes_ui.c, routes_sample.c): pages, assets, login, and the
+// chart data (downsampled history of several runs in one request).
+void wbi_srv_handle_ui_get(wbi_server_t *self, struct MHD_Connection *conn, wbi_srv_req_t *req,
+                           const char *url, wbi_srv_reply_t *reply);
+void wbi_srv_handle_login_post(wbi_server_t *self, struct MHD_Connection *conn,
+                               wbi_srv_req_t *req, const char *url, wbi_srv_reply_t *reply);
+void wbi_srv_handle_projects_get(wbi_server_t *self, struct MHD_Connection *conn,
+                                 wbi_srv_req_t *req, const char *url, wbi_srv_reply_t *reply);
+void wbi_srv_handle_sample_get(wbi_server_t *self, struct MHD_Connection *conn, wbi_srv_req_t *req,
+                               const char *url, wbi_srv_reply_t *reply);
+
 // Uploads (upload.c).
 void wbi_srv_upload_open(wbi_server_t *self, wbi_srv_req_t *req, const char *url);
 void wbi_srv_upload_write(wbi_srv_req_t *req, const char *data, size_t len);
@@ -181,6 +193,11 @@ void wbi_srv_handle_upload_put(wbi_server_t *self, struct MHD_Connection *conn, 
                                const char *url, wbi_srv_reply_t *reply);
 
 // HTTP glue (http.c).
+// The dashboard's cookie: the API key, HttpOnly, SameSite=Strict.
+#define WBI_SRV_COOKIE "wandb_mpi_key"
+// Checks Basic/Bearer credentials; read routes (allow_read) also take
+// ?api_key= and the dashboard's cookie.
+bool wbi_srv_authorized(wbi_server_t *self, struct MHD_Connection *conn, bool allow_read);
 enum MHD_Result wbi_srv_access(void *cls, struct MHD_Connection *conn, const char *url,
                                const char *method, const char *version, const char *upload_data,
                                size_t *upload_data_size, void **con_cls);
