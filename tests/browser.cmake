@@ -1,0 +1,26 @@
+# Browser tests of the dashboard (issue #11): headless Chromium (Debian `chromium`) against the
+# real wandb-mpi-server on loopback. Label `browser`; skipped (77) without chromium.
+# Screenshots land in build/browser-artifacts/.
+if(NOT TARGET wandb-mpi-server)
+  return()
+endif()
+find_package(Python3 COMPONENTS Interpreter QUIET)
+if(NOT Python3_Interpreter_FOUND)
+  return()
+endif()
+if(TARGET wandb_core)
+  add_executable(run_url ${CMAKE_CURRENT_SOURCE_DIR}/browser/run_url.c)
+  target_link_libraries(run_url PRIVATE wandb_core wandb_includes wandb_deps_core wandb_warnings m)
+endif()
+math(EXPR _browser_timeout "400 * ${WANDB_TEST_TIMEOUT_MULTIPLIER}")
+add_test(NAME browser_dashboard
+  COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/browser/test_dashboard.py)
+set_tests_properties(browser_dashboard PROPERTIES TIMEOUT ${_browser_timeout} LABELS browser
+  SKIP_RETURN_CODE 77
+  ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR};WANDB_TEST_SRC_DIR=${CMAKE_SOURCE_DIR}")
+# Time to first chart: a run of 100,000 rows and a group of 64 runs (docs/dashboard.md).
+add_test(NAME browser_dashboard_perf
+  COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/browser/bench_dashboard.py)
+set_tests_properties(browser_dashboard_perf PROPERTIES TIMEOUT ${_browser_timeout}
+  LABELS "browser;slow" SKIP_RETURN_CODE 77
+  ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR};WANDB_TEST_SRC_DIR=${CMAKE_SOURCE_DIR}")
