@@ -17,6 +17,7 @@
 #include "common/alloc.h"
 #include "common/dtoa.h"
 #include "common/jsonx.h"
+#include "server/histscan.h"
 #include "server/server_int.h"
 #include "store/runjson.h"
 
@@ -143,23 +144,33 @@ static void s_walk(s_acc_t *acc, json_t *obj, const char *prefix, double x)
     }
 }
 
-// Parses the copied lines into series.
+// Parses the copied lines into series: the fast scanner (histscan.c), or
+// jansson for a line it leaves (escaped keys, deep nesting).
 static void s_parse_lines(s_acc_t *acc, const char *text, size_t len)
 {
     const char *p = text;
     const char *end = text + len;
+    wbi_hist_row_t row = {0};
+    wbi_buf_init(&row.names, 1u << 20);
     while (p < end && !acc->failed) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        json_error_t jerr;
-        json_t *row = wbi_jsonx_loadb(p, n, 0, &jerr);
-        double x;
-        if (json_is_object(row) && wbi_jsonx_number(json_object_get(row, acc->xkey), &x) &&
-            isfinite(x))
-            s_walk(acc, row, "", x);
-        json_decref(row);
+        if (wbi_hist_scan(p, n, acc->xkey, &row)) {
+            for (size_t i = 0; row.has_x && isfinite(row.x) && i < row.n && !acc->failed; i++)
+                s_add_point(acc, row.names.data + row.pairs[i].name_off, row.x,
+                            row.pairs[i].value);
+        } else {
+            json_error_t jerr;
+            json_t *obj = wbi_jsonx_loadb(p, n, 0, &jerr);
+            double x;
+            if (json_is_object(obj) && wbi_jsonx_number(json_object_get(obj, acc->xkey), &x) &&
+                isfinite(x))
+                s_walk(acc, obj, "", x);
+            json_decref(obj);
+        }
         p += n + 1;
     }
+    wbi_hist_row_release(&row);
 }
 
 // Writes a number (null when not finite).

@@ -206,6 +206,7 @@
     } catch (e) {
       fail(e);
     }
+    document.body.dataset.readyMs = String(Math.round(performance.now()));
     document.body.dataset.ready = "1";
   }
   route();
