@@ -24,3 +24,10 @@ add_test(NAME browser_dashboard_perf
 set_tests_properties(browser_dashboard_perf PROPERTIES TIMEOUT ${_browser_timeout}
   LABELS "browser;slow" SKIP_RETURN_CODE 77
   ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR};WANDB_TEST_SRC_DIR=${CMAKE_SOURCE_DIR}")
+# The run page in full (media, system, console, alerts, files, controls) and live refresh,
+# over the DevTools protocol (real time).
+add_test(NAME browser_dashboard_live
+  COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/browser/test_dashboard_live.py)
+set_tests_properties(browser_dashboard_live PROPERTIES TIMEOUT ${_browser_timeout}
+  LABELS browser SKIP_RETURN_CODE 77
+  ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR};WANDB_TEST_SRC_DIR=${CMAKE_SOURCE_DIR}")

@@ -151,9 +151,10 @@
     const data = align(shown);
     for (let i = 0; i < shown.length; i++)
       if (!shown[i].band) data[i + 1] = WB.smooth(data[i + 1], opts.smoothing || 0);
+    const lastOf = (col) => { for (let i = col.length - 1; i >= 0; i--) if (col[i] !== null) return col[i]; return null; };
     window.__wandbCharts[title] = {
-      series: shown.map((s) => ({ label: s.label, points: s.x.length,
-        first: s.y[0], last: s.y[s.y.length - 1] })),
+      series: shown.map((s, i) => ({ label: s.label, points: s.x.length,
+        first: s.y[0], last: s.y[s.y.length - 1], drawn: lastOf(data[i + 1]) })),
     };
     const sig = shown.map((s) => s.label).join("\u0001") + "|" + !!opts.log;
     if (card && card.__u && card.__sig === sig) {
