@@ -178,7 +178,7 @@
           const s = ((byName.get(r.name) || {}).series || {})[k] || { x: [], y: [] };
           return { label: r.display_name || r.name, x: s.x, y: s.y, color: WB.color(i), width: 1 };
         });
-        if (jobS[k]) series.push({ label: "job (mean)", x: jobS[k].x, y: jobS[k].y, color: "#000", width: 2.5 });
+        if (jobS[k]) series.push({ label: "job (mean)", x: jobS[k].x, y: jobS[k].y, color: "#000", width: 1.5, dash: [6, 4] });
         if (jobS[k + "/min"] && jobS[k + "/max"]) {
           series.push({ label: "job min", x: jobS[k + "/min"].x, y: jobS[k + "/min"].y, band: "lo" });
           series.push({ label: "job max", x: jobS[k + "/max"].x, y: jobS[k + "/max"].y, band: "hi" });

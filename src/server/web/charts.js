@@ -79,6 +79,8 @@
       const a = Math.abs(v);
       return a !== 0 && (a < 1e-3 || a >= 1e6) ? v.toExponential(4) : String(+v.toPrecision(6));
     }
+    if (typeof v === "object" && v._type) // media: its kind and file, drawn under Media
+      return v._type + (typeof v.path === "string" ? " " + v.path : "");
     if (typeof v === "object") return JSON.stringify(v);
     return String(v);
   };
