@@ -11,13 +11,15 @@
 //      values (objects with "_type") and keys starting with "_" are not
 //      series. Non-finite values are null.
 //  The store lock is held only to copy the raw lines out; parsing and
-//  sampling run without it, so a live job's writes go on meanwhile.
+//  sampling run without it, so a live job's writes go on meanwhile. Parsed
+//  series stay in the server's cache (series.c): a later request reads only
+//  the lines written since.
 //  Handlers run on worker threads.
 
 #include "common/alloc.h"
 #include "common/dtoa.h"
 #include "common/jsonx.h"
-#include "server/histscan.h"
+#include "server/series.h"
 #include "server/server_int.h"
 #include "store/runjson.h"
 
@@ -28,290 +30,58 @@
 #define S_SAMPLES_DEFAULT 1000 // points per series when ?samples= is absent
 #define S_SAMPLES_MAX 100000   // highest ?samples=
 #define S_RUNS_MAX 1024        // runs in one request
-#define S_KEYS_MAX 2000        // series per run (the rest are dropped, "truncated": true)
-#define S_NAME_MAX 512         // bytes of a flattened metric name
 
+// Raw lines copied out of the store ("line\n" each), and the line number
+// after the last one seen.
 typedef struct {
-    double *x;  // x values
-    double *y;  // y values (NaN: non-finite)
-    size_t n;   // points
-    size_t cap; // allocated points
-} s_series_t;
+    wbi_buf_t text; // the lines
+    int64_t next;   // last line number + 1
+} s_lines_t;
 
-typedef struct {
-    const char *xkey;   // the x axis key
-    json_t *want;       // {key: true} filter, NULL: every key
-    json_t *index;      // key -> series index
-    s_series_t *series; // the series
-    char **names;       // their keys
-    size_t n;           // series
-    size_t cap;         // allocated
-    bool truncated;     // keys over S_KEYS_MAX were dropped
-    bool failed;        // out of memory
-} s_acc_t;
-
-// Raw lines copied out of the store ("line\n" each).
 static int s_copy_line(void *arg, int64_t line_no, const char *text, size_t len)
 {
-    (void)line_no;
-    wbi_buf_t *b = arg;
+    s_lines_t *l = arg;
+    l->next = line_no + 1;
     if (memchr(text, '\n', len))
         return 0; // not a JSON line: no series in it
-    return wbi_buf_append(b, text, len) != WANDB_OK || wbi_buf_putc(b, '\n') != WANDB_OK;
-}
-
-// Adds the point (x, y) to series key.
-static void s_add_point(s_acc_t *acc, const char *key, double x, double y)
-{
-    if (acc->want && !json_object_get(acc->want, key))
-        return;
-    json_t *idx = json_object_get(acc->index, key);
-    size_t i;
-    if (idx) {
-        i = (size_t)json_integer_value(idx);
-    } else {
-        if (acc->n >= S_KEYS_MAX) {
-            acc->truncated = true;
-            return;
-        }
-        if (acc->n == acc->cap) {
-            size_t cap = acc->cap ? acc->cap * 2 : 16;
-            s_series_t *s = wbi_realloc(acc->series, cap * sizeof *s);
-            if (s)
-                acc->series = s;
-            char **names = s ? wbi_realloc(acc->names, cap * sizeof *names) : NULL;
-            if (names)
-                acc->names = names;
-            if (!s || !names) {
-                acc->failed = true;
-                return;
-            }
-            acc->cap = cap;
-        }
-        i = acc->n;
-        acc->names[i] = wbi_strdup(key);
-        if (!acc->names[i] || json_object_set_new(acc->index, key, json_integer((json_int_t)i))) {
-            wbi_free(acc->names[i]);
-            acc->failed = true;
-            return;
-        }
-        memset(&acc->series[i], 0, sizeof acc->series[i]);
-        acc->n++;
-    }
-    s_series_t *s = &acc->series[i];
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        double *nx = wbi_realloc(s->x, cap * sizeof *nx);
-        if (nx)
-            s->x = nx;
-        double *ny = nx ? wbi_realloc(s->y, cap * sizeof *ny) : NULL;
-        if (ny)
-            s->y = ny;
-        if (!nx || !ny) {
-            acc->failed = true;
-            return;
-        }
-        s->cap = cap;
-    }
-    s->x[s->n] = x;
-    s->y[s->n] = y;
-    s->n++;
-}
-
-// Adds every numeric value of obj (names prefixed with prefix) at x.
-static void s_walk(s_acc_t *acc, json_t *obj, const char *prefix, double x)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v)
-    {
-        if (key[0] == '_')
-            continue;
-        char name[S_NAME_MAX];
-        int n = snprintf(name, sizeof name, "%s%s", prefix, key);
-        if (n < 0 || (size_t)n >= sizeof name)
-            continue;
-        double d;
-        if (json_is_object(v) && !json_object_get(v, "_type") && n + 2 < (int)sizeof name) {
-            name[n] = '.';
-            name[n + 1] = '\0';
-            s_walk(acc, v, name, x);
-        } else if (wbi_jsonx_number(v, &d)) {
-            s_add_point(acc, name, x, d);
-        }
-        if (acc->failed)
-            return;
-    }
-}
-
-// Parses the copied lines into series: the fast scanner (histscan.c), or
-// jansson for a line it leaves (escaped keys, deep nesting).
-static void s_parse_lines(s_acc_t *acc, const char *text, size_t len)
-{
-    const char *p = text;
-    const char *end = text + len;
-    wbi_hist_row_t row = {0};
-    wbi_buf_init(&row.names, 1u << 20);
-    while (p < end && !acc->failed) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        if (wbi_hist_scan(p, n, acc->xkey, &row)) {
-            for (size_t i = 0; row.has_x && isfinite(row.x) && i < row.n && !acc->failed; i++)
-                s_add_point(acc, row.names.data + row.pairs[i].name_off, row.x,
-                            row.pairs[i].value);
-        } else {
-            json_error_t jerr;
-            json_t *obj = wbi_jsonx_loadb(p, n, 0, &jerr);
-            double x;
-            if (json_is_object(obj) && wbi_jsonx_number(json_object_get(obj, acc->xkey), &x) &&
-                isfinite(x))
-                s_walk(acc, obj, "", x);
-            json_decref(obj);
-        }
-        p += n + 1;
-    }
-    wbi_hist_row_release(&row);
-}
-
-// Writes a number (null when not finite).
-static wandb_err s_put_num(wbi_buf_t *out, double d)
-{
-    if (!isfinite(d))
-        return wbi_buf_append(out, "null", 4);
-    char tmp[40];
-    size_t n = wbi_dtoa(d, tmp);
-    return wbi_buf_append(out, tmp, n);
-}
-
-// Picks the points of s to send (at most about samples): indices into keep.
-static size_t s_pick(const s_series_t *s, size_t samples, size_t *keep)
-{
-    if (s->n <= samples) {
-        for (size_t i = 0; i < s->n; i++)
-            keep[i] = i;
-        return s->n;
-    }
-    size_t buckets = samples / 2 ? samples / 2 : 1;
-    size_t k = 0;
-    for (size_t b = 0; b < buckets; b++) {
-        size_t lo = b * s->n / buckets;
-        size_t hi = (b + 1) * s->n / buckets;
-        size_t imin = lo;
-        size_t imax = lo;
-        for (size_t i = lo; i < hi; i++) {
-            if (isnan(s->y[imin]) || s->y[i] < s->y[imin])
-                imin = i;
-            if (isnan(s->y[imax]) || s->y[i] > s->y[imax])
-                imax = i;
-        }
-        size_t a = imin < imax ? imin : imax;
-        size_t c = imin < imax ? imax : imin;
-        keep[k++] = a;
-        if (c != a)
-            keep[k++] = c;
-    }
-    if (keep[k - 1] != s->n - 1)
-        keep[k++] = s->n - 1;
-    return k;
-}
-
-// Writes the series of one run: "name":{"x":[...],"y":[...]},...
-static wandb_err s_put_series(wbi_buf_t *out, const s_acc_t *acc, size_t samples)
-{
-    wandb_err e = WANDB_OK;
-    for (size_t i = 0; i < acc->n && e == WANDB_OK; i++) {
-        const s_series_t *s = &acc->series[i];
-        size_t *keep = wbi_malloc((s->n < samples ? s->n : samples + 2) * sizeof *keep + 1);
-        if (!keep)
-            return WANDB_ENOMEM;
-        size_t k = s_pick(s, samples, keep);
-        if (i > 0)
-            e = wbi_buf_putc(out, ',');
-        if (e == WANDB_OK)
-            e = wbi_jsonx_put_string(out, acc->names[i], strlen(acc->names[i]));
-        if (e == WANDB_OK)
-            e = wbi_buf_puts(out, ":{\"x\":[");
-        for (size_t j = 0; j < k && e == WANDB_OK; j++) {
-            if (j > 0)
-                e = wbi_buf_putc(out, ',');
-            if (e == WANDB_OK)
-                e = s_put_num(out, s->x[keep[j]]);
-        }
-        if (e == WANDB_OK)
-            e = wbi_buf_puts(out, "],\"y\":[");
-        for (size_t j = 0; j < k && e == WANDB_OK; j++) {
-            if (j > 0)
-                e = wbi_buf_putc(out, ',');
-            if (e == WANDB_OK)
-                e = s_put_num(out, s->y[keep[j]]);
-        }
-        if (e == WANDB_OK)
-            e = wbi_buf_puts(out, "]}");
-        wbi_free(keep);
-    }
-    return e;
-}
-
-// Frees the series of acc (keeps xkey and want).
-static void s_acc_release(s_acc_t *acc)
-{
-    for (size_t i = 0; i < acc->n; i++) {
-        wbi_free(acc->series[i].x);
-        wbi_free(acc->series[i].y);
-        wbi_free(acc->names[i]);
-    }
-    wbi_free(acc->series);
-    wbi_free(acc->names);
-    json_decref(acc->index);
-}
-
-// Splits "a,b,c" into a {a: true, ...} object; NULL for NULL or "".
-static json_t *s_list(const char *csv)
-{
-    if (!csv || !*csv)
-        return NULL;
-    json_t *o = json_object();
-    const char *p = csv;
-    while (o && *p) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        if (n > 0 && n < S_NAME_MAX) {
-            char name[S_NAME_MAX];
-            memcpy(name, p, n);
-            name[n] = '\0';
-            json_object_set_new(o, name, json_true());
-        }
-        p += n + (comma ? 1 : 0);
-    }
-    return o;
+    return wbi_buf_append(&l->text, text, len) != WANDB_OK || wbi_buf_putc(&l->text, '\n') != 0;
 }
 
 // Samples one run into out: {"name":..,"rows":..,"state":..,"series":{..}}.
+// The run's series set comes from the cache when it has it: only lines
+// written since are read.
 static wandb_err s_sample_run(wbi_server_t *self, const char *entity, const char *project,
-                              const char *name, s_acc_t *acc, size_t samples, wbi_buf_t *out,
-                              bool *found)
+                              const char *name, const char *xkey, const char *keys,
+                              size_t samples, wbi_buf_t *out, bool *found)
 {
     wbi_run_t run = {0};
-    wbi_buf_t lines;
-    wbi_buf_init(&lines, WBI_SRV_RESPONSE_MAX);
+    s_lines_t lines = {.next = 0};
+    wbi_buf_init(&lines.text, WBI_SRV_RESPONSE_MAX);
+    wbi_series_set_t *set = NULL;
     wbi_srv_lock(&self->store_lock);
     wandb_err e = wbi_store_run_find(self->store, entity, project, name, &run);
-    if (e == WANDB_OK)
-        e = wbi_store_lines_each(self->store, run.id, WBI_FILE_HISTORY, 0, WBI_SRV_HISTORY_LIMIT,
-                                 s_copy_line, &lines);
+    if (e == WANDB_OK) {
+        set = wbi_series_cache_take(self->series_cache, run.id, xkey, keys);
+        if (set && wbi_series_lines(set) > run.history_count) { // rewritten: start over
+            wbi_series_free(set);
+            set = NULL;
+        }
+        if (!set)
+            set = wbi_series_new(run.id, xkey, keys);
+        if (!set)
+            e = WANDB_ENOMEM;
+    }
+    lines.next = set ? wbi_series_lines(set) : 0;
+    if (e == WANDB_OK && lines.next < WBI_SRV_HISTORY_LIMIT)
+        e = wbi_store_lines_each(self->store, run.id, WBI_FILE_HISTORY, lines.next,
+                                 WBI_SRV_HISTORY_LIMIT - lines.next, s_copy_line, &lines);
     wbi_srv_unlock(&self->store_lock);
     *found = e != WANDB_ENOTFOUND;
-    if (e == WANDB_ENOTFOUND) {
-        wbi_buf_release(&lines);
-        return WANDB_OK;
-    }
-    acc->index = json_object();
-    acc->failed = !acc->index;
-    if (e == WANDB_OK)
-        s_parse_lines(acc, lines.data ? lines.data : "", lines.len);
-    wbi_buf_release(&lines);
-    if (e == WANDB_OK && acc->failed)
+    if (e == WANDB_OK &&
+        !wbi_series_add_lines(set, lines.text.data ? lines.text.data : "", lines.text.len,
+                              lines.next))
         e = WANDB_ENOMEM;
+    wbi_buf_release(&lines.text);
     if (e == WANDB_OK)
         e = wbi_buf_puts(out, "{\"name\":");
     if (e == WANDB_OK)
@@ -322,19 +92,36 @@ static wandb_err s_sample_run(wbi_server_t *self, const char *entity, const char
         e = wbi_jsonx_put_string(out, run.state, strlen(run.state));
     if (e == WANDB_OK)
         e = wbi_buf_printf(out, ",\"truncated\":%s,\"series\":{",
-                           acc->truncated ? "true" : "false");
+                           wbi_series_truncated(set) ? "true" : "false");
     if (e == WANDB_OK)
-        e = s_put_series(out, acc, samples);
+        e = wbi_series_put_json(set, out, samples);
     if (e == WANDB_OK)
         e = wbi_buf_puts(out, "}}");
-    s_acc_release(acc);
-    acc->index = NULL;
-    acc->series = NULL;
-    acc->names = NULL;
-    acc->n = acc->cap = 0;
-    acc->truncated = false;
+    if (e == WANDB_OK)
+        wbi_series_cache_give(self->series_cache, set);
+    else
+        wbi_series_free(set);
     wbi_store_run_release(&run);
-    return e;
+    return e == WANDB_ENOTFOUND ? WANDB_OK : e;
+}
+
+// Splits "a,b,c" into a {a: true, ...} object (the run names, each once).
+static json_t *s_names(const char *csv)
+{
+    json_t *o = json_object();
+    const char *p = csv;
+    while (o && *p) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        if (n > 0 && n < 256) {
+            char name[256];
+            memcpy(name, p, n);
+            name[n] = '\0';
+            json_object_set_new(o, name, json_true());
+        }
+        p += n + (comma ? 1 : 0);
+    }
+    return o;
 }
 
 // GET /api/v1/sample.
@@ -357,13 +144,14 @@ void wbi_srv_handle_sample_get(wbi_server_t *self, struct MHD_Connection *conn, 
         wbi_srv_reply_error(reply, 400, "sample: 'samples' must be 4..%d", S_SAMPLES_MAX);
         return;
     }
-    s_acc_t acc = {.xkey = xkey && *xkey ? xkey : "_step",
-                   .want = s_list(MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "keys"))};
-    json_t *names = s_list(runs);
+    const char *keys = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "keys");
+    if (!xkey || !*xkey)
+        xkey = "_step";
+    json_t *names = s_names(runs);
     wbi_buf_init(&reply->raw, WBI_SRV_RESPONSE_MAX);
     wandb_err e = wbi_buf_puts(&reply->raw, "{\"x\":");
     if (e == WANDB_OK)
-        e = wbi_jsonx_put_string(&reply->raw, acc.xkey, strlen(acc.xkey));
+        e = wbi_jsonx_put_string(&reply->raw, xkey, strlen(xkey));
     if (e == WANDB_OK)
         e = wbi_buf_puts(&reply->raw, ",\"runs\":[");
     size_t n = 0;
@@ -377,7 +165,7 @@ void wbi_srv_handle_sample_get(wbi_server_t *self, struct MHD_Connection *conn, 
         wbi_buf_t one;
         wbi_buf_init(&one, WBI_SRV_RESPONSE_MAX);
         bool found = false;
-        e = s_sample_run(self, entity, project, name, &acc, (size_t)samples, &one, &found);
+        e = s_sample_run(self, entity, project, name, xkey, keys, (size_t)samples, &one, &found);
         if (e == WANDB_OK && found) {
             if (n++ > 0)
                 e = wbi_buf_putc(&reply->raw, ',');
@@ -396,7 +184,6 @@ void wbi_srv_handle_sample_get(wbi_server_t *self, struct MHD_Connection *conn, 
         e = wbi_buf_putc(&reply->raw, '}');
     json_decref(missing);
     json_decref(names);
-    json_decref(acc.want);
     if (e != WANDB_OK) {
         wbi_buf_release(&reply->raw);
         wbi_srv_reply_error(reply, e == WANDB_ENOMEM ? 503 : 500, "sample: %s",

@@ -71,6 +71,7 @@ struct wbi_server {
     uint64_t n_other;             // ...
     uint64_t n_unauthorized;      // requests refused with 401/403
     json_t *op_counts;            // {"UpsertBucket": n, ...}
+    struct wbi_series_cache *series_cache; // the dashboard's parsed history (own lock)
     double mhd_log_at;            // monotonic second of the last libmicrohttpd line
     unsigned mhd_log_dropped;     // libmicrohttpd lines suppressed since then
     // Worker pool (pool.c).
