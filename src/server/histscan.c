@@ -20,10 +20,10 @@
 #define S_DEPTH_MAX 8 // nested objects followed; deeper: false (jansson)
 
 typedef struct {
-    const char *p;             // read position
-    const char *end;           // end of the text
-    const char *xkey;          // x axis key (flattened name)
-    wbi_hist_row_t *row;       // output
+    const char *p;                // read position
+    const char *end;              // end of the text
+    const char *xkey;             // x axis key (flattened name)
+    wbi_hist_row_t *row;          // output
     char name[WBI_HIST_NAME_MAX]; // current flattened prefix
 } s_scan_t;
 

@@ -51,8 +51,8 @@ static int s_copy_line(void *arg, int64_t line_no, const char *text, size_t len)
 // The run's series set comes from the cache when it has it: only lines
 // written since are read.
 static wandb_err s_sample_run(wbi_server_t *self, const char *entity, const char *project,
-                              const char *name, const char *xkey, const char *keys,
-                              size_t samples, wbi_buf_t *out, bool *found)
+                              const char *name, const char *xkey, const char *keys, size_t samples,
+                              wbi_buf_t *out, bool *found)
 {
     wbi_run_t run = {0};
     s_lines_t lines = {.next = 0};
@@ -77,9 +77,8 @@ static wandb_err s_sample_run(wbi_server_t *self, const char *entity, const char
                                  WBI_SRV_HISTORY_LIMIT - lines.next, s_copy_line, &lines);
     wbi_srv_unlock(&self->store_lock);
     *found = e != WANDB_ENOTFOUND;
-    if (e == WANDB_OK &&
-        !wbi_series_add_lines(set, lines.text.data ? lines.text.data : "", lines.text.len,
-                              lines.next))
+    if (e == WANDB_OK && !wbi_series_add_lines(set, lines.text.data ? lines.text.data : "",
+                                               lines.text.len, lines.next))
         e = WANDB_ENOMEM;
     wbi_buf_release(&lines.text);
     if (e == WANDB_OK)
@@ -136,7 +135,8 @@ void wbi_srv_handle_sample_get(wbi_server_t *self, struct MHD_Connection *conn, 
     const char *xkey = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "x");
     const char *ns = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "samples");
     if (!project || !*project || !runs || !*runs) {
-        wbi_srv_reply_error(reply, 400, "sample: 'project' and 'runs' (comma-separated) are needed");
+        wbi_srv_reply_error(reply, 400,
+                            "sample: 'project' and 'runs' (comma-separated) are needed");
         return;
     }
     long samples = ns ? strtol(ns, NULL, 10) : S_SAMPLES_DEFAULT;
@@ -186,8 +186,7 @@ void wbi_srv_handle_sample_get(wbi_server_t *self, struct MHD_Connection *conn, 
     json_decref(names);
     if (e != WANDB_OK) {
         wbi_buf_release(&reply->raw);
-        wbi_srv_reply_error(reply, e == WANDB_ENOMEM ? 503 : 500, "sample: %s",
-                            wandb_strerror(e));
+        wbi_srv_reply_error(reply, e == WANDB_ENOMEM ? 503 : 500, "sample: %s", wandb_strerror(e));
         return;
     }
     reply->status = 200;
@@ -225,8 +224,8 @@ void wbi_srv_handle_projects_get(wbi_server_t *self, struct MHD_Connection *conn
     (void)url;
     json_t *table = json_object();
     wbi_srv_lock(&self->store_lock);
-    wandb_err e = table ? wbi_store_runs_each(self->store, NULL, NULL, s_count_run, table)
-                        : WANDB_ENOMEM;
+    wandb_err e =
+        table ? wbi_store_runs_each(self->store, NULL, NULL, s_count_run, table) : WANDB_ENOMEM;
     if (e != WANDB_OK)
         wbi_srv_reply_store_error(self, reply, e);
     wbi_srv_unlock(&self->store_lock);

@@ -19,8 +19,8 @@
 #include <string.h>
 
 #define S_CSP                                                                                      \
-    "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; "         \
-    "img-src 'self' data: blob:; connect-src 'self'; base-uri 'none'; form-action 'self'; "       \
+    "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; "           \
+    "img-src 'self' data: blob:; connect-src 'self'; base-uri 'none'; form-action 'self'; "        \
     "frame-ancestors 'none'\n"                                                                     \
     "X-Content-Type-Options: nosniff\nReferrer-Policy: no-referrer\nX-Frame-Options: DENY\n"
 #define S_NEXT_MAX 1024 // bytes of the page a login returns to
@@ -51,19 +51,31 @@ static const char s_form_head[] =
     "<form method=\"post\" action=\"/login\" id=\"login\">"
     "<input type=\"password\" name=\"key\" id=\"key\" autocomplete=\"current-password\" "
     "placeholder=\"API key\" autofocus required>";
-static const char s_form_tail[] = "<button type=\"submit\">Open</button></form>%s</main></body></html>\n";
+static const char s_form_tail[] =
+    "<button type=\"submit\">Open</button></form>%s</main></body></html>\n";
 
 // Appends text HTML-escaped (for the return path in the form).
 static void s_put_escaped(wbi_buf_t *out, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '&': wbi_buf_puts(out, "&amp;"); break;
-        case '<': wbi_buf_puts(out, "&lt;"); break;
-        case '>': wbi_buf_puts(out, "&gt;"); break;
-        case '"': wbi_buf_puts(out, "&quot;"); break;
-        case '\'': wbi_buf_puts(out, "&#39;"); break;
-        default: wbi_buf_putc(out, *s);
+        case '&':
+            wbi_buf_puts(out, "&amp;");
+            break;
+        case '<':
+            wbi_buf_puts(out, "&lt;");
+            break;
+        case '>':
+            wbi_buf_puts(out, "&gt;");
+            break;
+        case '"':
+            wbi_buf_puts(out, "&quot;");
+            break;
+        case '\'':
+            wbi_buf_puts(out, "&#39;");
+            break;
+        default:
+            wbi_buf_putc(out, *s);
         }
     }
 }
@@ -158,8 +170,8 @@ static bool s_form_field(const char *body, size_t len, const char *name, char *o
 }
 
 // POST /login (form: key, next): sets the cookie, or the form again (401).
-void wbi_srv_handle_login_post(wbi_server_t *self, struct MHD_Connection *conn,
-                               wbi_srv_req_t *req, const char *url, wbi_srv_reply_t *reply)
+void wbi_srv_handle_login_post(wbi_server_t *self, struct MHD_Connection *conn, wbi_srv_req_t *req,
+                               const char *url, wbi_srv_reply_t *reply)
 {
     (void)conn;
     (void)url;
@@ -223,8 +235,7 @@ void wbi_srv_handle_ui_get(wbi_server_t *self, struct MHD_Connection *conn, wbi_
         // takes the key out of the address bar.
         const char *key = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "key");
         const char *next = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "next");
-        if (key && wbi_srv_key_eq(key, strlen(key), self->api_key) &&
-            s_cookie_safe(self->api_key))
+        if (key && wbi_srv_key_eq(key, strlen(key), self->api_key) && s_cookie_safe(self->api_key))
             s_reply_login(self, reply, next);
         else
             s_reply_form(reply, next, key != NULL);

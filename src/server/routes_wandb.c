@@ -364,8 +364,8 @@ static const wbi_srv_route_t s_routes[] = {
     {"GET", "/healthz", false, WBI_SRV_AUTH_NONE, WBI_SRV_KIND_OTHER, false, true, 0,
      s_handle_health_get},
     // The dashboard (routes_ui.c, routes_sample.c); its pages are the catch-all, last.
-    {"GET", "/api/v1/projects", false, WBI_SRV_AUTH_KEY_OR_QUERY, WBI_SRV_KIND_API, false, false,
-     0, wbi_srv_handle_projects_get},
+    {"GET", "/api/v1/projects", false, WBI_SRV_AUTH_KEY_OR_QUERY, WBI_SRV_KIND_API, false, false, 0,
+     wbi_srv_handle_projects_get},
     {"GET", "/api/v1/sample", false, WBI_SRV_AUTH_KEY_OR_QUERY, WBI_SRV_KIND_API, false, false, 0,
      wbi_srv_handle_sample_get},
     {"POST", "/login", false, WBI_SRV_AUTH_NONE, WBI_SRV_KIND_OTHER, false, true, 4096,

@@ -28,21 +28,21 @@ typedef struct {
 } s_series_t;
 
 struct wbi_series_set {
-    int64_t run_id;     // the run's storage id
-    char *xkey;         // the x axis key
-    char *keys;         // the filter as given ("" when none)
-    int64_t lines;      // history lines read
-    size_t bytes;       // memory held by points and names (about)
-    uint64_t used;      // LRU clock of the last give
+    int64_t run_id;         // the run's storage id
+    char *xkey;             // the x axis key
+    char *keys;             // the filter as given ("" when none)
+    int64_t lines;          // history lines read
+    size_t bytes;           // memory held by points and names (about)
+    uint64_t used;          // LRU clock of the last give
     wbi_series_set_t *next; // next in the cache
-    json_t *want;       // {key: true} filter, NULL: every key
-    json_t *index;      // key -> series index
-    s_series_t *series; // the series
-    char **names;       // their keys
-    size_t n;           // series
-    size_t cap;         // allocated
-    bool truncated;     // keys over S_KEYS_MAX were dropped
-    bool failed;        // out of memory
+    json_t *want;           // {key: true} filter, NULL: every key
+    json_t *index;          // key -> series index
+    s_series_t *series;     // the series
+    char **names;           // their keys
+    size_t n;               // series
+    size_t cap;             // allocated
+    bool truncated;         // keys over S_KEYS_MAX were dropped
+    bool failed;            // out of memory
 };
 typedef wbi_series_set_t s_acc_t;
 
@@ -143,8 +143,7 @@ static void s_parse_lines(s_acc_t *acc, const char *text, size_t len)
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
         if (wbi_hist_scan(p, n, acc->xkey, &row)) {
             for (size_t i = 0; row.has_x && isfinite(row.x) && i < row.n && !acc->failed; i++)
-                s_add_point(acc, row.names.data + row.pairs[i].name_off, row.x,
-                            row.pairs[i].value);
+                s_add_point(acc, row.names.data + row.pairs[i].name_off, row.x, row.pairs[i].value);
         } else {
             json_error_t jerr;
             json_t *obj = wbi_jsonx_loadb(p, n, 0, &jerr);
@@ -333,11 +332,11 @@ static size_t s_bytes(const wbi_series_set_t *set)
 }
 
 struct wbi_series_cache {
-    pthread_mutex_t lock;    // guards the fields below
-    wbi_series_set_t *head;  // the sets, any order
-    size_t bytes;            // their memory
-    size_t budget;           // bytes kept at most
-    uint64_t clock;          // LRU clock
+    pthread_mutex_t lock;   // guards the fields below
+    wbi_series_set_t *head; // the sets, any order
+    size_t bytes;           // their memory
+    size_t budget;          // bytes kept at most
+    uint64_t clock;         // LRU clock
 };
 
 wbi_series_cache_t *wbi_series_cache_new(size_t budget)
@@ -363,8 +362,8 @@ void wbi_series_cache_free(wbi_series_cache_t *cache)
     wbi_free(cache);
 }
 
-wbi_series_set_t *wbi_series_cache_take(wbi_series_cache_t *cache, int64_t run_id,
-                                        const char *xkey, const char *keys)
+wbi_series_set_t *wbi_series_cache_take(wbi_series_cache_t *cache, int64_t run_id, const char *xkey,
+                                        const char *keys)
 {
     if (!cache)
         return NULL;

@@ -41,8 +41,8 @@ bool wbi_series_truncated(const wbi_series_set_t *set);
 wbi_series_cache_t *wbi_series_cache_new(size_t budget);
 void wbi_series_cache_free(wbi_series_cache_t *cache);
 // Removes and returns the set of (run_id, xkey, keys), or NULL.
-wbi_series_set_t *wbi_series_cache_take(wbi_series_cache_t *cache, int64_t run_id,
-                                        const char *xkey, const char *keys);
+wbi_series_set_t *wbi_series_cache_take(wbi_series_cache_t *cache, int64_t run_id, const char *xkey,
+                                        const char *keys);
 // Puts set back (the cache owns it; it may free it at once, or older sets, to
 // stay within the budget). NULL-safe.
 void wbi_series_cache_give(wbi_series_cache_t *cache, wbi_series_set_t *set);

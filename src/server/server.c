@@ -25,13 +25,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define S_MAX_CONNECTIONS 8192      // default connection limit
-#define S_IDLE_TIMEOUT_S 30u        // default: idle connection without an authorized request
-#define S_KEEPALIVE_TIMEOUT_S 3600u // default: idle connection after an authorized request
-#define S_THREADS 4u                // default worker threads
-#define S_BODY_MEMORY (1024u << 20) // default: request body bytes buffered at once
-#define S_CONN_MEMORY (64u * 1024)  // libmicrohttpd memory per connection (headers, buffers)
-#define S_FD_RESERVE 64             // descriptors besides two per connection
+#define S_MAX_CONNECTIONS 8192            // default connection limit
+#define S_IDLE_TIMEOUT_S 30u              // default: idle connection without an authorized request
+#define S_KEEPALIVE_TIMEOUT_S 3600u       // default: idle connection after an authorized request
+#define S_THREADS 4u                      // default worker threads
+#define S_BODY_MEMORY (1024u << 20)       // default: request body bytes buffered at once
+#define S_CONN_MEMORY (64u * 1024)        // libmicrohttpd memory per connection (headers, buffers)
+#define S_FD_RESERVE 64                   // descriptors besides two per connection
 #define S_SERIES_CACHE_BYTES (256u << 20) // the dashboard's parsed history kept at most
 
 // Sets up a FIFO lock.

@@ -10,10 +10,10 @@
 #include <stddef.h>
 
 typedef struct {
-    const char *path;           // "/static/app.js"
-    const char *content_type;   // "text/javascript; charset=utf-8"
-    const unsigned char *data;  // the bytes (NUL-terminated copy)
-    size_t len;                 // bytes, without the NUL
+    const char *path;          // "/static/app.js"
+    const char *content_type;  // "text/javascript; charset=utf-8"
+    const unsigned char *data; // the bytes (NUL-terminated copy)
+    size_t len;                // bytes, without the NUL
 } wbi_web_asset_t;
 
 extern const wbi_web_asset_t wbi_web_assets[];

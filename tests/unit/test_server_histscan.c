@@ -28,12 +28,12 @@ static void test_flat_and_nested(void)
 {
     char out[512];
     double x;
-    CHECK(s_scan("{\"loss\": 0.5, \"_step\": 3, \"acc\":1e-3, \"n\":-2}", "_step", out,
-                 sizeof out, &x));
+    CHECK(s_scan("{\"loss\": 0.5, \"_step\": 3, \"acc\":1e-3, \"n\":-2}", "_step", out, sizeof out,
+                 &x));
     CHECK_STREQ(out, "loss=0.5;acc=0.001;n=-2;");
     CHECK_EQ_DBL(x, 3.0);
-    CHECK(s_scan("{\"a\":{\"b\":1,\"c\":{\"d\":2}},\"e\":3,\"_step\":0}", "_step", out,
-                 sizeof out, &x));
+    CHECK(s_scan("{\"a\":{\"b\":1,\"c\":{\"d\":2}},\"e\":3,\"_step\":0}", "_step", out, sizeof out,
+                 &x));
     CHECK_STREQ(out, "a.b=1;a.c.d=2;e=3;");
     // Strings, booleans, null and arrays are no series; _-keys neither.
     CHECK(s_scan("{\"s\":\"x,}\\\"\",\"t\":true,\"f\":false,\"z\":null,\"arr\":[1,[2],{\"q\":3}],"
@@ -47,12 +47,13 @@ static void test_media_and_nonfinite(void)
 {
     char out[512];
     double x;
-    CHECK(s_scan("{\"img\":{\"_type\":\"image-file\",\"width\":8,\"height\":8},\"h\":{\"values\":[1],"
-                 "\"_type\":\"histogram\",\"n\":3},\"m\":2,\"_step\":5}",
-                 "_step", out, sizeof out, &x));
+    CHECK(
+        s_scan("{\"img\":{\"_type\":\"image-file\",\"width\":8,\"height\":8},\"h\":{\"values\":[1],"
+               "\"_type\":\"histogram\",\"n\":3},\"m\":2,\"_step\":5}",
+               "_step", out, sizeof out, &x));
     CHECK_STREQ(out, "m=2;");
-    CHECK(s_scan("{\"a\":NaN,\"b\":Infinity,\"c\":-Infinity,\"_step\":1}", "_step", out,
-                 sizeof out, &x));
+    CHECK(s_scan("{\"a\":NaN,\"b\":Infinity,\"c\":-Infinity,\"_step\":1}", "_step", out, sizeof out,
+                 &x));
     CHECK_STREQ(out, "a=nan;b=inf;c=-inf;");
     // Without the x key: pairs, but no x.
     CHECK(s_scan("{\"a\":1}", "_step", out, sizeof out, &x));
@@ -72,8 +73,9 @@ static void test_left_to_jansson(void)
     CHECK(!s_scan("{\"a\":1", "_step", out, sizeof out, &x));           // cut
     CHECK(!s_scan("[1,2]", "_step", out, sizeof out, &x));              // not an object
     CHECK(!s_scan("{\"a\":1} x", "_step", out, sizeof out, &x));        // trailing text
-    CHECK(!s_scan("{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":{\"i\":{\"j\":1}}}}}}}}}}",
-                  "_step", out, sizeof out, &x)); // deeper than 8
+    CHECK(
+        !s_scan("{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":{\"i\":{\"j\":1}}}}}}}}}}",
+                "_step", out, sizeof out, &x)); // deeper than 8
     CHECK(!s_scan("{\"a\" 1}", "_step", out, sizeof out, &x));
 }
 
