@@ -8,6 +8,7 @@
   with one series per node label, console lines, the alert, the file with its download link;
 - live: a running run's page and its group's page take new rows without a reload (a marker
   set on the page survives, the chart's points grow), and stop polling once it finished;
+- the group page names the rank that failed first (the job run's mpi/first_failure/*);
 - XSS: no dialog opens on the pages of a run named <img src=x onerror=alert(1)>.
 Exit 77 when Chromium is not installed.
 """
@@ -158,6 +159,27 @@ def check_live(ck, br, srv):
     ck.check("live: polling stops once the run finished", ok)
 
 
+def check_first_failure(ck, br, srv):
+    """The group page names the rank that failed first (the job run's summary)."""
+    for r in range(2):
+        b.upsert(srv, "ui-fail", "fr%d" % r, displayName="rank-%d" % r, groupName="fg",
+                 jobType="train")
+        b.stream(srv, "ui-fail", "fr%d" % r, [{"_step": 0, "loss": 1.0}], complete=True)
+    b.upsert(srv, "ui-fail", "fjob", displayName="job", groupName="fg", jobType="mpi-job")
+    b.stream(srv, "ui-fail", "fjob", [{"_step": 0, "loss": 1.0}], complete=True,
+             summary={"mpi/first_failure/rank": 1, "mpi/first_failure/state": "failed",
+                      "mpi/first_failure/exit_code": 3, "mpi/first_failure/last_step": 0,
+                      "mpi/ranks_crashed": 0})
+    br.navigate(srv.url + "/local/ui-fail/groups/fg")
+    br.wait_for("document.body.dataset.ready", 30)
+    text = br.eval("document.getElementById('first-failure').textContent")
+    ck.check("first failure: the group page names rank 1, failed, exit code 3",
+             "rank 1" in (text or "") and "failed" in text and "exit code 3" in text, str(text))
+    link = br.eval("(document.querySelector('#first-failure a') || {}).href")
+    ck.check("first failure: links to the rank's run", (link or "").endswith("/runs/fr1"),
+             str(link))
+
+
 def check_xss_dialogs(ck, br, srv):
     b.upsert(srv, "ui-xss2", "x2", displayName="<img src=x onerror=alert(1)>",
              groupName="<img src=y onerror=alert(2)>", config={"</script><script>alert(3)": 1})
@@ -192,6 +214,7 @@ def main():
             br.wait_for("document.body && document.body.dataset.ready", 30)
             ck.run(check_rich, ck, br, srv)
             ck.run(check_live, ck, br, srv)
+            ck.run(check_first_failure, ck, br, srv)
             ck.run(check_xss_dialogs, ck, br, srv)
     finally:
         srv.stop()

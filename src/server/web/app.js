@@ -160,12 +160,19 @@
       ], job ? [job, ...ranks] : ranks));
       failBox.textContent = "";
       const ff = job ? WB.flatten(job.summary || {}) : {};
-      const ffKeys = Object.keys(ff).filter((k) => k.startsWith("mpi/first_failure"));
-      if (ffKeys.length) {
+      const ffv = (k) => ff["mpi/first_failure/" + k];
+      if (ffv("rank") !== undefined && ffv("rank") !== null) {
         failBox.className = "banner fail";
-        failBox.appendChild(el("strong", { text: "First failure: " }));
-        failBox.appendChild(el("span", { text: ffKeys.map((k) => k.replace(/^mpi\/first_failure\/?/, "") + " = " + fmt(ff[k])).join(", ") }));
-      }
+        failBox.dataset.rank = String(ffv("rank"));
+        const rankRun = ranks.find((r) => (r.display_name || "") === "rank-" + ffv("rank"));
+        failBox.append(el("strong", { text: "First failure: " }),
+          rankRun ? el("a", { href: href(entity, project, "runs", rankRun.name), text: "rank " + ffv("rank") })
+            : el("span", { text: "rank " + ffv("rank") }),
+          el("span", { text: [" " + (ffv("state") || "failed"),
+            ffv("exit_code") !== undefined && ffv("exit_code") !== null ? "exit code " + ffv("exit_code") : null,
+            ffv("last_step") !== undefined ? "last step " + ffv("last_step") : null,
+            ffv("time") ? "at " + WB.date(ffv("time")) : null].filter((x) => x).join(", ") }));
+      } else failBox.className = "";
       const names = runs.map((r) => r.name);
       const smp = names.length ? await api("/api/v1/sample?" + qp({ project, entity, runs: names.join(","), samples: 600 })) : { runs: [] };
       const byName = new Map(smp.runs.map((r) => [r.name, r]));
