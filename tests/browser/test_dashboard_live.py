@@ -8,6 +8,7 @@
   with one series per node label, console lines, the alert, the file with its download link;
 - live: a running run's page and its group's page take new rows without a reload (a marker
   set on the page survives, the chart's points grow), and stop polling once it finished;
+- the runs table filters by group, state and tag and sorts by a summary column;
 - the group page names the rank that failed first (the job run's mpi/first_failure/*);
 - XSS: no dialog opens on the pages of a run named <img src=x onerror=alert(1)>.
 Exit 77 when Chromium is not installed.
@@ -180,6 +181,42 @@ def check_first_failure(ck, br, srv):
              str(link))
 
 
+def check_project_table(ck, br, srv):
+    """The runs table: filters by group, state and tag; sorting by a summary column."""
+    for name, group, tags, acc, done in (("ta", "g1", ["x"], 0.5, False),
+                                         ("tb", "g2", ["y"], 0.9, True),
+                                         ("tc", "g1", [], 0.7, True)):
+        b.upsert(srv, "ui-tab", name, displayName=name, groupName=group, tags=tags)
+        b.stream(srv, "ui-tab", name, [{"_step": 0, "acc": acc}], complete=done,
+                 summary={"acc": acc, "_step": 0})
+    br.navigate(srv.url + "/local/ui-tab")
+    br.wait_for("document.body.dataset.ready", 30)
+    names = "[...document.querySelectorAll('#runs tbody tr td:first-child')].map(e => e.textContent)"
+    ck.equal("runs table: every run", sorted(br.eval(names)), ["ta", "tb", "tc"])
+
+    def choose(sel, value):
+        br.eval("(() => { const s = document.querySelector('select[name=%s]'); s.value = '%s';"
+                " s.dispatchEvent(new Event('change')); })()" % (sel, value))
+    choose("group", "g1")
+    ck.equal("runs table: filter by group", sorted(br.eval(names)), ["ta", "tc"])
+    choose("state", "finished")
+    ck.equal("runs table: filter by group and state", br.eval(names), ["tc"])
+    choose("group", "")
+    choose("state", "")
+    choose("tag", "y")
+    ck.equal("runs table: filter by tag", br.eval(names), ["tb"])
+    choose("tag", "")
+    click = ("[...document.querySelectorAll('#runs th')].find(e => e.textContent.startsWith('acc'))"
+             ".click()")
+    br.eval(click)
+    ck.equal("runs table: sorted by summary acc", br.eval(names), ["ta", "tc", "tb"])
+    br.eval(click)
+    ck.equal("runs table: sorted by summary acc, descending", br.eval(names), ["tb", "tc", "ta"])
+    ck.check("runs table: the state is coloured", br.eval(
+        "getComputedStyle(document.querySelector('#runs .state-running')).backgroundColor") ==
+        "rgb(31, 119, 180)")
+
+
 def check_xss_dialogs(ck, br, srv):
     b.upsert(srv, "ui-xss2", "x2", displayName="<img src=x onerror=alert(1)>",
              groupName="<img src=y onerror=alert(2)>", config={"</script><script>alert(3)": 1})
@@ -215,6 +252,7 @@ def main():
             ck.run(check_rich, ck, br, srv)
             ck.run(check_live, ck, br, srv)
             ck.run(check_first_failure, ck, br, srv)
+            ck.run(check_project_table, ck, br, srv)
             ck.run(check_xss_dialogs, ck, br, srv)
     finally:
         srv.stop()
