@@ -62,7 +62,8 @@ bool wbi_srv_authorized(wbi_server_t *self, struct MHD_Connection *conn, bool al
 }
 
 // Adds one header or query argument to the recorded object; credentials
-// (the Authorization value, the api_key argument) are redacted.
+// (the Authorization value, the api_key argument, the dashboard's key
+// argument and cookie) are redacted.
 static enum MHD_Result s_collect_value(void *cls, enum MHD_ValueKind kind, const char *key,
                                        const char *value)
 {
@@ -75,7 +76,10 @@ static enum MHD_Result s_collect_value(void *cls, enum MHD_ValueKind kind, const
         int scheme = sp && sp - value < 32 ? (int)(sp - value) : 0;
         snprintf(redacted, sizeof redacted, "%.*s <redacted>", scheme, value);
         json_object_set_new(obj, key, json_string(redacted));
-    } else if (kind == MHD_GET_ARGUMENT_KIND && strcasecmp(key, "api_key") == 0) {
+    } else if ((kind == MHD_GET_ARGUMENT_KIND &&
+                (strcasecmp(key, "api_key") == 0 || strcasecmp(key, "key") == 0)) ||
+               (kind == MHD_HEADER_KIND && strcasecmp(key, "Cookie") == 0)) {
+        // The dashboard's credentials: /login?key=..., the key cookie.
         json_object_set_new(obj, key, json_string("<redacted>"));
     } else {
         json_object_set_new(obj, key, value ? json_string(value) : json_null());
@@ -109,6 +113,8 @@ static void s_record(wbi_server_t *self, wbi_srv_req_t *req, const wbi_srv_reply
         body = json_incref(req->parsed);
     else if (req->fd >= 0 || req->up_bytes > 0)
         body = json_pack("{sI}", "bytes", (json_int_t)req->up_bytes);
+    else if (req->body.len > 0 && strcmp(req->url, "/login") == 0)
+        body = json_string("<redacted>"); // the key form
     else if (req->body.len > 0)
         body = json_stringn(req->body.data, req->body.len);
     else

@@ -204,17 +204,19 @@ static void s_reply_asset(const char *url, wbi_srv_reply_t *reply)
     wbi_srv_reply_error(reply, 404, "no such asset '%s'", url);
 }
 
-// True for the page shapes: /, /<e>/<p>, /<e>/<p>/runs/<id>, /<e>/<p>/groups/<g>.
+// True for the page shapes: /, /<e>/<p>, /<e>/<p>/runs/<id>, /<e>/<p>/groups/<g>
+// (a group name may hold '/': the URL has it as %2F, which arrives decoded).
 static bool s_is_page(const char *url)
 {
     if (strcmp(url, "/") == 0)
         return true;
-    char seg[4][256];
+    char seg[3][256];
     const char *rest = NULL;
     if (wbi_srv_split(url + 1, seg, 2, &rest) && *rest == '\0')
         return true;
-    return wbi_srv_split(url + 1, seg, 4, &rest) && *rest == '\0' &&
-           (strcmp(seg[2], "runs") == 0 || strcmp(seg[2], "groups") == 0);
+    if (!wbi_srv_split(url + 1, seg, 3, &rest) || *rest == '\0')
+        return false;
+    return strcmp(seg[2], "groups") == 0 || (strcmp(seg[2], "runs") == 0 && !strchr(rest, '/'));
 }
 
 // GET on any path no other route takes: assets, /login?key=, /logout, pages.

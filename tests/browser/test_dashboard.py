@@ -13,7 +13,8 @@
   comes from them;
 - without the key every page and data route answers 401 (pages: the key form)
   and shows no data; the login sets an HttpOnly, SameSite=Strict cookie and
-  never redirects off the site; pages carry a strict Content-Security-Policy.
+  never redirects off the site; pages carry a strict Content-Security-Policy; the request
+  log (--record-requests) never holds the key.
 Exit 77 when Chromium is not installed.
 """
 import json
@@ -248,6 +249,7 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 def no_key(ck, srv):
     secret_words = ["xss1", "ui-xss", "loss", "plain", XSS_NAME]
     routes = ["/", "/local/ui-xss", "/local/ui-xss/runs/xss1", "/local/ui-xss/groups/g",
+              "/local/ui-xss/groups/a%2Fb",
               "/api/v1/projects", "/api/v1/runs?project=ui-xss", "/api/v1/runs/xss1",
               "/api/v1/runs/xss1?project=ui-xss", "/api/v1/runs/xss1/history?project=ui-xss",
               "/api/v1/runs/xss1/events?project=ui-xss", "/api/v1/runs/xss1/logs?project=ui-xss",
@@ -289,6 +291,23 @@ def no_key(ck, srv):
     ck.check("/healthz stays open", st == 200)
 
 
+def key_not_recorded(ck, tmp):
+    """With --record-requests, the dashboard's key (login link, form, cookie) is redacted."""
+    srv = h.Server(b.SERVER, os.path.join(tmp, "rec"))
+    try:
+        request(srv.url + "/login?" + urllib.parse.urlencode({"key": srv.key, "next": "/"}))
+        request(srv.url + "/login", data=urllib.parse.urlencode({"key": srv.key}).encode())
+        request(srv.url + "/", {"Cookie": "wandb_mpi_key=" + srv.key})
+        request(srv.url + "/api/v1/projects", {"Cookie": "wandb_mpi_key=" + srv.key})
+        with open(os.path.join(srv.dir, "requests.jsonl")) as f:
+            text = f.read()
+        ck.check("the request log recorded the dashboard's requests", text.count("\n") >= 4)
+        ck.check("the request log never holds the key", srv.key not in text and
+                 srv.key.split("-", 1)[1] not in text)
+    finally:
+        srv.stop()
+
+
 def main():
     if not b.chromium():
         h.skip("no chromium (Debian package chromium; .ci/install installs it)")
@@ -301,6 +320,7 @@ def main():
         ck.run(c_client, ck, srv, tmp)
         ck.run(xss, ck, srv)
         ck.run(no_key, ck, srv)
+        ck.run(key_not_recorded, ck, tmp)
     finally:
         srv.stop()
     rc = ck.finish()
