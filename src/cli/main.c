@@ -419,7 +419,7 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "sync") == 0)
         return wbi_cli_sync(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "ui") == 0)
-        return wbi_cli_ui(argc - 1, argv + 1);
+        return wbi_cli_ui(argv[0], argc - 1, argv + 1);
     s_args_t a = {0};
     int rc = s_parse(argc, argv, &a);
     if (rc != 0)

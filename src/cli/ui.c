@@ -4,7 +4,7 @@
 //  Starts wandb-mpi-server (the binary next to this one, else on PATH) on
 //  the data directory, waits until it listens, prints the dashboard's link
 //  (with the key, so the browser gets its cookie) and waits for the server
-//  to end (Ctrl-C stops both: they share the terminal's process group).
+//  to end; SIGINT, SIGTERM and SIGHUP are passed on to it.
 //  Single-threaded.
 
 #include "cli/ui.h"
@@ -24,6 +24,15 @@
 #define S_DEFAULT_PORT "8765"
 #define S_READY_TRIES 300 // 30 s in 0.1 s steps
 
+static volatile sig_atomic_t s_child; // the server's pid, for the signal handler
+
+// Passes SIGINT / SIGTERM / SIGHUP on to the server, which then stops.
+static void s_forward(int sig)
+{
+    if (s_child > 0)
+        kill((pid_t)s_child, sig);
+}
+
 // Prints the usage text.
 static void s_usage(FILE *out)
 {
@@ -37,20 +46,29 @@ static void s_usage(FILE *out)
                  "  --host ADDR   numeric address to bind (default 127.0.0.1)\n");
 }
 
-// The server binary: next to /proc/self/exe when there, else the bare name.
-static void s_server_path(char *out, size_t len)
+// True when dir/rel is an executable file (copied into out).
+static bool s_try(char *out, size_t len, const char *dir, size_t dlen, const char *rel)
 {
+    int n = snprintf(out, len, "%.*s/%s", (int)dlen, dir, rel);
+    return n > 0 && (size_t)n < len && access(out, X_OK) == 0;
+}
+
+// The server binary: next to argv0 as called (bin/ may hold links), next
+// to /proc/self/exe, in the build tree's src/server, else on PATH.
+static void s_server_path(const char *argv0, char *out, size_t len)
+{
+    const char *slash = strrchr(argv0, '/');
+    if (slash && s_try(out, len, argv0, (size_t)(slash - argv0), "wandb-mpi-server"))
+        return;
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n > 0) {
         self[n] = '\0';
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = '\0';
-            snprintf(out, len, "%s/wandb-mpi-server", self);
-            if (access(out, X_OK) == 0)
-                return;
-        }
+        char *s = strrchr(self, '/');
+        size_t dlen = s ? (size_t)(s - self) : 0;
+        if (s && (s_try(out, len, self, dlen, "wandb-mpi-server") ||
+                  s_try(out, len, self, dlen, "../server/wandb-mpi-server")))
+            return;
     }
     snprintf(out, len, "wandb-mpi-server");
 }
@@ -68,7 +86,7 @@ static bool s_read_line(const char *path, char *out, size_t len)
     return ok && *out;
 }
 
-int wbi_cli_ui(int argc, char **argv)
+int wbi_cli_ui(const char *argv0, int argc, char **argv)
 {
     const char *dir = NULL;
     const char *port = S_DEFAULT_PORT;
@@ -106,7 +124,7 @@ int wbi_cli_ui(int argc, char **argv)
         return 2;
     }
     char server[PATH_MAX + 32];
-    s_server_path(server, sizeof server);
+    s_server_path(argv0, server, sizeof server);
     char ready[PATH_MAX + 64];
     snprintf(ready, sizeof ready, "%s/.ui-ready-%ld", dir, (long)getpid());
     unlink(ready);
@@ -121,6 +139,12 @@ int wbi_cli_ui(int argc, char **argv)
         fprintf(stderr, "wandb-mpi ui: cannot run %s: %s\n", server, strerror(errno));
         _exit(127);
     }
+    s_child = (sig_atomic_t)pid;
+    struct sigaction sa = {.sa_handler = s_forward};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     char url[256] = "";
     int status = 0;
     for (int t = 0; t < S_READY_TRIES && !s_read_line(ready, url, sizeof url); t++) {

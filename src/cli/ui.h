@@ -4,8 +4,8 @@
 #ifndef WBI_CLI_UI_H
 #define WBI_CLI_UI_H
 
-// wandb-mpi ui [--dir D] [--port N] [--host ADDR]; argv[0] is "ui". Returns
-// the exit code.
-int wbi_cli_ui(int argc, char **argv);
+// wandb-mpi ui [--dir D] [--port N] [--host ADDR]; argv[0] is "ui", argv0
+// the path wandb-mpi was called by. Returns the exit code.
+int wbi_cli_ui(const char *argv0, int argc, char **argv);
 
 #endif

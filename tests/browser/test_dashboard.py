@@ -8,6 +8,7 @@
   the group page's link; screenshots in build/browser-artifacts/;
 - the link the official Python client prints ("View run at ...") and the one
   wandb_run_url returns open their run page;
+- wandb-mpi ui serves a data directory and prints the link with the key;
 - XSS: a run named <img src=x onerror=alert(1)>, a config key with </script>,
   a group, notes and a metric name with markup render as text, no element
   comes from them;
@@ -308,6 +309,47 @@ def key_not_recorded(ck, tmp):
         srv.stop()
 
 
+def ui_command(ck, tmp):
+    """wandb-mpi ui serves a data directory: its printed link logs in and opens the pages;
+    SIGTERM stops it and its server."""
+    import signal
+    data = os.path.join(tmp, "rec", "server")  # key_not_recorded's directory, server stopped
+    p = subprocess.Popen([os.path.join(BIN, "wandb-mpi"), "ui", "--dir", data, "--port", "0"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        line = ""
+        for _ in range(5):  # the server's own "listening on" line may come first
+            line = p.stdout.readline()
+            if "login?key=" in line:
+                break
+        m = re.search(r"open (http://127\.0\.0\.1:\d+)(/login\?\S+)", line)
+        if not ck.check("wandb-mpi ui prints the link with the key", m, line):
+            return
+        st, hdrs, _ = request(m.group(1) + m.group(2))
+        cookie = hdrs.get("Set-Cookie", "").split(";")[0]
+        ck.check("wandb-mpi ui: the link sets the cookie", st == 303 and cookie.startswith(
+            "wandb_mpi_key=local-"), "%d %s" % (st, hdrs))
+        st, _, body = request(m.group(1) + "/api/v1/projects", {"Cookie": cookie})
+        ck.check("wandb-mpi ui: the data directory's projects are served", st == 200 and
+                 '"projects"' in body, body[:200])
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(20)
+        ck.check("wandb-mpi ui: SIGTERM stops it (exit 0)", rc == 0, str(rc))
+        try:
+            request(m.group(1) + "/healthz")
+            stopped = False
+        except OSError:
+            stopped = True
+        ck.check("wandb-mpi ui: its server stopped too", stopped)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(5)
+        p.stdout.close()
+        p.stderr.close()
+
+
 def main():
     if not b.chromium():
         h.skip("no chromium (Debian package chromium; .ci/install installs it)")
@@ -321,6 +363,7 @@ def main():
         ck.run(xss, ck, srv)
         ck.run(no_key, ck, srv)
         ck.run(key_not_recorded, ck, tmp)
+        ck.run(ui_command, ck, tmp)
     finally:
         srv.stop()
     rc = ck.finish()
