@@ -13,6 +13,12 @@ if(TARGET wandb_core)
   target_link_libraries(run_url PRIVATE wandb_core wandb_includes wandb_deps_core wandb_warnings m)
 endif()
 math(EXPR _browser_timeout "400 * ${WANDB_TEST_TIMEOUT_MULTIPLIER}")
+# The chart data routes (no browser): also under ASan and TSan, with 8 concurrent readers.
+math(EXPR _sample_timeout "60 * ${WANDB_TEST_TIMEOUT_MULTIPLIER}")
+add_test(NAME test_sample_api
+  COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_sample_api.py)
+set_tests_properties(test_sample_api PROPERTIES TIMEOUT ${_sample_timeout} LABELS integration
+  ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR};WANDB_TEST_SRC_DIR=${CMAKE_SOURCE_DIR}")
 add_test(NAME browser_dashboard
   COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/browser/test_dashboard.py)
 set_tests_properties(browser_dashboard PROPERTIES TIMEOUT ${_browser_timeout} LABELS browser
