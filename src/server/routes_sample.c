@@ -17,13 +17,10 @@
 //  Handlers run on worker threads.
 
 #include "common/alloc.h"
-#include "common/dtoa.h"
 #include "common/jsonx.h"
 #include "server/series.h"
 #include "server/server_int.h"
-#include "store/runjson.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
