@@ -136,7 +136,10 @@
     const info = section("Job " + group, "job");
     const failBox = el("div", { id: "first-failure" });
     const runsBox = el("div");
-    info.append(failBox, runsBox);
+    const runsSummary = el("summary", { text: "Runs" });
+    const runsDetails = el("details", { class: "chart-section" }, runsSummary, runsBox);
+    info.append(failBox, runsDetails);
+    let firstLoad = true;
     const metrics = section("Metrics (every rank, job mean, min-max band)", "metrics");
     const mbox = el("div", { class: "charts" });
     metrics.appendChild(mbox);
@@ -150,6 +153,9 @@
       const job = runs.find((r) => r.job_type === "mpi-job");
       const ranks = runs.filter((r) => r !== job).sort((a, b) =>
         (a.display_name || a.name).localeCompare(b.display_name || b.name, undefined, { numeric: true }));
+      runsSummary.textContent = "Runs (" + runs.length + ")";
+      if (firstLoad) runsDetails.open = runs.length <= 16; // a big job: charts first
+      firstLoad = false;
       runsBox.textContent = "";
       runsBox.appendChild(WB.table([
         { name: "run", get: (r) => r.display_name || r.name, render: (r) => el("a", { href: href(entity, project, "runs", r.name), text: r.display_name || r.name }) },

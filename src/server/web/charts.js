@@ -185,7 +185,7 @@
       width, height: 240, series: useries, bands,
       scales: { x: { time: false }, y: opts.log ? { distr: 3 } : {} },
       axes: [{ label: opts.xlabel || "" }, { size: 60 }],
-      legend: { live: true },
+      legend: { show: shown.length <= 16, live: true }, // 64 ranks: the lines speak, not a legend
       cursor: { drag: { x: true, y: false } },
     }, data, card);
     card.__u = u;
