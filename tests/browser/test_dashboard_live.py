@@ -19,6 +19,7 @@ import struct
 import sys
 import tempfile
 import time
+import urllib.request
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -133,6 +134,13 @@ def check_rich(ck, br, srv):
         status, data = srv.request(href[len(srv.url):])
         ck.check("rich: the download link serves the file's bytes", status == 200 and
                  data == png())
+        req = urllib.request.Request(href, headers={"Cookie": "wandb_mpi_key=" + srv.key})
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=20) as r:
+            hd = r.headers
+        ck.check("rich: a logged file is saved, never rendered as a page of the site",
+                 hd.get("Content-Disposition") == "attachment" and
+                 hd.get("X-Content-Type-Options") == "nosniff" and
+                 "sandbox" in (hd.get("Content-Security-Policy") or ""), str(dict(hd)))
 
 
 def check_live(ck, br, srv):
