@@ -60,8 +60,7 @@ static wandb_err s_sample_run(wbi_server_t *self, const char *entity, const char
     if (e == WANDB_OK) {
         set = wbi_series_cache_take(self->series_cache, run.id, xkey, keys);
         if (set && wbi_series_lines(set) > run.history_count) { // rewritten: start over
-            wbi_series_free(set);
-            set = NULL;
+            wbi_series_destroy(&set);
         }
         if (!set)
             set = wbi_series_new(run.id, xkey, keys);
@@ -88,15 +87,14 @@ static wandb_err s_sample_run(wbi_server_t *self, const char *entity, const char
         e = wbi_jsonx_put_string(out, run.state, strlen(run.state));
     if (e == WANDB_OK)
         e = wbi_buf_printf(out, ",\"truncated\":%s,\"series\":{",
-                           wbi_series_truncated(set) ? "true" : "false");
+                           wbi_series_is_truncated(set) ? "true" : "false");
     if (e == WANDB_OK)
         e = wbi_series_put_json(set, out, samples);
     if (e == WANDB_OK)
         e = wbi_buf_puts(out, "}}");
     if (e == WANDB_OK)
-        wbi_series_cache_give(self->series_cache, set);
-    else
-        wbi_series_free(set);
+        wbi_series_cache_give(self->series_cache, &set);
+    wbi_series_destroy(&set);
     wbi_store_run_release(&run);
     return e == WANDB_ENOTFOUND ? WANDB_OK : e;
 }

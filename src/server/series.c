@@ -282,44 +282,46 @@ wbi_series_set_t *wbi_series_new(int64_t run_id, const char *xkey, const char *k
     set->index = json_object();
     set->want = s_list(keys);
     if (!set->xkey || !set->keys || !set->index || (keys && *keys && !set->want)) {
-        wbi_series_free(set);
+        wbi_series_destroy(&set);
         return NULL;
     }
     return set;
 }
 
-void wbi_series_free(wbi_series_set_t *set)
+void wbi_series_destroy(wbi_series_set_t **self_p)
 {
-    if (!set)
+    wbi_series_set_t *self = self_p ? *self_p : NULL;
+    if (!self)
         return;
-    s_acc_release(set);
-    json_decref(set->want);
-    wbi_free(set->xkey);
-    wbi_free(set->keys);
-    wbi_free(set);
+    s_acc_release(self);
+    json_decref(self->want);
+    wbi_free(self->xkey);
+    wbi_free(self->keys);
+    wbi_free(self);
+    *self_p = NULL;
 }
 
-int64_t wbi_series_lines(const wbi_series_set_t *set)
+int64_t wbi_series_lines(const wbi_series_set_t *self)
 {
-    return set->lines;
+    return self->lines;
 }
 
-bool wbi_series_add_lines(wbi_series_set_t *set, const char *text, size_t len, int64_t next_line)
+bool wbi_series_add_lines(wbi_series_set_t *self, const char *text, size_t len, int64_t next_line)
 {
-    s_parse_lines(set, text, len);
-    if (next_line > set->lines)
-        set->lines = next_line;
-    return !set->failed;
+    s_parse_lines(self, text, len);
+    if (next_line > self->lines)
+        self->lines = next_line;
+    return !self->failed;
 }
 
-wandb_err wbi_series_put_json(const wbi_series_set_t *set, wbi_buf_t *out, size_t samples)
+wandb_err wbi_series_put_json(const wbi_series_set_t *self, wbi_buf_t *out, size_t samples)
 {
-    return s_put_series(out, set, samples);
+    return s_put_series(out, self, samples);
 }
 
-bool wbi_series_truncated(const wbi_series_set_t *set)
+bool wbi_series_is_truncated(const wbi_series_set_t *self)
 {
-    return set->truncated;
+    return self->truncated;
 }
 
 // Memory held by a set (points, names), about.
@@ -349,17 +351,19 @@ wbi_series_cache_t *wbi_series_cache_new(size_t budget)
     return c;
 }
 
-void wbi_series_cache_free(wbi_series_cache_t *cache)
+void wbi_series_cache_destroy(wbi_series_cache_t **self_p)
 {
-    if (!cache)
+    wbi_series_cache_t *self = self_p ? *self_p : NULL;
+    if (!self)
         return;
-    while (cache->head) {
-        wbi_series_set_t *s = cache->head;
-        cache->head = s->next;
-        wbi_series_free(s);
+    while (self->head) {
+        wbi_series_set_t *s = self->head;
+        self->head = s->next;
+        wbi_series_destroy(&s);
     }
-    pthread_mutex_destroy(&cache->lock);
-    wbi_free(cache);
+    pthread_mutex_destroy(&self->lock);
+    wbi_free(self);
+    *self_p = NULL;
 }
 
 wbi_series_set_t *wbi_series_cache_take(wbi_series_cache_t *cache, int64_t run_id, const char *xkey,
@@ -384,13 +388,16 @@ wbi_series_set_t *wbi_series_cache_take(wbi_series_cache_t *cache, int64_t run_i
     return set;
 }
 
-void wbi_series_cache_give(wbi_series_cache_t *cache, wbi_series_set_t *set)
+void wbi_series_cache_give(wbi_series_cache_t *self, wbi_series_set_t **set_p)
 {
+    wbi_series_cache_t *cache = self;
+    wbi_series_set_t *set = set_p ? *set_p : NULL;
     if (!set)
         return;
+    *set_p = NULL;
     set->bytes = s_bytes(set);
     if (!cache || set->failed || set->bytes > cache->budget) {
-        wbi_series_free(set);
+        wbi_series_destroy(&set);
         return;
     }
     wbi_series_set_t *drop = NULL;
@@ -426,6 +433,6 @@ void wbi_series_cache_give(wbi_series_cache_t *cache, wbi_series_set_t *set)
     while (drop) {
         wbi_series_set_t *s = drop;
         drop = s->next;
-        wbi_series_free(s);
+        wbi_series_destroy(&s);
     }
 }

@@ -25,26 +25,28 @@ typedef struct wbi_series_cache wbi_series_cache_t;
 // A new empty set for run run_id against xkey, keeping only the
 // comma-separated keys (NULL or "": every key). NULL when out of memory.
 wbi_series_set_t *wbi_series_new(int64_t run_id, const char *xkey, const char *keys);
-void wbi_series_free(wbi_series_set_t *set);
+// Frees *self_p and sets it to NULL; NULL-safe.
+void wbi_series_destroy(wbi_series_set_t **self_p);
 // History lines read so far (the next line number to read).
-int64_t wbi_series_lines(const wbi_series_set_t *set);
+int64_t wbi_series_lines(const wbi_series_set_t *self);
 // Reads text: lines separated by '\n'; next_line is the line number after
 // the last of them. False when out of memory (the set is then unusable).
-bool wbi_series_add_lines(wbi_series_set_t *set, const char *text, size_t len, int64_t next_line);
+bool wbi_series_add_lines(wbi_series_set_t *self, const char *text, size_t len, int64_t next_line);
 // Writes "name":{"x":[...],"y":[...]},... with at most about samples points
 // per series (min and max of samples/2 buckets, plus the last point).
-wandb_err wbi_series_put_json(const wbi_series_set_t *set, wbi_buf_t *out, size_t samples);
+wandb_err wbi_series_put_json(const wbi_series_set_t *self, wbi_buf_t *out, size_t samples);
 // True when keys over the per-run limit were dropped.
-bool wbi_series_truncated(const wbi_series_set_t *set);
+bool wbi_series_is_truncated(const wbi_series_set_t *self);
 
 // The cache: budget in bytes of points and names.
 wbi_series_cache_t *wbi_series_cache_new(size_t budget);
-void wbi_series_cache_free(wbi_series_cache_t *cache);
+// Frees the cache and every set in it, sets *self_p to NULL; NULL-safe.
+void wbi_series_cache_destroy(wbi_series_cache_t **self_p);
 // Removes and returns the set of (run_id, xkey, keys), or NULL.
-wbi_series_set_t *wbi_series_cache_take(wbi_series_cache_t *cache, int64_t run_id, const char *xkey,
+wbi_series_set_t *wbi_series_cache_take(wbi_series_cache_t *self, int64_t run_id, const char *xkey,
                                         const char *keys);
-// Puts set back (the cache owns it; it may free it at once, or older sets, to
-// stay within the budget). NULL-safe.
-void wbi_series_cache_give(wbi_series_cache_t *cache, wbi_series_set_t *set);
+// Puts *set_p back and sets it to NULL (the cache owns the set; it may free
+// it at once, or older sets, to stay within the budget). NULL-safe.
+void wbi_series_cache_give(wbi_series_cache_t *self, wbi_series_set_t **set_p);
 
 #endif

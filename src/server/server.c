@@ -298,7 +298,7 @@ void wbi_server_destroy(wbi_server_t **self_p)
     if (self->record)
         fclose(self->record);
     wbi_store_destroy(&self->store);
-    wbi_series_cache_free(self->series_cache);
+    wbi_series_cache_destroy(&self->series_cache);
     json_decref(self->op_counts);
     wbi_free(self->dir);
     wbi_free(self->api_key);
