@@ -81,7 +81,10 @@
       const runs = (d && d.runs) || [];
       const summaryKeys = [...new Set(runs.flatMap((r) => Object.keys(WB.flatten(r.summary || {}))
         .filter((k) => !k.startsWith("_") && typeof WB.flatten(r.summary)[k] === "number")))].sort();
-      if (!state.cols) state.cols = summaryKeys.slice(0, 4);
+      // (keys of every run: the table can show any of them)
+      if (!state.cols) // by default the plain metrics, not the job run's reductions or mpi/*
+        state.cols = summaryKeys.filter((k) => !/\/(min|max|std|min_rank|max_rank)$/.test(k) &&
+          !k.startsWith("mpi")).slice(0, 4);
       const opts = (vals) => [el("option", { value: "", text: "all" }),
         ...[...new Set(vals)].filter((v) => v).sort().map((v) => el("option", { value: v, text: v }))];
       const sel = (name, vals) => {
