@@ -183,8 +183,12 @@
             ffv("time") ? "at " + WB.date(ffv("time")) : null].filter((x) => x).join(", ") }));
       } else failBox.className = "";
       const names = runs.map((r) => r.name);
-      const smp = names.length ? await api("/api/v1/sample?" + qp({ project, entity, runs: names.join(","), samples: 600 })) : { runs: [] };
-      const byName = new Map(smp.runs.map((r) => [r.name, r]));
+      // Batches of 32 runs in parallel: the server's workers read them at once.
+      const batches = [];
+      for (let i = 0; i < names.length; i += 32) batches.push(names.slice(i, i + 32));
+      const parts = await Promise.all(batches.map((b) =>
+        api("/api/v1/sample?" + qp({ project, entity, runs: b.join(","), samples: 600 }))));
+      const byName = new Map(parts.flatMap((p) => (p ? p.runs : [])).map((r) => [r.name, r]));
       const jobS = job && byName.get(job.name) ? byName.get(job.name).series : {};
       const keys = new Set();
       for (const r of ranks) for (const k of Object.keys((byName.get(r.name) || {}).series || {})) if (!isStraggler(k)) keys.add(k);
