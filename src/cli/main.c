@@ -41,21 +41,20 @@ typedef struct {
 // Prints the usage text.
 static void s_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: wandb-mpi runs [--dir D] [--project P] [--entity E] [--group G] [--json]\n"
-            "       wandb-mpi history RUN_ID [--dir D] [--project P] [--entity E] [--json]\n"
-            "       wandb-mpi job --group G [--dir D] [--project P] [--entity E]\n"
-            "       wandb-mpi sync [--base-url URL] [--api-key KEY] [PATH...] (sync --help)\n"
-            "       wandb-mpi ui [--dir D] [--port N] (the dashboard in a browser; ui --help)\n"
-            "\n"
-            "Reads the data directory of wandb-mpi-server directly (read-only).\n"
-            "\n"
-            "  --dir D       data directory (default $WANDB_MPI_DIR, else $HOME/.wandb-mpi)\n"
-            "  --project P   only runs of project P\n"
-            "  --entity E    only runs of entity E\n"
-            "  --group G     only runs of group G (runs)\n"
-            "  --json        one JSON object a line (history rows keep bare NaN/Infinity)\n"
-            "  --help        this text\n");
+    fprintf(out, "usage: wandb-mpi runs [--dir D] [--project P] [--entity E] [--group G] [--json]\n"
+                 "       wandb-mpi history RUN_ID [--dir D] [--project P] [--entity E] [--json]\n"
+                 "       wandb-mpi job --group G [--dir D] [--project P] [--entity E]\n"
+                 "       wandb-mpi sync [--base-url URL] [--api-key KEY] [PATH...] (sync --help)\n"
+                 "       wandb-mpi ui [--dir D] [--port N]  (the dashboard; ui --help)\n"
+                 "\n"
+                 "Reads the data directory of wandb-mpi-server directly (read-only).\n"
+                 "\n"
+                 "  --dir D       data directory (default $WANDB_MPI_DIR, else $HOME/.wandb-mpi)\n"
+                 "  --project P   only runs of project P\n"
+                 "  --entity E    only runs of entity E\n"
+                 "  --group G     only runs of group G (runs)\n"
+                 "  --json        one JSON object a line (history rows keep bare NaN/Infinity)\n"
+                 "  --help        this text\n");
 }
 
 // Parses the command line; returns 0 to run, 1 on error, 2 after --help.

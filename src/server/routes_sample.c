@@ -18,7 +18,6 @@
 
 #include "common/alloc.h"
 #include "common/jsonx.h"
-#include "server/series.h"
 #include "server/server_int.h"
 
 #include <stdlib.h>
@@ -58,7 +57,7 @@ static wandb_err s_sample_run(wbi_server_t *self, const char *entity, const char
     wbi_srv_lock(&self->store_lock);
     wandb_err e = wbi_store_run_find(self->store, entity, project, name, &run);
     if (e == WANDB_OK) {
-        set = wbi_series_cache_take(self->series_cache, run.id, xkey, keys);
+        set = wbi_series_cache_take(self->series, run.id, xkey, keys);
         if (set && wbi_series_lines(set) > run.history_count) { // rewritten: start over
             wbi_series_destroy(&set);
         }
@@ -93,7 +92,7 @@ static wandb_err s_sample_run(wbi_server_t *self, const char *entity, const char
     if (e == WANDB_OK)
         e = wbi_buf_puts(out, "}}");
     if (e == WANDB_OK)
-        wbi_series_cache_give(self->series_cache, &set);
+        wbi_series_cache_give(self->series, &set);
     wbi_series_destroy(&set);
     wbi_store_run_release(&run);
     return e == WANDB_ENOTFOUND ? WANDB_OK : e;

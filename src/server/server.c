@@ -9,7 +9,6 @@
 #include "server/server.h"
 
 #include "common/alloc.h"
-#include "server/series.h"
 #include "server/server_int.h"
 #include "server/slog.h"
 #include "server/util.h"
@@ -25,14 +24,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define S_MAX_CONNECTIONS 8192            // default connection limit
-#define S_IDLE_TIMEOUT_S 30u              // default: idle connection without an authorized request
-#define S_KEEPALIVE_TIMEOUT_S 3600u       // default: idle connection after an authorized request
-#define S_THREADS 4u                      // default worker threads
-#define S_BODY_MEMORY (1024u << 20)       // default: request body bytes buffered at once
-#define S_CONN_MEMORY (64u * 1024)        // libmicrohttpd memory per connection (headers, buffers)
-#define S_FD_RESERVE 64                   // descriptors besides two per connection
-#define S_SERIES_CACHE_BYTES (256u << 20) // the dashboard's parsed history kept at most
+#define S_MAX_CONNECTIONS 8192      // default connection limit
+#define S_IDLE_TIMEOUT_S 30u        // default: idle connection without an authorized request
+#define S_KEEPALIVE_TIMEOUT_S 3600u // default: idle connection after an authorized request
+#define S_THREADS 4u                // default worker threads
+#define S_BODY_MEMORY (1024u << 20) // default: request body bytes buffered at once
+#define S_CONN_MEMORY (64u * 1024)  // libmicrohttpd memory per connection (headers, buffers)
+#define S_FD_RESERVE 64             // descriptors besides two per connection
+#define S_SERIES_MAX (256u << 20)   // the dashboard's parsed history kept at most
 
 // Sets up a FIFO lock.
 void wbi_srv_lock_init(wbi_srv_lock_t *self)
@@ -186,7 +185,7 @@ wandb_err wbi_server_start(wbi_server_t **out, const wbi_server_opts_t *opts, ch
     self->api_key = wbi_strdup(opts->api_key);
     self->entity = wbi_strdup(opts->entity ? opts->entity : "local");
     self->op_counts = json_object();
-    self->series_cache = wbi_series_cache_new(S_SERIES_CACHE_BYTES);
+    self->series = wbi_series_cache_new(S_SERIES_MAX);
     self->heartbeat_timeout_s = opts->heartbeat_timeout_s > 0 ? opts->heartbeat_timeout_s : 300;
     self->idle_timeout_s = opts->idle_timeout_s ? opts->idle_timeout_s : S_IDLE_TIMEOUT_S;
     self->keepalive_timeout_s =
@@ -298,7 +297,7 @@ void wbi_server_destroy(wbi_server_t **self_p)
     if (self->record)
         fclose(self->record);
     wbi_store_destroy(&self->store);
-    wbi_series_cache_destroy(&self->series_cache);
+    wbi_series_cache_destroy(&self->series);
     json_decref(self->op_counts);
     wbi_free(self->dir);
     wbi_free(self->api_key);

@@ -11,6 +11,7 @@
 
 #include "common/buf.h"
 #include "server/gql.h"
+#include "server/series.h"
 #include "server/server.h"
 #include "store/store.h"
 
@@ -41,39 +42,39 @@ typedef struct {
 typedef struct wbi_srv_req wbi_srv_req_t;
 
 struct wbi_server {
-    struct MHD_Daemon *daemon;             // the HTTP daemon (one internal polling thread)
-    wbi_store_t *store;                    // the one SQLite connection, guarded by store_lock
-    wbi_srv_lock_t store_lock;             // guards store (FIFO)
-    pthread_mutex_t lock;                  // guards counters, op_counts, record, stopping
-    pthread_cond_t wake;                   // wakes the watchdog early (stop)
-    pthread_t watchdog;                    // marks silent runs crashed
-    bool watchdog_started;                 // watchdog is joinable
-    bool stopping;                         // set under lock at destroy
-    char *dir;                             // data directory
-    char *api_key;                         // the key every W&B request must carry
-    char *entity;                          // default entity
-    char upload_token[41];                 // secret path part of upload URLs
-    char url[128];                         // "http://host:port"
-    uint16_t port;                         // bound port
-    double heartbeat_timeout_s;            // running -> crashed after this silence
-    bool settle_on_exit;                   // running -> crashed at destroy (set once started)
-    unsigned idle_timeout_s;               // connections without an authorized request
-    unsigned keepalive_timeout_s;          // connections after an authorized request
-    size_t body_memory_max;                // bytes of request bodies buffered at once
-    atomic_size_t body_memory;             // bytes buffered now (polling thread writes)
-    FILE *record;                          // DIR/requests.jsonl or NULL
-    uint64_t connections;                  // TCP connections accepted since start
-    uint64_t connections_open;             // currently open
-    uint64_t n_graphql;                    // requests per kind
-    uint64_t n_file_stream;                // ...
-    uint64_t n_upload;                     // ...
-    uint64_t n_api;                        // ...
-    uint64_t n_other;                      // ...
-    uint64_t n_unauthorized;               // requests refused with 401/403
-    json_t *op_counts;                     // {"UpsertBucket": n, ...}
-    struct wbi_series_cache *series_cache; // the dashboard's parsed history (own lock)
-    double mhd_log_at;                     // monotonic second of the last libmicrohttpd line
-    unsigned mhd_log_dropped;              // libmicrohttpd lines suppressed since then
+    struct MHD_Daemon *daemon;    // the HTTP daemon (one internal polling thread)
+    wbi_store_t *store;           // the one SQLite connection, guarded by store_lock
+    wbi_srv_lock_t store_lock;    // guards store (FIFO)
+    pthread_mutex_t lock;         // guards counters, op_counts, record, stopping
+    pthread_cond_t wake;          // wakes the watchdog early (stop)
+    pthread_t watchdog;           // marks silent runs crashed
+    bool watchdog_started;        // watchdog is joinable
+    bool stopping;                // set under lock at destroy
+    char *dir;                    // data directory
+    char *api_key;                // the key every W&B request must carry
+    char *entity;                 // default entity
+    char upload_token[41];        // secret path part of upload URLs
+    char url[128];                // "http://host:port"
+    uint16_t port;                // bound port
+    double heartbeat_timeout_s;   // running -> crashed after this silence
+    bool settle_on_exit;          // running -> crashed at destroy (set once started)
+    unsigned idle_timeout_s;      // connections without an authorized request
+    unsigned keepalive_timeout_s; // connections after an authorized request
+    size_t body_memory_max;       // bytes of request bodies buffered at once
+    atomic_size_t body_memory;    // bytes buffered now (polling thread writes)
+    FILE *record;                 // DIR/requests.jsonl or NULL
+    uint64_t connections;         // TCP connections accepted since start
+    uint64_t connections_open;    // currently open
+    uint64_t n_graphql;           // requests per kind
+    uint64_t n_file_stream;       // ...
+    uint64_t n_upload;            // ...
+    uint64_t n_api;               // ...
+    uint64_t n_other;             // ...
+    uint64_t n_unauthorized;      // requests refused with 401/403
+    json_t *op_counts;            // {"UpsertBucket": n, ...}
+    wbi_series_cache_t *series;   // the dashboard's parsed history (own lock)
+    double mhd_log_at;            // monotonic second of the last libmicrohttpd line
+    unsigned mhd_log_dropped;     // libmicrohttpd lines suppressed since then
     // Worker pool (pool.c).
     pthread_mutex_t qlock;                  // guards the queue fields below
     pthread_cond_t qcond;                   // a job was queued, or stop

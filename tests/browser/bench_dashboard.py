@@ -10,7 +10,8 @@ next are warm: parsed series cached), and reads the app's marks: data-first-char
 first uPlot chart) and data-ready-ms (every chart of the page drawn). Also times the chart
 data request (/api/v1/sample) alone. Prints one line per figure and checks a bound that CI
 can hold (3 s; the target on an idle machine is 1 s, docs/dashboard.md has the figures).
-  usage: WANDB_TEST_BIN_DIR=build python3 tests/browser/bench_dashboard.py [ROWS] [RUNS]
+  usage: WANDB_TEST_BIN_DIR=build python3 tests/browser/bench_dashboard.py [ROWS] [RUNS] [GROUP_ROWS]
+  (the big group of docs/dashboard.md: ... bench_dashboard.py 100000 256 10000)
 """
 import math
 import os
@@ -25,7 +26,7 @@ from browser import h  # noqa: E402
 
 ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 100000
 RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 64
-GROUP_ROWS = 1000
+GROUP_ROWS = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
 BOUND_MS = 3000
 BATCH = 5000
 
@@ -51,10 +52,13 @@ def write_group(srv):
     for r in range(RUNS):
         name = "g%03d" % r
         b.upsert(srv, "perf", name, displayName="rank-%d" % r, groupName="g64", jobType="train")
-        rows = ['{"_step":%d,"loss":%.6f,"accuracy":%.6f,"epoch":%d}'
-                % (i, 2 * math.exp(-i / 300) * (1 + r / 200), 1 - math.exp(-i / 250), i // 100)
-                for i in range(GROUP_ROWS)]
-        off = b.stream(srv, "perf", name, rows)
+        off = 0
+        while off < GROUP_ROWS:
+            n = min(BATCH, GROUP_ROWS - off)
+            rows = ['{"_step":%d,"loss":%.6f,"accuracy":%.6f,"epoch":%d}'
+                    % (i, 2 * math.exp(-i / 300) * (1 + r / 200), 1 - math.exp(-i / 250),
+                       i // 100) for i in range(off, off + n)]
+            off = b.stream(srv, "perf", name, rows, offset=off)
         b.stream(srv, "perf", name, [], offset=off, complete=True)
     return time.time() - t0
 
