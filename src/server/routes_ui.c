@@ -119,9 +119,12 @@ static void s_reply_login(wbi_server_t *self, wbi_srv_reply_t *reply, const char
              S_CSP, self->api_key, s_next_ok(next) ? next : "/");
 }
 
-// True when the key can be a cookie value (RFC 6265 cookie-octet).
+// True when the key can be a cookie value (RFC 6265 cookie-octet) that fits
+// the reply's header buffer.
 static bool s_cookie_safe(const char *key)
 {
+    if (strlen(key) > 256)
+        return false;
     for (const char *p = key; *p; p++)
         if (*p <= 0x20 || *p >= 0x7f || strchr("\",;\\", *p))
             return false;
