@@ -207,8 +207,9 @@ static void s_reply_asset(const char *url, wbi_srv_reply_t *reply)
     wbi_srv_reply_error(reply, 404, "no such asset '%s'", url);
 }
 
-// True for the page shapes: /, /<e>/<p>, /<e>/<p>/runs/<id>, /<e>/<p>/groups/<g>
-// (a group name may hold '/': the URL has it as %2F, which arrives decoded).
+// True for the page shapes: /, /<e>/<p>, /<e>/<p>/runs/<id>[/<tab>],
+// /<e>/<p>/groups/<g>[/workspace] (a group name may hold '/': the URL has it
+// as %2F, which arrives decoded).
 static bool s_is_page(const char *url)
 {
     if (strcmp(url, "/") == 0)
@@ -219,7 +220,11 @@ static bool s_is_page(const char *url)
         return true;
     if (!wbi_srv_split(url + 1, seg, 3, &rest) || *rest == '\0')
         return false;
-    return strcmp(seg[2], "groups") == 0 || (strcmp(seg[2], "runs") == 0 && !strchr(rest, '/'));
+    if (strcmp(seg[2], "groups") == 0)
+        return true;
+    // /runs/<id> or W&B's run tabs /runs/<id>/<tab> (overview, logs, files, ...).
+    const char *slash = strchr(rest, '/');
+    return strcmp(seg[2], "runs") == 0 && (!slash || !strchr(slash + 1, '/'));
 }
 
 // GET on any path no other route takes: assets, /login?key=, /logout, pages.

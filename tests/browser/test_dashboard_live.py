@@ -225,6 +225,20 @@ def check_project_table(ck, br, srv):
         "rgb(31, 119, 180)")
 
 
+def check_wandb_tabs(ck, br, srv):
+    """W&B's longer URL shapes: run tabs and a group's /workspace open the same pages."""
+    br.navigate(srv.url + "/local/ui-rich/runs/rich/logs")
+    br.wait_for("document.body.dataset.ready", 30)
+    ck.check("/runs/<id>/logs: the run page, console in view",
+             "train/loss" in json.loads(br.eval(CHARTS)) and
+             br.eval("(() => { const t = document.getElementById('console')"
+                     ".getBoundingClientRect().top; return t >= 0 && t < innerHeight; })()"))
+    br.navigate(srv.url + "/local/ui-fail/groups/fg/workspace")
+    br.wait_for("document.body.dataset.ready", 30)
+    ck.check("/groups/<g>/workspace: the group page",
+             "rank 1" in (br.eval("document.getElementById('first-failure').textContent") or ""))
+
+
 def check_xss_dialogs(ck, br, srv):
     b.upsert(srv, "ui-xss2", "x2", displayName="<img src=x onerror=alert(1)>",
              groupName="<img src=y onerror=alert(2)>", config={"</script><script>alert(3)": 1})
@@ -261,6 +275,7 @@ def main():
             ck.run(check_live, ck, br, srv)
             ck.run(check_first_failure, ck, br, srv)
             ck.run(check_project_table, ck, br, srv)
+            ck.run(check_wandb_tabs, ck, br, srv)
             ck.run(check_xss_dialogs, ck, br, srv)
     finally:
         srv.stop()

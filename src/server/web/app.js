@@ -220,8 +220,17 @@
     try {
       if (parts.length === 0) await projectsPage();
       else if (parts.length === 2) await projectPage(parts[0], parts[1]);
-      else if (parts.length === 4 && parts[2] === "groups") await groupPage(parts[0], parts[1], parts[3]);
-      else if (parts.length === 4 && parts[2] === "runs") await window.WBRun.page(parts[0], parts[1], parts[3]);
+      else if (parts.length >= 4 && parts[2] === "groups") // W&B adds /workspace; "/" is %2F
+        await groupPage(parts[0], parts[1], (parts.length > 4 && parts[parts.length - 1] === "workspace"
+          ? parts.slice(3, -1) : parts.slice(3)).join("/"));
+      else if ((parts.length === 4 || parts.length === 5) && parts[2] === "runs") {
+        // W&B's run tabs (/overview, /logs, /files, /system, ...) open the run page there.
+        await window.WBRun.page(parts[0], parts[1], parts[3]);
+        const tab = { logs: "console", files: "files", system: "system", overview: "run",
+          artifacts: "artifacts", workspace: "charts" }[parts[4]];
+        const target = tab && document.getElementById(tab);
+        if (target) target.scrollIntoView();
+      }
       else { main.textContent = ""; fail("No such page."); }
     } catch (e) {
       fail(e);
