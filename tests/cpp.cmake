@@ -15,6 +15,9 @@ if(TARGET wandb_core AND TARGET wandb-mpi-server)
     set_target_properties(${_name} PROPERTIES CXX_STANDARD ${_std} CXX_STANDARD_REQUIRED ON
       CXX_EXTENSIONS OFF)
     add_dependencies(${_name} wandb-mpi-server)
+    if(TARGET cpp_train)
+      add_dependencies(${_name} cpp_train cpp_train_cxx20) # run by the case example_runs
+    endif()
   endforeach()
 endif()
 

@@ -343,6 +343,42 @@ static void test_log_no_allocation()
     json_decref(r);
 }
 
+// examples/cpp_train (cpp_train_cxx20 in the C++20 build) runs into the
+// server: its rows, config and summary arrive and its run is finished.
+static void test_example_runs()
+{
+    const char *dir = std::getenv("WANDB_TEST_BIN_DIR");
+    std::string bin =
+        std::string(dir ? dir : ".") +
+        (__cplusplus >= 202002L ? "/examples/cpp_train_cxx20" : "/examples/cpp_train");
+    if (access(bin.c_str(), X_OK) != 0) {
+        std::printf("  %s not built: case skipped\n", bin.c_str());
+        return;
+    }
+    wbt_run_env_clear();
+    setenv("WANDB_BASE_URL", s_srv.url, 1);
+    setenv("WANDB_API_KEY", S_KEY, 1);
+    setenv("WANDB_PROJECT", "cppproj", 1);
+    setenv("WANDB_RUN_ID", "cpp-example", 1);
+    const char *argv[] = {bin.c_str(), "40", nullptr};
+    char out[256];
+    int rc = wbt_run_capture(argv, out, sizeof out, 60000);
+    wbt_run_env_clear();
+    CHECK(rc == 0);
+    json_t *r = s_run("cpp-example");
+    CHECK(std::strcmp(s_str(r, "state"), "finished") == 0);
+    CHECK(std::strcmp(s_str(r, "job_type"), "train") == 0);
+    CHECK(json_integer_value(json_object_get(r, "history_count")) == 40);
+    json_t *cfg = json_object_get(r, "config");
+    CHECK(json_integer_value(json_object_get(cfg, "steps")) == 40);
+    CHECK(std::strcmp(s_str(cfg, "model"), "linear") == 0);
+    json_t *sum = json_object_get(r, "summary");
+    CHECK(s_num(json_object_get(sum, "best_loss")) < 1.0);
+    CHECK(json_is_boolean(json_object_get(sum, "converged")));
+    CHECK(json_integer_value(json_object_get(sum, "epoch")) == 3);
+    json_decref(r);
+}
+
 int main()
 {
     char bin[1024];
@@ -360,7 +396,8 @@ int main()
                  {"scope_inside_catch_finishes", test_scope_inside_catch_finishes},
                  {"errors_with_text", test_errors_with_text},
                  {"move_only", test_move_only},
-                 {"log_no_allocation", test_log_no_allocation}};
+                 {"log_no_allocation", test_log_no_allocation},
+                 {"example_runs", test_example_runs}};
     for (const auto &c : cases) {
         alarm(timeout); // a hanging case ends the program (SIGALRM)
         std::printf("case %s\n", c.name);
