@@ -32,3 +32,11 @@ add_test(NAME test_cpp_headers COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cpp/check_
   ${CMAKE_CXX_COMPILER} ${CMAKE_C_COMPILER} ${PROJECT_SOURCE_DIR} ${WANDB_GENERATED_INCLUDE_DIR}
   ${_mpi_dirs})
 set_tests_properties(test_cpp_headers PROPERTIES TIMEOUT 240 LABELS compile)
+
+# examples/cpp_train.cpp with MPI: a real 3-rank job through the launcher (about 10 s).
+if(WANDB_WITH_MPI AND TARGET cpp_train_mpi AND TARGET wandb-mpi-server)
+  find_package(Python3 REQUIRED COMPONENTS Interpreter)
+  add_test(NAME cpp_mpi_job COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/mpi/test_cpp_mpi.py)
+  set_tests_properties(cpp_mpi_job PROPERTIES TIMEOUT 300 LABELS mpi
+    ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR}")
+endif()
