@@ -46,6 +46,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -98,8 +99,8 @@ inline thread_local unsigned t_seq;
 inline thread_local char t_text[1024];
 
 struct Hook {
-    wandb_logger_fn fn = nullptr; // the user's logger (NULL: stderr)
-    void *arg = nullptr;
+    std::atomic<wandb_logger_fn> fn{nullptr}; // the user's logger (NULL: stderr)
+    std::atomic<void *> arg{nullptr};
     std::atomic<int> rank{-1}; // in the stderr prefix, as the library's default
     bool installed = false;
 };
@@ -112,8 +113,8 @@ inline void forward(void *, wandb_log_level level, const char *msg)
         t_seq++;
     }
     int rank = g_hook.rank.load(std::memory_order_relaxed);
-    if (g_hook.fn)
-        g_hook.fn(g_hook.arg, level, msg);
+    if (wandb_logger_fn fn = g_hook.fn.load())
+        fn(g_hook.arg.load(), level, msg);
     else if (rank >= 0)
         std::fprintf(stderr, "wandb[rank %d]: %s\n", rank, msg);
     else
@@ -145,8 +146,8 @@ inline std::string str(const char *s)
 // "wandb: " or "wandb[rank N]: "). Call before wandb::init, as wandb_set_logger.
 inline void set_logger(wandb_logger_fn fn, void *arg)
 {
-    detail::g_hook.fn = fn;
-    detail::g_hook.arg = arg;
+    detail::g_hook.arg.store(arg);
+    detail::g_hook.fn.store(fn);
     detail::install_hook();
 }
 
@@ -281,10 +282,14 @@ class Settings
 
 namespace detail
 {
-// The rank of the stderr prefix, from the settings of a run that started.
+// The rank of the stderr prefix, from the settings of a run that started,
+// else from the launcher's variables (the library's order, src/logger/settings.c).
 inline void set_rank(const Settings &settings) noexcept
 {
     const char *rank = settings.get("rank");
+    for (const char *var : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"})
+        if (!rank)
+            rank = std::getenv(var);
     if (rank && *rank >= '0' && *rank <= '9')
         g_hook.rank.store(static_cast<int>(std::strtol(rank, nullptr, 10)));
 }

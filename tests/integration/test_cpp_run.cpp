@@ -289,6 +289,38 @@ static void test_errors_with_text()
     json_decref(r);
 }
 
+// wandb::set_logger receives the library's messages (from the calling thread
+// here) while wandb::Error still carries them.
+struct Captured {
+    int count = 0;
+    char last[512] = "";
+};
+
+static void s_capture(void *arg, wandb_log_level level, const char *msg)
+{
+    auto *c = static_cast<Captured *>(arg);
+    if (level <= WANDB_LOG_WARN && std::strstr(msg, "wandb_log") != nullptr) {
+        c->count++;
+        std::snprintf(c->last, sizeof c->last, "%s", msg);
+    }
+}
+
+static void test_set_logger()
+{
+    static Captured captured;
+    wandb::set_logger(s_capture, &captured);
+    wandb::Settings s = s_settings("cpp-8");
+    wandb::Run run = wandb::init(s);
+    wandb::Error e(WANDB_OK, "");
+    CHECK_THROWS(run.log({{"", 1.0}}), WANDB_EINVAL, e);
+    CHECK(captured.count == 1 && std::strstr(captured.last, "invalid key") != nullptr);
+    CHECK(e.detail() == captured.last);
+    CHECK(run.log({{"ok", 1.0}}));
+    run.finish();
+    wandb::set_logger(nullptr, nullptr);
+    CHECK(captured.count == 1);
+}
+
 // A Run moves (into a function, out of one); the moved-from object is empty
 // and only the last owner finishes the run, once.
 static wandb::Run s_start(const char *id)
@@ -395,6 +427,7 @@ int main()
                  {"exception_fails_run", test_exception_fails_run},
                  {"scope_inside_catch_finishes", test_scope_inside_catch_finishes},
                  {"errors_with_text", test_errors_with_text},
+                 {"set_logger", test_set_logger},
                  {"move_only", test_move_only},
                  {"log_no_allocation", test_log_no_allocation},
                  {"example_runs", test_example_runs}};
