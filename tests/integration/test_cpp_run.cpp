@@ -61,19 +61,57 @@ static wbt_server_t s_srv;
 static thread_local bool t_counting;
 static std::atomic<long> s_news{0};
 
-void *operator new(std::size_t n)
+// Every form of new and delete that the program and its libraries (libzmq is
+// C++) may call is replaced, so that allocation and release always pair up
+// (ASan checks that they do).
+static void *s_alloc(std::size_t n) noexcept
 {
     if (t_counting)
         s_news++;
-    if (void *p = std::malloc(n ? n : 1))
+    return std::malloc(n ? n : 1);
+}
+
+void *operator new(std::size_t n)
+{
+    if (void *p = s_alloc(n))
         return p;
     throw std::bad_alloc();
+}
+void *operator new[](std::size_t n)
+{
+    if (void *p = s_alloc(n))
+        return p;
+    throw std::bad_alloc();
+}
+void *operator new(std::size_t n, const std::nothrow_t &) noexcept
+{
+    return s_alloc(n);
+}
+void *operator new[](std::size_t n, const std::nothrow_t &) noexcept
+{
+    return s_alloc(n);
 }
 void operator delete(void *p) noexcept
 {
     std::free(p);
 }
+void operator delete[](void *p) noexcept
+{
+    std::free(p);
+}
 void operator delete(void *p, std::size_t) noexcept
+{
+    std::free(p);
+}
+void operator delete[](void *p, std::size_t) noexcept
+{
+    std::free(p);
+}
+void operator delete(void *p, const std::nothrow_t &) noexcept
+{
+    std::free(p);
+}
+void operator delete[](void *p, const std::nothrow_t &) noexcept
 {
     std::free(p);
 }
