@@ -1,5 +1,5 @@
 # The C++ face (include/wandb.hpp, docs/cpp.md), when a C++ compiler was found.
-if(NOT CMAKE_CXX_COMPILER)
+if(NOT WANDB_HAVE_CXX)
   return()
 endif()
 
