@@ -25,6 +25,7 @@ typedef struct {
     const char *entity;       // default entity ("local")
     const char *upload_base;  // "http://host:port" for upload URLs
     const char *upload_token; // secret path token of upload URLs
+    const char *dir;          // data directory (artifact blobs under artifacts/)
     double now;               // Unix seconds of the request
 } wbi_gql_ctx_t;
 
@@ -41,6 +42,10 @@ typedef struct {
 // 200 (also for unknown operations and GraphQL-level errors), 400 for a
 // malformed request, 503 for a transient store condition, 500 otherwise.
 void wbi_gql_execute(const wbi_gql_ctx_t *ctx, const json_t *request, wbi_gql_result_t *res);
+
+// RunFiles: the uploaded files of a run with their download URLs
+// (gql_files.c); what wandb_restore and the public API's run.files() ask.
+void wbi_gql_op_run_files(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_result_t *res);
 
 // Storage ids in GraphQL ids: base64("Run:<storage id>") and back.
 wandb_err wbi_gql_run_gid(int64_t storage_id, char *out, size_t outlen);
