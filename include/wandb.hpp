@@ -140,6 +140,20 @@ inline std::string str(const char *s)
     return s ? std::string(s) : std::string();
 }
 
+// A string the library allocated (wandb_free), copied; "" for NULL.
+inline std::string take(char *s)
+{
+    std::string text;
+    try {
+        text = str(s);
+    } catch (...) {
+        wandb_free(s);
+        throw;
+    }
+    wandb_free(s);
+    return text;
+}
+
 } // namespace detail
 
 // Sets the logger of the library's own messages (NULL: stderr, prefixed
@@ -447,7 +461,7 @@ class Run
         unsigned seq = detail::t_seq;
         check(wandb_alert(live(where), title, text, level, wait_ms), where, seq);
     }
-    // wandb_save: uploads the file at path, named after base_path.
+    // wandb_save: uploads the files the glob matches, named after base_path.
     void save(const char *path, const char *base_path = nullptr,
               wandb_save_policy policy = WANDB_SAVE_NOW)
     {
@@ -479,58 +493,88 @@ class Run
         check(err, where, seq);
     }
 
-    // Properties (the seed's attributes). Strings are copies.
-    std::string id() const
-    {
-        return detail::str(wandb_run_id(live("wandb::Run::id")));
+    // Properties (the seed's attributes). Strings are copies ("" for none).
+#define WANDB_HPP_GET(type, method, expr)                                                          \
+    type method() const                                                                            \
+    {                                                                                              \
+        wandb_run_t *run = live("wandb::Run::" #method);                                           \
+        return expr;                                                                               \
     }
-    std::string name() const
+    WANDB_HPP_GET(std::string, id, detail::str(wandb_run_id(run)))
+    WANDB_HPP_GET(std::string, name, detail::str(wandb_run_name(run)))
+    WANDB_HPP_GET(std::string, notes, detail::str(wandb_run_notes(run)))
+    WANDB_HPP_GET(std::string, tags, detail::str(wandb_run_tags(run))) // comma-separated
+    WANDB_HPP_GET(std::string, group, detail::str(wandb_run_group(run)))
+    WANDB_HPP_GET(std::string, job_type, detail::str(wandb_run_job_type(run)))
+    WANDB_HPP_GET(std::string, project, detail::str(wandb_run_project(run)))
+    WANDB_HPP_GET(std::string, project_name, detail::str(wandb_run_project_name(run)))
+    WANDB_HPP_GET(std::string, entity, detail::str(wandb_run_entity(run)))
+    WANDB_HPP_GET(std::string, path, detail::str(wandb_run_path(run)))
+    WANDB_HPP_GET(std::string, dir, detail::str(wandb_run_dir(run)))
+    WANDB_HPP_GET(std::string, mode, detail::str(wandb_run_mode(run)))
+    WANDB_HPP_GET(std::string, sweep_id, detail::str(wandb_run_sweep_id(run)))
+    WANDB_HPP_GET(std::string, url, detail::str(wandb_run_url(run)))
+    WANDB_HPP_GET(std::string, get_url, detail::str(wandb_run_get_url(run)))
+    WANDB_HPP_GET(std::string, get_project_url, detail::str(wandb_run_get_project_url(run)))
+    WANDB_HPP_GET(std::string, get_sweep_url, detail::str(wandb_run_get_sweep_url(run)))
+    WANDB_HPP_GET(bool, resumed, wandb_run_resumed(run))
+    WANDB_HPP_GET(int64_t, step, wandb_run_step(run))
+    WANDB_HPP_GET(int64_t, starting_step, wandb_run_starting_step(run))
+    WANDB_HPP_GET(double, start_time, wandb_run_start_time(run))
+    WANDB_HPP_GET(uint64_t, rejected_steps, wandb_run_rejected_steps(run))
+    WANDB_HPP_GET(uint64_t, dropped, wandb_run_dropped(run))
+    // run.summary and run.config read back, as JSON object texts.
+    WANDB_HPP_GET(std::string, summary_json, detail::take(wandb_run_summary_json(run)))
+    WANDB_HPP_GET(std::string, read_config_json, detail::take(wandb_run_config_json(run)))
+#undef WANDB_HPP_GET
+    // The seed's run.settings: a resolved setting as text ("" when unset).
+    std::string setting(const char *name) const
     {
-        return detail::str(wandb_run_name(live("wandb::Run::name")));
+        return detail::str(wandb_run_setting(live("wandb::Run::setting"), name));
     }
-    std::string group() const
+    // The seed's to_html(height, hidden): an iframe of the run page ("" before a URL).
+    std::string to_html(int height = 420, bool hidden = false) const
     {
-        return detail::str(wandb_run_group(live("wandb::Run::group")));
+        return detail::take(wandb_run_to_html(live("wandb::Run::to_html"), height, hidden));
     }
-    std::string job_type() const
+    // The seed's status(): what was sent and acknowledged, pending rows.
+    wandb_run_status_t status() const
     {
-        return detail::str(wandb_run_job_type(live("wandb::Run::job_type")));
+        const char *where = "wandb::Run::status";
+        wandb_run_status_t st{};
+        unsigned seq = detail::t_seq;
+        check(wandb_run_status(live(where), &st), where, seq);
+        return st;
     }
-    std::string project() const
+    // Name, notes and tags (comma-separated) while the run lives (an upsert).
+    void set_name(const char *name)
     {
-        return detail::str(wandb_run_project(live("wandb::Run::project")));
+        const char *where = "wandb::Run::set_name";
+        unsigned seq = detail::t_seq;
+        check(wandb_run_set_name(live(where), name), where, seq);
     }
-    std::string entity() const
+    void set_notes(const char *notes)
     {
-        return detail::str(wandb_run_entity(live("wandb::Run::entity")));
+        const char *where = "wandb::Run::set_notes";
+        unsigned seq = detail::t_seq;
+        check(wandb_run_set_notes(live(where), notes), where, seq);
     }
-    std::string path() const
+    void set_tags(const char *tags)
     {
-        return detail::str(wandb_run_path(live("wandb::Run::path")));
+        const char *where = "wandb::Run::set_tags";
+        unsigned seq = detail::t_seq;
+        check(wandb_run_set_tags(live(where), tags), where, seq);
     }
-    std::string url() const
+    // The seed's restore(name, run_path, replace, root): returns the local path.
+    std::string restore(const char *name, const char *run_path = nullptr, bool replace = false,
+                        const char *root = nullptr)
     {
-        return detail::str(wandb_run_url(live("wandb::Run::url")));
-    }
-    int64_t step() const
-    {
-        return wandb_run_step(live("wandb::Run::step"));
-    }
-    int64_t starting_step() const
-    {
-        return wandb_run_starting_step(live("wandb::Run::starting_step"));
-    }
-    double start_time() const
-    {
-        return wandb_run_start_time(live("wandb::Run::start_time"));
-    }
-    uint64_t rejected_steps() const
-    {
-        return wandb_run_rejected_steps(live("wandb::Run::rejected_steps"));
-    }
-    uint64_t dropped() const
-    {
-        return wandb_run_dropped(live("wandb::Run::dropped"));
+        const char *where = "wandb::Run::restore";
+        char path[4096];
+        unsigned seq = detail::t_seq;
+        check(wandb_restore(live(where), name, run_path, replace, root, path, sizeof path), where,
+              seq);
+        return path;
     }
 
   private:

@@ -38,7 +38,7 @@ compile()
     fi
 }
 
-for h in wandb.h wandb_mpi.h wandb.hpp wandb_mpi.hpp
+for h in wandb.h wandb_media.h wandb_mpi.h wandb.hpp wandb_mpi.hpp
 do
     case $h in
     *mpi*) [ -n "$mpi" ] || continue ;;

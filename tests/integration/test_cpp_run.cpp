@@ -197,12 +197,26 @@ static void test_log_into_server()
         CHECK(wandb_summary_update(run.handle(), WANDB_STRING("via", "macro")) == WANDB_OK);
         run.summary({{"best", 0.5}, {"note", "done"}});
         CHECK(run.step() == 27);
+        // The attributes and setters of the seed, read back here and on the server.
+        run.set_notes("from C++");
+        run.set_tags("cpp,test");
+        CHECK(run.notes() == "from C++" && run.tags() == "cpp,test");
+        CHECK(run.mode() == "online" && !run.resumed() && run.sweep_id().empty());
+        CHECK(run.setting("project") == "cppproj" && run.setting("api_key").empty());
+        CHECK(!run.dir().empty() && run.project_name() == "cppproj");
+        CHECK(std::strstr(run.summary_json().c_str(), "\"best\": 0.5") != nullptr ||
+              std::strstr(run.summary_json().c_str(), "\"best\":0.5") != nullptr);
+        CHECK(std::strstr(run.read_config_json().c_str(), "\"batch\"") != nullptr);
+        wandb_run_status_t st = run.status();
+        CHECK(!st.finished && st.dropped == 0);
     } // ~Run: finished, exit code 0
 
     json_t *r = s_run("cpp-1");
     CHECK(std::strcmp(s_str(r, "state"), "finished") == 0);
     CHECK(json_integer_value(json_object_get(r, "exit_code")) == 0);
     CHECK(json_integer_value(json_object_get(r, "history_count")) == 22);
+    CHECK(std::strcmp(s_str(r, "notes"), "from C++") == 0);
+    CHECK(json_array_size(json_object_get(r, "tags")) == 2);
     json_t *cfg = json_object_get(r, "config");
     CHECK(json_integer_value(json_object_get(cfg, "batch")) == 32);
     CHECK(std::strcmp(s_str(cfg, "arch"), "mlp") == 0);
