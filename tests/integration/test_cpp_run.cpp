@@ -11,6 +11,7 @@
 //  testutil.h is C11, so the checks here are their own: a failed check prints
 //  file:line and exits 1; each case is bounded by alarm().
 #include "wandb.hpp"
+#include "wandb_media.h"
 
 extern "C" {
 #include "harness/server_harness.h"
@@ -427,6 +428,45 @@ static void test_log_no_allocation()
     json_decref(r);
 }
 
+// The media API of wandb_media.h from C++: its macros (WANDB_HISTOGRAM,
+// wandb_table_row with WANDB_CELL_*) compile as C++ and what they log arrives.
+static void test_media_from_cpp()
+{
+    wandb::Settings s = s_settings("cpp-9");
+    wandb::Run run = wandb::init(s);
+    double data[100];
+    for (int i = 0; i < 100; i++)
+        data[i] = i;
+    wandb_histogram_t *h = nullptr;
+    CHECK(wandb_histogram_new(&h, data, WANDB_DTYPE_FLOAT64, 100, 10) == WANDB_OK);
+    CHECK(wandb_log(run.handle(), WANDB_HISTOGRAM("weights", h), WANDB_DOUBLE("loss", 0.5)) ==
+          WANDB_OK);
+    wandb_histogram_destroy(&h);
+    const char *cols[] = {"id", "label", "ok"};
+    wandb_table_t *t = nullptr;
+    CHECK(wandb_table_new(&t, cols, 3) == WANDB_OK);
+    CHECK(wandb_table_row(t, WANDB_CELL_INT(1), WANDB_CELL_STRING("cat"), WANDB_CELL_BOOL(true)) ==
+          WANDB_OK);
+    CHECK(wandb_table_row(t, WANDB_CELL_INT(2), WANDB_CELL_NULL, WANDB_CELL_BOOL(false)) ==
+          WANDB_OK);
+    CHECK(wandb_table_nrows(t) == 2);
+    CHECK(wandb_log_table(run.handle(), "preds", t, WANDB_STEP_AUTO, WANDB_COMMIT_AUTO) ==
+          WANDB_OK);
+    wandb_table_destroy(&t);
+    run.finish();
+    json_t *hist = wbt_http_get(&s_srv, "/api/v1/runs/cpp-9/history?project=cppproj");
+    json_t *rows = json_object_get(hist, "rows");
+    CHECK(json_array_size(rows) == 2);
+    json_t *w = json_object_get(json_array_get(rows, 0), "weights");
+    CHECK(std::strcmp(s_str(w, "_type"), "histogram") == 0);
+    CHECK(json_array_size(json_object_get(w, "values")) == 10);
+    CHECK(json_array_size(json_object_get(w, "bins")) == 11);
+    json_t *p = json_object_get(json_array_get(rows, 1), "preds");
+    CHECK(std::strcmp(s_str(p, "_type"), "table-file") == 0);
+    CHECK(json_integer_value(json_object_get(p, "nrows")) == 2);
+    json_decref(hist);
+}
+
 // examples/cpp_train (cpp_train_cxx20 in the C++20 build) runs into the
 // server: its rows, config and summary arrive and its run is finished.
 static void test_example_runs()
@@ -482,6 +522,7 @@ int main()
                  {"set_logger", test_set_logger},
                  {"move_only", test_move_only},
                  {"log_no_allocation", test_log_no_allocation},
+                 {"media_from_cpp", test_media_from_cpp},
                  {"example_runs", test_example_runs}};
     for (const auto &c : cases) {
         alarm(timeout); // a hanging case ends the program (SIGALRM)
