@@ -117,7 +117,9 @@ void wbi_run_props_release(wandb_run_t *self);
 // FINISH; waits for ring room until deadline (monotonic ms). Returns the
 // first error (each one is logged) or WANDB_OK.
 wandb_err wbi_save_flush(wandb_run_t *run, int64_t deadline);
-// Frees the remembered saved files (save.c).
+// Frees the remembered saved files (save.c). The live watcher must be
+// stopped first (wbi_save_live_stop, which takes save_mu itself); callers
+// may hold save_mu here.
 void wbi_save_release(wandb_run_t *run);
 
 // Called by wandb_log_values before it logs (media_watch.c): logs the
