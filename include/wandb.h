@@ -350,4 +350,5 @@ WANDB_EXPORT void wandb_shutdown(void);
 #ifdef __cplusplus
 }
 #endif
+#include "wandb_artifact.h" // artifacts (docs/artifacts.md)
 #endif

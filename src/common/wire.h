@@ -25,6 +25,7 @@
 
 #define WBI_WIRE_FILE_MAX ((size_t)64 << 20) // bytes in one saved file (wandb_save)
 #define WBI_WIRE_FILE_CHUNK (64u * 1024u)    // file bytes in one FILE_CHUNK record at most
+#define WBI_WIRE_ART_CHUNK_HEADER 16          // ART_CHUNK: op_id u32, file_no u32, offset u64
 
 typedef enum {
     // rank -> aggregator
@@ -42,9 +43,19 @@ typedef enum {
     WBI_REC_FILE_END = 12,     // id u32, size u64: the file is complete
     WBI_REC_REDUCE = 13,       // JSON object {name, reduce}: cross-rank reductions
     WBI_REC_SYSTEM = 14,       // JSON object {node, ts, metrics}: one system-metrics sample
+    // 20-31: artifacts (docs/wire-format.md, docs/artifacts.md)
+    WBI_REC_ART_BEGIN = 20,    // JSON {op_id, op, name, type, ..., refs, files}: an operation
+    WBI_REC_ART_FILE = 21,     // JSON {op_id, file_no, name, size, digest}: a file starts
+    WBI_REC_ART_CHUNK = 22,    // op_id u32, file_no u32, offset u64, then file bytes
+    WBI_REC_ART_FILE_END = 23, // op_id u32, file_no u32, size u64: the file is complete
+    WBI_REC_ART_COMMIT = 24,   // op_id u32: every file was sent; apply the operation
+    WBI_REC_ART_ABORT = 25,    // op_id u32: drop the operation (a file changed, a timeout)
+    WBI_REC_ART_READ = 26,     // use_id u32, file_no u32, offset u64, max u32: send me bytes
     // aggregator -> rank
     WBI_REC_WELCOME = 32,  // JSON object: entity, url, starting_step
     WBI_REC_FINISHED = 33, // empty: every record up to FINISH was received
+    WBI_REC_ART_ACK = 34,  // JSON {op_id, ok, error, version, digest, files}: an operation's end
+    WBI_REC_ART_DATA = 35, // use_id u32, file_no u32, offset u64, then bytes (none: the end)
 } wbi_rec_type;
 
 // --- inline little-endian writers (dst must have room) ---------------------

@@ -8,6 +8,7 @@
 //  One file (about 870 lines) for now: every public call of a run shares the
 //  ring-writing helpers here. NEEDSWORK(#10): the remaining Run API calls
 //  split it into log (hot path), control records and getters.
+#include "logger/artifact.h"
 #include "logger/run.h"
 
 #include "common/alloc.h"
@@ -101,6 +102,7 @@ void wbi_run_core_destroy(wandb_run_t **self_p)
     wbi_free(self->welcome_url);
     wbi_cfg_release(&self->cfg);
     wbi_save_release(self);
+    wbi_art_release(self);
     pthread_mutex_destroy(&self->save_mu);
     pthread_mutex_destroy(&self->mu);
     wbi_free(self);

@@ -17,6 +17,7 @@
 
 struct wbi_io;
 struct wbi_saved;
+struct wbi_art_link;
 
 // Warnings that repeat on a hot path are logged the first time and then
 // every WBI_WARN_EVERY times.
@@ -58,6 +59,7 @@ struct wandb_run {
     size_t nsaved;                       // entries in saved
     size_t cap_saved;                    // allocated entries
     uint32_t file_seq;                   // id of the last FILE_BEGIN
+    _Atomic(struct wbi_art_link *) art;  // artifact operations (artifact_send.c), NULL before
 };
 
 // Creates a run from resolved settings (*cfg is moved into the run and
