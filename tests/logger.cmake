@@ -8,7 +8,7 @@ wandb_add_test(test_keys SOURCES unit/test_keys.c ${_lg}/keys.c
 wandb_add_test(test_settings SOURCES unit/test_settings.c ${_lg}/settings.c
   LIBS wbi_common LABELS unit TIMEOUT 30)
 wandb_add_test(test_logger_log SOURCES unit/test_logger_log.c ${_lg}/core.c ${_lg}/ring.c
-  ${_lg}/keys.c ${_lg}/settings.c ${_lg}/save.c LIBS wbi_common LABELS unit TIMEOUT 60)
+  ${_lg}/keys.c ${_lg}/settings.c ${_lg}/save.c ${_lg}/artifact.c LIBS wbi_common LABELS unit TIMEOUT 60)
 if(TARGET wandb_core)
   # The I/O thread and wandb_init/finish against a test ROUTER socket, and
   # with the in-process aggregator.

@@ -240,7 +240,17 @@ static void s_record(wbi_agg_core_t *self, wbi_agg_peer_t *p, const wbi_wire_rec
     case WBI_REC_FILE_END:
         rc = wbi_agg_run_file_end(p->run, rec->payload, rec->len);
         break;
+    case WBI_REC_ART_BEGIN:
+    case WBI_REC_ART_FILE:
+    case WBI_REC_ART_CHUNK:
+    case WBI_REC_ART_FILE_END:
+    case WBI_REC_ART_COMMIT:
+    case WBI_REC_ART_ABORT:
+    case WBI_REC_ART_READ:
+        wbi_agg_core_artifact(self, p, rec);
+        return;
     case WBI_REC_FINISH:
+        wbi_agg_core_artifact_drop(self, p, "the run finished first");
         s_finish(self, p, rec, wall);
         return;
     case WBI_REC_PREEMPTING:

@@ -36,6 +36,21 @@ wandb_err wbi_art_fail(wandb_artifact_t *self, wandb_err rc, const char *fmt, ..
     return rc;
 }
 
+// Frees what the run keeps for artifact operations (at run destroy).
+void wbi_art_release(wandb_run_t *run)
+{
+    struct wbi_art_link *l = atomic_load(&run->art);
+    if (!l)
+        return;
+    pthread_mutex_destroy(&l->op_mu);
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+    wbi_free(l->ack);
+    wbi_free(l->data);
+    wbi_free(l);
+    atomic_store(&run->art, NULL);
+}
+
 bool wbi_art_valid(const wandb_artifact_t *self)
 {
     return self && self->magic == WBI_ART_MAGIC;

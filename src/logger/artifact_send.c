@@ -47,20 +47,6 @@ struct wbi_art_link *wbi_art_link(wandb_run_t *run)
     return l;
 }
 
-void wbi_art_release(wandb_run_t *run)
-{
-    struct wbi_art_link *l = atomic_load(&run->art);
-    if (!l)
-        return;
-    pthread_mutex_destroy(&l->op_mu);
-    pthread_mutex_destroy(&l->mu);
-    pthread_cond_destroy(&l->cv);
-    wbi_free(l->ack);
-    wbi_free(l->data);
-    wbi_free(l);
-    atomic_store(&run->art, NULL);
-}
-
 void wbi_art_on_ack(wandb_run_t *run, const uint8_t *payload, size_t len)
 {
     struct wbi_art_link *l = atomic_load(&run->art);
