@@ -170,7 +170,8 @@ static void s_record(wbi_agg_core_t *self, wbi_agg_peer_t *p, const wbi_wire_rec
         wbi_agg_core_bad(self, p, "second HELLO ignored");
         return;
     }
-    if (rec->type > WBI_REC_SYSTEM || rec->type == 0)
+    bool art = rec->type >= WBI_REC_ART_BEGIN && rec->type <= WBI_REC_ART_READ;
+    if ((rec->type > WBI_REC_SYSTEM && !art) || rec->type == 0)
         return; // unknown types are skipped (forward compatibility)
     if (p->state != WBI_AGG_PEER_ACTIVE) {
         wbi_agg_core_bad(self, p, "%s record after FINISH", s_type_name(rec->type));
