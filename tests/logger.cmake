@@ -31,3 +31,8 @@ endif()
 # The system-metrics sampler (src/logger/sysmon.c) on the real /proc and a fixture.
 wandb_add_test(test_sysmon SOURCES unit/test_sysmon.c ${_lg}/sysmon.c
   LIBS wbi_common ${CMAKE_DL_LIBS} LABELS unit TIMEOUT 30)
+if(TARGET wandb_core)
+  # Artifacts through the public API and the in-process aggregator (offline: its store on disk).
+  wandb_add_test(test_artifact_run SOURCES integration/test_artifact_run.c
+    LABELS integration TIMEOUT 120)
+endif()
