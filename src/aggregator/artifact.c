@@ -247,7 +247,8 @@ out:
 }
 
 // ART_CHUNK: bytes at the end of the file being received.
-static wandb_err s_chunk(wbi_agg_arts_t *self, wbi_agg_art_op_t *op, const uint8_t *p, size_t len)
+static wandb_err s_chunk(wbi_agg_arts_t *self, wbi_agg_art_op_t *op, void *peer, const uint8_t *p,
+                         size_t len)
 {
     if (!op || len < WBI_WIRE_ART_CHUNK_HEADER || wbi_get_u32(p) != op->op_id)
         return WANDB_EPROTO;
@@ -272,8 +273,17 @@ static wandb_err s_chunk(wbi_agg_arts_t *self, wbi_agg_art_op_t *op, const uint8
         done += (size_t)w;
     }
     wbi_md5_update(&op->md5, d, n);
+    uint64_t before = op->got;
     op->got += n;
     self->stats.bytes += n;
+    // Flow control: the rank sends at most WBI_WIRE_ART_WINDOW ahead of this.
+    if (op->got / WBI_WIRE_ART_STEP != before / WBI_WIRE_ART_STEP || op->got == op->fsize) {
+        uint8_t prog[16];
+        wbi_put_u32(prog, op->op_id);
+        wbi_put_u32(prog + 4, op->file_no);
+        wbi_put_u64(prog + 8, op->got);
+        self->io.reply(self->io.arg, peer, WBI_REC_ART_PROGRESS, prog, sizeof prog);
+    }
     return WANDB_OK;
 }
 
@@ -339,7 +349,7 @@ wandb_err wbi_agg_arts_record(wbi_agg_arts_t *self, wbi_agg_art_op_t **op_p, voi
     case WBI_REC_ART_FILE:
         return s_file(self, op, payload, len);
     case WBI_REC_ART_CHUNK:
-        return s_chunk(self, op, payload, len);
+        return s_chunk(self, op, peer, payload, len);
     case WBI_REC_ART_FILE_END:
         return s_file_end(self, op, payload, len);
     case WBI_REC_ART_ABORT:

@@ -1,13 +1,18 @@
-//  md5.c - MD5 (RFC 1321), streamed
+//  md5.c - MD5 (RFC 1321), streaming
 //  SPDX-License-Identifier: MIT
 //
-//  The straightforward form of the RFC's algorithm: 64-byte blocks, four
-//  rounds of sixteen steps, the per-step constants from the sine table.
+//  The textbook algorithm: 64-byte blocks, four rounds of sixteen steps.
+
 #include "common/md5.h"
 #include "common/base64.h"
-#include <stdio.h>
+
 #include <string.h>
 
+// Per-step left rotations and the sine-derived constants of RFC 1321.
+static const unsigned char s_rot[64] = {7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
+                                        5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
+                                        4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
+                                        6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
 static const uint32_t s_k[64] = {
     0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
     0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
@@ -18,24 +23,14 @@ static const uint32_t s_k[64] = {
     0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
     0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391};
 
-static const uint8_t s_r[64] = {7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
-                                5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
-                                4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
-                                6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
-
-static uint32_t s_rotl(uint32_t x, unsigned n)
-{
-    return (x << n) | (x >> (32 - n));
-}
-
-// One 64-byte block into the state.
-static void s_block(uint32_t h[4], const uint8_t *p)
+// Hashes one 64-byte block into the state.
+static void s_block(uint32_t st[4], const unsigned char *p)
 {
     uint32_t m[16];
     for (int i = 0; i < 16; i++)
         m[i] = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 | (uint32_t)p[4 * i + 2] << 16 |
                (uint32_t)p[4 * i + 3] << 24;
-    uint32_t a = h[0], b = h[1], c = h[2], d = h[3];
+    uint32_t a = st[0], b = st[1], c = st[2], d = st[3];
     for (int i = 0; i < 64; i++) {
         uint32_t f;
         int g;
@@ -52,71 +47,80 @@ static void s_block(uint32_t h[4], const uint8_t *p)
             f = c ^ (b | ~d);
             g = (7 * i) % 16;
         }
-        uint32_t t = d;
+        uint32_t t = a + f + s_k[i] + m[g];
+        a = d;
         d = c;
         c = b;
-        b = b + s_rotl(a + f + s_k[i] + m[g], s_r[i]);
-        a = t;
+        b = b + ((t << s_rot[i]) | (t >> (32 - s_rot[i])));
     }
-    h[0] += a;
-    h[1] += b;
-    h[2] += c;
-    h[3] += d;
+    st[0] += a;
+    st[1] += b;
+    st[2] += c;
+    st[3] += d;
 }
 
 void wbi_md5_init(wbi_md5_t *self)
 {
-    self->h[0] = 0x67452301;
-    self->h[1] = 0xefcdab89;
-    self->h[2] = 0x98badcfe;
-    self->h[3] = 0x10325476;
-    self->len = 0;
+    self->state[0] = 0x67452301;
+    self->state[1] = 0xefcdab89;
+    self->state[2] = 0x98badcfe;
+    self->state[3] = 0x10325476;
+    self->bytes = 0;
 }
 
 void wbi_md5_update(wbi_md5_t *self, const void *data, size_t len)
 {
-    const uint8_t *p = data;
-    size_t have = (size_t)(self->len % 64);
-    self->len += len;
-    if (have) {
-        size_t n = 64 - have < len ? 64 - have : len;
-        memcpy(self->block + have, p, n);
-        p += n;
-        len -= n;
-        if (have + n < 64)
+    const unsigned char *p = data;
+    size_t have = (size_t)(self->bytes % 64);
+    self->bytes += len;
+    if (have > 0) {
+        size_t take = 64 - have < len ? 64 - have : len;
+        memcpy(self->buf + have, p, take);
+        p += take;
+        len -= take;
+        if (have + take < 64)
             return;
-        s_block(self->h, self->block);
+        s_block(self->state, self->buf);
     }
     for (; len >= 64; p += 64, len -= 64)
-        s_block(self->h, p);
-    memcpy(self->block, p, len);
+        s_block(self->state, p);
+    memcpy(self->buf, p, len);
 }
 
-void wbi_md5_final(wbi_md5_t *self, uint8_t out[16])
+void wbi_md5_final(wbi_md5_t *self, unsigned char out[WBI_MD5_LEN])
 {
-    uint64_t bits = self->len * 8;
-    uint8_t pad[72] = {0x80};
-    size_t have = (size_t)(self->len % 64);
-    size_t n = have < 56 ? 56 - have : 120 - have;
+    uint64_t bits = self->bytes * 8;
+    unsigned char pad[72] = {0x80};
+    size_t have = (size_t)(self->bytes % 64);
+    size_t padlen = have < 56 ? 56 - have : 120 - have;
     for (int i = 0; i < 8; i++)
-        pad[n + (size_t)i] = (uint8_t)(bits >> (8 * i));
-    wbi_md5_update(self, pad, n + 8);
+        pad[padlen + (size_t)i] = (unsigned char)(bits >> (8 * i));
+    wbi_md5_update(self, pad, padlen + 8);
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++)
-            out[4 * i + j] = (uint8_t)(self->h[i] >> (8 * j));
+            out[4 * i + j] = (unsigned char)(self->state[i] >> (8 * j));
+}
+
+void wbi_md5_hex(const unsigned char digest[WBI_MD5_LEN], char out[33])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < WBI_MD5_LEN; i++) {
+        out[2 * i] = hex[digest[i] >> 4];
+        out[2 * i + 1] = hex[digest[i] & 15];
+    }
+    out[32] = '\0';
 }
 
 void wbi_md5_final_b64(wbi_md5_t *self, char out[WBI_MD5_B64])
 {
-    uint8_t d[16];
+    unsigned char d[WBI_MD5_LEN];
     wbi_md5_final(self, d);
     wbi_b64_encode(out, d, sizeof d);
 }
 
 void wbi_md5_final_hex(wbi_md5_t *self, char out[WBI_MD5_HEX])
 {
-    uint8_t d[16];
+    unsigned char d[WBI_MD5_LEN];
     wbi_md5_final(self, d);
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", d[i]);
+    wbi_md5_hex(d, out);
 }

@@ -26,6 +26,8 @@
 #define WBI_WIRE_FILE_MAX ((size_t)64 << 20) // bytes in one saved file (wandb_save)
 #define WBI_WIRE_FILE_CHUNK (64u * 1024u)    // file bytes in one FILE_CHUNK record at most
 #define WBI_WIRE_ART_CHUNK_HEADER 16          // ART_CHUNK: op_id u32, file_no u32, offset u64
+#define WBI_WIRE_ART_STEP ((uint64_t)1 << 20) // ART_PROGRESS every this many bytes of a file
+#define WBI_WIRE_ART_WINDOW ((uint64_t)8 << 20) // bytes a rank sends ahead of ART_PROGRESS
 
 typedef enum {
     // rank -> aggregator
@@ -56,6 +58,7 @@ typedef enum {
     WBI_REC_FINISHED = 33, // empty: every record up to FINISH was received
     WBI_REC_ART_ACK = 34,  // JSON {op_id, ok, error, version, digest, files}: an operation's end
     WBI_REC_ART_DATA = 35, // use_id u32, file_no u32, offset u64, then bytes (none: the end)
+    WBI_REC_ART_PROGRESS = 36, // op_id u32, file_no u32, bytes u64: written to disk so far
 } wbi_rec_type;
 
 // --- inline little-endian writers (dst must have room) ---------------------

@@ -57,6 +57,9 @@ struct wbi_art_link {
     char *ack;             // its JSON text (owned)
     uint8_t *data;         // the last ART_DATA payload (owned), NULL: none waiting
     size_t data_len;       // its length
+    uint32_t prog_op;      // the last ART_PROGRESS: operation,
+    uint32_t prog_file;    // file number
+    uint64_t prog_bytes;   // and bytes the aggregator has written
 };
 
 // The run's link, made on first use; NULL when out of memory.
@@ -80,6 +83,8 @@ wandb_err wbi_art_send(wandb_run_t *run, wandb_artifact_t *self, const char *op,
                        const char *distributed_id, const json_t *extra, json_t **ack_out);
 // Downloads the used artifact's entries into dir (artifact_get.c).
 wandb_err wbi_art_fetch(wandb_artifact_t *self, const char *dir);
+// An ART_PROGRESS from the aggregator (called by the I/O thread).
+void wbi_art_on_progress(wandb_run_t *run, const uint8_t *payload, size_t len);
 // An ART_DATA from the aggregator (called by the I/O thread).
 void wbi_art_on_data(wandb_run_t *run, const uint8_t *payload, size_t len);
 // An ART_ACK from the aggregator (called by the I/O thread).

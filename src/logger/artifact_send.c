@@ -69,6 +69,44 @@ void wbi_art_on_ack(wandb_run_t *run, const uint8_t *payload, size_t len)
     pthread_mutex_unlock(&l->mu);
 }
 
+void wbi_art_on_progress(wandb_run_t *run, const uint8_t *payload, size_t len)
+{
+    struct wbi_art_link *l = atomic_load(&run->art);
+    if (!l || len != 16)
+        return;
+    pthread_mutex_lock(&l->mu);
+    l->prog_op = wbi_get_u32(payload);
+    l->prog_file = wbi_get_u32(payload + 4);
+    l->prog_bytes = wbi_get_u64(payload + 8);
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+// Flow control: waits until the aggregator has written all but
+// WBI_WIRE_ART_WINDOW bytes before off of the file, or until deadline.
+static bool s_wait_window(struct wbi_art_link *l, uint32_t op_id, uint32_t file_no, uint64_t off,
+                          int64_t deadline)
+{
+    if (off <= WBI_WIRE_ART_WINDOW)
+        return true;
+    bool ok;
+    pthread_mutex_lock(&l->mu);
+    while (!(ok = l->prog_op == op_id && l->prog_file == file_no &&
+                  l->prog_bytes + WBI_WIRE_ART_WINDOW >= off) &&
+           wbi_now_ms() < deadline) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 20 * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return ok;
+}
+
 static int s_left(int64_t deadline)
 {
     int64_t left = deadline - wbi_now_ms();
@@ -171,6 +209,12 @@ static wandb_err s_send_file(wandb_run_t *run, wandb_artifact_t *a, const wbi_ar
         wbi_put_u32(buf + 4, file_no);
         wbi_put_u64(buf + 8, off);
         int64_t deadline = wbi_now_ms() + wait_ms; // a stall bound, not a total
+        if (!s_wait_window(wbi_art_link(run), op_id, file_no, off, deadline)) {
+            rc = wbi_art_fail(a, WANDB_ETIMEDOUT,
+                              "artifact '%s': the aggregator wrote nothing of '%s' for %d ms",
+                              a->name, e->name, wait_ms);
+            break;
+        }
         do {
             rc = wbi_run_put_bulk_record(run, WBI_REC_ART_CHUNK, buf,
                                          WBI_WIRE_ART_CHUNK_HEADER + (size_t)n, s_left(deadline));

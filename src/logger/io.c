@@ -244,6 +244,8 @@ static void s_handle(wbi_io_t *self, const uint8_t *data, size_t len)
             atomic_store(&self->finished, true);
         } else if (rec.type == WBI_REC_ART_ACK) {
             wbi_art_on_ack(self->run, rec.payload, rec.len);
+        } else if (rec.type == WBI_REC_ART_PROGRESS) {
+            wbi_art_on_progress(self->run, rec.payload, rec.len);
         } else if (rec.type == WBI_REC_ART_DATA) {
             wbi_art_on_data(self->run, rec.payload, rec.len);
         } else if (rec.type == WBI_REC_WELCOME) {
