@@ -382,6 +382,8 @@ static void s_artifact(void *arg, void *r, const char *json, size_t len)
     wbi_outlet_t *self = arg;
     s_orun_t *run = r;
     s_append2(self, WBI_JR_ARTIFACT, run->no, json, len, NULL, 0);
+    if (run->bk && self->art_dir[0])
+        wbi_backend_run_artifact(self->backend, run->bk, json, len, self->art_dir);
 }
 
 void wbi_outlet_sink(wbi_outlet_t *self, wbi_agg_sink_t *sink)
