@@ -25,7 +25,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_mpi_job import BIN, fail, mpi_env  # noqa: E402
+from test_mpi_job import BIN, fail, get, mpi_env, start_server  # noqa: E402
 
 
 def md5_b64(path):
@@ -72,7 +72,8 @@ class AggregatorHwm(threading.Thread):
 
 
 def launch(env, np, *args, timeout=600):
-    cmd = [f"{BIN}/wandb-mpirun", "--offline", "-np", str(np), "--oversubscribe",
+    offline = [] if env.get("WANDB_BASE_URL") else ["--offline"]
+    cmd = [f"{BIN}/wandb-mpirun", *offline, "-np", str(np), "--oversubscribe",
            f"{BIN}/mpi_artifact", *args]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     if p.returncode != 0:
@@ -118,6 +119,11 @@ def main():
     env = mpi_env({"WANDB_DIR": wandb_dir})
     for k in ("WANDB_BASE_URL", "WANDB_PROJECT"):
         env.pop(k, None)
+    server = None
+    if not big:  # online: the version also goes to the real server, the use too
+        os.makedirs(os.path.join(tmp, "srv"))
+        server, url, key = start_server(os.path.join(tmp, "srv"))
+        env.update({"WANDB_BASE_URL": url, "WANDB_API_KEY": key})
     store = os.path.join(wandb_dir, "artifacts")
     hwm = AggregatorHwm(wandb_dir)
     hwm.start()
@@ -137,6 +143,21 @@ def main():
     if not any(consumers[0].encode() in open(f, "rb").read()
                for f in glob.glob(os.path.join(journals[-1], "*"))):
         fail(f"consumer {consumers[0]} is not a run of the second job")
+    if server:  # the server has the same version, its producers and its consumer
+        arts = get(f"{url}/api/v1/artifacts?project=uncategorized", key)["artifacts"]
+        seq = [a for a in arts if a["name"] == "shards" and a["kind"] == "SEQUENCE"]
+        if len(seq) != 1 or len(seq[0]["versions"]) != 1:
+            fail(f"the server's artifacts: {arts}")
+        v = seq[0]["versions"][0]
+        used = [u["name"] for u in v["used_by"]]
+        if (v["state"] != "COMMITTED" or v["file_count"] != np or v["digest"] != info["digest"]
+                or used != consumers):
+            fail(f"the server's version: {v}, consumers {consumers}, local digest {info['digest']}")
+        files = get(f"{url}/api/v1/artifacts/shards/v0/files?project=uncategorized", key)["files"]
+        if {f["path"]: f["digest"] for f in files} != {n: e["digest"] for n, e in contents.items()}:
+            fail(f"the server's files {files}")
+        server.terminate()
+        server.wait(timeout=15)
     if big:
         blobs_before = sorted(os.listdir(os.path.join(store, "blobs")))
         launch(env, np, "produce", work, str(shard_mib))  # the same bytes again
