@@ -136,7 +136,7 @@ int main(int argc, char **argv)
         return 1;
     }
     int bad = strcmp(argv[1], "produce") == 0
-                  ? s_produce(run, rank, argv[2], argc > 3 ? atol(argv[3]) : 0)
+                  ? s_produce(run, rank, argv[2], argc > 3 ? strtol(argv[3], NULL, 10) : 0)
                   : s_consume(run, rank, argv[2]);
     s_print_hwm(rank);
     rc = wandb_mpi_finish(&run, bad);

@@ -124,7 +124,8 @@ void wbi_agg_arts_refuse(wbi_agg_arts_t *self, void *peer, uint32_t op_id, const
 }
 
 // Records the first error of op.
-static void s_fail(wbi_agg_art_op_t *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void s_fail(wbi_agg_art_op_t *op, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void s_fail(wbi_agg_art_op_t *op, const char *fmt, ...)
 {
     if (op->error[0])

@@ -10,7 +10,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#define WBI_AGG_ART_USES 1024      // used versions a module remembers for READ
+#define WBI_AGG_ART_USES 1024       // used versions a module remembers for READ
 #define WBI_AGG_ART_READ_MAX 262144 // bytes in one ART_DATA at most
 
 // One operation of one peer, from ART_BEGIN to ART_COMMIT or ART_ABORT.

@@ -57,8 +57,8 @@ static const char *s_project(const wbi_agg_art_op_t *op, const wbi_agg_art_who_t
     return *p ? p : who->project;
 }
 
-static wbi_agg_art_pending_t *s_pending(wbi_agg_arts_t *self, const char *project,
-                                        const char *name, const char *did, bool create)
+static wbi_agg_art_pending_t *s_pending(wbi_agg_arts_t *self, const char *project, const char *name,
+                                        const char *did, bool create)
 {
     for (wbi_agg_art_pending_t *p = self->pending; p; p = p->next)
         if (!strcmp(p->project, project) && !strcmp(p->name, name) && !strcmp(p->did, did))
@@ -138,7 +138,8 @@ static bool s_merge(wbi_agg_art_pending_t *p, const wbi_agg_art_op_t *op, char *
     }
     size_t i;
     json_t *r;
-    json_array_foreach(p->producers, i, r) if (!strcmp(json_string_value(r), op->run_id)) return true;
+    json_array_foreach(p->producers, i,
+                       r) if (!strcmp(json_string_value(r), op->run_id)) return true;
     json_array_append_new(p->producers, json_string(op->run_id));
     return true;
 }
@@ -195,9 +196,9 @@ static void s_commit(wbi_agg_arts_t *self, wbi_agg_art_op_t *op, void *peer, con
                             "incomplete", incomplete ? incomplete : json_array());
     s_ack(self, peer, ack);
     json_decref(ack);
-    json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:O}", "event", "commit",
-                           "project", project, "name", name, "type", s_str(b, "type"), "version",
-                           version, "digest", digest, "existed", existed, "producers", producers);
+    json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:O}", "event", "commit", "project",
+                           project, "name", name, "type", s_str(b, "type"), "version", version,
+                           "digest", digest, "existed", existed, "producers", producers);
     s_event(self, peer, ev);
     json_decref(ev);
 }
@@ -303,13 +304,12 @@ static void s_link(wbi_agg_arts_t *self, wbi_agg_art_op_t *op, void *peer,
 {
     const json_t *b = op->begin;
     const json_t *t = json_object_get(b, "target");
-    json_t *link = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:s}", "event", "link",
-                             "project", who->project, "name", s_str(b, "name"), "version",
-                             s_str(b, "version"), "target_entity", s_str(t, "entity"),
-                             "target_project",
-                             *s_str(t, "project") ? s_str(t, "project") : who->project,
-                             "aliases", json_object_get(b, "link_aliases"), "portfolio",
-                             s_str(t, "portfolio"));
+    json_t *link =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:s}", "event", "link", "project",
+                  who->project, "name", s_str(b, "name"), "version", s_str(b, "version"),
+                  "target_entity", s_str(t, "entity"), "target_project",
+                  *s_str(t, "project") ? s_str(t, "project") : who->project, "aliases",
+                  json_object_get(b, "link_aliases"), "portfolio", s_str(t, "portfolio"));
     wandb_err rc = link ? wbi_artstore_link(self->dir, link) : WANDB_ENOMEM;
     if (rc != WANDB_OK) {
         json_decref(link);

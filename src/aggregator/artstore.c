@@ -45,8 +45,8 @@ void wbi_artstore_digest(const json_t *contents, char hex[33])
         json_object_foreach((json_t *)contents, k, v) keys[i++] = k;
         qsort(keys, n, sizeof *keys, s_cmp);
         for (i = 0; i < n; i++) {
-            const char *d = json_string_value(json_object_get(json_object_get(contents, keys[i]),
-                                                              "digest"));
+            const char *d =
+                json_string_value(json_object_get(json_object_get(contents, keys[i]), "digest"));
             wbi_md5_update(&md5, keys[i], strlen(keys[i]));
             wbi_md5_update(&md5, ":", 1);
             wbi_md5_update(&md5, d ? d : "", d ? strlen(d) : 0);
@@ -155,7 +155,8 @@ wandb_err wbi_artstore_commit(const char *dir, const char *project, const char *
     char adir[WBI_ARTSTORE_PATH], path[WBI_ARTSTORE_PATH + 64];
     *existed = false;
     wbi_artstore_digest(contents, digest);
-    if (snprintf(adir, sizeof adir, "%.3700s/%.128s/%.128s", dir, project, name) >= (int)sizeof adir ||
+    if (snprintf(adir, sizeof adir, "%.3700s/%.128s/%.128s", dir, project, name) >=
+            (int)sizeof adir ||
         s_mkdirs(adir) != 0) {
         snprintf(why, wn, "cannot create '%.300s': %s", adir, strerror(errno));
         return WANDB_EIO;
@@ -185,8 +186,8 @@ wandb_err wbi_artstore_commit(const char *dir, const char *project, const char *
     }
     snprintf(version, vn, "v%ld", n);
     json_t *manifest = json_pack("{s:i, s:s, s:{s:s}, s:O}", "version", 1, "storagePolicy",
-                                 "wandb-storage-policy-v1", "storagePolicyConfig",
-                                 "storageLayout", "V2", "contents", contents);
+                                 "wandb-storage-policy-v1", "storagePolicyConfig", "storageLayout",
+                                 "V2", "contents", contents);
     json_t *inf = json_deep_copy(info);
     wandb_err rc = manifest && inf ? WANDB_OK : WANDB_ENOMEM;
     if (rc == WANDB_OK) {
@@ -205,8 +206,8 @@ wandb_err wbi_artstore_commit(const char *dir, const char *project, const char *
     json_decref(manifest);
     json_decref(inf);
     if (rc != WANDB_OK)
-        snprintf(why, wn, "cannot write version %s of '%s' under '%.300s': %s", version, name,
-                 adir, wandb_strerror(rc));
+        snprintf(why, wn, "cannot write version %s of '%s' under '%.300s': %s", version, name, adir,
+                 wandb_strerror(rc));
     return rc;
 }
 

@@ -21,8 +21,8 @@ static void s_event(void *arg, void *peer, const char *json, size_t len)
     wbi_agg_peer_t *p = peer;
     if (!self->sink.artifact || !self->sink.find)
         return;
-    void *handle = self->sink.find(self->sink.arg, wbi_agg_run_project(p->run),
-                                   wbi_agg_run_id(p->run));
+    void *handle =
+        self->sink.find(self->sink.arg, wbi_agg_run_project(p->run), wbi_agg_run_id(p->run));
     if (handle)
         self->sink.artifact(self->sink.arg, handle, json, len);
 }
@@ -63,8 +63,7 @@ void wbi_agg_core_artifact(wbi_agg_core_t *self, wbi_agg_peer_t *p, const wbi_wi
                              .rank = wbi_agg_run_rank(p->run)};
     wandb_err rc = wbi_agg_arts_record(arts, &p->art, p, &who, rec->type, rec->payload, rec->len);
     if (rc != WANDB_OK)
-        wbi_agg_core_bad(self, p, "artifact record %u rejected: %s", rec->type,
-                         wandb_strerror(rc));
+        wbi_agg_core_bad(self, p, "artifact record %u rejected: %s", rec->type, wandb_strerror(rc));
 }
 
 void wbi_agg_core_artifact_drop(wbi_agg_core_t *self, wbi_agg_peer_t *p, const char *why)

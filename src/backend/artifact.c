@@ -72,8 +72,8 @@ wbi_bk_art_t *wbi_bk_art_new(const char *event, size_t len, const char *store_di
     json_t *ev = wbi_jsonx_loadb(event, len, 0, &jerr);
     const char *kind = s_str(ev, "event");
     wbi_bk_art_t *job = NULL;
-    if (!json_is_object(ev) || (strcmp(kind, "commit") && strcmp(kind, "use") &&
-                                strcmp(kind, "link"))) {
+    if (!json_is_object(ev) ||
+        (strcmp(kind, "commit") && strcmp(kind, "use") && strcmp(kind, "link"))) {
         snprintf(why, n, "not an artifact event");
         goto fail;
     }
@@ -147,14 +147,14 @@ static json_t *s_create_vars(const wbi_backend_run_t *run, const wbi_bk_art_t *j
     const json_t *ev = job->ev, *info = json_object_get(ev, "info");
     const char *coll = s_str(ev, "name");
     json_t *aliases = json_array();
-    json_array_append_new(aliases,
-                          json_pack("{s:s, s:s}", "alias", "latest", "artifactCollectionName", coll));
+    json_array_append_new(
+        aliases, json_pack("{s:s, s:s}", "alias", "latest", "artifactCollectionName", coll));
     size_t i;
     json_t *a;
-    json_array_foreach(json_object_get(info, "aliases"), i, a) if (strcmp(json_string_value(a),
-                                                                           "latest"))
-        json_array_append_new(aliases, json_pack("{s:O, s:s}", "alias", a,
-                                                 "artifactCollectionName", coll));
+    json_array_foreach(json_object_get(info, "aliases"), i,
+                       a) if (strcmp(json_string_value(a), "latest"))
+        json_array_append_new(aliases,
+                              json_pack("{s:O, s:s}", "alias", a, "artifactCollectionName", coll));
     char *meta = json_object_get(info, "metadata")
                      ? wbi_jsonx_dumps(json_object_get(info, "metadata"), JSON_COMPACT)
                      : NULL;
@@ -164,10 +164,10 @@ static json_t *s_create_vars(const wbi_backend_run_t *run, const wbi_bk_art_t *j
         "aliases", aliases, "artifactCollectionName", coll, "artifactCollectionNames",
         "artifactTypeName", s_str(info, "type"), "clientID", s_client_id(), "description",
         json_object_get(info, "description") ? json_incref(json_object_get(info, "description"))
-                                              : json_null(),
+                                             : json_null(),
         "digest", s_str(ev, "digest"), "digestAlgorithm", "MANIFEST_MD5",
-        "enableDigestDeduplication", 1, "entityName", wbi_bk_entity(run), "historyStep",
-        "labels", "clientMutationId", "projectName", run->project, "metadata",
+        "enableDigestDeduplication", 1, "entityName", wbi_bk_entity(run), "historyStep", "labels",
+        "clientMutationId", "projectName", run->project, "metadata",
         meta ? json_string(meta) : json_null(), "runName", run->run_id, "sequenceClientID",
         s_client_id(), "storageRegion", "ttlDurationSeconds");
     wbi_free(meta);
@@ -176,7 +176,8 @@ static json_t *s_create_vars(const wbi_backend_run_t *run, const wbi_bk_art_t *j
         json_t *tags = json_object_get(info, "tags");
         if (json_array_size(tags)) {
             json_t *t = json_array();
-            json_array_foreach(tags, i, a) json_array_append_new(t, json_pack("{s:O}", "tagName", a));
+            json_array_foreach(tags, i, a)
+                json_array_append_new(t, json_pack("{s:O}", "tagName", a));
             json_object_set_new(in, "tags", t);
         }
     }
@@ -200,11 +201,10 @@ static json_t *s_files_vars(const wbi_bk_art_t *job)
     json_array_foreach(job->files, i, p)
     {
         const json_t *e = json_object_get(job->contents, json_string_value(p));
-        json_array_append_new(files,
-                              json_pack("{s:s, s:s, s:O, s:s, s:n, s:n}", "artifactID",
-                                        job->artifact_id, "artifactManifestID", job->manifest_id,
-                                        "name", p, "md5", s_str(e, "digest"), "mimetype",
-                                        "uploadPartsInput"));
+        json_array_append_new(files, json_pack("{s:s, s:s, s:O, s:s, s:n, s:n}", "artifactID",
+                                               job->artifact_id, "artifactManifestID",
+                                               job->manifest_id, "name", p, "md5",
+                                               s_str(e, "digest"), "mimetype", "uploadPartsInput"));
     }
     return json_pack("{s:{s:o, s:s, s:n, s:n}}", "input", "artifactFiles", files, "storageLayout",
                      "V2", "cloudRegionID", "clientMutationId");
@@ -226,8 +226,8 @@ static wandb_err s_gql(wbi_bk_req_t *req, const char *op, const char *query, jso
 {
     if (!vars)
         return WANDB_ENOMEM;
-    json_t *body = json_pack("{s:s, s:o, s:s}", "query", query, "variables", vars,
-                             "operationName", op);
+    json_t *body =
+        json_pack("{s:s, s:o, s:s}", "query", query, "variables", vars, "operationName", op);
     char *text = body ? wbi_jsonx_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     wandb_err rc = text ? wbi_buf_puts(&req->body, text) : WANDB_ENOMEM;
@@ -302,9 +302,8 @@ wandb_err wbi_bk_art_build(wbi_backend_t *self, wbi_backend_run_t *run, wbi_bk_r
         json_t *aliases = json_array();
         size_t i;
         json_t *a;
-        json_array_foreach(json_object_get(ev, "aliases"), i, a)
-            json_array_append_new(aliases, json_pack("{s:O, s:s}", "alias", a,
-                                                     "artifactCollectionName", portfolio));
+        json_array_foreach(json_object_get(ev, "aliases"), i, a) json_array_append_new(
+            aliases, json_pack("{s:O, s:s}", "alias", a, "artifactCollectionName", portfolio));
         const char *ent = s_str(ev, "target_entity");
         return s_gql(req, "LinkArtifact", s_q_link,
                      json_pack("{s:{s:o, s:s, s:s, s:s, s:s}}", "input", "aliases", aliases,
@@ -376,8 +375,8 @@ bool wbi_bk_art_step_done(wbi_backend_run_t *run, wbi_bk_art_t *job)
         const json_t *a = json_object_get(json_object_get(d, "createArtifact"), "artifact");
         job->artifact_id = s_dup(json_string_value(json_object_get(a, "id")));
         if (!strcmp(s_str(a, "state"), "COMMITTED")) {
-            wbi_info("run '%s': artifact '%s' %s already exists with the same content",
-                     run->run_id, name, s_str(job->ev, "version"));
+            wbi_info("run '%s': artifact '%s' %s already exists with the same content", run->run_id,
+                     name, s_str(job->ev, "version"));
             job->step = S_DONE;
         } else {
             job->step = S_MAN0;
@@ -391,9 +390,8 @@ bool wbi_bk_art_step_done(wbi_backend_run_t *run, wbi_bk_art_t *job)
         job->step = json_array_size(job->files) ? S_FILES : S_MAN1;
         break;
     case S_FILES: {
-        const json_t *edges =
-            json_object_get(json_object_get(json_object_get(d, "createArtifactFiles"), "files"),
-                            "edges");
+        const json_t *edges = json_object_get(
+            json_object_get(json_object_get(d, "createArtifactFiles"), "files"), "edges");
         json_decref(job->urls);
         job->urls = json_array();
         for (size_t i = 0; i < json_array_size(job->files); i++) {
@@ -402,8 +400,8 @@ bool wbi_bk_art_step_done(wbi_backend_run_t *run, wbi_bk_art_t *job)
             json_array_append_new(job->urls, url ? json_string(url) : json_null());
             const char *birth =
                 json_string_value(json_object_get(json_object_get(node, "artifact"), "id"));
-            json_t *e = json_object_get(job->contents,
-                                        json_string_value(json_array_get(job->files, i)));
+            json_t *e =
+                json_object_get(job->contents, json_string_value(json_array_get(job->files, i)));
             if (birth && e)
                 json_object_set_new(e, "birthArtifactID", json_string(birth));
             if (i == 0)
@@ -439,8 +437,8 @@ bool wbi_bk_art_step_done(wbi_backend_run_t *run, wbi_bk_art_t *job)
         job->step = S_DONE;
         break;
     case S_LOOKUP: {
-        const json_t *m = json_object_get(json_object_get(d, "project"),
-                                          "artifactCollectionMembership");
+        const json_t *m =
+            json_object_get(json_object_get(d, "project"), "artifactCollectionMembership");
         job->artifact_id =
             s_dup(json_string_value(json_object_get(json_object_get(m, "artifact"), "id")));
         job->step = strcmp(s_str(job->ev, "event"), "use") == 0 ? S_USE : S_LINK;

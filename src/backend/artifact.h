@@ -4,7 +4,7 @@
 //  A version the aggregator committed to its store (aggregator/artstore.h)
 //  goes to the backend as ONE FULL manifest, the way wandb-core saves an
 //  artifact (WANDB_PROTOCOL.md 7.3): CreateArtifact (COMMITTED: the server
-//  has that digest, done), CreateArtifactManifest (no upload), 
+//  has that digest, done), CreateArtifactManifest (no upload),
 //  CreateArtifactFiles (every file; a null uploadUrl means the server has the
 //  bytes: skipped), a PUT of each other file streamed from the store,
 //  CreateArtifactManifest (with the manifest's digest, upload), the PUT of

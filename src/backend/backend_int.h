@@ -20,8 +20,8 @@
 
 #include <jansson.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <time.h>
 
 #define WBI_BK_QUEUE_MAX ((size_t)256 << 20) // history bytes queued per backend

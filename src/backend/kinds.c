@@ -356,8 +356,7 @@ static bool s_art_put(const wbi_bk_req_t *req, struct s_art_put *out)
     struct s_art_put tmp;
     struct s_art_put *p = out ? out : &tmp;
     return req->kind == WBI_BK_REQ_ART && req->art &&
-           wbi_bk_art_put(req->art, &p->fp, &p->body, &p->len, &p->size, &p->headers,
-                          &p->nheaders);
+           wbi_bk_art_put(req->art, &p->fp, &p->body, &p->len, &p->size, &p->headers, &p->nheaders);
 }
 
 bool wbi_bkk_start(wbi_backend_t *self, wbi_backend_run_t *run, wbi_bk_req_t *req,

@@ -93,8 +93,9 @@ bool wbi_art_tag_ok(const char *tag, char *why, size_t n)
         while (*p == ' ')
             p++;
     }
-    return s_fail(why, n, "tag '%s' may only contain words of letters, digits, '_' and '-' "
-                          "separated by spaces",
+    return s_fail(why, n,
+                  "tag '%s' may only contain words of letters, digits, '_' and '-' "
+                  "separated by spaces",
                   tag);
 }
 
@@ -177,9 +178,9 @@ bool wbi_art_use_parse(const char *spec, wbi_art_ref_t *out, char *why, size_t n
         return false;
     const char *alias = colon ? colon + 1 : "latest";
     if (!s_copy(out->alias, alias, strlen(alias)) || !wbi_art_alias_ok(out->alias, why, n))
-        return colon ? s_fail(why, n, "artifact '%s': the part after ':' is not a valid alias",
-                              spec)
-                     : false;
+        return colon
+                   ? s_fail(why, n, "artifact '%s': the part after ':' is not a valid alias", spec)
+                   : false;
     return true;
 }
 

@@ -23,10 +23,10 @@
 #define WBI_WIRE_ROW_MAX_VALUES 65535
 #define WBI_WIRE_ROW_COMMIT 0x01 // row flag: this record ends the row
 
-#define WBI_WIRE_FILE_MAX ((size_t)64 << 20) // bytes in one saved file (wandb_save)
-#define WBI_WIRE_FILE_CHUNK (64u * 1024u)    // file bytes in one FILE_CHUNK record at most
-#define WBI_WIRE_ART_CHUNK_HEADER 16          // ART_CHUNK: op_id u32, file_no u32, offset u64
-#define WBI_WIRE_ART_STEP ((uint64_t)1 << 20) // ART_PROGRESS every this many bytes of a file
+#define WBI_WIRE_FILE_MAX ((size_t)64 << 20)    // bytes in one saved file (wandb_save)
+#define WBI_WIRE_FILE_CHUNK (64u * 1024u)       // file bytes in one FILE_CHUNK record at most
+#define WBI_WIRE_ART_CHUNK_HEADER 16            // ART_CHUNK: op_id u32, file_no u32, offset u64
+#define WBI_WIRE_ART_STEP ((uint64_t)1 << 20)   // ART_PROGRESS every this many bytes of a file
 #define WBI_WIRE_ART_WINDOW ((uint64_t)8 << 20) // bytes a rank sends ahead of ART_PROGRESS
 
 typedef enum {

@@ -342,8 +342,9 @@ wandb_err wandb_artifact_add_file(wandb_artifact_t *self, const char *path, cons
 static wandb_err s_walk(wandb_artifact_t *self, const char *dir, const char *rel, int depth)
 {
     if (depth > 64)
-        return wbi_art_fail(self, WANDB_EINVAL, "wandb_artifact_add_dir: '%s': '%.300s' is "
-                                                "nested more than 64 levels deep",
+        return wbi_art_fail(self, WANDB_EINVAL,
+                            "wandb_artifact_add_dir: '%s': '%.300s' is "
+                            "nested more than 64 levels deep",
                             self->name, dir);
     DIR *d = opendir(dir);
     if (!d)
@@ -359,15 +360,17 @@ static wandb_err s_walk(wandb_artifact_t *self, const char *dir, const char *rel
         int a = snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         int b = snprintf(name, sizeof name, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
         if (a < 0 || (size_t)a >= sizeof path || b < 0 || (size_t)b >= sizeof name) {
-            rc = wbi_art_fail(self, WANDB_ETOOBIG, "wandb_artifact_add_dir: '%s': path too long "
-                                                   "under '%.300s'",
+            rc = wbi_art_fail(self, WANDB_ETOOBIG,
+                              "wandb_artifact_add_dir: '%s': path too long "
+                              "under '%.300s'",
                               self->name, dir);
             break;
         }
         struct stat st;
         if (stat(path, &st) != 0) {
-            rc = wbi_art_fail(self, WANDB_EIO, "wandb_artifact_add_dir: '%s': cannot stat "
-                                               "'%.300s': %s",
+            rc = wbi_art_fail(self, WANDB_EIO,
+                              "wandb_artifact_add_dir: '%s': cannot stat "
+                              "'%.300s': %s",
                               self->name, path, strerror(errno));
         } else if (S_ISDIR(st.st_mode)) {
             struct stat lst;
@@ -389,8 +392,8 @@ wandb_err wandb_artifact_add_dir(wandb_artifact_t *self, const char *path, const
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
         return wbi_art_fail(self, errno == ENOENT ? WANDB_ENOTFOUND : WANDB_EIO,
-                            "wandb_artifact_add_dir: '%s': '%.300s' is not a directory",
-                            self->name, path);
+                            "wandb_artifact_add_dir: '%s': '%.300s' is not a directory", self->name,
+                            path);
     size_t before = self->nentries;
     wandb_err rc = s_walk(self, path, name ? name : "", 0);
     if (rc != WANDB_OK) { // all or nothing

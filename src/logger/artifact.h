@@ -13,16 +13,16 @@
 #include "wandb_artifact.h"
 #include <jansson.h>
 
-#define WBI_ART_MAGIC 0x41525446u // "ARTF"; overwritten by destroy
+#define WBI_ART_MAGIC 0x41525446u  // "ARTF"; overwritten by destroy
 #define WBI_ART_ENTRIES_MAX 100000 // entries in one artifact
 #define WBI_ART_ERR 512            // bytes of the error text
 
 // One entry: a local file (path set) or a reference (ref set).
 typedef struct {
-    char *name;   // path inside the artifact
-    char *path;   // local file to read (NULL for a reference)
-    char *ref;    // the reference uri (NULL for a file)
-    char *digest; // base64 MD5 of the bytes, or the uri of a reference
+    char *name;    // path inside the artifact
+    char *path;    // local file to read (NULL for a reference)
+    char *ref;     // the reference uri (NULL for a file)
+    char *digest;  // base64 MD5 of the bytes, or the uri of a reference
     uint64_t size; // bytes (0 for a reference)
 } wbi_art_entry_t;
 

@@ -160,21 +160,22 @@ wandb_err wbi_art_fetch(wandb_artifact_t *a, const char *dir)
         snprintf(path, sizeof path, "%s/%s", dir, e->name);
         snprintf(tmp, sizeof tmp, "%s.part-%d", path, (int)getpid());
         if (s_mkdirs(path) != WANDB_OK) {
-            rc = wbi_art_fail(a, WANDB_EIO, "download of '%s': cannot create the directory of "
-                                            "'%.300s'",
+            rc = wbi_art_fail(a, WANDB_EIO,
+                              "download of '%s': cannot create the directory of "
+                              "'%.300s'",
                               a->name, path);
             break;
         }
         int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0) {
-            rc = wbi_art_fail(a, WANDB_EIO, "download of '%s': cannot create '%.300s': %s",
-                              a->name, tmp, strerror(errno));
+            rc = wbi_art_fail(a, WANDB_EIO, "download of '%s': cannot create '%.300s': %s", a->name,
+                              tmp, strerror(errno));
             break;
         }
         rc = s_pull(a, l, file_no++, e, fd, wait_ms);
         if (close(fd) != 0 && rc == WANDB_OK)
-            rc = wbi_art_fail(a, WANDB_EIO, "download of '%s': cannot write '%.300s'", a->name,
-                              tmp);
+            rc =
+                wbi_art_fail(a, WANDB_EIO, "download of '%s': cannot write '%.300s'", a->name, tmp);
         if (rc == WANDB_OK && rename(tmp, path) != 0)
             rc = wbi_art_fail(a, WANDB_EIO, "download of '%s': cannot rename to '%.300s': %s",
                               a->name, path, strerror(errno));

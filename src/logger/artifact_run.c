@@ -61,8 +61,8 @@ static wandb_err s_distributed(wandb_run_t *run, wandb_artifact_t *a, const char
                             "%s: '%s': no distributed_id given and the run has no group", fn,
                             a->name);
     if (strlen(did) > WBI_ART_NAME_MAX)
-        return wbi_art_fail(a, WANDB_EINVAL, "%s: '%s': distributed_id is longer than %d bytes",
-                            fn, a->name, WBI_ART_NAME_MAX);
+        return wbi_art_fail(a, WANDB_EINVAL, "%s: '%s': distributed_id is longer than %d bytes", fn,
+                            a->name, WBI_ART_NAME_MAX);
     for (const char *p = did; *p; p++)
         if ((unsigned char)*p < 0x20)
             return wbi_art_fail(a, WANDB_EINVAL,
@@ -119,9 +119,9 @@ wandb_err wandb_link_artifact(wandb_run_t *run, wandb_artifact_t *self, const ch
     json_t *al = json_array();
     for (size_t i = 0; aliases && aliases[i]; i++)
         json_array_append_new(al, json_string(aliases[i]));
-    json_t *extra = json_pack("{s:s, s:{s:s, s:s, s:s}, s:o}", "version", self->version, "target",
-                              "entity", t.entity, "project", t.project, "portfolio", t.name,
-                              "link_aliases", al);
+    json_t *extra =
+        json_pack("{s:s, s:{s:s, s:s, s:s}, s:o}", "version", self->version, "target", "entity",
+                  t.entity, "project", t.project, "portfolio", t.name, "link_aliases", al);
     if (!extra)
         return WANDB_ENOMEM;
     char version[sizeof self->version];

@@ -304,8 +304,9 @@ wandb_err wbi_art_send(wandb_run_t *run, wandb_artifact_t *a, const char *op,
         rc = wbi_run_put_record(run, WBI_REC_ART_BEGIN, begin, strlen(begin), wait_ms);
     wbi_free(begin);
     if (rc == WANDB_ETOOBIG)
-        wbi_art_fail(a, rc, "%s_artifact '%s': its description, metadata and references do not "
-                            "fit in one record (the run's ring)",
+        wbi_art_fail(a, rc,
+                     "%s_artifact '%s': its description, metadata and references do not "
+                     "fit in one record (the run's ring)",
                      op, a->name);
     bool begun = rc == WANDB_OK;
     uint32_t file_no = 0;

@@ -470,9 +470,8 @@ wandb_err wbi_outlet_new(wbi_outlet_t **out, const wbi_outlet_opts_t *opts, char
     self->grace_ms = opts->finish_grace_ms > 0 ? opts->finish_grace_ms : 0;
     self->last_flush_ms = wbi_now_ms();
     wandb_err rc = WANDB_OK;
-    if (opts->journal_dir &&
-        snprintf(self->art_dir, sizeof self->art_dir, "%s/artifacts", opts->journal_dir) >=
-            (int)sizeof self->art_dir)
+    if (opts->journal_dir && snprintf(self->art_dir, sizeof self->art_dir, "%s/artifacts",
+                                      opts->journal_dir) >= (int)sizeof self->art_dir)
         self->art_dir[0] = '\0';
     if (opts->journal_dir) {
         rc = s_open_journal(self, opts, err, errlen);

@@ -17,10 +17,10 @@
 
 #define S_BIG (3u * 1024u * 1024u + 5u)
 
-static char s_dir[64];       // the runs' dir (journal, artifacts)
-static char s_work[64];      // files to log
-static char s_log[8192];     // the library's messages
-static char s_run_id[32];    // the last run's id
+static char s_dir[64];    // the runs' dir (journal, artifacts)
+static char s_work[64];   // files to log
+static char s_log[8192];  // the library's messages
+static char s_run_id[32]; // the last run's id
 
 static void s_logger(void *arg, wandb_log_level level, const char *msg)
 {
@@ -49,10 +49,10 @@ static void s_teardown(void)
 // Unsets what would steer the test's runs from the environment.
 static void s_env_clear(void)
 {
-    static const char *const vars[] = {"WANDB_MODE",         "WANDB_RUN_ID",   "WANDB_AGGREGATOR",
-                                       "WANDB_API_KEY",      "WANDB_BASE_URL", "WANDB_ENTITY",
-                                       "WANDB_RUN_GROUP",    "WANDB_DIR",      "OMPI_COMM_WORLD_RANK",
-                                       "OMPI_COMM_WORLD_SIZE", "PMI_RANK",     "SLURM_PROCID"};
+    static const char *const vars[] = {
+        "WANDB_MODE",           "WANDB_RUN_ID",         "WANDB_AGGREGATOR", "WANDB_API_KEY",
+        "WANDB_BASE_URL",       "WANDB_ENTITY",         "WANDB_RUN_GROUP",  "WANDB_DIR",
+        "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "PMI_RANK",         "SLURM_PROCID"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
         unsetenv(vars[i]);
 }

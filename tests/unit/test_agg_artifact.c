@@ -15,7 +15,7 @@
 
 #include <dirent.h>
 
-static char s_dir[128]; // the store of the running case
+static char s_dir[128];  // the store of the running case
 static char s_ack[4096]; // the last ART_ACK payload
 static int s_acks;       // ART_ACKs seen
 
@@ -122,8 +122,8 @@ static void s_commit(t_msg_t *m, uint32_t op)
 }
 
 // A whole operation of p with files names[i] = datas[i]; returns the ACK.
-static json_t *s_op(wbi_agg_core_t *c, s_peer_t *p, uint32_t op, const char *kind,
-                    const char *did, size_t n, const char *const *names, const char *const *datas)
+static json_t *s_op(wbi_agg_core_t *c, s_peer_t *p, uint32_t op, const char *kind, const char *did,
+                    size_t n, const char *const *names, const char *const *datas)
 {
     char begin[512];
     snprintf(begin, sizeof begin,
