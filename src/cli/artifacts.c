@@ -72,8 +72,8 @@ int wbi_cli_artifacts(wbi_store_t *store, const char *entity, const char *projec
         return 1;
     }
     if (!json)
-        printf("%-32s %-10s %-8s %-10s %-24s %6s %12s %-32s %-10s %s\n", "PROJECT/NAME", "TYPE", "VERSION",
-               "STATE", "ALIASES", "FILES", "BYTES", "DIGEST", "PRODUCER", "CONSUMERS");
+        printf("%-32s %-10s %-8s %-10s %-24s %6s %12s %-32s %-10s %s\n", "PROJECT/NAME", "TYPE",
+               "VERSION", "STATE", "ALIASES", "FILES", "BYTES", "DIGEST", "PRODUCER", "CONSUMERS");
     int rc = 0;
     size_t i;
     json_t *coll;

@@ -53,8 +53,7 @@ bool wbi_blob_exists(const char *dir, const char *hex, int64_t *size)
 {
     char path[WBI_SRV_PATH_MAX];
     struct stat st;
-    if (!wbi_blob_path(dir, hex, path, sizeof path) || stat(path, &st) != 0 ||
-        !S_ISREG(st.st_mode))
+    if (!wbi_blob_path(dir, hex, path, sizeof path) || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
         return false;
     if (size)
         *size = (int64_t)st.st_size;
@@ -176,7 +175,7 @@ void wbi_srv_blob_open(wbi_server_t *self, wbi_srv_req_t *req, const char *url)
         req->art_discard = true; // stored once: read and drop
         return;
     } else {
-        snprintf(req->art_hex, sizeof req->art_hex, "%s", seg[2]);
+        memcpy(req->art_hex, seg[2], 33); // 32 hex characters and the NUL (checked)
     }
     char dir[WBI_SRV_PATH_MAX - 32], suffix[9];
     int n = snprintf(dir, sizeof dir, "%s/artifacts/blobs", self->dir);
@@ -265,8 +264,8 @@ void wbi_srv_handle_blob_put(wbi_server_t *self, struct MHD_Connection *conn, wb
 static void s_send_blob(wbi_server_t *self, const char *hex, wbi_srv_reply_t *reply)
 {
     char path[WBI_SRV_PATH_MAX];
-    int fd = wbi_blob_path(self->dir, hex, path, sizeof path) ? open(path, O_RDONLY | O_CLOEXEC)
-                                                                : -1;
+    int fd =
+        wbi_blob_path(self->dir, hex, path, sizeof path) ? open(path, O_RDONLY | O_CLOEXEC) : -1;
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
         if (fd >= 0)

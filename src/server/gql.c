@@ -3,8 +3,9 @@
 //
 //  Facts about each operation come from docs/WANDB_PROTOCOL.md (§1.5, §1.6,
 //  §2, §4, §5, §6) and the operation texts of wandb-core.
-//  The small query walker and the run handlers; the artifact operations
-//  are in gql_artifact.c (gql_int.h: the helpers both share).
+//  The small query walker, the dispatch and the run handlers; ids and the
+//  answer helpers are in gql_util.c, the artifact operations in
+//  gql_artifact.c and gql_artifact_read.c (gql_int.h).
 
 #include "server/gql.h"
 #include "server/gql_int.h"
@@ -108,116 +109,6 @@ bool wbi_gql_op_name(const char *query, char *out, size_t outlen)
         return true;
     }
     return false;
-}
-
-// ---------------------------------------------------------------------------
-// Ids.
-
-// Appends base64(prefix + text).
-json_t *wbi_gql_gid(const char *kind, const char *text)
-{
-    char raw[600];
-    snprintf(raw, sizeof raw, "%s:%s", kind, text);
-    wbi_buf_t b;
-    wbi_buf_init(&b, 1024);
-    json_t *j = NULL;
-    if (wbi_b64_append(&b, raw, strlen(raw)) == WANDB_OK)
-        j = json_string(b.data ? b.data : "");
-    wbi_buf_release(&b);
-    return j;
-}
-
-// base64("Run:<storage id>").
-wandb_err wbi_gql_run_gid(int64_t storage_id, char *out, size_t outlen)
-{
-    char raw[64];
-    snprintf(raw, sizeof raw, "Run:%" PRId64, storage_id);
-    wbi_buf_t b;
-    wbi_buf_init(&b, 128);
-    wandb_err e = wbi_b64_append(&b, raw, strlen(raw));
-    if (e == WANDB_OK)
-        e = (size_t)snprintf(out, outlen, "%s", b.data) < outlen ? WANDB_OK : WANDB_ETOOBIG;
-    wbi_buf_release(&b);
-    return e;
-}
-
-// Parses base64("Run:<storage id>").
-bool wbi_gql_run_gid_parse(const char *gid, int64_t *storage_id)
-{
-    if (!gid)
-        return false;
-    wbi_buf_t b;
-    wbi_buf_init(&b, 128);
-    bool ok = wbi_b64_decode(&b, gid, strlen(gid)) && b.data && strncmp(b.data, "Run:", 4) == 0;
-    if (ok) {
-        char *end = NULL;
-        long long v = strtoll(b.data + 4, &end, 10);
-        ok = end && *end == '\0' && end != b.data + 4 && v > 0;
-        if (ok)
-            *storage_id = v;
-    }
-    wbi_buf_release(&b);
-    return ok;
-}
-
-// ---------------------------------------------------------------------------
-// Helpers for variables and answers.
-
-// A string variable, or NULL when absent, null or not a string.
-const char *wbi_gql_var(const json_t *vars, const char *name)
-{
-    return json_string_value(json_object_get(vars, name));
-}
-
-// {"errors":[{"message": msg}], "data": null}.
-static json_t *s_errors(const char *msg)
-{
-    return json_pack("{s[{ss}]so}", "errors", "message", msg, "data", json_null());
-}
-
-// Fills res with a GraphQL error at the given HTTP status.
-void wbi_gql_fail(wbi_gql_result_t *res, int status, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    json_decref(res->body);
-    res->status = status;
-    res->body = s_errors(msg);
-}
-
-// Fills res from a store error: transient conditions are 503 (clients retry),
-// others 500; never 4xx.
-void wbi_gql_fail_store(const wbi_gql_ctx_t *ctx, wbi_gql_result_t *res, wandb_err e)
-{
-    wbi_slog(WANDB_LOG_WARN, "graphql", "%s: store error: %s (%s)", res->op, wandb_strerror(e),
-             wbi_store_errmsg(ctx->store));
-    wbi_gql_fail(res, e == WANDB_ETIMEDOUT ? 503 : 500, "storage error: %s", wandb_strerror(e));
-}
-
-// Wraps data as {"data": data} in res (steals data).
-void wbi_gql_ok(wbi_gql_result_t *res, json_t *data)
-{
-    json_decref(res->body);
-    if (!data) {
-        res->status = 500;
-        res->body = s_errors("out of memory");
-        return;
-    }
-    res->status = 200;
-    res->body = json_pack("{so}", "data", data);
-}
-
-// project { id name entity { id name } }.
-json_t *wbi_gql_project_json(const char *entity, const char *project)
-{
-    char path[520];
-    snprintf(path, sizeof path, "%s/%s", entity, project);
-    return json_pack("{sososss{soss}}", "id", wbi_gql_gid("Project", path), "internalId",
-                     wbi_gql_gid("Project", path), "name", project, "entity", "id",
-                     wbi_gql_gid("Entity", entity), "name", entity);
 }
 
 // A stored extended-JSON object text as a JSONString of the form the
@@ -347,9 +238,10 @@ static void s_op_viewer(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_re
     (void)vars;
     char email[300];
     snprintf(email, sizeof email, "%s@localhost", ctx->entity);
-    wbi_gql_ok(res, json_pack("{s{so ss ss ss ss sb s{s[]}}}", "viewer", "id", wbi_gql_gid("User", ctx->entity),
-                        "entity", ctx->entity, "username", ctx->entity, "email", email, "flags",
-                        "{}", "admin", 0, "teams", "edges"));
+    wbi_gql_ok(res,
+               json_pack("{s{so ss ss ss ss sb s{s[]}}}", "viewer", "id",
+                         wbi_gql_gid("User", ctx->entity), "entity", ctx->entity, "username",
+                         ctx->entity, "email", email, "flags", "{}", "admin", 0, "teams", "edges"));
 }
 
 // Reads one JSONString-or-object variable as extended-JSON text; *text is a
@@ -367,7 +259,7 @@ static bool s_var_json_text(const json_t *vars, const char *name, bool must_be_o
         parsed = wbi_jsonx_loadb(json_string_value(v), json_string_length(v), 0, &jerr);
         if (!parsed) {
             wbi_gql_fail(res, 400, "variable '%s' is not valid JSON at line %d column %d: %s", name,
-                   jerr.line, jerr.column, jerr.text);
+                         jerr.line, jerr.column, jerr.text);
             return false;
         }
     } else {
@@ -424,9 +316,9 @@ static bool s_state_change_ok(const wbi_gql_ctx_t *ctx, const wbi_run_upsert_t *
     bool ok = e != WANDB_OK || !s_state_final(run.state);
     if (!ok)
         wbi_gql_fail(res, 400,
-               "UpsertBucket: run '%s' is %s and cannot be set '%s' again; resume it instead"
-               " (RunResumeStatus, then UpsertBucket without a state)",
-               in->name, run.state, in->state);
+                     "UpsertBucket: run '%s' is %s and cannot be set '%s' again; resume it instead"
+                     " (RunResumeStatus, then UpsertBucket without a state)",
+                     in->name, run.state, in->state);
     wbi_store_run_release(&run);
     if (e != WANDB_OK && e != WANDB_ENOTFOUND) {
         wbi_gql_fail_store(ctx, res, e);
@@ -553,9 +445,9 @@ static void s_op_upsert_bucket(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi
                  run.name);
     wandb_err be = WANDB_OK;
     json_t *bucket = s_bucket_json(ctx, &run, false, &be);
-    wbi_gql_ok(res, bucket
-                  ? json_pack("{s{sosb}}", "upsertBucket", "bucket", bucket, "inserted", inserted)
-                  : NULL);
+    wbi_gql_ok(
+        res, bucket ? json_pack("{s{sosb}}", "upsertBucket", "bucket", bucket, "inserted", inserted)
+                    : NULL);
 done:
     if (in_tx)
         wbi_store_rollback(ctx->store);
@@ -597,9 +489,9 @@ static void s_op_resume_status(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi
     }
     char path[520];
     snprintf(path, sizeof path, "%s/%s", entity, project);
-    wbi_gql_ok(res,
-         json_pack("{s{sosss{soss}so}}", "model", "id", wbi_gql_gid("Project", path), "name", project,
-                   "entity", "id", wbi_gql_gid("Entity", entity), "name", entity, "bucket", bucket));
+    wbi_gql_ok(res, json_pack("{s{sosss{soss}so}}", "model", "id", wbi_gql_gid("Project", path),
+                              "name", project, "entity", "id", wbi_gql_gid("Entity", entity),
+                              "name", entity, "bucket", bucket));
 }
 
 // The upload URL of one run file.
@@ -717,8 +609,8 @@ static void s_op_create_run_files(const wbi_gql_ctx_t *ctx, const json_t *vars,
         return;
     char gid[64];
     wbi_gql_run_gid(id, gid, sizeof gid);
-    wbi_gql_ok(res,
-         json_pack("{s{sss[]so}}", "createRunFiles", "runID", gid, "uploadHeaders", "files", list));
+    wbi_gql_ok(res, json_pack("{s{sss[]so}}", "createRunFiles", "runID", gid, "uploadHeaders",
+                              "files", list));
 }
 
 // RunUploadUrls: the legacy form of CreateRunFiles (old Python sender, JS).
@@ -741,7 +633,7 @@ static void s_op_run_upload_urls(const wbi_gql_ctx_t *ctx, const json_t *vars,
     char gid[64];
     wbi_gql_run_gid(id, gid, sizeof gid);
     wbi_gql_ok(res, json_pack("{s{s{sss{s[]so}}}}", "model", "bucket", "id", gid, "files",
-                        "uploadHeaders", "edges", edges));
+                              "uploadHeaders", "edges", edges));
 }
 
 // NotifyScriptableRunAlert: stores the alert (§6).
@@ -771,7 +663,8 @@ static void s_op_alert(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_res
         return;
     }
     int64_t id = 0;
-    if (!s_run_vars(ctx, entity, wbi_gql_var(vars, "projectName"), wbi_gql_var(vars, "runName"), &id, res)) {
+    if (!s_run_vars(ctx, entity, wbi_gql_var(vars, "projectName"), wbi_gql_var(vars, "runName"),
+                    &id, res)) {
         wbi_store_rollback(ctx->store);
         return;
     }
@@ -784,7 +677,8 @@ static void s_op_alert(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_res
         wbi_gql_fail_store(ctx, res, e);
         return;
     }
-    wbi_slog(WANDB_LOG_INFO, "graphql", "alert for run %s: %s", wbi_gql_var(vars, "runName"), title);
+    wbi_slog(WANDB_LOG_INFO, "graphql", "alert for run %s: %s", wbi_gql_var(vars, "runName"),
+             title);
     wbi_gql_ok(res, json_pack("{s{sb}}", "notifyScriptableRunAlert", "success", 1));
 }
 
@@ -871,8 +765,8 @@ void wbi_gql_execute(const wbi_gql_ctx_t *ctx, const json_t *request, wbi_gql_re
     if (!*res->op) {
         wbi_slog(WANDB_LOG_WARN, "graphql", "anonymous operation");
         wbi_gql_fail(res, 200,
-               "unknown operation: the query has no operation name (this server dispatches"
-               " on 'operationName' or the name after query/mutation)");
+                     "unknown operation: the query has no operation name (this server dispatches"
+                     " on 'operationName' or the name after query/mutation)");
         return;
     }
     wbi_slog(WANDB_LOG_WARN, "graphql", "unknown operation '%s'", res->op);

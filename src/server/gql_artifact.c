@@ -39,8 +39,8 @@ bool wbi_gql_art_id(const char *gid, int64_t *id)
         return false;
     wbi_buf_t b;
     wbi_buf_init(&b, 128);
-    bool ok = wbi_b64_decode(&b, gid, strlen(gid)) && b.data &&
-              strncmp(b.data, "Artifact:", 9) == 0;
+    bool ok =
+        wbi_b64_decode(&b, gid, strlen(gid)) && b.data && strncmp(b.data, "Artifact:", 9) == 0;
     if (ok) {
         char *end = NULL;
         long long v = strtoll(b.data + 9, &end, 10);
@@ -62,8 +62,8 @@ bool wbi_gql_art_name_ok(const char *what, const char *name, char *why, size_t w
     size_t bad = strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.");
     if (bad != n) {
         snprintf(why, whylen,
-                 "invalid %s '%.140s': character %zu ('%c') is not one of A-Z a-z 0-9 _ - .",
-                 what, name, bad + 1, name[bad]);
+                 "invalid %s '%.140s': character %zu ('%c') is not one of A-Z a-z 0-9 _ - .", what,
+                 name, bad + 1, name[bad]);
         return false;
     }
     return true;
@@ -133,8 +133,7 @@ static char *s_aliases_text(const json_t *in, char *why, size_t whylen, bool *ok
     *ok = true;
     json_array_foreach(json_object_get(in, "aliases"), i, al)
     {
-        const char *alias =
-            json_is_string(al) ? json_string_value(al) : wbi_gql_var(al, "alias");
+        const char *alias = json_is_string(al) ? json_string_value(al) : wbi_gql_var(al, "alias");
         if (!s_label_ok("alias", alias, why, whylen)) {
             *ok = false;
             break;
@@ -225,8 +224,8 @@ static json_t *s_manifest_json(const wbi_gql_ctx_t *ctx, int64_t mid, bool uploa
     char text[32];
     snprintf(text, sizeof text, "%" PRId64, mid);
     return json_pack("{s{sos{sososos[]}}}", "artifactManifest", "id",
-                     wbi_gql_gid("ArtifactManifest", text), "file", "id",
-                     wbi_gql_gid("File", text), "directUrl", json_null(), "uploadUrl",
+                     wbi_gql_gid("ArtifactManifest", text), "file", "id", wbi_gql_gid("File", text),
+                     "directUrl", json_null(), "uploadUrl",
                      upload ? s_blob_url(ctx, "manifest", text) : json_null(), "uploadHeaders");
 }
 
@@ -273,9 +272,9 @@ static void s_op_update_manifest(const wbi_gql_ctx_t *ctx, const json_t *vars,
         strncmp(b.data, "ArtifactManifest:", 17) == 0)
         mid = strtoll(b.data + 17, NULL, 10);
     wbi_buf_release(&b);
-    wandb_err e = mid > 0 ? wbi_store_art_manifest_set(ctx->store, mid, wbi_gql_var(in, "digest"),
-                                                       NULL)
-                          : WANDB_ENOTFOUND;
+    wandb_err e = mid > 0
+                      ? wbi_store_art_manifest_set(ctx->store, mid, wbi_gql_var(in, "digest"), NULL)
+                      : WANDB_ENOTFOUND;
     if (e == WANDB_ENOTFOUND) {
         wbi_gql_fail(res, 200, "UpdateArtifactManifest: no manifest '%s'", gid ? gid : "");
         return;
@@ -290,8 +289,7 @@ static void s_op_update_manifest(const wbi_gql_ctx_t *ctx, const json_t *vars,
 
 // CreateArtifactFiles(artifactFiles: [...], storageLayout): one node per
 // file, in request order; uploadUrl null when the blob is stored already.
-static void s_op_create_files(const wbi_gql_ctx_t *ctx, const json_t *vars,
-                              wbi_gql_result_t *res)
+static void s_op_create_files(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_result_t *res)
 {
     const json_t *files = json_object_get(s_input(vars), "artifactFiles");
     if (!json_is_array(files)) {
@@ -322,12 +320,11 @@ static void s_op_create_files(const wbi_gql_ctx_t *ctx, const json_t *vars,
         bool stored = wbi_blob_exists(ctx->dir, hex, NULL);
         char storage[64];
         snprintf(storage, sizeof storage, "artifacts/blobs/%.2s/%s", hex, hex);
-        json_t *node = json_pack(
-            "{sosssssssosos[]sos{so}}", "id", wbi_gql_gid("File", hex), "name", name,
-            "displayName", name, "storagePath", storage, "uploadUrl",
-            stored ? json_null() : s_blob_url(ctx, "file", hex), "directUrl",
-            wbi_gql_blob_url(ctx, hex), "uploadHeaders", "uploadMultipartUrls", json_null(),
-            "artifact", "id", wbi_gql_art_gid(a.id));
+        json_t *node = json_pack("{sosssssssosos[]sos{so}}", "id", wbi_gql_gid("File", hex), "name",
+                                 name, "displayName", name, "storagePath", storage, "uploadUrl",
+                                 stored ? json_null() : s_blob_url(ctx, "file", hex), "directUrl",
+                                 wbi_gql_blob_url(ctx, hex), "uploadHeaders", "uploadMultipartUrls",
+                                 json_null(), "artifact", "id", wbi_gql_art_gid(a.id));
         json_array_append_new(edges, json_pack("{so}", "node", node));
         wbi_store_art_release(&a);
     }
@@ -356,6 +353,7 @@ typedef struct {
     json_t *full;      // the last FULL manifest, or NULL
     char full_hex[33]; // its blob
     int npatch;        // PATCH / INCREMENTAL manifests merged
+    bool incremental;  // an INCREMENTAL one: the latest version's files are the base
     bool bad;          // a manifest could not be read
 } s_merge_t;
 
@@ -378,6 +376,7 @@ static int s_merge_one(void *arg, int64_t id, const char *type, const char *blob
     }
     json_object_update(m->contents, contents); // a later patch wins on the same path
     m->npatch++;
+    m->incremental |= strcmp(type, "INCREMENTAL") == 0;
     json_decref(doc);
     return 0;
 }
@@ -404,8 +403,8 @@ static void s_art_digest(const json_t *contents, char hex[33])
     wbi_md5_init(&m);
     wbi_md5_update(&m, "wandb-artifact-manifest-v1\n", 27);
     for (size_t i = 0; i < n; i++) {
-        const char *d = json_string_value(json_object_get(json_object_get(contents, paths[i]),
-                                                          "digest"));
+        const char *d =
+            json_string_value(json_object_get(json_object_get(contents, paths[i]), "digest"));
         wbi_md5_update(&m, paths[i], strlen(paths[i]));
         wbi_md5_update(&m, ":", 1);
         wbi_md5_update(&m, d ? d : "", d ? strlen(d) : 0);
@@ -432,6 +431,34 @@ static const char *s_missing_file(const wbi_gql_ctx_t *ctx, const json_t *conten
             return path;
     }
     return NULL;
+}
+
+// Adds one committed entry to the contents being built (when not there).
+static int s_base_entry(void *arg, const char *path, const char *digest, int64_t size,
+                        const char *ref, int64_t birth)
+{
+    if (json_object_get(arg, path))
+        return 0;
+    json_t *e = json_pack("{sssI}", "digest", digest, "size", (json_int_t)(size > 0 ? size : 0));
+    if (ref)
+        json_object_set_new(e, "ref", json_string(ref));
+    if (birth > 0)
+        json_object_set_new(e, "birthArtifactID", wbi_gql_art_gid(birth));
+    json_object_set_new(arg, path, e);
+    return 0;
+}
+
+// An INCREMENTAL manifest holds the changes only: the files of the latest
+// committed version of the sequence are the base.
+static wandb_err s_merge_base(const wbi_gql_ctx_t *ctx, const wbi_artifact_t *a, json_t *contents)
+{
+    wbi_artifact_t base = {0};
+    wandb_err e =
+        wbi_store_art_find(ctx->store, a->entity, a->project, a->name, "latest", &base, NULL, NULL);
+    if (e == WANDB_OK)
+        e = wbi_store_art_files_each(ctx->store, base.id, NULL, s_base_entry, contents);
+    wbi_store_art_release(&base);
+    return e == WANDB_ENOTFOUND ? WANDB_OK : e;
 }
 
 // Builds the final manifest of version a: contents, its blob and digest.
@@ -461,15 +488,17 @@ static bool s_final_manifest(const wbi_gql_ctx_t *ctx, const wbi_artifact_t *a, 
     } else if (ok) {
         if (m.full) // a FULL manifest first, patches over it
             json_object_update_missing(m.contents, json_object_get(m.full, "contents"));
-        json_t *doc = json_pack("{sisss{ss}sO}", "version", 1, "storagePolicy",
-                                "wandb-storage-policy-v1", "storagePolicyConfig", "storageLayout",
-                                "V2", "contents", m.contents);
+        else if (m.incremental && s_merge_base(ctx, a, m.contents) != WANDB_OK)
+            ok = false;
+        json_t *doc =
+            json_pack("{sisss{ss}sO}", "version", 1, "storagePolicy", "wandb-storage-policy-v1",
+                      "storagePolicyConfig", "storageLayout", "V2", "contents", m.contents);
         char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         json_decref(doc);
-        ok = text && wbi_blob_put(ctx->dir, text, strlen(text), blob) == WANDB_OK;
+        ok = ok && text && wbi_blob_put(ctx->dir, text, strlen(text), blob) == WANDB_OK;
         free(text);
         if (!ok)
-            wbi_gql_fail(res, 503, "CommitArtifact: cannot store the merged manifest");
+            wbi_gql_fail(res, 503, "CommitArtifact: cannot build or store the merged manifest");
         s_art_digest(m.contents, digest);
     }
     const char *missing = ok ? s_missing_file(ctx, m.contents) : NULL;
@@ -515,8 +544,8 @@ static void s_op_commit(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_re
         return;
     }
     if (!committed)
-        wbi_slog(WANDB_LOG_INFO, "artifact", "%s/%s/%s:v%" PRId64 " committed", a.entity,
-                 a.project, a.name, version);
+        wbi_slog(WANDB_LOG_INFO, "artifact", "%s/%s/%s:v%" PRId64 " committed", a.entity, a.project,
+                 a.name, version);
     int64_t id = a.id;
     wbi_store_art_release(&a);
     e = wbi_store_art_get(ctx->store, id, &a);

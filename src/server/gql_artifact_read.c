@@ -65,8 +65,7 @@ static json_t *s_aliases_json(const wbi_gql_ctx_t *ctx, const wbi_artifact_t *a,
         snprintf(text, sizeof text, "%" PRId64 ":%s:%s", a->id, coll, alias);
         json_array_append_new(
             out, json_pack("{sssossso}", "__typename", "ArtifactAlias", "id",
-                           wbi_gql_gid("ArtifactAlias", text), "alias", alias,
-                           "artifactCollection",
+                           wbi_gql_gid("ArtifactAlias", text), "alias", alias, "artifactCollection",
                            s_coll_json(json_string_value(json_object_get(al, "kind")), coll,
                                        a->entity, a->project)));
     }
@@ -102,11 +101,10 @@ json_t *wbi_gql_art_json(const wbi_gql_ctx_t *ctx, const wbi_artifact_t *a)
     bad |= json_object_set_new(o, "createdAt", s_time(a->created_at));
     bad |= json_object_set_new(o, "updatedAt", s_time(a->updated_at));
     bad |= json_object_set_new(o, "aliases", s_aliases_json(ctx, a, 0));
-    bad |= json_object_set_new(
-        o, "currentManifest",
-        a->manifest_blob
-            ? json_pack("{s{so}}", "file", "directUrl", wbi_gql_blob_url(ctx, a->manifest_blob))
-            : json_null());
+    bad |= json_object_set_new(o, "currentManifest",
+                               a->manifest_blob ? json_pack("{s{so}}", "file", "directUrl",
+                                                            wbi_gql_blob_url(ctx, a->manifest_blob))
+                                                : json_null());
     if (bad) {
         json_decref(o);
         return NULL;
@@ -156,9 +154,9 @@ static bool s_find(const wbi_gql_ctx_t *ctx, const json_t *vars, const char *col
 }
 
 // The membership object of a version in a collection.
-static json_t *s_membership_json(const wbi_gql_ctx_t *ctx, const wbi_artifact_t *a,
-                                 int64_t coll_id, int64_t index, const char *coll_name,
-                                 const char *kind, const char *entity, const char *project)
+static json_t *s_membership_json(const wbi_gql_ctx_t *ctx, const wbi_artifact_t *a, int64_t coll_id,
+                                 int64_t index, const char *coll_name, const char *kind,
+                                 const char *entity, const char *project)
 {
     char text[64];
     snprintf(text, sizeof text, "%" PRId64 ":%" PRId64, coll_id, a->id);
@@ -188,9 +186,9 @@ static void s_op_membership(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gq
     json_t *m = s_membership_json(ctx, &a, coll_id, index, coll, linked ? "PORTFOLIO" : "SEQUENCE",
                                   a.entity, wbi_gql_var(vars, "project"));
     wbi_store_art_release(&a);
-    json_t *project = wbi_gql_project_json(
-        wbi_gql_var(vars, "entity") ? wbi_gql_var(vars, "entity") : ctx->entity,
-        wbi_gql_var(vars, "project"));
+    json_t *project = wbi_gql_project_json(wbi_gql_var(vars, "entity") ? wbi_gql_var(vars, "entity")
+                                                                       : ctx->entity,
+                                           wbi_gql_var(vars, "project"));
     json_object_set_new(project, "artifactCollectionMembership", m);
     json_object_set_new(project, "artifact", json_null());
     wbi_gql_ok(res, json_pack("{so}", "project", project));
@@ -222,8 +220,7 @@ static bool s_by_id(const wbi_gql_ctx_t *ctx, const json_t *vars, const char *va
 {
     int64_t id = 0;
     const char *gid = wbi_gql_var(vars, var);
-    wandb_err e = wbi_gql_art_id(gid, &id) ? wbi_store_art_get(ctx->store, id, a)
-                                           : WANDB_ENOTFOUND;
+    wandb_err e = wbi_gql_art_id(gid, &id) ? wbi_store_art_get(ctx->store, id, a) : WANDB_ENOTFOUND;
     if (e == WANDB_ENOTFOUND)
         wbi_gql_fail(res, 200, "no artifact with id '%.80s'", gid ? gid : "");
     else if (e != WANDB_OK)
@@ -244,7 +241,7 @@ static void s_op_by_id(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_res
         json_decref(creator);
         char gid[64];
         wbi_gql_run_gid(a.run_id, gid, sizeof gid);
-        creator = json_pack("{sssssso}", "__typename", "Run", "id", gid, "name", a.run_name,
+        creator = json_pack("{ssssssso}", "__typename", "Run", "id", gid, "name", a.run_name,
                             "project", wbi_gql_project_json(a.entity, a.project));
     }
     json_object_set_new(art, "createdBy", creator);
@@ -257,11 +254,11 @@ static void s_op_by_id(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_res
             char gid[64];
             wbi_gql_run_gid(json_integer_value(json_object_get(u, "id")), gid, sizeof gid);
             json_array_append_new(
-                edges, json_pack("{s{sssssOso}}", "node", "__typename", "Run", "id", gid, "name",
-                                 json_object_get(u, "name"), "project",
-                                 wbi_gql_project_json(
-                                     json_string_value(json_object_get(u, "entity")),
-                                     json_string_value(json_object_get(u, "project")))));
+                edges,
+                json_pack("{s{sssssOso}}", "node", "__typename", "Run", "id", gid, "name",
+                          json_object_get(u, "name"), "project",
+                          wbi_gql_project_json(json_string_value(json_object_get(u, "entity")),
+                                               json_string_value(json_object_get(u, "project")))));
         }
     }
     json_decref(users);
@@ -273,11 +270,11 @@ static void s_op_by_id(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_res
 // Collects one page of files.
 typedef struct {
     const wbi_gql_ctx_t *ctx;
-    json_t *edges;   // page being built
-    int64_t skip;    // entries before the page
-    int64_t left;    // entries still wanted
-    int64_t total;   // entries seen
-    int64_t last;    // index of the last entry taken
+    json_t *edges;       // page being built
+    int64_t skip;        // entries before the page
+    int64_t left;        // entries still wanted
+    int64_t total;       // entries seen
+    int64_t last;        // index of the last entry taken
     const json_t *names; // only these paths, or NULL
 } s_files_t;
 
@@ -353,9 +350,9 @@ static void s_op_files(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_res
     json_t *files = json_pack("{sIs{sssssb}so}", "totalCount", (json_int_t)f.total, "pageInfo",
                               "__typename", "PageInfo", "endCursor", end, "hasNextPage",
                               f.last >= 0 && f.last + 1 < f.total, "edges", f.edges);
-    json_t *project = wbi_gql_project_json(
-        wbi_gql_var(vars, "entity") ? wbi_gql_var(vars, "entity") : ctx->entity,
-        wbi_gql_var(vars, "project"));
+    json_t *project = wbi_gql_project_json(wbi_gql_var(vars, "entity") ? wbi_gql_var(vars, "entity")
+                                                                       : ctx->entity,
+                                           wbi_gql_var(vars, "project"));
     json_object_set_new(project, "artifactCollection",
                         json_pack("{sss{so}}", "__typename", "ArtifactSequence",
                                   "artifactMembership", "files", files));
@@ -376,8 +373,8 @@ static void s_op_use(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_resul
     int64_t run_id = 0;
     wandb_err e = wbi_store_begin(ctx->store);
     if (e == WANDB_OK && project && run && wbi_segment_ok(run) && wbi_segment_ok(project))
-        e = wbi_store_run_ensure(ctx->store, entity && *entity ? entity : ctx->entity, project,
-                                 run, ctx->now, &run_id);
+        e = wbi_store_run_ensure(ctx->store, entity && *entity ? entity : ctx->entity, project, run,
+                                 ctx->now, &run_id);
     if (e == WANDB_OK && run_id)
         e = wbi_store_art_use(ctx->store, a.id, run_id, ctx->now);
     if (e == WANDB_OK)
@@ -452,8 +449,7 @@ static void s_op_link(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_resu
     }
     wbi_slog(WANDB_LOG_INFO, "artifact", "%s/%s/%s:v%" PRId64 " linked to %s/%s/%s:v%" PRId64,
              a.entity, a.project, a.name, a.version, entity, project, portfolio, index);
-    json_t *m =
-        s_membership_json(ctx, &a, coll, index, portfolio, "PORTFOLIO", entity, project);
+    json_t *m = s_membership_json(ctx, &a, coll, index, portfolio, "PORTFOLIO", entity, project);
     wbi_store_art_release(&a);
     json_t *out = json_pack("{sIsO}", "versionIndex", (json_int_t)index, "artifactMembership", m);
     json_decref(m);

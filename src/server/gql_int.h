@@ -1,8 +1,9 @@
 //  gql_int.h - what gql.c and gql_artifact.c share
 //  SPDX-License-Identifier: MIT
 //
-//  gql.c owns the dispatch and the run operations; gql_artifact.c the
-//  artifact operations, tried when no run operation has the name.
+//  gql.c owns the dispatch and the run operations; gql_util.c the ids and
+//  the answers; gql_artifact*.c the artifact operations, tried when no run
+//  operation has the name.
 //  Thread: as gql.h (the caller holds the store lock).
 #ifndef WBI_GQL_INT_H
 #define WBI_GQL_INT_H

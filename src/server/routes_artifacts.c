@@ -52,19 +52,17 @@ static int s_file_one(void *arg, const char *path, const char *digest, int64_t s
     bool has = !ref && wbi_blob_hex_of_b64(digest, hex);
     if (has)
         snprintf(link, sizeof link, "%s/artifacts/%s/%s", f->base, f->entity, hex);
-    json_array_append_new(f->files,
-                          json_pack("{sssssosososo}", "path", path, "digest", digest, "md5",
-                                    has ? json_string(hex) : json_null(), "size",
-                                    size >= 0 ? json_integer(size) : json_null(), "ref",
-                                    ref ? json_string(ref) : json_null(), "url",
-                                    has ? json_string(link) : json_null()));
+    json_array_append_new(f->files, json_pack("{sssssosososo}", "path", path, "digest", digest,
+                                              "md5", has ? json_string(hex) : json_null(), "size",
+                                              size >= 0 ? json_integer(size) : json_null(), "ref",
+                                              ref ? json_string(ref) : json_null(), "url",
+                                              has ? json_string(link) : json_null()));
     return 0;
 }
 
 // GET /api/v1/artifacts/<name>/<version>/files.
 void wbi_srv_handle_artifact_files_get(wbi_server_t *self, struct MHD_Connection *conn,
-                                       wbi_srv_req_t *req, const char *url,
-                                       wbi_srv_reply_t *reply)
+                                       wbi_srv_req_t *req, const char *url, wbi_srv_reply_t *reply)
 {
     (void)req;
     char seg[2][256];

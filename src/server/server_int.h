@@ -187,8 +187,7 @@ void wbi_srv_handle_run_get(wbi_server_t *self, struct MHD_Connection *conn, wbi
 void wbi_srv_handle_artifacts_get(wbi_server_t *self, struct MHD_Connection *conn,
                                   wbi_srv_req_t *req, const char *url, wbi_srv_reply_t *reply);
 void wbi_srv_handle_artifact_files_get(wbi_server_t *self, struct MHD_Connection *conn,
-                                       wbi_srv_req_t *req, const char *url,
-                                       wbi_srv_reply_t *reply);
+                                       wbi_srv_req_t *req, const char *url, wbi_srv_reply_t *reply);
 
 // Uploads (upload.c).
 void wbi_srv_upload_open(wbi_server_t *self, wbi_srv_req_t *req, const char *url);

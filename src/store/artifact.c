@@ -52,8 +52,8 @@ const char WBI_STORE_ARTIFACT_SCHEMA[] =
 
 #define S_ART_COLS                                                                                 \
     "a.id, a.seq_id, c.entity, c.project, c.name, c.type, a.version, a.state, a.digest,"           \
-    " a.description, a.metadata, a.aliases_req, a.distributed_id, a.client_id,"                   \
-    " a.seq_client_id, a.run_id, r.name, a.history_step, a.manifest_blob, a.size,"                \
+    " a.description, a.metadata, a.aliases_req, a.distributed_id, a.client_id,"                    \
+    " a.seq_client_id, a.run_id, r.name, a.history_step, a.manifest_blob, a.size,"                 \
     " a.file_count, a.created_at, a.updated_at"                                                    \
     " FROM artifacts a JOIN art_colls c ON c.id = a.seq_id LEFT JOIN runs r ON r.id = a.run_id"
 
@@ -97,8 +97,7 @@ static char *s_col(sqlite3_stmt *st, int col)
 
 static int64_t s_col_i64(sqlite3_stmt *st, int col, int64_t null_value)
 {
-    return sqlite3_column_type(st, col) == SQLITE_NULL ? null_value
-                                                       : sqlite3_column_int64(st, col);
+    return sqlite3_column_type(st, col) == SQLITE_NULL ? null_value : sqlite3_column_int64(st, col);
 }
 
 // Reads one row of S_ART_COLS.
@@ -133,9 +132,9 @@ void wbi_store_art_release(wbi_artifact_t *a)
 {
     if (!a)
         return;
-    char **strs[] = {&a->entity,         &a->project,     &a->name,          &a->type,
-                     &a->state,          &a->digest,      &a->description,   &a->metadata,
-                     &a->aliases_req,    &a->client_id,   &a->seq_client_id, &a->run_name,
+    char **strs[] = {&a->entity,         &a->project,      &a->name,          &a->type,
+                     &a->state,          &a->digest,       &a->description,   &a->metadata,
+                     &a->aliases_req,    &a->client_id,    &a->seq_client_id, &a->run_name,
                      &a->distributed_id, &a->manifest_blob};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         wbi_free(*strs[i]);
@@ -262,12 +261,11 @@ static wandb_err s_existing(wbi_store_t *self, int64_t seq, const wbi_art_new_t 
     *id_out = 0;
     sqlite3_stmt *st = NULL;
     wandb_err e = s_prep(self,
-                         in->distributed_id
-                             ? "SELECT id, state FROM artifacts WHERE seq_id = ?1"
-                               " AND distributed_id = ?2 AND state = 'PENDING'"
-                               " ORDER BY id DESC LIMIT 1"
-                             : "SELECT id, state FROM artifacts WHERE seq_id = ?1"
-                               " AND digest = ?2 AND state = 'COMMITTED' LIMIT 1",
+                         in->distributed_id ? "SELECT id, state FROM artifacts WHERE seq_id = ?1"
+                                              " AND distributed_id = ?2 AND state = 'PENDING'"
+                                              " ORDER BY id DESC LIMIT 1"
+                                            : "SELECT id, state FROM artifacts WHERE seq_id = ?1"
+                                              " AND digest = ?2 AND state = 'COMMITTED' LIMIT 1",
                          &st);
     if (e != WANDB_OK)
         return e;
@@ -287,8 +285,8 @@ wandb_err wbi_store_art_create(wbi_store_t *self, const wbi_art_new_t *in, doubl
                                int64_t *id_out)
 {
     int64_t seq = 0;
-    wandb_err e = s_coll_ensure(self, in->entity, in->project, in->name, in->type, "SEQUENCE",
-                                now, &seq);
+    wandb_err e =
+        s_coll_ensure(self, in->entity, in->project, in->name, in->type, "SEQUENCE", now, &seq);
     bool committed = false;
     if (e == WANDB_OK)
         e = s_existing(self, seq, in, id_out, &committed);
@@ -429,8 +427,7 @@ wandb_err wbi_store_art_manifest_set(wbi_store_t *self, int64_t manifest_id, con
     return e == WANDB_OK && !row ? WANDB_ENOTFOUND : e;
 }
 
-wandb_err wbi_store_art_manifest_uploaded(wbi_store_t *self, int64_t manifest_id,
-                                          const char *blob)
+wandb_err wbi_store_art_manifest_uploaded(wbi_store_t *self, int64_t manifest_id, const char *blob)
 {
     sqlite3_stmt *st = NULL;
     wandb_err e = s_prep(self, "UPDATE art_manifests SET blob = ?2 WHERE id = ?1", &st);
@@ -485,9 +482,8 @@ static wandb_err s_member_add(wbi_store_t *self, int64_t coll, int64_t art_id, d
     e = s_run(self, st);
     if (e != WANDB_OK)
         return e;
-    e = s_prep(self,
-               "SELECT version_index FROM art_members WHERE coll_id = ?1 AND artifact_id = ?2",
-               &st);
+    e = s_prep(
+        self, "SELECT version_index FROM art_members WHERE coll_id = ?1 AND artifact_id = ?2", &st);
     if (e != WANDB_OK)
         return e;
     sqlite3_bind_int64(st, 1, coll);
@@ -580,10 +576,11 @@ wandb_err wbi_store_art_commit(wbi_store_t *self, int64_t id, const json_t *cont
 wandb_err wbi_store_art_use(wbi_store_t *self, int64_t art_id, int64_t run_id, double now)
 {
     sqlite3_stmt *st = NULL;
-    wandb_err e = s_prep(self,
-                         "INSERT INTO art_uses (artifact_id, run_id, created_at) VALUES (?1, ?2, ?3)"
-                         " ON CONFLICT DO NOTHING",
-                         &st);
+    wandb_err e =
+        s_prep(self,
+               "INSERT INTO art_uses (artifact_id, run_id, created_at) VALUES (?1, ?2, ?3)"
+               " ON CONFLICT DO NOTHING",
+               &st);
     if (e != WANDB_OK)
         return e;
     sqlite3_bind_int64(st, 1, art_id);
@@ -614,58 +611,5 @@ wandb_err wbi_store_art_link(wbi_store_t *self, int64_t art_id, const char *enti
     if (e == WANDB_OK && coll_id_out)
         *coll_id_out = coll;
     wbi_store_art_release(&a);
-    return e;
-}
-
-wandb_err wbi_store_art_aliases(wbi_store_t *self, int64_t art_id, int64_t coll_id, json_t **out)
-{
-    *out = json_array();
-    sqlite3_stmt *st = NULL;
-    wandb_err e = s_prep(self,
-                         "SELECT l.alias, k.name, k.kind, k.id FROM art_aliases l"
-                         " JOIN art_colls k ON k.id = l.coll_id WHERE l.artifact_id = ?1"
-                         " AND (?2 = 0 OR l.coll_id = ?2) ORDER BY k.kind DESC, l.alias",
-                         &st);
-    if (e != WANDB_OK || !*out) {
-        json_decref(*out);
-        *out = NULL;
-        return e != WANDB_OK ? e : WANDB_ENOMEM;
-    }
-    sqlite3_bind_int64(st, 1, art_id);
-    sqlite3_bind_int64(st, 2, coll_id);
-    bool row = true;
-    while ((e = s_step(self, st, &row)) == WANDB_OK && row)
-        json_array_append_new(*out, json_pack("{sssssssI}", "alias", sqlite3_column_text(st, 0),
-                                              "collection", sqlite3_column_text(st, 1), "kind",
-                                              sqlite3_column_text(st, 2), "collection_id",
-                                              (json_int_t)sqlite3_column_int64(st, 3)));
-    sqlite3_finalize(st);
-    if (e != WANDB_OK) {
-        json_decref(*out);
-        *out = NULL;
-    }
-    return e;
-}
-
-wandb_err wbi_store_art_files_each(wbi_store_t *self, int64_t art_id, const char *only_path,
-                                   wbi_store_art_file_fn fn, void *arg)
-{
-    sqlite3_stmt *st = NULL;
-    wandb_err e = s_prep(self,
-                         "SELECT path, digest, size, ref, birth_artifact_id FROM art_files"
-                         " WHERE artifact_id = ?1 AND (?2 IS NULL OR path = ?2) ORDER BY path",
-                         &st);
-    if (e != WANDB_OK)
-        return e;
-    sqlite3_bind_int64(st, 1, art_id);
-    s_text(st, 2, only_path);
-    bool row = true;
-    while ((e = s_step(self, st, &row)) == WANDB_OK && row) {
-        if (fn(arg, (const char *)sqlite3_column_text(st, 0),
-               (const char *)sqlite3_column_text(st, 1), s_col_i64(st, 2, -1),
-               (const char *)sqlite3_column_text(st, 3), s_col_i64(st, 4, 0)) != 0)
-            break;
-    }
-    sqlite3_finalize(st);
     return e;
 }

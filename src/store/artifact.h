@@ -20,29 +20,29 @@
 // One artifact version as stored. Strings are heap copies (NULL when unset);
 // release with wbi_store_art_release().
 typedef struct {
-    int64_t id;             // storage id
-    int64_t seq_id;         // its sequence
-    char *entity;           // of the sequence
-    char *project;          // of the sequence
-    char *name;             // sequence name
-    char *type;             // artifact type
-    int64_t version;        // index in the sequence, -1 while not committed
-    char *state;            // PENDING, COMMITTED, DELETED
-    char *digest;           // hex MD5 of the manifest text (§7.1)
-    char *description;      // or NULL
-    char *metadata;         // JSON object text or NULL
-    char *aliases_req;      // JSON array of the aliases asked at creation
-    char *distributed_id;   // or NULL
-    char *client_id;        // or NULL
-    char *seq_client_id;    // or NULL
-    int64_t run_id;         // producer run, 0 when none
-    char *run_name;         // its run id, or NULL
-    int64_t history_step;   // -1 when none
-    char *manifest_blob;    // hex MD5 of the committed manifest file, or NULL
-    int64_t size;           // bytes of the files (committed)
-    int64_t file_count;     // entries of the manifest (committed)
-    double created_at;      // Unix seconds
-    double updated_at;      // Unix seconds
+    int64_t id;           // storage id
+    int64_t seq_id;       // its sequence
+    char *entity;         // of the sequence
+    char *project;        // of the sequence
+    char *name;           // sequence name
+    char *type;           // artifact type
+    int64_t version;      // index in the sequence, -1 while not committed
+    char *state;          // PENDING, COMMITTED, DELETED
+    char *digest;         // hex MD5 of the manifest text (§7.1)
+    char *description;    // or NULL
+    char *metadata;       // JSON object text or NULL
+    char *aliases_req;    // JSON array of the aliases asked at creation
+    char *distributed_id; // or NULL
+    char *client_id;      // or NULL
+    char *seq_client_id;  // or NULL
+    int64_t run_id;       // producer run, 0 when none
+    char *run_name;       // its run id, or NULL
+    int64_t history_step; // -1 when none
+    char *manifest_blob;  // hex MD5 of the committed manifest file, or NULL
+    int64_t size;         // bytes of the files (committed)
+    int64_t file_count;   // entries of the manifest (committed)
+    double created_at;    // Unix seconds
+    double updated_at;    // Unix seconds
 } wbi_artifact_t;
 
 // What CreateArtifact asks.
@@ -86,8 +86,7 @@ wandb_err wbi_store_art_manifest_add(wbi_store_t *self, int64_t art_id, const ch
                                      int64_t *id_out);
 wandb_err wbi_store_art_manifest_set(wbi_store_t *self, int64_t manifest_id, const char *digest,
                                      int64_t *art_id_out);
-wandb_err wbi_store_art_manifest_uploaded(wbi_store_t *self, int64_t manifest_id,
-                                          const char *blob);
+wandb_err wbi_store_art_manifest_uploaded(wbi_store_t *self, int64_t manifest_id, const char *blob);
 // Calls fn for every uploaded manifest of an artifact, oldest first.
 typedef int (*wbi_store_manifest_fn)(void *arg, int64_t id, const char *type, const char *blob);
 wandb_err wbi_store_art_manifests_each(wbi_store_t *self, int64_t art_id, wbi_store_manifest_fn fn,
@@ -114,8 +113,8 @@ wandb_err wbi_store_art_link(wbi_store_t *self, int64_t art_id, const char *enti
 // collection (coll_id 0) or one. *out is a new reference.
 wandb_err wbi_store_art_aliases(wbi_store_t *self, int64_t art_id, int64_t coll_id, json_t **out);
 // The entries of a committed version, by path.
-typedef int (*wbi_store_art_file_fn)(void *arg, const char *path, const char *digest,
-                                     int64_t size, const char *ref, int64_t birth_id);
+typedef int (*wbi_store_art_file_fn)(void *arg, const char *path, const char *digest, int64_t size,
+                                     const char *ref, int64_t birth_id);
 wandb_err wbi_store_art_files_each(wbi_store_t *self, int64_t art_id, const char *only_path,
                                    wbi_store_art_file_fn fn, void *arg);
 

@@ -1,7 +1,8 @@
 //  artifact_read.c - artifacts in the SQLite store: the read API's listings
 //  SPDX-License-Identifier: MIT
 //
-//  The JSON shapes of GET /api/v1/artifacts and `wandb-mpi artifacts`
+//  The reads: aliases, files, consumers, and the JSON shapes of
+//  GET /api/v1/artifacts and `wandb-mpi artifacts`
 //  (docs/artifacts.md), built here so that the server and the CLI print the
 //  same thing. Thread: one caller at a time (as store.h).
 
@@ -30,6 +31,61 @@ static json_t *s_jtext(sqlite3_stmt *st, int col)
     return t ? json_stringn((const char *)t, (size_t)sqlite3_column_bytes(st, col)) : json_null();
 }
 
+wandb_err wbi_store_art_aliases(wbi_store_t *self, int64_t art_id, int64_t coll_id, json_t **out)
+{
+    *out = json_array();
+    sqlite3_stmt *st = NULL;
+    wandb_err e = s_prep(self,
+                         "SELECT l.alias, k.name, k.kind, k.id FROM art_aliases l"
+                         " JOIN art_colls k ON k.id = l.coll_id WHERE l.artifact_id = ?1"
+                         " AND (?2 = 0 OR l.coll_id = ?2) ORDER BY k.kind DESC, l.alias",
+                         &st);
+    if (e != WANDB_OK || !*out) {
+        json_decref(*out);
+        *out = NULL;
+        return e != WANDB_OK ? e : WANDB_ENOMEM;
+    }
+    sqlite3_bind_int64(st, 1, art_id);
+    sqlite3_bind_int64(st, 2, coll_id);
+    bool row = true;
+    while ((e = s_step(self, st, &row)) == WANDB_OK && row)
+        json_array_append_new(*out, json_pack("{sssssssI}", "alias", sqlite3_column_text(st, 0),
+                                              "collection", sqlite3_column_text(st, 1), "kind",
+                                              sqlite3_column_text(st, 2), "collection_id",
+                                              (json_int_t)sqlite3_column_int64(st, 3)));
+    sqlite3_finalize(st);
+    if (e != WANDB_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return e;
+}
+
+wandb_err wbi_store_art_files_each(wbi_store_t *self, int64_t art_id, const char *only_path,
+                                   wbi_store_art_file_fn fn, void *arg)
+{
+    sqlite3_stmt *st = NULL;
+    wandb_err e = s_prep(self,
+                         "SELECT path, digest, size, ref, birth_artifact_id FROM art_files"
+                         " WHERE artifact_id = ?1 AND (?2 IS NULL OR path = ?2) ORDER BY path",
+                         &st);
+    if (e != WANDB_OK)
+        return e;
+    sqlite3_bind_int64(st, 1, art_id);
+    if (only_path)
+        sqlite3_bind_text(st, 2, only_path, -1, SQLITE_TRANSIENT);
+    bool row = true;
+    while ((e = s_step(self, st, &row)) == WANDB_OK && row) {
+        if (fn(arg, (const char *)sqlite3_column_text(st, 0),
+               (const char *)sqlite3_column_text(st, 1),
+               sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 2),
+               (const char *)sqlite3_column_text(st, 3), sqlite3_column_int64(st, 4)) != 0)
+            break;
+    }
+    sqlite3_finalize(st);
+    return e;
+}
+
 wandb_err wbi_store_art_users(wbi_store_t *self, int64_t art_id, json_t **out)
 {
     *out = json_array();
@@ -43,11 +99,10 @@ wandb_err wbi_store_art_users(wbi_store_t *self, int64_t art_id, json_t **out)
         sqlite3_bind_int64(st, 1, art_id);
         bool row = true;
         while ((e = s_step(self, st, &row)) == WANDB_OK && row)
-            json_array_append_new(*out,
-                                  json_pack("{sIsososo}", "id",
-                                            (json_int_t)sqlite3_column_int64(st, 0), "name",
-                                            s_jtext(st, 1), "entity", s_jtext(st, 2), "project",
-                                            s_jtext(st, 3)));
+            json_array_append_new(*out, json_pack("{sIsososo}", "id",
+                                                  (json_int_t)sqlite3_column_int64(st, 0), "name",
+                                                  s_jtext(st, 1), "entity", s_jtext(st, 2),
+                                                  "project", s_jtext(st, 3)));
         sqlite3_finalize(st);
     }
     if (e != WANDB_OK || !*out) {
@@ -105,9 +160,8 @@ static wandb_err s_versions(wbi_store_t *self, int64_t seq, json_t *out)
         json_t *link_list = json_array();
         const char *coll;
         json_t *names_in;
-        json_object_foreach(links, coll, names_in)
-            json_array_append_new(link_list,
-                                  json_pack("{sssO}", "portfolio", coll, "aliases", names_in));
+        json_object_foreach(links, coll, names_in) json_array_append_new(
+            link_list, json_pack("{sssO}", "portfolio", coll, "aliases", names_in));
         json_decref(links);
         json_t *v = json_pack(
             "{sIsosososIsIsosososososfsfsoso}", "id", (json_int_t)id, "version",
@@ -149,9 +203,9 @@ static wandb_err s_members(wbi_store_t *self, int64_t coll, json_t *out)
         char v[32], src[32];
         snprintf(v, sizeof v, "v%lld", (long long)sqlite3_column_int64(st, 0));
         snprintf(src, sizeof src, "v%lld", (long long)sqlite3_column_int64(st, 2));
-        json_array_append_new(out, json_pack("{sssosssoso}", "version", v, "source",
-                                             s_jtext(st, 1), "source_version", src, "digest",
-                                             s_jtext(st, 3), "aliases", names));
+        json_array_append_new(out, json_pack("{sssosssoso}", "version", v, "source", s_jtext(st, 1),
+                                             "source_version", src, "digest", s_jtext(st, 3),
+                                             "aliases", names));
     }
     sqlite3_finalize(st);
     return e;
@@ -182,9 +236,9 @@ wandb_err wbi_store_art_list(wbi_store_t *self, const char *entity, const char *
         json_t *versions = json_array();
         e = seq ? s_versions(self, sqlite3_column_int64(st, 0), versions)
                 : s_members(self, sqlite3_column_int64(st, 0), versions);
-        json_t *c = json_pack("{sosososososo}", "entity", s_jtext(st, 1), "project",
-                              s_jtext(st, 2), "name", s_jtext(st, 3), "type", s_jtext(st, 4),
-                              "kind", s_jtext(st, 5), "versions", versions);
+        json_t *c = json_pack("{sosososososo}", "entity", s_jtext(st, 1), "project", s_jtext(st, 2),
+                              "name", s_jtext(st, 3), "type", s_jtext(st, 4), "kind",
+                              s_jtext(st, 5), "versions", versions);
         json_array_append_new(*out, c);
         if (e != WANDB_OK)
             break;

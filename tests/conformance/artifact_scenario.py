@@ -7,13 +7,14 @@
 #
 # Steps (each one process, each its own run; test_artifacts.py runs them in order):
 #   log     log_artifact "dataset-a" (3 files, alias "best") -> v0; changed content -> v1;
-#           the v1 content again (deduplicated: still v1); log_model "model-a"
+#           the v1 content again (deduplicated: still v1); "inc-a" v0 (2 files) and an
+#           incremental v1 (1 more file); log_model "model-a"
 #   upsert  upsert_artifact "shards" with file shard-N.bin (run group = distributed id)
 #   finish  finish_artifact "shards" with file finish.txt
 #   use     use_artifact "dataset-a:latest", ":v0", "<entity>/<project>/dataset-a:best",
 #           "shards:latest" and download each; use_model "model-a:latest"
 #   link    link_artifact dataset-a:v1 to "{portfolio}", "{project}/{portfolio}",
-#           "{entity}/{project}/{portfolio}"; link_model
+#           "{entity}/{project}/{portfolio}"; use + download "portfolio-a:staging"; link_model
 #   bad     invalid name, unknown version, unknown alias: each must raise; writes the messages
 # Writes ONE JSON document to --out: what the server must now hold (names, versions, files
 # with md5 and size, the downloaded files' md5, the error messages).
@@ -75,6 +76,15 @@ def step_log(wandb, args, work, out):
     art2.add_dir(os.path.join(src, "v1"))
     run.log_artifact(art2).wait()
     out["again"] = {"digest": art2.digest, "version": art2.version}
+    # incremental: v1 sends only the added file; the server keeps v0's files in it
+    inc = {}
+    for step, names in enumerate((["a.txt", "b.txt"], ["c.txt"])):
+        art_inc = wandb.Artifact("inc-a", type="dataset", incremental=step == 1)
+        for name in names:
+            inc[name] = write(os.path.join(src, "inc", name), name.encode() * 3)
+            art_inc.add_file(os.path.join(src, "inc", name))
+        run.log_artifact(art_inc).wait()
+    out["inc"] = inc
     model = os.path.join(src, "model.pt")
     out["model"] = write(model, os.urandom(4096))
     run.log_model(model, name="model-a", aliases=["prod"])
@@ -112,7 +122,8 @@ def step_use(wandb, args, work, out):
     entity = run.entity
     got = {}
     for ref in ["dataset-a:latest", "dataset-a:v0",
-                "%s/%s/dataset-a:best" % (entity, args.project), "shards:latest"]:
+                "%s/%s/dataset-a:best" % (entity, args.project), "shards:latest",
+                "inc-a:v1"]:
         art = run.use_artifact(ref)
         root = art.download(root=os.path.join(work, "dl", ref.replace("/", "_")))
         got[ref] = {"version": art.version, "files": tree(root), "digest": art.digest,
@@ -132,6 +143,8 @@ def step_link(wandb, args, work, out):
     run.link_artifact(art, "portfolio-a", aliases=["staging"])
     run.link_artifact(art, "%s/portfolio-b" % args.project)
     run.link_artifact(art, "%s/%s/portfolio-c" % (run.entity, args.project))
+    linked = run.use_artifact("portfolio-a:staging")
+    out["linked_files"] = tree(linked.download(root=os.path.join(work, "dl-linked")))
     model = os.path.join(work, "linked-model.pt")
     out["model"] = write(model, b"weights" * 100)
     try:

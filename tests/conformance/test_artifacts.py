@@ -102,8 +102,8 @@ def check_all(ck, srv, tmp):
     fin = load(tmp, "finish")
     arts = srv.get("/api/v1/artifacts?project=" + PROJECT)["artifacts"]
     by = {(a["project"], a["name"]): a for a in arts}
-    ck.check("read API lists dataset-a, model-a, shards", all(
-        (PROJECT, n) in by for n in ("dataset-a", "model-a", "shards")), sorted(by))
+    ck.check("read API lists dataset-a, model-a, shards, inc-a", all(
+        (PROJECT, n) in by for n in ("dataset-a", "model-a", "shards", "inc-a")), sorted(by))
     # log_artifact: two versions, aliases, digests as the client computed, producer run
     ds = by.get((PROJECT, "dataset-a"), {"versions": []})
     vs = ds["versions"]
@@ -160,6 +160,11 @@ def check_all(ck, srv, tmp):
         ck.equal("download %s: bytes equal" % ref, got[ref]["files"],
                  {p: f["md5"] for p, f in log[key]["files"].items()})
     ck.equal("download shards:latest: bytes equal", got["shards:latest"]["files"], want)
+    inc = {p: f["md5"] for p, f in log["inc"].items()}
+    ck.equal("incremental inc-a:v1 holds v0's files and its own",
+             {f["path"]: f["md5"] for f in srv.get("/api/v1/artifacts/inc-a/v1/files?project="
+                                                   + PROJECT)["files"]}, inc)
+    ck.equal("download inc-a:v1: bytes equal", got["inc-a:v1"]["files"], inc)
     ck.equal("use_model: bytes equal", got["model-a:latest"]["path_md5"], log["model"]["md5"])
     # link_artifact: three target forms, link_model
     for p in ("portfolio-a", "portfolio-b", "portfolio-c"):
@@ -169,6 +174,8 @@ def check_all(ck, srv, tmp):
                  [("v0", "dataset-a", "v1")])
     pa = by.get((PROJECT, "portfolio-a"), {"versions": [{}]})["versions"]
     ck.equal("portfolio-a aliases", pa[0].get("aliases") if pa else None, ["latest", "staging"])
+    ck.equal("download of the linked portfolio-a:staging: bytes of dataset-a:v1",
+             link["linked_files"], {p: f["md5"] for p, f in log["v1"]["files"].items()})
     ck.equal("link_model returned", link["link_model"], "ok")
     reg = [a for a in srv.get("/api/v1/artifacts")["artifacts"]
            if a["name"] == "reg-model" and a["kind"] == "PORTFOLIO"]

@@ -63,8 +63,8 @@ static json_t *s_op(s_env_t *env, const char *op, json_t *vars)
 // The first error message of a body, or NULL.
 static const char *s_error(json_t *body)
 {
-    return json_string_value(json_object_get(json_array_get(json_object_get(body, "errors"), 0),
-                                             "message"));
+    return json_string_value(
+        json_object_get(json_array_get(json_object_get(body, "errors"), 0), "message"));
 }
 
 // data.<a>.<b>.<c> of a body.
@@ -94,8 +94,8 @@ static char *s_create(s_env_t *env, const char *name, const char *type, const ch
     json_t *in = json_pack("{ssssssssssss}", "entityName", "local", "projectName", "p",
                            "artifactCollectionName", name, "artifactTypeName", type, "digest",
                            digest, "runName", "r1");
-    json_object_set_new(in, "aliases", json_pack("[{ssss}]", "artifactCollectionName", name,
-                                                 "alias", "latest"));
+    json_object_set_new(in, "aliases",
+                        json_pack("[{ssss}]", "artifactCollectionName", name, "alias", "latest"));
     if (dist)
         json_object_set_new(in, "distributedID", json_string(dist));
     json_t *body = s_op(env, "CreateArtifact", json_pack("{so}", "input", in));
@@ -108,9 +108,8 @@ static char *s_create(s_env_t *env, const char *name, const char *type, const ch
 
 // Uploads (stores) a manifest with files {path: text} for artifact id, type
 // FULL or PATCH, as the client's CreateArtifactManifest + PUT would.
-static void s_manifest(s_env_t *env, const char *id, const char *type,
-                       const char *const *paths, const char *const *texts, size_t n,
-                       bool upload_files)
+static void s_manifest(s_env_t *env, const char *id, const char *type, const char *const *paths,
+                       const char *const *texts, size_t n, bool upload_files)
 {
     json_t *contents = json_object();
     for (size_t i = 0; i < n; i++) {
@@ -121,10 +120,10 @@ static void s_manifest(s_env_t *env, const char *id, const char *type,
         if (upload_files)
             CHECK_OK(wbi_blob_put(env->dir, texts[i], strlen(texts[i]), hex));
     }
-    json_t *body = s_op(env, "CreateArtifactManifest",
-                        json_pack("{sssssssssssb}", "artifactID", id, "name", "wandb_manifest.json",
-                                  "digest", "", "manifestType", type, "entityName", "local",
-                                  "includeUpload", 1));
+    json_t *body =
+        s_op(env, "CreateArtifactManifest",
+             json_pack("{sssssssssssb}", "artifactID", id, "name", "wandb_manifest.json", "digest",
+                       "", "manifestType", type, "entityName", "local", "includeUpload", 1));
     json_t *m = s_at(body, "createArtifactManifest", "artifactManifest", NULL);
     CHECK(json_is_string(json_object_get(json_object_get(m, "file"), "uploadUrl")));
     wbi_buf_t b;
@@ -194,6 +193,46 @@ static void test_versions(void)
     char *again = s_create(&env, "data", "dataset", "d1", NULL, state);
     CHECK_STREQ(state, "COMMITTED");
     CHECK_STREQ(again, id1);
+    // The queries of use_artifact and download, UseArtifact: answered, consumer recorded.
+    json_t *body = s_op(&env, "ArtifactByID", json_pack("{ss}", "id", id1));
+    CHECK_STREQ(json_string_value(s_at(body, "artifact", "state", NULL)), "COMMITTED");
+    CHECK_EQ_I64(json_integer_value(s_at(body, "artifact", "fileCount", NULL)), 2);
+    CHECK_STREQ(
+        json_string_value(json_object_get(s_at(body, "artifact", "createdBy", NULL), "name")),
+        "r1");
+    json_decref(body);
+    body = s_op(&env, "ArtifactType",
+                json_pack("{ssssss}", "entity", "local", "project", "p", "name", "data:latest"));
+    CHECK_STREQ(
+        json_string_value(json_object_get(
+            json_object_get(s_at(body, "project", "artifact", NULL), "artifactType"), "name")),
+        "dataset");
+    json_decref(body);
+    body = s_op(&env, "FetchArtifactManifest", json_pack("{ss}", "id", id1));
+    CHECK(strstr(json_string_value(json_object_get(
+                     json_object_get(s_at(body, "artifact", "currentManifest", NULL), "file"),
+                     "directUrl")),
+                 "/artifact-blobs/tok/file/") != NULL);
+    json_decref(body);
+    body = s_op(&env, "GetArtifactMembershipFileUrls",
+                json_pack("{sssssssssi}", "entity", "local", "project", "p", "collection", "data",
+                          "alias", "v0", "perPage", 1));
+    json_t *files = json_object_get(
+        json_object_get(s_at(body, "project", "artifactCollection", "artifactMembership"), "files"),
+        "edges");
+    CHECK_EQ(json_array_size(files), 1u);
+    json_decref(body);
+    body = s_op(&env, "UseArtifact",
+                json_pack("{ssssssss}", "artifactID", id1, "entityName", "local", "projectName",
+                          "p", "runName", "consumer"));
+    CHECK(s_error(body) == NULL);
+    json_decref(body);
+    json_t *users = NULL;
+    int64_t n1 = 0;
+    CHECK(wbi_gql_art_id(id1, &n1));
+    CHECK_OK(wbi_store_art_users(env.store, n1, &users));
+    CHECK_STREQ(json_string_value(json_object_get(json_array_get(users, 0), "name")), "consumer");
+    json_decref(users);
     // Another type for the same name: refused.
     char *other = s_create(&env, "data", "model", "d2", NULL, state);
     CHECK(other == NULL);
@@ -224,11 +263,11 @@ static void test_files_dedup(void)
     s_digest("stored", b64a, hexa);
     s_digest("new", b64b, hexb);
     CHECK_OK(wbi_blob_put(env.dir, "stored", 6, hexa));
-    json_t *files = json_pack("[{ssssss}{ssssss}]", "artifactID", id, "name", "s.txt", "md5",
-                              b64a, "artifactID", id, "name", "n.txt", "md5", b64b);
-    json_t *body = s_op(&env, "CreateArtifactFiles",
-                        json_pack("{s{soss}}", "input", "artifactFiles", files,
-                                  "storageLayout", "V2"));
+    json_t *files = json_pack("[{ssssss}{ssssss}]", "artifactID", id, "name", "s.txt", "md5", b64a,
+                              "artifactID", id, "name", "n.txt", "md5", b64b);
+    json_t *body =
+        s_op(&env, "CreateArtifactFiles",
+             json_pack("{s{soss}}", "input", "artifactFiles", files, "storageLayout", "V2"));
     json_t *edges = s_at(body, "createArtifactFiles", "files", "edges");
     CHECK_EQ(json_array_size(edges), 2u);
     json_t *n0 = json_object_get(json_array_get(edges, 0), "node");
@@ -335,26 +374,25 @@ static void test_names_and_links(void)
     s_manifest(&env, id, "FULL", paths, texts, 1, true);
     CHECK(s_commit(&env, id) == NULL);
     for (int round = 0; round < 2; round++) { // linking twice keeps index 0
-        json_t *body = s_op(
-            &env, "LinkArtifact",
-            json_pack("{s{sssssssss[{ssss}]}}", "input", "artifactID", id,
-                      "artifactPortfolioName", "reg", "entityName", "local", "projectName",
-                      "model-registry", "aliases", "artifactCollectionName", "reg", "alias",
-                      "prod"));
+        json_t *body = s_op(&env, "LinkArtifact",
+                            json_pack("{s{sssssssss[{ssss}]}}", "input", "artifactID", id,
+                                      "artifactPortfolioName", "reg", "entityName", "local",
+                                      "projectName", "model-registry", "aliases",
+                                      "artifactCollectionName", "reg", "alias", "prod"));
         CHECK(s_error(body) == NULL);
         CHECK_EQ_I64(json_integer_value(s_at(body, "result", "versionIndex", NULL)), 0);
         CHECK_EQ_I64(json_integer_value(s_at(body, "linkArtifact", "versionIndex", NULL)), 0);
         json_decref(body);
     }
-    json_t *body = s_op(&env, "LinkArtifact",
-                        json_pack("{s{ssssssss}}", "input", "artifactID", id,
-                                  "artifactPortfolioName", "bad/name", "entityName", "local",
-                                  "projectName", "p"));
+    json_t *body =
+        s_op(&env, "LinkArtifact",
+             json_pack("{s{ssssssss}}", "input", "artifactID", id, "artifactPortfolioName",
+                       "bad/name", "entityName", "local", "projectName", "p"));
     CHECK(s_error(body) && strstr(s_error(body), "invalid portfolio name"));
     json_decref(body);
     wbi_artifact_t art;
-    CHECK_OK(wbi_store_art_find(env.store, "local", "model-registry", "reg", "prod", &art, NULL,
-                                NULL));
+    CHECK_OK(
+        wbi_store_art_find(env.store, "local", "model-registry", "reg", "prod", &art, NULL, NULL));
     CHECK_STREQ(art.name, "m");
     wbi_store_art_release(&art);
     free(id);
