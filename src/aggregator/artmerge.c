@@ -190,10 +190,10 @@ static void s_commit(wbi_agg_arts_t *self, wbi_agg_art_op_t *op, void *peer, con
     wbi_info("aggregator: artifact %s/%s:%s (%zu entries, digest %s)%s by run '%s'", project, name,
              version, json_object_size(contents), digest, existed ? " already existed" : "",
              op->run_id);
-    json_t *ack = json_pack("{s:I, s:b, s:s, s:s, s:I, s:b, s:O}", "op_id", (json_int_t)op->op_id,
+    json_t *ack = json_pack("{s:I, s:b, s:s, s:s, s:I, s:b, s:o}", "op_id", (json_int_t)op->op_id,
                             "ok", 1, "version", version, "digest", digest, "files",
                             (json_int_t)json_object_size(contents), "existed", existed,
-                            "incomplete", incomplete ? incomplete : json_array());
+                            "incomplete", incomplete ? json_incref(incomplete) : json_array());
     s_ack(self, peer, ack);
     json_decref(ack);
     json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:O}", "event", "commit", "project",
