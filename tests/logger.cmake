@@ -40,5 +40,5 @@ if(TARGET wandb_core AND TARGET wandb-mpi-server)
   # Artifacts through the aggregator and the backend into the real server (read API checks).
   wandb_add_test(test_artifact_backend SOURCES integration/test_artifact_backend.c
     harness/server_harness.c LABELS integration TIMEOUT 120)
-  add_dependencies(test_artifact_backend wandb-mpi-server)
+  add_dependencies(test_artifact_backend wandb-mpi-server wandb-mpi)
 endif()

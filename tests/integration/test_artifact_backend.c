@@ -153,6 +153,41 @@ static void test_save_use_link(void)
     free(big);
 }
 
+// An offline run's artifact reaches the server with `wandb-mpi sync` of its journal.
+static void test_offline_then_sync(void)
+{
+    s_write("offline.txt", "written offline\n", 16);
+    wbt_run_env_clear();
+    wandb_settings_t *s = NULL;
+    CHECK_OK(wandb_settings_new(&s));
+    CHECK_OK(wandb_settings_set(s, "mode", "offline"));
+    CHECK_OK(wandb_settings_set(s, "project", "artbk"));
+    CHECK_OK(wandb_settings_set(s, "run_id", "bkoff1"));
+    CHECK_OK(wandb_settings_set(s, "dir", s_dir));
+    wandb_run_t *run = NULL;
+    CHECK_OK(wandb_init(s, &run));
+    wandb_settings_destroy(&s);
+    wandb_artifact_t *a = NULL;
+    CHECK_OK(wandb_artifact_new("offdata", "dataset", &a));
+    CHECK_OK(wandb_artifact_add_file(a, s_path("offline.txt"), NULL));
+    CHECK_OK(wandb_log_artifact(run, a, NULL));
+    wandb_artifact_destroy(&a);
+    CHECK_OK(wandb_finish(&run, 0));
+    char cmd[1024];
+    const char *bin = getenv("WANDB_TEST_BIN_DIR");
+    snprintf(cmd, sizeof cmd,
+             "timeout 60 %s/src/cli/wandb-mpi sync --base-url %s --api-key %s %s >/dev/null",
+             bin ? bin : ".", s_srv.url, S_KEY, s_dir);
+    CHECK_EQ(system(cmd), 0);
+    json_t *vs = s_versions("offdata");
+    CHECK_EQ(json_array_size(vs), 1);
+    json_t *v = json_array_get(vs, 0);
+    CHECK_STREQ(json_string_value(json_object_get(v, "state")), "COMMITTED");
+    CHECK_EQ(json_integer_value(json_object_get(v, "file_count")), 1);
+    CHECK_STREQ(json_string_value(json_object_get(v, "created_by")), "bkoff1");
+    json_decref(vs);
+}
+
 int main(int argc, char **argv)
 {
     char bin[1024];
@@ -164,7 +199,8 @@ int main(int argc, char **argv)
     CHECK(mkdtemp(s_work) != NULL);
     const char *extra[] = {"--api-key", S_KEY, NULL};
     wbt_server_start(&s_srv, bin, NULL, extra);
-    static const wbt_case_t cases[] = {{"save_use_link", test_save_use_link}};
+    static const wbt_case_t cases[] = {{"save_use_link", test_save_use_link},
+                                       {"offline_then_sync", test_offline_then_sync}};
     int rc = wbt_run(cases, sizeof cases / sizeof cases[0], argc, argv);
     wandb_shutdown();
     wbt_server_release(&s_srv);
