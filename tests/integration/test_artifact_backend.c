@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define S_KEY "local-abcdefghijabcdefghijabcdefghijabcdefghij"
 #define S_BIG (2u * 1024u * 1024u + 3u)
@@ -173,12 +174,17 @@ static void test_offline_then_sync(void)
     CHECK_OK(wandb_log_artifact(run, a, NULL));
     wandb_artifact_destroy(&a);
     CHECK_OK(wandb_finish(&run, 0));
-    char cmd[1024];
+    char cli[1024];
     const char *bin = getenv("WANDB_TEST_BIN_DIR");
-    snprintf(cmd, sizeof cmd,
-             "timeout 60 %s/src/cli/wandb-mpi sync --base-url %s --api-key %s %s >/dev/null",
-             bin ? bin : ".", s_srv.url, S_KEY, s_dir);
-    CHECK_EQ(system(cmd), 0);
+    snprintf(cli, sizeof cli, "%s/src/cli/wandb-mpi", bin ? bin : ".");
+    const char *argv[] = {cli, "sync", "--base-url", s_srv.url, "--api-key", S_KEY, s_dir, NULL};
+    int out = -1;
+    pid_t pid = wbt_spawn(argv, &out);
+    char buf[4096];
+    while (read(out, buf, sizeof buf) > 0) {
+    }
+    close(out);
+    CHECK_EQ(wbt_wait_exit(pid, 60000), 0);
     json_t *vs = s_versions("offdata");
     CHECK_EQ(json_array_size(vs), 1);
     json_t *v = json_array_get(vs, 0);
