@@ -8,6 +8,10 @@ with exactly the 4 shards, each digest the base64 MD5 of the shard's bytes, the
 stored blobs byte for byte; then a second job uses "shards:latest", downloads it
 byte for byte and is recorded as the version's consumer.
 
+Both run online: the aggregator also saves the version in a real wandb-mpi-server (the
+files streamed from its store) and the server must show the same version, files, digest
+and consumer.
+
 --big (label slow): 2 ranks with a 512 MiB shard each (1 GiB in all): the same
 checks, the blobs stored once (a second identical job adds no version and no
 blob), and the peak RSS (VmHWM) of every rank and of the aggregator process,
@@ -119,11 +123,10 @@ def main():
     env = mpi_env({"WANDB_DIR": wandb_dir})
     for k in ("WANDB_BASE_URL", "WANDB_PROJECT"):
         env.pop(k, None)
-    server = None
-    if not big:  # online: the version also goes to the real server, the use too
-        os.makedirs(os.path.join(tmp, "srv"))
-        server, url, key = start_server(os.path.join(tmp, "srv"))
-        env.update({"WANDB_BASE_URL": url, "WANDB_API_KEY": key})
+    # online: the version also goes to the real server (streamed from the store), the use too
+    os.makedirs(os.path.join(tmp, "srv"))
+    server, url, key = start_server(os.path.join(tmp, "srv"))
+    env.update({"WANDB_BASE_URL": url, "WANDB_API_KEY": key})
     store = os.path.join(wandb_dir, "artifacts")
     hwm = AggregatorHwm(wandb_dir)
     hwm.start()
@@ -143,21 +146,19 @@ def main():
     if not any(consumers[0].encode() in open(f, "rb").read()
                for f in glob.glob(os.path.join(journals[-1], "*"))):
         fail(f"consumer {consumers[0]} is not a run of the second job")
-    if server:  # the server has the same version, its producers and its consumer
-        arts = get(f"{url}/api/v1/artifacts?project=uncategorized", key)["artifacts"]
-        seq = [a for a in arts if a["name"] == "shards" and a["kind"] == "SEQUENCE"]
-        if len(seq) != 1 or len(seq[0]["versions"]) != 1:
-            fail(f"the server's artifacts: {arts}")
-        v = seq[0]["versions"][0]
-        used = [u["name"] for u in v["used_by"]]
-        if (v["state"] != "COMMITTED" or v["file_count"] != np or v["digest"] != info["digest"]
-                or used != consumers):
-            fail(f"the server's version: {v}, consumers {consumers}, local digest {info['digest']}")
-        files = get(f"{url}/api/v1/artifacts/shards/v0/files?project=uncategorized", key)["files"]
-        if {f["path"]: f["digest"] for f in files} != {n: e["digest"] for n, e in contents.items()}:
-            fail(f"the server's files {files}")
-        server.terminate()
-        server.wait(timeout=15)
+    # the server has the same version, its producers and its consumer
+    arts = get(f"{url}/api/v1/artifacts?project=uncategorized", key)["artifacts"]
+    seq = [a for a in arts if a["name"] == "shards" and a["kind"] == "SEQUENCE"]
+    if len(seq) != 1 or len(seq[0]["versions"]) != 1:
+        fail(f"the server's artifacts: {arts}")
+    v = seq[0]["versions"][0]
+    used = [u["name"] for u in v["used_by"]]
+    if (v["state"] != "COMMITTED" or v["file_count"] != np or v["digest"] != info["digest"]
+            or used != consumers):
+        fail(f"the server's version: {v}, consumers {consumers}, local digest {info['digest']}")
+    files = get(f"{url}/api/v1/artifacts/shards/v0/files?project=uncategorized", key)["files"]
+    if {f["path"]: f["digest"] for f in files} != {n: e["digest"] for n, e in contents.items()}:
+        fail(f"the server's files {files}")
     if big:
         blobs_before = sorted(os.listdir(os.path.join(store, "blobs")))
         launch(env, np, "produce", work, str(shard_mib))  # the same bytes again
@@ -167,8 +168,14 @@ def main():
             fail(f"stored once: versions {versions}, blobs {len(blobs_before)} -> {len(blobs)}")
         if os.listdir(os.path.join(store, "tmp")):
             fail("temporary files left behind")
+        arts = get(f"{url}/api/v1/artifacts?project=uncategorized", key)["artifacts"]
+        seq = [a for a in arts if a["name"] == "shards" and a["kind"] == "SEQUENCE"]
+        if len(seq[0]["versions"]) != 1:
+            fail(f"the server made another version of the same bytes: {seq[0]['versions']}")
     hwm.stop = True
     hwm.join()
+    server.terminate()
+    server.wait(timeout=15)
     ranks = rank_hwm(p.stderr)
     total_mib = np * max(shard_mib, 1)
     print(f"artifact of {np} shards ({total_mib} MiB) committed in {produce_s:.1f} s; "
