@@ -253,10 +253,16 @@ static wandb_err s_chunk(wbi_agg_arts_t *self, wbi_agg_art_op_t *op, void *peer,
 {
     if (!op || len < WBI_WIRE_ART_CHUNK_HEADER || wbi_get_u32(p) != op->op_id)
         return WANDB_EPROTO;
-    if (op->error[0])
-        return WANDB_OK;
     uint64_t off = wbi_get_u64(p + 8);
     size_t n = len - WBI_WIRE_ART_CHUNK_HEADER;
+    if (op->error[0]) { // failed: the rest is dropped, but the rank must not wait for credit
+        uint8_t prog[16];
+        wbi_put_u32(prog, op->op_id);
+        wbi_put_u32(prog + 4, wbi_get_u32(p + 4));
+        wbi_put_u64(prog + 8, off + n);
+        self->io.reply(self->io.arg, peer, WBI_REC_ART_PROGRESS, prog, sizeof prog);
+        return WANDB_OK;
+    }
     if (!op->open || wbi_get_u32(p + 4) != op->file_no || off != op->got ||
         n > op->fsize - op->got) {
         s_fail(op, "a chunk of file %u does not continue it", wbi_get_u32(p + 4));
