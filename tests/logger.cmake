@@ -42,3 +42,9 @@ if(TARGET wandb_core AND TARGET wandb-mpi-server)
     harness/server_harness.c LABELS integration TIMEOUT 120)
   add_dependencies(test_artifact_backend wandb-mpi-server wandb-mpi)
 endif()
+if(TARGET wandb_core)
+  # Two rank processes upsert into one artifact through a hosted aggregator: conflict,
+  # dedup, finish, upsert after finish, as the ranks' calls see them.
+  wandb_add_test(test_artifact_ranks SOURCES integration/test_artifact_ranks.c
+    LABELS integration TIMEOUT 120)
+endif()
