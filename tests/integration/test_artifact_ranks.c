@@ -72,9 +72,10 @@ static int s_child_main(int rank, int cmd, int res, const char *endpoint)
         if (files)
             *files++ = '\0';
         wandb_artifact_t *a = NULL;
+        char *save = NULL;
         wandb_err rc = wandb_artifact_new("merged", "dataset", &a);
-        for (char *tok = files ? strtok(files, ",") : NULL; tok && rc == WANDB_OK;
-             tok = strtok(NULL, ",")) {
+        for (char *tok = files ? strtok_r(files, ",", &save) : NULL; tok && rc == WANDB_OK;
+             tok = strtok_r(NULL, ",", &save)) {
             char path[256];
             snprintf(path, sizeof path, "%s/%s", s_dir, strchr(tok, ':') + 1);
             *strchr(tok, ':') = '\0';
@@ -135,7 +136,7 @@ static int s_ask(s_child_t *ch, const char *command, char *msg, size_t len)
             WBT_FAIL("rank process died during '%s'", command);
         got += (size_t)n;
     }
-    int rc = atoi(buf);
+    int rc = (int)strtol(buf, NULL, 10);
     snprintf(msg, len, "%s", strchr(buf, ' ') ? strchr(buf, ' ') + 1 : "");
     return rc;
 }
