@@ -46,3 +46,12 @@ if(TARGET model_registry)
     LABELS conformance SKIP_RETURN_CODE 77
     ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR};WANDB_TEST_SRC_DIR=${CMAKE_SOURCE_DIR}")
 endif()
+# The official Python client uses and downloads what our C side logged (byte for byte).
+if(TARGET model_registry)
+  add_test(NAME test_artifact_cross
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/conformance/test_artifact_cross.py
+            $<TARGET_FILE:wandb-mpi-server> $<TARGET_FILE:model_registry>)
+  set_tests_properties(test_artifact_cross PROPERTIES TIMEOUT ${_conformance_timeout}
+    LABELS conformance SKIP_RETURN_CODE 77
+    ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR};WANDB_TEST_SRC_DIR=${CMAKE_SOURCE_DIR}")
+endif()
