@@ -38,7 +38,7 @@ print(json.dumps(out))
 
 
 def main():
-    if len(sys.argv) < 3 or not os.path.exists(VENV_PY):
+    if len(sys.argv) < 3 or not os.path.exists(VENV_PY) or not os.access(sys.argv[2], os.X_OK):
         print("SKIP: no official client (tests/conformance/install.sh) or no driver")
         return 77
     tmp = h.make_tmp("wbt-artcross-")
