@@ -45,6 +45,7 @@ typedef enum {
     WBI_REC_FILE_END = 12,     // id u32, size u64: the file is complete
     WBI_REC_REDUCE = 13,       // JSON object {name, reduce}: cross-rank reductions
     WBI_REC_SYSTEM = 14,       // JSON object {node, ts, metrics}: one system-metrics sample
+    WBI_REC_RUN_UPDATE = 15,   // JSON object {name?, notes?, tags?}: run metadata changed
     // 20-31: artifacts (docs/wire-format.md, docs/artifacts.md)
     WBI_REC_ART_BEGIN = 20,    // JSON {op_id, op, name, type, ..., refs, files}: an operation
     WBI_REC_ART_FILE = 21,     // JSON {op_id, file_no, name, size, digest}: a file starts

@@ -238,9 +238,9 @@ wandb_err wandb_link_model(wandb_run_t *run, const char *path, const char *regis
     if (rc == WANDB_OK)
         rc = wandb_log_artifact(run, a, NULL);
     char target[2 * WBI_ART_NAME_MAX + 32];
-    const char *entity = NULL;
-    if (run)
-        entity = atomic_load(&run->welcomed) ? run->welcome_entity : run->cfg.entity;
+    const char *entity = run ? wandb_run_entity(run) : NULL; // "" until known
+    if (entity && !*entity)
+        entity = run->cfg.entity;
     if (entity)
         snprintf(target, sizeof target, "%s/model-registry/%s", entity, registered_model_name);
     else

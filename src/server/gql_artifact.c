@@ -140,7 +140,7 @@ static char *s_aliases_text(const json_t *in, char *why, size_t whylen, bool *ok
         }
         json_array_append_new(names, json_string(alias));
     }
-    char *text = *ok ? json_dumps(names, JSON_COMPACT) : NULL;
+    char *text = *ok ? json_dumps(names, JSON_COMPACT) : NULL; // free() it
     json_decref(names);
     return text;
 }
@@ -170,7 +170,8 @@ static void s_op_create_artifact(const wbi_gql_ctx_t *ctx, const json_t *vars,
     if (!wbi_gql_art_name_ok("artifact name", n.name, why, sizeof why) ||
         !s_label_ok("artifact type", n.type, why, sizeof why) ||
         !wbi_name_check("project", n.project ? n.project : "", n.project ? strlen(n.project) : 0,
-                        why, sizeof why)) {
+                        why, sizeof why) ||
+        !wbi_name_check("entity", n.entity, strlen(n.entity), why, sizeof why)) {
         wbi_gql_fail(res, 200, "CreateArtifact: %s", why);
         return;
     }
@@ -185,11 +186,16 @@ static void s_op_create_artifact(const wbi_gql_ctx_t *ctx, const json_t *vars,
         return;
     }
     n.aliases = aliases;
+    const char *run = wbi_gql_var(in, "runName");
+    if (run && *run && !wbi_run_id_check(run, strlen(run), why, sizeof why)) {
+        free(aliases);
+        wbi_gql_fail(res, 200, "CreateArtifact: %s", why);
+        return;
+    }
     json_t *step = json_object_get(in, "historyStep");
     if (json_is_integer(step))
         n.history_step = json_integer_value(step);
     wandb_err e = wbi_store_begin(ctx->store);
-    const char *run = wbi_gql_var(in, "runName");
     if (e == WANDB_OK && run && *run)
         e = wbi_store_run_ensure(ctx->store, n.entity, n.project, run, ctx->now, &n.run_id);
     int64_t id = 0;
@@ -200,7 +206,7 @@ static void s_op_create_artifact(const wbi_gql_ctx_t *ctx, const json_t *vars,
         e = wbi_store_art_get(ctx->store, id, &a);
     if (e == WANDB_OK)
         e = wbi_store_commit(ctx->store);
-    wbi_free(aliases);
+    free(aliases);
     if (e != WANDB_OK) {
         wbi_store_rollback(ctx->store);
         if (e == WANDB_EINVAL)

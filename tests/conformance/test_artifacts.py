@@ -252,6 +252,25 @@ def check_raw_bad_input(ck, srv):
     ck.equal("'half' stays PENDING without a version",
              [(v["state"], v["version"]) for a in half for v in a["versions"]],
              [("PENDING", None)])
+    # An upload whose bytes do not match its MD5: 400, nothing stored; a wrong token: 403.
+    files = ("mutation CreateArtifactFiles($artifactFiles: [CreateArtifactFileSpecInput!]!) {"
+             " createArtifactFiles(input: {}) { files { edges { node { uploadUrl } } } } }")
+    want_md5 = hashlib.md5(b"the announced bytes").digest()
+    _, r = gql(srv, "CreateArtifactFiles", files, {"artifactFiles": [{
+        "artifactID": art.get("id"), "name": "x.bin",
+        "md5": base64.b64encode(want_md5).decode()}]})
+    up = r["data"]["createArtifactFiles"]["files"]["edges"][0]["node"]["uploadUrl"]
+    status, data = srv.request(up[len(srv.url):], auth="none", method="PUT", body=b"other bytes")
+    ck.check("PUT of bytes that do not match the MD5: 400 naming both digests",
+             status == 400 and want_md5.hex().encode() in data, (status, data[:200]))
+    blob = os.path.join(srv.dir, "artifacts", "blobs", want_md5.hex()[:2], want_md5.hex())
+    ck.check("mismatched upload not stored", not os.path.exists(blob), blob)
+    parts = up[len(srv.url):].split("/")
+    parts[2] = "x" * len(parts[2])
+    status, _ = srv.request("/".join(parts), auth="none", method="PUT", body=b"x")
+    ck.equal("PUT with a wrong upload token", status, 403)
+    status, _ = srv.request("/api/v1/artifacts/dataset-a/v99/files?project=" + PROJECT)
+    ck.equal("read API: files of an unknown version", status, 404)
     _, r = gql(srv, "ArtifactMembershipByName", "query ArtifactMembershipByName($entity: String!,"
                " $project: String!, $name: String!) { project(name: $project, entityName: $entity)"
                " { artifactCollectionMembership(name: $name) { id } } }",
