@@ -14,7 +14,7 @@ if(TARGET wandb)
     RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
   install(EXPORT wandbTargets NAMESPACE wandb:: DESTINATION ${WANDB_CMAKE_DIR})
   # wandb.hpp: the optional header-only C++ API (docs/cpp.md); needs no C++ compiler here.
-  install(FILES include/wandb.h include/wandb_media.h include/wandb.hpp
+  install(FILES include/wandb.h include/wandb_media.h include/wandb_artifact.h include/wandb.hpp
     ${WANDB_GENERATED_INCLUDE_DIR}/wandb_version.h
     DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endif()

@@ -578,5 +578,6 @@ WANDB_EXPORT void wandb_shutdown(void);
 #endif
 
 // Histograms, images, tables and watch (wandb_media.h).
+#include "wandb_artifact.h" // artifacts (docs/artifacts.md)
 #include "wandb_media.h"
 #endif

@@ -10,6 +10,7 @@
 //  the calls here share the ring-writing helpers. NEEDSWORK(#10): the
 //  control records (config, summary, define_metric, alert) move to their
 //  own file once define_metric settles on its branch.
+#include "logger/artifact.h"
 #include "logger/run.h"
 
 #include "common/alloc.h"
@@ -81,6 +82,7 @@ void wbi_run_core_destroy(wandb_run_t **self_p)
     wbi_save_live_stop(self);
     wbi_save_release(self);
     wbi_watch_release(self);
+    wbi_art_release(self);
     pthread_mutex_destroy(&self->save_mu);
     pthread_mutex_destroy(&self->mu);
     wbi_free(self);

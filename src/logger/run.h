@@ -20,6 +20,7 @@ struct wbi_saved;
 struct wbi_live;
 struct wbi_watch;
 struct wbi_mirror;
+struct wbi_art_link;
 
 // Warnings that repeat on a hot path are logged the first time and then
 // every WBI_WARN_EVERY times.
@@ -77,6 +78,7 @@ struct wandb_run {
     _Atomic uint64_t rows_logged;        // rows committed by log calls (written under mu)
     atomic_bool retired;                 // finished: buffers freed, the struct kept (run.c)
     struct wandb_run *next_retired;      // the list of finished runs (run.c, under its lock)
+    _Atomic(struct wbi_art_link *) art;  // artifact operations (artifact_send.c), NULL before
 };
 
 // Creates a run from resolved settings (*cfg is moved into the run and
