@@ -346,6 +346,15 @@ static void s_keep_step(wandb_run_t *run, int64_t step, bool commit_now)
     atomic_store_explicit(&run->step, commit_now ? step + 1 : step, memory_order_relaxed);
 }
 
+// Adds rows to rows_logged. One writer (under mu): a plain load and store, no atomic add.
+static inline void s_count_rows(wandb_run_t *run, uint64_t rows)
+{
+    if (rows)
+        atomic_store_explicit(&run->rows_logged,
+                              atomic_load_explicit(&run->rows_logged, memory_order_relaxed) + rows,
+                              memory_order_relaxed);
+}
+
 // One attempt of a log call under the run mutex. When the ring has no room
 // it sets *no_room and returns WANDB_EFULL; only the last attempt counts
 // the call as dropped. Nothing is written unless the whole call fits.
@@ -366,6 +375,7 @@ static wandb_err s_log_locked(wandb_run_t *run, const wandb_value_t *values, siz
     }
     // A higher step closes the pending row: the aggregator sees the step move.
     bool row_open = run->row_open && step == cur;
+    uint64_t closed_rows = run->row_open && step > cur; // that pending row counts as logged
     if (n == 0) {
         if (commit_now && row_open) {
             if (!wbi_ring_reserve(&run->ring, S_ROW_FIXED)) {
@@ -382,6 +392,7 @@ static wandb_err s_log_locked(wandb_run_t *run, const wandb_value_t *values, siz
             run->row_open = false;
             atomic_store_explicit(&run->step, step + 1, memory_order_relaxed);
         } else if (step > cur) {
+            s_count_rows(run, closed_rows);
             run->row_open = false;
             atomic_store_explicit(&run->step, step, memory_order_relaxed);
         }
@@ -404,10 +415,7 @@ static wandb_err s_log_locked(wandb_run_t *run, const wandb_value_t *values, siz
     }
     uint8_t flags = commit_now ? WBI_WIRE_ROW_COMMIT : 0;
     wbi_ring_publish(&run->ring, s_log_write(run, values, n, keys_before, total, step, flags));
-    if (commit_now) // one writer (under mu): a plain load and store, no atomic add
-        atomic_store_explicit(&run->rows_logged,
-                              atomic_load_explicit(&run->rows_logged, memory_order_relaxed) + 1,
-                              memory_order_relaxed);
+    s_count_rows(run, closed_rows + commit_now);
     run->row_open = !commit_now;
     atomic_store_explicit(&run->step, commit_now ? step + 1 : step, memory_order_relaxed);
     return WANDB_OK;
