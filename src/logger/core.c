@@ -346,6 +346,23 @@ static void s_keep_step(wandb_run_t *run, int64_t step, bool commit_now)
     atomic_store_explicit(&run->step, commit_now ? step + 1 : step, memory_order_relaxed);
 }
 
+// Warns that a call came after wandb_finish (the first time, then every
+// WBI_WARN_EVERY) and returns WANDB_ECLOSED.
+static wandb_err s_closed(const char *what)
+{
+    static atomic_uint_fast64_t calls;
+    if (atomic_fetch_add_explicit(&calls, 1, memory_order_relaxed) % WBI_WARN_EVERY == 0)
+        wbi_warn("%s: the run has finished (wandb_finish was called): call dropped", what);
+    return WANDB_ECLOSED;
+}
+
+// Warns about a NULL run and returns WANDB_EINVAL.
+static wandb_err s_no_run(const char *fn)
+{
+    wbi_warn("%s: run is NULL (no wandb_init, or wandb_finish has set the pointer to NULL)", fn);
+    return WANDB_EINVAL;
+}
+
 // Adds rows to rows_logged. One writer (under mu): a plain load and store, no atomic add.
 static inline void s_count_rows(wandb_run_t *run, uint64_t rows)
 {
@@ -428,7 +445,7 @@ wandb_err wandb_log_values(wandb_run_t *run, const wandb_value_t *values, size_t
                            int commit)
 {
     if (!run)
-        return WANDB_EINVAL;
+        return s_no_run("wandb_log_values");
     if (run->disabled)
         return WANDB_OK;
     if ((n > 0 && !values) || n > WBI_WIRE_ROW_MAX_VALUES) {
@@ -458,6 +475,8 @@ wandb_err wandb_log_values(wandb_run_t *run, const wandb_value_t *values, size_t
         pthread_mutex_lock(&run->mu);
         wandb_err err = s_log_locked(run, values, n, step, commit, last, &no_room);
         pthread_mutex_unlock(&run->mu);
+        if (err == WANDB_ECLOSED)
+            return s_closed("wandb_log");
         if (!no_room || last)
             return err;
         if (i == 0)
@@ -477,7 +496,8 @@ static wandb_err s_put_record_wait(wandb_run_t *self, uint8_t type, const void *
         wandb_err err = WANDB_OK;
         pthread_mutex_lock(&self->mu);
         if (self->closed) {
-            err = WANDB_ECLOSED;
+            pthread_mutex_unlock(&self->mu);
+            return s_closed("wandb (config, summary, define_metric, alert, ...)");
         } else if (!wbi_ring_reserve(&self->ring, room)) {
             err = WANDB_EFULL;
         } else {
@@ -648,7 +668,7 @@ static wandb_err s_put_json(wandb_run_t *run, uint8_t type, char *json, const ch
 wandb_err wandb_config_values(wandb_run_t *run, const wandb_value_t *values, size_t n)
 {
     if (!run)
-        return WANDB_EINVAL;
+        return s_no_run("wandb_config_values");
     if (run->disabled)
         return WANDB_OK;
     char *json = NULL;
@@ -681,7 +701,7 @@ wandb_err wandb_config_json(wandb_run_t *run, const char *json)
 wandb_err wandb_summary_values(wandb_run_t *run, const wandb_value_t *values, size_t n)
 {
     if (!run)
-        return WANDB_EINVAL;
+        return s_no_run("wandb_summary_values");
     if (run->disabled)
         return WANDB_OK;
     char *json = NULL;
@@ -717,7 +737,7 @@ wandb_err wandb_define_metric(wandb_run_t *run, const char *name, const char *st
     static const char *const summaries[] = {"min",   "max",  "mean", "best",
                                             "first", "last", "none", NULL};
     if (!run)
-        return WANDB_EINVAL;
+        return s_no_run("wandb_define_metric");
     if (run->disabled)
         return WANDB_OK;
     if (!name || !s_key_valid(name, strnlen(name, 256)) ||
@@ -755,7 +775,7 @@ wandb_err wandb_define_reduce(wandb_run_t *run, const char *name, const char *re
     static const char *const words[] = {"mean",   "min",    "max",  "sum", "std",
                                         "argmin", "argmax", "none", NULL};
     if (!run)
-        return WANDB_EINVAL;
+        return s_no_run("wandb_define_reduce");
     if (run->disabled)
         return WANDB_OK;
     if (!name || !s_key_valid(name, strnlen(name, 256))) {
@@ -781,7 +801,7 @@ wandb_err wandb_alert(wandb_run_t *run, const char *title, const char *text, con
                       int64_t wait_ms)
 {
     if (!run)
-        return WANDB_EINVAL;
+        return s_no_run("wandb_alert");
     if (run->disabled)
         return WANDB_OK;
     if (!title || !text) {
@@ -825,7 +845,7 @@ wandb_err wandb_alert(wandb_run_t *run, const char *title, const char *text, con
 wandb_err wandb_mark_preempting(wandb_run_t *run)
 {
     if (!run)
-        return WANDB_EINVAL;
+        return s_no_run("wandb_mark_preempting");
     if (run->disabled)
         return WANDB_OK;
     int wait =

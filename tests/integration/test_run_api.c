@@ -304,6 +304,7 @@ static void test_properties_and_setters(void)
     longname[sizeof longname - 1] = '\0';
     CHECK_ERR(wandb_run_set_name(run, longname), WANDB_EINVAL);
     CHECK_ERR(wandb_run_set_name(run, NULL), WANDB_EINVAL);
+    CHECK_ERR(wandb_run_set_name(run, ""), WANDB_EINVAL); // an empty name is refused
     CHECK_STREQ(wandb_run_name(run), "renamed");
     CHECK_OK(wandb_finish(&run, 0));
     wandb_settings_destroy(&s);
