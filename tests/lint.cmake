@@ -4,8 +4,8 @@ add_test(NAME test_layers COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/lint/test_layer
   ${PROJECT_SOURCE_DIR})
 set_tests_properties(test_layers PROPERTIES TIMEOUT 60 LABELS unit)
 
-# The C examples of docs/API.md (its tables) and of the ```c blocks of the API docs compile
-# against include/ (cc -fsyntax-only -Werror; the C++ rows with c++): no library needed.
+# The examples of docs/API.md (its tables) and the ```c/```cpp blocks of the API docs compile
+# against include/ (cc / c++ -fsyntax-only -Wall -Wextra -Werror): no library needed.
 find_package(Python3 COMPONENTS Interpreter QUIET)
 if(Python3_Interpreter_FOUND)
   add_test(NAME test_doc_examples
