@@ -233,15 +233,23 @@ WANDB_EXPORT wandb_err wandb_summary_values(wandb_run_t *run, const wandb_value_
 // shown and summarised, as the seed's define_metric:
 //   step_metric: the x-axis metric (NULL: _step);
 //   summary: comma-separated from "min,max,mean,best,first,last,none"
-//     (NULL: last);
-//   goal: "minimize", "maximize" or NULL;
-//   flags: WANDB_METRIC_HIDDEN, WANDB_METRIC_NO_STEP_SYNC.
+//     (NULL: last); the run summary of the metric is then an object such as
+//     {"min": 0.1, "last": 0.3}; "best" is the min, or the max when goal is
+//     "maximize"; "none" leaves the metric out of the summary;
+//   goal: "minimize", "maximize" or NULL (best then minimizes);
+//   flags: WANDB_METRIC_HIDDEN, WANDB_METRIC_NO_STEP_SYNC,
+//     WANDB_METRIC_OVERWRITE.
+// A later call for the same name merges with the earlier one (the seed's
+// overwrite=false): hidden and step_sync stay on once set, summary words add
+// up, a given step_metric or goal replaces the earlier one. With
+// WANDB_METRIC_OVERWRITE the call replaces the earlier definition.
 // WANDB_EINVAL on a bad name, summary or goal. Thread: any.
 WANDB_EXPORT wandb_err wandb_define_metric(wandb_run_t *run, const char *name,
                                            const char *step_metric, const char *summary,
                                            const char *goal, unsigned flags);
 #define WANDB_METRIC_HIDDEN 0x1u       // hide the metric in the UI
 #define WANDB_METRIC_NO_STEP_SYNC 0x2u // do not fill step_metric into rows automatically
+#define WANDB_METRIC_OVERWRITE 0x4u    // replace the earlier definition instead of merging
 
 // Declares how the job run (docs/job-view.md) reduces the metric `name` (or
 // a glob ending in '*') across ranks at each step: a comma-separated list of
