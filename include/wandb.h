@@ -120,8 +120,7 @@ typedef struct wandb_value {
 // Settings. Names follow the WANDB_* environment variables in lower case:
 //   project, entity, api_key, base_url, mode (online|offline|disabled),
 //   group, job_type, name, notes, tags (comma-separated), run_id, dir,
-//   resume (only never is supported: allow|must|auto make wandb_init
-//   return WANDB_ENOTSUP)
+//   resume (allow|must|never|auto; see wandb_init)
 // plus the transport and buffering knobs documented in docs/settings.md:
 //   aggregator (a ZeroMQ endpoint; empty: start one in this process),
 //   secret, rank, world_size, ring_bytes, ring_full (drop|wait),
@@ -161,8 +160,19 @@ WANDB_EXPORT const char *wandb_settings_errmsg(const wandb_settings_t *self);
 // the environment), starts the I/O thread and, without an aggregator
 // endpoint, an in-process aggregator. Does not wait for the backend.
 // On success *run_out is the active run (also returned by wandb_run()).
+// With a "resume" setting, waits (at most init_timeout_ms) until the
+// aggregator asked the backend whether the run id exists: "allow" continues
+// an existing run (wandb_run_resumed, history from wandb_run_starting_step),
+// else starts it; "must" continues it or fails with WANDB_ENOTFOUND;
+// "never" starts it or fails with WANDB_EEXIST; "auto" is allow with the run
+// id of this directory's last run when that one did not finish. Unset: no
+// question is asked; an existing run id is upserted and its history goes on
+// with steps from 0, as with the official client (docs/decisions.md).
+// Under MPI a given run_id names the job: rank r's run is "<run_id>-<r>".
 // Errors: WANDB_EINVAL (bad setting; text in wandb_settings_errmsg),
-// WANDB_EEXIST (a run is active), WANDB_ENOTSUP (mode offline, not yet),
+// WANDB_EEXIST (a run is active, or resume "never" and the run exists),
+// WANDB_ENOTFOUND (resume "must" and no such run), WANDB_ETIMEDOUT (resume:
+// no answer in time), WANDB_ENOTSUP (mode offline, not yet),
 // WANDB_EAUTH (online without aggregator endpoint and without API key),
 // WANDB_ENOMEM, WANDB_EIO.
 // Thread: any, not concurrently with wandb_finish.
@@ -317,6 +327,8 @@ WANDB_EXPORT const char *wandb_run_url(const wandb_run_t *run);
 // The step the next committed row gets.
 WANDB_EXPORT int64_t wandb_run_step(const wandb_run_t *run);
 WANDB_EXPORT int64_t wandb_run_starting_step(const wandb_run_t *run);
+// True when wandb_init continued an existing run (resume allow, must, auto).
+WANDB_EXPORT bool wandb_run_resumed(const wandb_run_t *run);
 // Unix time in seconds when the run started.
 WANDB_EXPORT double wandb_run_start_time(const wandb_run_t *run);
 // Rows rejected for a lower step, and values dropped because the ring was full.

@@ -46,7 +46,9 @@ struct wbi_agg_run {
     char *entity;          // HELLO entity or learned later; NULL: unknown
     int rank;              // HELLO rank (-1 unknown)
     double start_time;     // HELLO start_time (Unix seconds); NAN: first row's ts
-    int64_t starting_step; // HELLO starting_step
+    int64_t starting_step; // HELLO starting_step, or the resumed run's next step
+    int resume_mode;       // HELLO resume as WBI_RESUME_* ("auto" is allow)
+    bool resumed;          // the backend continued an existing run (run_resume.c)
 
     wbi_agg_key_t *keys;    // interned keys in first-seen order
     size_t nkeys;           // keys used

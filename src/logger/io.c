@@ -9,6 +9,7 @@
 #include "common/tsan.h"
 #include "common/wire.h"
 #include "common/zmon.h"
+#include "logger/resume.h"
 #include "logger/sysmon.h"
 #include <errno.h>
 #include <stdio.h>
@@ -245,6 +246,8 @@ static void s_handle(wbi_io_t *self, const uint8_t *data, size_t len)
             json_error_t jerr;
             json_t *obj = wbi_jsonx_loadb((const char *)rec.payload, rec.len, 0, &jerr);
             if (json_is_object(obj))
+                wbi_resume_note(self->run, obj);
+            if (json_is_object(obj) && !json_object_get(obj, "error"))
                 wbi_run_apply_welcome(self->run, json_string_value(json_object_get(obj, "entity")),
                                       json_string_value(json_object_get(obj, "url")));
             json_decref(obj);

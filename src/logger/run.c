@@ -13,6 +13,7 @@
 #include "common/wire.h"
 #include "logger/hosted.h"
 #include "logger/io.h"
+#include "logger/resume.h"
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -142,14 +143,10 @@ wandb_err wandb_init(wandb_settings_t *settings, wandb_run_t **run_out)
         err = s_init_fail(settings, err, msg);
         goto out;
     }
-    // Nothing applies a resumed run's history yet (starting_step stays 0):
-    // refuse rather than silently start from step 0 of an old run.
-    if (cfg.mode != WBI_MODE_DISABLED && cfg.resume && strcmp(cfg.resume, "never") != 0) {
-        snprintf(msg, sizeof(msg),
-                 "resume '%s' is not supported yet: leave resume unset or use never (a new run)",
-                 cfg.resume);
+    if (cfg.mode != WBI_MODE_DISABLED &&
+        wbi_resume_auto_id(&cfg, wandb_settings_get(settings, "run_id") != NULL) != WANDB_OK) {
         wbi_cfg_release(&cfg);
-        err = s_init_fail(settings, WANDB_ENOTSUP, msg);
+        err = s_init_fail(settings, WANDB_ENOMEM, "out of memory");
         goto out;
     }
     if (cfg.mode == WBI_MODE_ONLINE && !cfg.aggregator && !cfg.api_key) {
@@ -192,6 +189,9 @@ wandb_err wandb_init(wandb_settings_t *settings, wandb_run_t **run_out)
         const char *endpoint = run->agg ? wandb_aggregator_endpoint(run->agg) : run->cfg.aggregator;
         err = wbi_io_start(&run->io, run, run->zmq_ctx, endpoint, msg, sizeof(msg));
         if (err != WANDB_OK)
+            goto fail;
+        // With a resume mode the aggregator asks the backend first (resume.c).
+        if (run->cfg.resume && (err = wbi_resume_wait(run, msg, sizeof(msg))) != WANDB_OK)
             goto fail;
     }
     atomic_store(&s_active, run);
@@ -238,6 +238,7 @@ wandb_err wandb_finish(wandb_run_t **run_p, int exit_code)
     // Files saved with "end" (and changed "live" ones) go before FINISH.
     // Their errors are logged; the run still finishes.
     (void)wbi_save_flush(run, deadline);
+    wbi_resume_forget(&run->cfg); // "auto": the run ended here, nothing to continue
     int64_t left = deadline - wbi_now_ms();
     err = wbi_run_put_finish(run, exit_code, left > 1 ? (int)left : 1);
     wbi_io_wake(run->io);

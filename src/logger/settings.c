@@ -576,6 +576,12 @@ wandb_err wbi_settings_resolve(const wandb_settings_t *settings, wbi_cfg_t *out,
             return err;
         }
     }
+    // Under MPI a given run id names the job; every rank has its own run.
+    char rank_id[160];
+    if (vals[S_RUN_ID] && out->under_mpi && out->world_size > 1) {
+        snprintf(rank_id, sizeof(rank_id), "%s-%d", vals[S_RUN_ID], out->rank);
+        vals[S_RUN_ID] = rank_id;
+    }
     char name[32];
     snprintf(name, sizeof(name), "rank-%d", out->rank);
     const char *base = vals[S_BASE_URL] ? vals[S_BASE_URL] : "https://api.wandb.ai";
