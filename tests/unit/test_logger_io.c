@@ -239,7 +239,7 @@ static void test_init_log_finish(void)
     }
     CHECK_STREQ(wandb_run_entity(run), "ent");
     CHECK_STREQ(wandb_run_url(run), "http://x/ent/p/runs/r");
-    CHECK_STREQ(wandb_run_path(run), "ent/p/iorun1");
+    CHECK_STREQ(wandb_run_path(run), "ent/p/iorun1-1"); // under MPI: <run_id>-<rank>
     struct timespec idle = {0, 200000000}; // 200 ms idle: heartbeats every 50 ms
     nanosleep(&idle, NULL);
     CHECK_OK(wandb_finish(&run, 0));
@@ -252,7 +252,7 @@ static void test_init_log_finish(void)
     json_error_t jerr;
     json_t *hello = json_loads(fa.hello, 0, &jerr);
     CHECK(hello != NULL);
-    CHECK_STREQ(json_string_value(json_object_get(hello, "run_id")), "iorun1");
+    CHECK_STREQ(json_string_value(json_object_get(hello, "run_id")), "iorun1-1");
     CHECK_STREQ(json_string_value(json_object_get(hello, "secret")), "s3cret");
     CHECK_STREQ(json_string_value(json_object_get(hello, "name")), "rank-1");
     CHECK_EQ(json_integer_value(json_object_get(hello, "rank")), 1);
@@ -481,21 +481,23 @@ static void test_modes_and_errors(void)
     CHECK(wbt_rm_tree(dir) == 0);
     CHECK_OK(wandb_settings_set(s, "dir", NULL));
     CHECK_OK(wandb_settings_set(s, "aggregator", "tcp://127.0.0.1:1"));
-    // Resume is not implemented: allow, must and auto are refused; never is a new run.
+    // Resume waits for the aggregator's decision (at most init_timeout_ms);
+    // nobody listens at port 1: a timeout that says why, and no run.
     CHECK_OK(wandb_settings_set(s, "mode", "online"));
-    const char *resumes[] = {"allow", "must", "auto"};
+    CHECK_OK(wandb_settings_set(s, "init_timeout_ms", "200"));
+    const char *resumes[] = {"allow", "must", "never"};
     for (size_t i = 0; i < 3; i++) {
         CHECK_OK(wandb_settings_set(s, "resume", resumes[i]));
-        CHECK_ERR(wandb_init(s, &run), WANDB_ENOTSUP);
+        CHECK_ERR(wandb_init(s, &run), WANDB_ETIMEDOUT);
         CHECK(strstr(wandb_settings_errmsg(s), "resume") != NULL);
         CHECK(run == NULL && wandb_run() == NULL);
     }
     setenv("WANDB_RESUME", "must", 1);
     CHECK_OK(wandb_settings_set(s, "resume", NULL));
-    CHECK_ERR(wandb_init(s, &run), WANDB_ENOTSUP);
+    CHECK_ERR(wandb_init(s, &run), WANDB_ETIMEDOUT);
     unsetenv("WANDB_RESUME");
-    CHECK_OK(wandb_settings_set(s, "resume", "never"));
-    CHECK_OK(wandb_init(s, &run));
+    CHECK_OK(wandb_settings_set(s, "init_timeout_ms", NULL));
+    CHECK_OK(wandb_init(s, &run)); // resume unset: no wait
     CHECK_ERR(wandb_finish(&run, 0), WANDB_ETIMEDOUT); // nobody listens at port 1
     wandb_settings_destroy(&s);
     // Online without endpoint and without API key (no netrc either).
@@ -545,7 +547,7 @@ static void test_rehello_on_reconnect(void)
     json_error_t jerr;
     json_t *hello = json_loads(b.hello, 0, &jerr);
     CHECK(hello != NULL);
-    CHECK_STREQ(json_string_value(json_object_get(hello, "run_id")), "iorun1");
+    CHECK_STREQ(json_string_value(json_object_get(hello, "run_id")), "iorun1-1");
     CHECK_STREQ(json_string_value(json_object_get(hello, "secret")), "s3cret");
     json_decref(hello);
     CHECK_EQ(b.rows, 10);
