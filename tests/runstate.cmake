@@ -22,3 +22,12 @@ if(TARGET wandb_core AND TARGET wandb-mpi-server AND Python3_Interpreter_FOUND)
   set_tests_properties(test_metric_conformance PROPERTIES TIMEOUT ${_mc_timeout}
     LABELS conformance SKIP_RETURN_CODE 77)
 endif()
+
+# A real mpirun job through the launcher, resumed: every rank continues its own run.
+if(WANDB_WITH_MPI AND TARGET mpi_train)
+  find_package(Python3 REQUIRED COMPONENTS Interpreter)
+  add_test(NAME mpi_resume
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/mpi/test_mpi_resume.py)
+  set_tests_properties(mpi_resume PROPERTIES TIMEOUT 600 LABELS mpi
+    ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR}")
+endif()

@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""test_mpi_resume.py - a real 3-rank job resumed through the launcher, into the real server.
+
+Job 1 runs with WANDB_RUN_ID=<id>: every rank logs 10 steps into its own run <id>-<rank>.
+Job 2 is the same command with WANDB_RESUME=allow: every rank continues its own run, so each
+run holds steps 0..19 exactly once, and no other rank run appears. Job 3 with
+WANDB_RESUME=never fails at init (the runs exist) and changes nothing; job 4 with
+WANDB_RESUME=must and an unknown id fails and creates no run.
+"""
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_mpi_job as mj  # noqa: E402
+
+NP = 3
+STEPS = 10
+RUN_ID = "rjob"
+
+
+def runs_of(url, key):
+    return mj.rank_runs(mj.get(f"{url}/api/v1/runs?project=mpi-resume", key)["runs"])
+
+
+def steps_of(url, key, name):
+    rows = mj.get(f"{url}/api/v1/runs/{name}/history?project=mpi-resume", key)["rows"]
+    return [row["_step"] for row in rows]
+
+
+def job(url, key, run_id, resume, want_ok):
+    extra = {"WANDB_BASE_URL": url, "WANDB_API_KEY": key, "WANDB_PROJECT": "mpi-resume",
+             "WANDB_RUN_ID": run_id, "WANDB_RUN_GROUP": "resume-job",
+             "WANDB_INIT_TIMEOUT_MS": "30000"}
+    if resume:
+        extra["WANDB_RESUME"] = resume
+    env = mj.mpi_env(extra)
+    cmd = [f"{mj.BIN}/wandb-mpirun", "-np", str(NP), "--oversubscribe", f"{mj.BIN}/mpi_train",
+           str(STEPS), "0.2"]
+    p = mj.subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    if (p.returncode == 0) != want_ok:
+        mj.fail(f"{resume}: launcher exited {p.returncode}\nstdout:\n{p.stdout}\n"
+                f"stderr:\n{p.stderr}")
+    return p
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="wandb-mpi-resume-")
+    server, url, key = mj.start_server(tmp)
+    try:
+        names = [f"{RUN_ID}-{r}" for r in range(NP)]
+        job(url, key, RUN_ID, None, True)
+        got = sorted(r["name"] for r in runs_of(url, key))
+        if got != names:
+            mj.fail(f"job 1: rank runs {got}, want {names}")
+        job(url, key, RUN_ID, "allow", True)
+        runs = runs_of(url, key)
+        if sorted(r["name"] for r in runs) != names:
+            mj.fail(f"job 2: rank runs {sorted(r['name'] for r in runs)}, want {names}")
+        for r in runs:
+            steps = steps_of(url, key, r["name"])
+            if steps != list(range(2 * STEPS)):
+                mj.fail(f"job 2: run {r['name']} steps {steps}, want 0..{2 * STEPS - 1} once")
+            if r["state"] != "finished" or r["summary"].get("_step") != 2 * STEPS - 1:
+                mj.fail(f"job 2: run {r['name']} state {r['state']} summary {r['summary']}")
+        print(f"ok: {NP} ranks resumed their own runs, steps 0..{2 * STEPS - 1} once each")
+        p = job(url, key, RUN_ID, "never", False)
+        if "already exists" not in p.stderr:
+            mj.fail(f"job 3: no 'already exists' in the launcher's output:\n{p.stderr}")
+        for name in names:
+            if steps_of(url, key, name) != list(range(2 * STEPS)):
+                mj.fail(f"job 3: run {name} changed")
+        p = job(url, key, "nojob", "must", False)
+        if "does not exist" not in p.stderr:
+            mj.fail(f"job 4: no 'does not exist' in the launcher's output:\n{p.stderr}")
+        if any(r["name"].startswith("nojob") for r in runs_of(url, key)):
+            mj.fail("job 4: a run was created for resume=must of an unknown id")
+        print("ok: resume=never and resume=must refused at init, nothing changed")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
