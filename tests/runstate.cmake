@@ -8,19 +8,25 @@ if(TARGET wandb_core AND TARGET wandb-mpi-server)
   endforeach()
 endif()
 
-# define_metric against the official Python client (label conformance; skipped without the
+# define_metric and resume against the official Python client (label conformance; skipped without the
 # pinned client in tests/conformance/.venv).
 find_package(Python3 COMPONENTS Interpreter QUIET)
 if(TARGET wandb_core AND TARGET wandb-mpi-server AND Python3_Interpreter_FOUND)
   add_executable(c_metric ${CMAKE_CURRENT_SOURCE_DIR}/conformance/c_metric.c)
   target_link_libraries(c_metric PRIVATE wandb_core wandb_includes wandb_deps_core
     wandb_warnings m)
+  add_executable(c_resume ${CMAKE_CURRENT_SOURCE_DIR}/conformance/c_resume.c)
+  target_link_libraries(c_resume PRIVATE wandb_core wandb_includes wandb_deps_core
+    wandb_warnings m)
+  add_test(NAME test_resume_conformance
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/conformance/test_resume_conformance.py
+            $<TARGET_FILE:wandb-mpi-server> $<TARGET_FILE:c_resume>)
   add_test(NAME test_metric_conformance
     COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/conformance/test_metric_conformance.py
             $<TARGET_FILE:wandb-mpi-server> $<TARGET_FILE:c_metric>)
   math(EXPR _mc_timeout "300 * ${WANDB_TEST_TIMEOUT_MULTIPLIER}")
-  set_tests_properties(test_metric_conformance PROPERTIES TIMEOUT ${_mc_timeout}
-    LABELS conformance SKIP_RETURN_CODE 77)
+  set_tests_properties(test_metric_conformance test_resume_conformance PROPERTIES
+    TIMEOUT ${_mc_timeout} LABELS conformance SKIP_RETURN_CODE 77)
 endif()
 
 # A real mpirun job through the launcher, resumed: every rank continues its own run.
