@@ -634,7 +634,7 @@ wandb_err wbi_settings_resolve(const wandb_settings_t *settings, wbi_cfg_t *out,
         long def;  // its default
     } nums[] = {{S_RING_BYTES, 4L << 20},     {S_RING_WAIT_MS, 10},
                 {S_FLUSH_INTERVAL_MS, 15000}, {S_HEARTBEAT_MS, 1000},
-                {S_INIT_TIMEOUT_MS, 1000},    {S_FINISH_TIMEOUT_MS, 30000},
+                {S_INIT_TIMEOUT_MS, 90000},   {S_FINISH_TIMEOUT_MS, 30000},
                 {S_JOURNAL_FLUSH_MS, 1000},   {S_JOURNAL_MAX_BYTES, 1L << 30},
                 {S_REQUEST_BUDGET, 0},        {S_JOB_LATENESS_MS, 10000}};
     long got[sizeof nums / sizeof nums[0]];
