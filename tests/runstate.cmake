@@ -1,5 +1,8 @@
 # Tests of define_metric semantics and of resume (docs/decisions.md "define_metric" and
 # "Resume"): the public API through the in-process aggregator into the real server.
+# The RunResumeStatus decision (src/backend/resume.c), without I/O.
+wandb_add_test(test_backend_resume SOURCES unit/test_backend_resume.c
+  LIBS wbi_backend wbi_common LABELS unit TIMEOUT 30)
 if(TARGET wandb_core AND TARGET wandb-mpi-server)
   foreach(_t test_metric_server test_resume)
     wandb_add_test(${_t} SOURCES integration/${_t}.c harness/server_harness.c
