@@ -120,7 +120,8 @@ static void s_refuse(wbi_agg_core_t *self, wbi_agg_peer_t *p, const wbi_run_resu
     static const char *const why[] = {[WBI_RESUMED_EXISTS] = "exists",
                                       [WBI_RESUMED_MISSING] = "missing",
                                       [WBI_RESUMED_FAILED] = "failed"};
-    const char *code = rs->state <= WBI_RESUMED_FAILED && why[rs->state] ? why[rs->state] : "failed";
+    const char *code =
+        rs->state <= WBI_RESUMED_FAILED && why[rs->state] ? why[rs->state] : "failed";
     json_t *w = json_pack("{s:s, s:s}", "error", rs->msg, "refused", code);
     char *text = w ? wbi_jsonx_dumps(w, JSON_COMPACT) : NULL;
     json_decref(w);

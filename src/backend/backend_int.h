@@ -151,16 +151,16 @@ struct wbi_backend_run {
     void *tag;                     // handed back to on_ack (immutable after open)
     bool has_first;                // meta gave the first offset (immutable after open)
     int64_t meta_first;            // that offset
-    int64_t first_offset;  // server offset of the run's first queued line (set by the upsert)
-    uint64_t acked;        // lines acknowledged, counted from the first queued
-    char *bucket_id;       // bucket.id from the server
-    char *srv_entity;      // entity the server named
-    int64_t hist_offset;   // offset of the first unacknowledged history line
-    int64_t last_fs_ms;    // last file_stream answer (heartbeat clock)
-    int64_t next_flush_ms; // earliest next data request
-    uint64_t dropped;      // lines refused (too big, invalid, full, dead, after finish)
-    wbi_bk_req_t req;      // the request in flight or waiting to be retried
-    int resume_mode;       // WBI_RESUME_* of meta (immutable after open)
+    int64_t first_offset;    // server offset of the run's first queued line (set by the upsert)
+    uint64_t acked;          // lines acknowledged, counted from the first queued
+    char *bucket_id;         // bucket.id from the server
+    char *srv_entity;        // entity the server named
+    int64_t hist_offset;     // offset of the first unacknowledged history line
+    int64_t last_fs_ms;      // last file_stream answer (heartbeat clock)
+    int64_t next_flush_ms;   // earliest next data request
+    uint64_t dropped;        // lines refused (too big, invalid, full, dead, after finish)
+    wbi_bk_req_t req;        // the request in flight or waiting to be retried
+    int resume_mode;         // WBI_RESUME_* of meta (immutable after open)
     wbi_run_resume_t resume; // what RunResumeStatus decided (PENDING until then)
 };
 
@@ -210,19 +210,19 @@ struct wbi_backend {
 
 // The outcome of one attempt, decided outside the lock.
 typedef struct {
-    wbi_bk_verdict verdict; // done, retry or fail
-    bool answered;          // an HTTP answer arrived
-    long status;            // its HTTP status
-    int64_t retry_after_ms; // Retry-After, -1: none
-    int64_t rl_remaining;   // RateLimit-Remaining, -1: none
-    int64_t rl_reset_ms;    // RateLimit-Reset, -1: none
-    int64_t wait_ms;        // RETRY: wait before the next attempt
-    wbi_bk_bucket_t bucket; // UPSERT: what the answer said
-    wbi_bk_files_t files;   // FILES: what the answer said
+    wbi_bk_verdict verdict;  // done, retry or fail
+    bool answered;           // an HTTP answer arrived
+    long status;             // its HTTP status
+    int64_t retry_after_ms;  // Retry-After, -1: none
+    int64_t rl_remaining;    // RateLimit-Remaining, -1: none
+    int64_t rl_reset_ms;     // RateLimit-Reset, -1: none
+    int64_t wait_ms;         // RETRY: wait before the next attempt
+    wbi_bk_bucket_t bucket;  // UPSERT: what the answer said
+    wbi_bk_files_t files;    // FILES: what the answer said
     wbi_run_resume_t resume; // RESUME: the decision the answer made
     int resume_mode;         // RESUME: the run's mode (immutable, copied for answer)
     const char *run_id;      // the run's id for messages ("-" for none)
-    char msg[384];          // FAIL: why
+    char msg[384];           // FAIL: why
 } wbi_bk_outcome_t;
 
 // Milliseconds on the monotonic clock.

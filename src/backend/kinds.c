@@ -194,8 +194,8 @@ static wandb_err s_answer_resume(const wbi_bk_req_t *req, const wbi_http_result_
                                  wbi_bk_outcome_t *o, char *err, size_t errlen)
 {
     (void)req;
-    return wbi_bk_parse_resume(res->body, res->body_len, o->resume_mode, o->run_id, &o->resume,
-                               err, errlen);
+    return wbi_bk_parse_resume(res->body, res->body_len, o->resume_mode, o->run_id, &o->resume, err,
+                               errlen);
 }
 
 // --- done (lock held) --------------------------------------------------------

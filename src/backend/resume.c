@@ -51,9 +51,9 @@ static const char s_resume_query[] = "\n"
 wandb_err wbi_bk_resume_body(wbi_buf_t *out, const char *project, const char *entity,
                              const char *name)
 {
-    json_t *root = json_pack("{s:s, s:{s:s, s:s?, s:s}, s:s}", "query", s_resume_query,
-                             "variables", "project", project, "entity", entity, "name", name,
-                             "operationName", "RunResumeStatus");
+    json_t *root =
+        json_pack("{s:s, s:{s:s, s:s?, s:s}, s:s}", "query", s_resume_query, "variables", "project",
+                  project, "entity", entity, "name", name, "operationName", "RunResumeStatus");
     if (!root)
         return WANDB_ENOMEM;
     wandb_err rc = wbi_jsonx_dump_buf(out, root, JSON_COMPACT);
@@ -145,9 +145,8 @@ static bool s_run_exists(const json_t *bucket)
 static wandb_err s_resumed(const json_t *bucket, wbi_run_resume_t *out)
 {
     const json_t *hlc = json_object_get(bucket, "historyLineCount");
-    out->history_lines = json_is_integer(hlc) && json_integer_value(hlc) > 0
-                             ? json_integer_value(hlc)
-                             : 0;
+    out->history_lines =
+        json_is_integer(hlc) && json_integer_value(hlc) > 0 ? json_integer_value(hlc) : 0;
     json_t *summary = s_inner_object(bucket, "summaryMetrics");
     json_t *hist = s_tail_last(bucket, "historyTail");
     json_t *events = s_tail_last(bucket, "eventsTail");
@@ -162,9 +161,8 @@ static wandb_err s_resumed(const json_t *bucket, wbi_run_resume_t *out)
     static const char *const counts[WBI_STREAMS] = {"eventsLineCount", "logLineCount"};
     for (int f = 0; f < WBI_STREAMS; f++) {
         const json_t *c = json_object_get(bucket, counts[f]);
-        out->stream_lines[f] = json_is_integer(c) && json_integer_value(c) > 0
-                                   ? json_integer_value(c)
-                                   : 0;
+        out->stream_lines[f] =
+            json_is_integer(c) && json_integer_value(c) > 0 ? json_integer_value(c) : 0;
     }
     double runtime = 0;
     s_max_runtime(events, "_runtime", &runtime);

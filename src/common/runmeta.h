@@ -45,14 +45,14 @@ typedef enum {
 } wbi_resumed_t;
 
 typedef struct {
-    wbi_resumed_t state;   // the decision
-    int64_t starting_step; // YES: the step after the last one stored
-    double runtime;        // YES: seconds the run ran before
-    int64_t history_lines; // YES: lines of history stored
-    char *summary_json;    // YES: the stored summary object (owned), or NULL
-    char *config_json;     // YES: the stored config, unwrapped (owned), or NULL
+    wbi_resumed_t state;               // the decision
+    int64_t starting_step;             // YES: the step after the last one stored
+    double runtime;                    // YES: seconds the run ran before
+    int64_t history_lines;             // YES: lines of history stored
+    char *summary_json;                // YES: the stored summary object (owned), or NULL
+    char *config_json;                 // YES: the stored config, unwrapped (owned), or NULL
     int64_t stream_lines[WBI_STREAMS]; // YES: lines stored in each stream file
-    char msg[320];         // refused: why, for the user
+    char msg[320];                     // refused: why, for the user
 } wbi_run_resume_t;
 
 // Frees the strings of *r and makes it PENDING again.

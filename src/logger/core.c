@@ -667,11 +667,11 @@ wandb_err wandb_define_metric(wandb_run_t *run, const char *name, const char *st
         wbi_warn("wandb_define_metric: invalid goal '%.64s': use minimize or maximize", goal);
         return WANDB_EINVAL;
     }
-    json_t *obj = json_pack("{s:s, s:s?, s:b, s:b, s:s?, s:s?, s:b}", "name", name, "step_metric",
-                            step_metric, "step_sync",
-                            step_metric && !(flags & WANDB_METRIC_NO_STEP_SYNC), "hidden",
-                            (flags & WANDB_METRIC_HIDDEN) != 0, "summary", summary, "goal", goal,
-                            "overwrite", (flags & WANDB_METRIC_OVERWRITE) != 0);
+    json_t *obj =
+        json_pack("{s:s, s:s?, s:b, s:b, s:s?, s:s?, s:b}", "name", name, "step_metric",
+                  step_metric, "step_sync", step_metric && !(flags & WANDB_METRIC_NO_STEP_SYNC),
+                  "hidden", (flags & WANDB_METRIC_HIDDEN) != 0, "summary", summary, "goal", goal,
+                  "overwrite", (flags & WANDB_METRIC_OVERWRITE) != 0);
     char *text = obj ? wbi_jsonx_dumps(obj, JSON_COMPACT) : NULL;
     json_decref(obj);
     if (!text)

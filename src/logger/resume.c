@@ -84,7 +84,7 @@ void wbi_resume_note(wandb_run_t *run, const json_t *welcome)
     if (error) {
         const char *code = json_string_value(json_object_get(welcome, "refused"));
         snprintf(run->resume_msg, sizeof run->resume_msg, "%s", error);
-        run->resume_refusal = !code                         ? WANDB_EBACKEND
+        run->resume_refusal = !code                          ? WANDB_EBACKEND
                               : strcmp(code, "exists") == 0  ? WANDB_EEXIST
                               : strcmp(code, "missing") == 0 ? WANDB_ENOTFOUND
                                                              : WANDB_EBACKEND;
@@ -92,9 +92,8 @@ void wbi_resume_note(wandb_run_t *run, const json_t *welcome)
         return;
     }
     const json_t *step = json_object_get(welcome, "starting_step");
-    run->resume_step = json_is_integer(step) && json_integer_value(step) > 0
-                           ? json_integer_value(step)
-                           : 0;
+    run->resume_step =
+        json_is_integer(step) && json_integer_value(step) > 0 ? json_integer_value(step) : 0;
     run->resumed = json_is_true(json_object_get(welcome, "resumed"));
     atomic_store(&run->resume_state, WBI_RESUME_WELCOMED);
 }

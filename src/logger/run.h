@@ -59,11 +59,11 @@ struct wandb_run {
     size_t cap_saved;                    // allocated entries
     uint32_t file_seq;                   // id of the last FILE_BEGIN
     // resume (resume.c): the I/O thread writes the fields, then resume_state
-    _Atomic int resume_state;            // 0, WBI_RESUME_WELCOMED or WBI_RESUME_REFUSED
-    wandb_err resume_refusal;            // REFUSED: the error wandb_init returns
-    char resume_msg[320];                // REFUSED: why
-    int64_t resume_step;                 // WELCOMED: the starting step
-    bool resumed;                        // WELCOMED: an existing run continues
+    _Atomic int resume_state; // 0, WBI_RESUME_WELCOMED or WBI_RESUME_REFUSED
+    wandb_err resume_refusal; // REFUSED: the error wandb_init returns
+    char resume_msg[320];     // REFUSED: why
+    int64_t resume_step;      // WELCOMED: the starting step
+    bool resumed;             // WELCOMED: an existing run continues
 };
 
 // Creates a run from resolved settings (*cfg is moved into the run and

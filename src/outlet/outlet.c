@@ -157,12 +157,11 @@ static void *s_open(void *arg, const wbi_run_meta_t *meta)
     atomic_init(&run->completed, false);
     json_error_t jerr;
     json_t *config = meta->config_json ? json_loads(meta->config_json, 0, &jerr) : NULL;
-    json_t *rec =
-        json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o?}", "run_id",
-                  meta->run_id, "project", meta->project, "entity", meta->entity, "group",
-                  meta->group, "job_type", meta->job_type, "display_name", meta->display_name,
-                  "notes", meta->notes, "host", meta->host, "program", meta->program, "tags",
-                  meta->tags, "config", config);
+    json_t *rec = json_pack(
+        "{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o?}", "run_id", meta->run_id,
+        "project", meta->project, "entity", meta->entity, "group", meta->group, "job_type",
+        meta->job_type, "display_name", meta->display_name, "notes", meta->notes, "host",
+        meta->host, "program", meta->program, "tags", meta->tags, "config", config);
     if (meta->resume != WBI_RESUME_NONE && self->backend) {
         run->pending_rec = rec; // journaled once the backend decided (s_decide)
     } else {

@@ -29,8 +29,8 @@ int main(int argc, char **argv)
     }
     wandb_settings_t *s = NULL;
     s_ok(wandb_settings_new(&s), "settings");
-    const char *pairs[][2] = {{"base_url", argv[1]},       {"api_key", argv[2]},
-                              {"project", argv[3]},        {"run_id", argv[4]},
+    const char *pairs[][2] = {{"base_url", argv[1]},        {"api_key", argv[2]},
+                              {"project", argv[3]},         {"run_id", argv[4]},
                               {"flush_interval_ms", "200"}, {"finish_timeout_ms", "60000"}};
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
         s_ok(wandb_settings_set(s, pairs[i][0], pairs[i][1]), pairs[i][0]);

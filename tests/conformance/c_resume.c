@@ -22,9 +22,9 @@ int main(int argc, char **argv)
     wandb_settings_t *s = NULL;
     if (wandb_settings_new(&s) != WANDB_OK)
         return 1;
-    const char *pairs[][2] = {{"base_url", argv[1]},          {"api_key", argv[2]},
-                              {"project", argv[3]},           {"run_id", argv[4]},
-                              {"flush_interval_ms", "200"},    {"finish_timeout_ms", "60000"},
+    const char *pairs[][2] = {{"base_url", argv[1]},        {"api_key", argv[2]},
+                              {"project", argv[3]},         {"run_id", argv[4]},
+                              {"flush_interval_ms", "200"}, {"finish_timeout_ms", "60000"},
                               {"init_timeout_ms", "60000"}};
     int bad = 0;
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)

@@ -205,8 +205,8 @@ static int s_run3(const s_args_t *a, const char *id1)
     wandb_run_t *run = NULL;
     wandb_err rc = wandb_init(s, &run);
     if (rc != WANDB_OK) {
-        fprintf(stderr, "c_scenario: wandb_init (run 3, resume must): %s: %s\n",
-                wandb_strerror(rc), wandb_settings_errmsg(s));
+        fprintf(stderr, "c_scenario: wandb_init (run 3, resume must): %s: %s\n", wandb_strerror(rc),
+                wandb_settings_errmsg(s));
         wandb_settings_destroy(&s);
         return -1;
     }

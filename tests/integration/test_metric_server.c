@@ -104,8 +104,7 @@ static void test_summary_and_config(void)
     const json_t *l = s_mentry(cfg, "lr");
     const json_t *e = s_mentry(cfg, "epoch");
     CHECK(v && l && e);
-    char *vo = s_flags(v, "6"), *vs = s_flags(v, "7"), *lo = s_flags(l, "6"),
-         *ls = s_flags(l, "7");
+    char *vo = s_flags(v, "6"), *vs = s_flags(v, "7"), *lo = s_flags(l, "6"), *ls = s_flags(l, "7");
     CHECK_STREQ(vo, "[1,2,3]"); // step_sync, hidden, defined: kept by the merge
     CHECK_STREQ(vs, "[1,2]");   // min and max
     CHECK_STREQ(lo, "[3]");     // defined only: hidden gone with the overwrite

@@ -284,10 +284,12 @@ int main(int argc, char **argv)
         WBT_FAIL("mkdtemp failed");
     const char *extra[] = {"--api-key", S_KEY, NULL};
     wbt_server_start(&s_srv, bin, NULL, extra);
-    static const wbt_case_t cases[] = {
-        {"allow_existing", test_allow_existing}, {"must_after_crash", test_must_after_crash},
-        {"new_runs", test_new_runs},             {"refused", test_refused},
-        {"auto", test_auto},                     {"unset_existing", test_unset_existing}};
+    static const wbt_case_t cases[] = {{"allow_existing", test_allow_existing},
+                                       {"must_after_crash", test_must_after_crash},
+                                       {"new_runs", test_new_runs},
+                                       {"refused", test_refused},
+                                       {"auto", test_auto},
+                                       {"unset_existing", test_unset_existing}};
     int rc = wbt_run(cases, sizeof cases / sizeof cases[0], argc, argv);
     wandb_shutdown();
     wbt_server_release(&s_srv);

@@ -80,7 +80,8 @@ static void test_overwrite_replaces(void)
                 "{\"lr\":0.01,\"_wandb\":{\"m\":[{\"1\":\"loss\",\"6\":[3],\"7\":[5]}],\"t\":{}}}");
     // a glob is replaced the same way
     t_begin(&m);
-    t_put(&m, WBI_REC_DEFINE_METRIC, "{\"name\":\"g/*\",\"step_metric\":\"epoch\",\"hidden\":true}");
+    t_put(&m, WBI_REC_DEFINE_METRIC,
+          "{\"name\":\"g/*\",\"step_metric\":\"epoch\",\"hidden\":true}");
     t_put(&m, WBI_REC_DEFINE_METRIC, "{\"name\":\"g/*\",\"summary\":\"max\",\"overwrite\":true}");
     t_key(&m, 3, "g/x");
     t_row(&m, 0, 100.0, true, 1, IDS(3), V(WANDB_DOUBLE("", 4.0)));

@@ -26,7 +26,8 @@ static char *s_answer(const char *bucket_members)
 #define S_EXISTS                                                                                   \
     "\"id\":\"b1\",\"wandbConfig\":\"{\\\"t\\\":{\\\"13\\\":\\\"linux\\\"}}\","                    \
     "\"historyLineCount\":10,\"eventsLineCount\":2,\"logLineCount\":5,"                            \
-    "\"summaryMetrics\":\"{\\\"_step\\\":7,\\\"loss\\\":0.5,\\\"_wandb\\\":{\\\"runtime\\\":30}}\"," \
+    "\"summaryMetrics\":\"{\\\"_step\\\":7,\\\"loss\\\":0.5,\\\"_wandb\\\":{\\\"runtime\\\":30}}"  \
+    "\","                                                                                          \
     "\"historyTail\":\"[\\\"{\\\\\\\"_step\\\\\\\":9,\\\\\\\"_runtime\\\\\\\":12.5}\\\"]\","       \
     "\"eventsTail\":\"[\\\"{\\\\\\\"_runtime\\\\\\\":41.0}\\\"]\","                                \
     "\"config\":\"{\\\"lr\\\":{\\\"value\\\":0.1},\\\"_wandb\\\":{\\\"value\\\":{}}}\""

@@ -240,7 +240,7 @@ static void test_init_log_finish(void)
     CHECK_STREQ(wandb_run_entity(run), "ent");
     CHECK_STREQ(wandb_run_url(run), "http://x/ent/p/runs/r");
     CHECK_STREQ(wandb_run_path(run), "ent/p/iorun1-1"); // under MPI: <run_id>-<rank>
-    struct timespec idle = {0, 200000000}; // 200 ms idle: heartbeats every 50 ms
+    struct timespec idle = {0, 200000000};              // 200 ms idle: heartbeats every 50 ms
     nanosleep(&idle, NULL);
     CHECK_OK(wandb_finish(&run, 0));
     CHECK(run == NULL);
@@ -497,7 +497,7 @@ static void test_modes_and_errors(void)
     CHECK_ERR(wandb_init(s, &run), WANDB_ETIMEDOUT);
     unsetenv("WANDB_RESUME");
     CHECK_OK(wandb_settings_set(s, "init_timeout_ms", NULL));
-    CHECK_OK(wandb_init(s, &run)); // resume unset: no wait
+    CHECK_OK(wandb_init(s, &run));                     // resume unset: no wait
     CHECK_ERR(wandb_finish(&run, 0), WANDB_ETIMEDOUT); // nobody listens at port 1
     wandb_settings_destroy(&s);
     // Online without endpoint and without API key (no netrc either).
