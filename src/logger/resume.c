@@ -80,6 +80,8 @@ void wbi_resume_forget(const wbi_cfg_t *cfg)
 
 void wbi_resume_note(wandb_run_t *run, const json_t *welcome)
 {
+    if (atomic_load(&run->resume_state) != 0)
+        return; // the first WELCOME decided; a later one (after a reconnect) changes nothing
     const char *error = json_string_value(json_object_get(welcome, "error"));
     if (error) {
         const char *code = json_string_value(json_object_get(welcome, "refused"));

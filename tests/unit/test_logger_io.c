@@ -517,7 +517,8 @@ static void test_modes_and_errors(void)
 }
 
 // A new connection (the aggregator went away and came back on the same
-// endpoint) starts with the run's HELLO again, before any other record.
+// endpoint) starts with the run's HELLO again, before any other record; a
+// welcomed run then continues ("resume": "never" became "allow").
 static void test_rehello_on_reconnect(void)
 {
     fake_agg_t a = {.answer_finish = true};
@@ -526,8 +527,10 @@ static void test_rehello_on_reconnect(void)
     char endpoint[128];
     snprintf(endpoint, sizeof(endpoint), "%s", a.endpoint);
     wandb_settings_t *s = s_settings(endpoint, "5000");
+    CHECK_OK(wandb_settings_set(s, "resume", "never"));
     wandb_run_t *run = NULL;
-    CHECK_OK(wandb_init(s, &run));
+    CHECK_OK(wandb_init(s, &run)); // waits for the fake's WELCOME
+    CHECK(!wandb_run_resumed(run));
     for (int i = 0; i < 10; i++)
         CHECK_OK(wandb_log(run, WANDB_DOUBLE("loss", i)));
     struct timespec pause = {0, 300000000};
@@ -535,6 +538,7 @@ static void test_rehello_on_reconnect(void)
     atomic_store(&a.quit, true);
     s_fake_stop(&a, th);
     CHECK(a.hello_first);
+    CHECK(strstr(a.hello, "\"resume\":\"never\"") != NULL);
     CHECK_EQ(a.rows, 10);
     fake_agg_t b = {.answer_finish = true};
     s_fake_start_at(&b, &th, endpoint);
@@ -549,6 +553,7 @@ static void test_rehello_on_reconnect(void)
     CHECK(hello != NULL);
     CHECK_STREQ(json_string_value(json_object_get(hello, "run_id")), "iorun1-1");
     CHECK_STREQ(json_string_value(json_object_get(hello, "secret")), "s3cret");
+    CHECK_STREQ(json_string_value(json_object_get(hello, "resume")), "allow");
     json_decref(hello);
     CHECK_EQ(b.rows, 10);
     CHECK(b.finish_seen);
