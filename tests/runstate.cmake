@@ -8,6 +8,9 @@ if(TARGET wandb_core AND TARGET wandb-mpi-server)
     wandb_add_test(${_t} SOURCES integration/${_t}.c harness/server_harness.c
       LABELS integration TIMEOUT 120)
     add_dependencies(${_t} wandb-mpi-server)
+    if(TARGET wandb-mpi)
+      add_dependencies(${_t} wandb-mpi)
+    endif()
   endforeach()
 endif()
 

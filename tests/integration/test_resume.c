@@ -6,7 +6,8 @@
 //  second wandb_init with the same run id and a resume value then either
 //  continues it (steps 10..19, `_runtime` going on, config and summary
 //  kept), starts a new run, or fails with the reason, and the test reads
-//  what the server stored: every step once, nothing touched on a refusal.
+//  what the server stored: every step once, nothing touched on a refusal;
+//  `wandb-mpi sync` of all their journals afterwards changes none of it.
 //  Exits 77 (CTest: skipped) when the server is not built.
 #include "common/jsonx.h"
 #include "harness/server_harness.h"
@@ -274,6 +275,28 @@ static void test_unset_existing(void)
     json_decref(rows);
 }
 
+// The journals of every run above, synced again: nothing is sent twice and
+// nothing of a refused run is sent (its RUN was never journaled).
+static void test_sync_after(void)
+{
+    char cli[1024];
+    const char *bin = getenv("WANDB_TEST_BIN_DIR");
+    snprintf(cli, sizeof cli, "%s/src/cli/wandb-mpi", bin ? bin : ".");
+    if (access(cli, X_OK) != 0) {
+        fprintf(stderr, "no %s: sync not checked\n", cli);
+        return;
+    }
+    const char *argv[] = {cli, "sync", "--base-url", s_srv.url, "--api-key", S_KEY, s_dir, NULL};
+    char out[8192];
+    CHECK_EQ(wbt_run_capture(argv, out, sizeof out, 60000), 0);
+    s_check_steps("res-allow", 20);
+    s_check_steps("res-must", 20);
+    s_check_steps("res-never", 10);
+    json_t *r = s_run("res-missing");
+    CHECK(r == NULL);
+    json_decref(r);
+}
+
 int main(int argc, char **argv)
 {
     char bin[1024];
@@ -289,7 +312,8 @@ int main(int argc, char **argv)
                                        {"new_runs", test_new_runs},
                                        {"refused", test_refused},
                                        {"auto", test_auto},
-                                       {"unset_existing", test_unset_existing}};
+                                       {"unset_existing", test_unset_existing},
+                                       {"sync_after", test_sync_after}};
     int rc = wbt_run(cases, sizeof cases / sizeof cases[0], argc, argv);
     wandb_shutdown();
     wbt_server_release(&s_srv);
