@@ -285,29 +285,72 @@ WANDB_EXPORT wandb_err wandb_mark_preempting(wandb_run_t *run);
 typedef enum {
     WANDB_SAVE_NOW = 0,  // now, once
     WANDB_SAVE_END = 1,  // at wandb_finish (read then, not now)
-    WANDB_SAVE_LIVE = 2, // now, and again at wandb_finish when its bytes changed
+    WANDB_SAVE_LIVE = 2, // now, again whenever it changes while the run lives, and at finish
 } wandb_save_policy;
 
-// Uploads the file at path to the run's files (the seed's Run.save for one
-// file). Its name in the run is the part of path after base_path (e.g.
-// path "/out/sub/a.txt", base_path "/out": "sub/a.txt"); without base_path,
-// the last segment of an absolute path or a relative path as given. The
-// calling thread reads the file (at most 64 MiB; allocates, not for hot
-// loops) and its bytes travel to the aggregator with the run's other data,
-// so ranks need no file system shared with it; the backend uploads it and
-// reports it like the official client (CreateRunFiles, PUT, "uploaded").
+// Uploads the files matching glob to the run's files (the seed's
+// Run.save(glob_str, base_path, policy)). The glob is expanded once, now
+// (files created later are not picked up), with the syntax of Python's
+// glob.glob: '*', '?', '[...]' (a '\' before a character matches it
+// literally), "**" is the same as '*', and a '*' does not match a leading
+// '.'. Glob and base_path are made absolute against the working directory
+// and normalized ("." and ".." resolved); a file's name in the run is its
+// path below base_path. Without base_path a relative glob keeps its
+// directories below the working directory and an absolute one keeps one
+// directory level. The seed's examples:
+//   "these/are/myfiles/*"                     -> these/are/myfiles/<f>
+//   "these/are/myfiles/*", base "these"       -> are/myfiles/<f>
+//   "/User/username/Documents/run123/*.txt"   -> run123/<f>.txt
+//   same, base "/User"                        -> username/Documents/run123/<f>.txt
+//   "files/*/saveme.txt"                      -> files/<dir>/saveme.txt
+// Matches that are not regular files (directories) are skipped. Each file
+// is read by a saving thread (at most 64 MiB; allocates, not for hot loops)
+// and its bytes travel to the aggregator with the run's other data, so ranks
+// need no file system shared with it; the backend uploads it like the
+// official client (CreateRunFiles, PUT, "uploaded"). Live files are looked
+// at every save_live_interval_ms (setting, default 5000) by a watcher
+// thread of the run: when their modification time or size changed and
+// their bytes differ from the last ones sent, they are sent again (so at
+// most once per interval); wandb_finish sends them a last time if changed.
 // Waits for ring room at most finish_timeout_ms, without blocking other
 // threads; file chunks only fill the ring up to half, so rows logged
-// meanwhile keep their room. Saving the same name again
-// replaces it. No glob patterns and no watching of live files: a live file
-// is read again only at finish.
-// Errors: WANDB_EINVAL (bad arguments, or no valid name: it must be
-// relative without "." or ".." segments), WANDB_ENOTFOUND, WANDB_EIO (not a
-// readable regular file), WANDB_ETOOBIG (over 64 MiB), WANDB_EFULL (more
-// than 1024 end/live files), WANDB_ETIMEDOUT (the ring did not drain in
-// time), WANDB_ECLOSED. Thread: any; saves are serialized per run.
-WANDB_EXPORT wandb_err wandb_save(wandb_run_t *run, const char *path, const char *base_path,
+// meanwhile keep their room. Saving the same name again replaces it.
+// Errors, each logged with the glob or file it concerns: WANDB_EINVAL (bad
+// arguments or policy; the glob is not below base_path, is base_path itself,
+// starts with a '*' segment below it, or is a gs:// or s3:// URL),
+// WANDB_ENOTFOUND (no file matches the glob: nothing saved), WANDB_EIO
+// (matches, but no readable regular file with a valid name), WANDB_ETOOBIG
+// (a file over 64 MiB, or more than 4096 matches: nothing saved),
+// WANDB_EFULL (more than 1024 end/live files), WANDB_ETIMEDOUT (the ring did
+// not drain in time). With several matches, every file is tried and the
+// first error is returned. Mode disabled: WANDB_OK, nothing read.
+// Thread: any; saves are serialized per run.
+WANDB_EXPORT wandb_err wandb_save(wandb_run_t *run, const char *glob, const char *base_path,
                                   wandb_save_policy policy);
+
+// Downloads the file name of a run from the backend (the seed's
+// Run.restore(name, run_path, replace, root)) to root/name and writes that
+// local path into out_path (out_len bytes; out_path may be NULL). run_path
+// is "entity/project/run_id" (also "entity/project/runs/run_id";
+// "project/run_id" for this run's entity; "/project/run_id", as
+// wandb_run_path gives it before the entity is known, for the backend's
+// default entity); NULL: this run. root NULL: the
+// run's files directory, <dir>/run-<run_id>/files. When root/name exists and
+// replace is false, nothing is downloaded and its path is returned (as the
+// official restore); otherwise the file is fetched (GraphQL RunFiles, then a
+// GET of its URL, directly from the calling thread with libcurl and the
+// run's base_url, api_key and ca_cert), written beside the target and
+// renamed into place, creating root's missing directories. Blocks: connect
+// at most 10 s, the query at most finish_timeout_ms, a download stalled
+// 30 s fails. Errors (logged with text): WANDB_EINVAL (bad name, run_path),
+// WANDB_ENOTFOUND (no such run, or the run has no uploaded file name),
+// WANDB_EAUTH (no or wrong API key), WANDB_EBACKEND (the backend failed or
+// cannot be reached), WANDB_ETIMEDOUT, WANDB_EIO (local file system),
+// WANDB_ETOOBIG (the local path does not fit out_len or 4096 bytes),
+// WANDB_ENOTSUP (mode disabled and no local file). Thread: any.
+WANDB_EXPORT wandb_err wandb_restore(wandb_run_t *run, const char *name, const char *run_path,
+                                     bool replace, const char *root, char *out_path,
+                                     size_t out_len);
 
 // ---------------------------------------------------------------------------
 // Run properties. Strings are borrowed: valid until the run is finished.

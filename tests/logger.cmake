@@ -8,7 +8,11 @@ wandb_add_test(test_keys SOURCES unit/test_keys.c ${_lg}/keys.c
 wandb_add_test(test_settings SOURCES unit/test_settings.c ${_lg}/settings.c
   LIBS wbi_common LABELS unit TIMEOUT 30)
 wandb_add_test(test_logger_log SOURCES unit/test_logger_log.c ${_lg}/core.c ${_lg}/ring.c
-  ${_lg}/keys.c ${_lg}/settings.c ${_lg}/save.c LIBS wbi_common LABELS unit TIMEOUT 60)
+  ${_lg}/keys.c ${_lg}/settings.c ${_lg}/save.c ${_lg}/save_path.c ${_lg}/save_send.c
+  ${_lg}/save_live.c LIBS wbi_common LABELS unit TIMEOUT 60)
+# wandb_save's path rules (glob, base_path) without a run.
+wandb_add_test(test_save_path SOURCES unit/test_save_path.c ${_lg}/save_path.c
+  LIBS wbi_common LABELS unit TIMEOUT 30)
 if(TARGET wandb_core)
   # The I/O thread and wandb_init/finish against a test ROUTER socket, and
   # with the in-process aggregator.
@@ -27,6 +31,19 @@ if(TARGET wandb_core AND TARGET wandb-mpi-server)
     LABELS integration TIMEOUT 120)
   add_dependencies(test_save wandb-mpi-server)
   set_tests_properties(test_save PROPERTIES SKIP_RETURN_CODE 77)
+  # wandb_restore: files of a finished run and of the run itself, from the real server.
+  wandb_add_test(test_restore SOURCES integration/test_restore.c harness/server_harness.c
+    LABELS integration TIMEOUT 120)
+  add_dependencies(test_restore wandb-mpi-server)
+  set_tests_properties(test_restore PROPERTIES SKIP_RETURN_CODE 77)
+  # examples/save_files (the seed's save examples, a restore) checked on the server.
+  wandb_add_test(test_example_save SOURCES integration/test_example_save.c
+    harness/server_harness.c LABELS integration TIMEOUT 120)
+  add_dependencies(test_example_save wandb-mpi-server)
+  if(TARGET save_files)
+    add_dependencies(test_example_save save_files)
+  endif()
+  set_tests_properties(test_example_save PROPERTIES SKIP_RETURN_CODE 77)
 endif()
 # The system-metrics sampler (src/logger/sysmon.c) on the real /proc and a fixture.
 wandb_add_test(test_sysmon SOURCES unit/test_sysmon.c ${_lg}/sysmon.c

@@ -7,6 +7,8 @@ wandb_add_test(test_server_store SOURCES unit/test_server_store.c harness/server
   LIBS wbi_store wbi_common SQLite::SQLite3 LABELS unit TIMEOUT 30)
 wandb_add_test(test_server_gql SOURCES unit/test_server_gql.c harness/server_harness.c
   LIBS wbi_server wbi_store wbi_common SQLite::SQLite3 PkgConfig::MHD LABELS unit TIMEOUT 30)
+wandb_add_test(test_server_gql_files SOURCES unit/test_server_gql_files.c harness/server_harness.c
+  LIBS wbi_server wbi_store wbi_common SQLite::SQLite3 PkgConfig::MHD LABELS unit TIMEOUT 30)
 wandb_add_test(test_server_names SOURCES unit/test_server_names.c
   LIBS wbi_server wbi_store wbi_common SQLite::SQLite3 PkgConfig::MHD Threads::Threads
   LABELS unit TIMEOUT 30)

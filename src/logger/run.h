@@ -17,6 +17,7 @@
 
 struct wbi_io;
 struct wbi_saved;
+struct wbi_live;
 
 // Warnings that repeat on a hot path are logged the first time and then
 // every WBI_WARN_EVERY times.
@@ -58,6 +59,7 @@ struct wandb_run {
     size_t nsaved;                       // entries in saved
     size_t cap_saved;                    // allocated entries
     uint32_t file_seq;                   // id of the last FILE_BEGIN
+    struct wbi_live *live;               // the live-file watcher (save_live.c), NULL: none
     // resume (resume.c): the I/O thread writes the fields, then resume_state
     _Atomic int resume_state; // 0, WBI_RESUME_WELCOMED or WBI_RESUME_REFUSED
     wandb_err resume_refusal; // REFUSED: the error wandb_init returns

@@ -1,188 +1,27 @@
-//  save.c - wandb_save: run files through the ring to the aggregator
+//  save.c - wandb_save: globs expanded at call time, end and live files kept for later
 //  SPDX-License-Identifier: MIT
 //
-//  Ranks may run on nodes without a file system shared with the aggregator,
-//  so the calling thread reads the file and its bytes travel as records:
-//  FILE_BEGIN {id, name, policy, size}, FILE_CHUNK (id, offset, bytes) as
-//  often as needed, FILE_END (id, size) (docs/wire-format.md). One file is
-//  in the ring at a time per run (save_mu), so the aggregator assembles at
-//  most one. Files saved with "end" are read and sent by wandb_finish before
-//  FINISH; "live" ones are sent now and again at finish when their bytes
-//  changed. This is not the hot path: it allocates and makes system calls.
-#include "logger/run.h"
+//  wandb_save resolves its arguments with the official rules (save_path.c),
+//  expands the glob once with glob(3) (the syntax of Python's glob.glob
+//  without recursive: '*', '?', '[...]', "**" is '*', no hidden files unless
+//  the pattern names them), and for each regular file it matched: sends it
+//  now (now, live) and remembers it (end, live). Live files are watched by
+//  save_live.c; wandb_finish calls wbi_save_flush, which stops the watcher
+//  and sends end files and changed live files before FINISH. The bytes
+//  travel through the ring (save_send.c). Thread: any; save_mu serializes.
+#include "logger/save.h"
 
 #include "common/alloc.h"
-#include "common/jsonx.h"
 #include "common/log.h"
 #include "common/relpath.h"
-#include "common/wire.h"
 #include <errno.h>
-#include <fcntl.h>
+#include <glob.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#define S_SAVED_MAX 1024  // files a run remembers for finish
-#define S_CHUNK_HEADER 12 // id u32 + offset u64
-
-// A file to look at again at finish (policies end and live).
-struct wbi_saved {
-    char *path;               // where to read it
-    char *name;               // run-relative name
-    wandb_save_policy policy; // end or live
-    bool sent;                // live: bytes were sent, hash/size describe them
-    uint64_t hash;            // FNV-1a of the bytes sent last
-    size_t size;              // their length
-};
-
-// Policy names as on the wire (and in the official FilesItem.policy).
-static const char *s_policy_name(wandb_save_policy policy)
-{
-    switch (policy) {
-    case WANDB_SAVE_END:
-        return "end";
-    case WANDB_SAVE_LIVE:
-        return "live";
-    default:
-        return "now";
-    }
-}
-
-// FNV-1a over the bytes: enough to notice that a live file changed.
-static uint64_t s_hash(const char *data, size_t len)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (uint8_t)data[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
-// The run-relative name of path, as the official save() names it: the part
-// after base_path; without base_path the last segment of an absolute path,
-// or a relative path as given ("./" dropped). NULL when path is not under
-// base_path or the name is invalid.
-static const char *s_name_of(const char *path, const char *base_path)
-{
-    const char *name = path;
-    if (base_path && *base_path) {
-        size_t blen = strlen(base_path);
-        while (blen > 1 && base_path[blen - 1] == '/')
-            blen--;
-        if (strncmp(path, base_path, blen) != 0 ||
-            (path[blen] != '/' && base_path[blen - 1] != '/'))
-            return NULL;
-        name = path + blen;
-    } else if (path[0] == '/') {
-        name = strrchr(path, '/');
-    }
-    while (*name == '/')
-        name++;
-    while (name[0] == '.' && name[1] == '/')
-        name += 2;
-    return wbi_run_file_name_ok(name) ? name : NULL;
-}
-
-// Reads a whole regular file of at most WBI_WIRE_FILE_MAX bytes into *out
-// (wbi_free). WANDB_ENOTFOUND, WANDB_EIO, WANDB_ETOOBIG, WANDB_ENOMEM.
-static wandb_err s_read_file(const char *path, char **out, size_t *len)
-{
-    *out = NULL;
-    *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? WANDB_ENOTFOUND : WANDB_EIO;
-    wandb_err rc = WANDB_EIO;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-        goto out_close;
-    rc = WANDB_ETOOBIG;
-    if ((uint64_t)st.st_size > WBI_WIRE_FILE_MAX)
-        goto out_close;
-    rc = WANDB_ENOMEM;
-    size_t cap = (size_t)st.st_size;
-    char *data = wbi_malloc(cap ? cap : 1);
-    if (!data)
-        goto out_close;
-    // The file may change while we read: stop at the size seen by fstat.
-    size_t got = 0;
-    while (got < cap) {
-        ssize_t n = read(fd, data + got, cap - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            wbi_free(data);
-            rc = WANDB_EIO;
-            goto out_close;
-        }
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    *out = data;
-    *len = got;
-    rc = WANDB_OK;
-out_close:
-    close(fd);
-    return rc;
-}
-
-// Milliseconds left until deadline (at least 1).
-static int s_left(int64_t deadline)
-{
-    int64_t left = deadline - wbi_now_ms();
-    return left > 1 ? (int)(left > INT32_MAX ? INT32_MAX : left) : 1;
-}
-
-// Sends one file as FILE_BEGIN, FILE_CHUNKs, FILE_END, waiting for ring
-// room until deadline. Caller holds save_mu.
-static wandb_err s_send(wandb_run_t *run, const char *name, wandb_save_policy policy,
-                        const char *data, size_t len, int64_t deadline)
-{
-    uint32_t id = ++run->file_seq;
-    json_t *obj = json_pack("{s:I, s:s, s:s, s:I}", "id", (json_int_t)id, "name", name, "policy",
-                            s_policy_name(policy), "size", (json_int_t)len);
-    char *begin = obj ? wbi_jsonx_dumps(obj, JSON_COMPACT) : NULL;
-    json_decref(obj);
-    if (!begin)
-        return WANDB_ENOMEM;
-    wandb_err rc =
-        wbi_run_put_record(run, WBI_REC_FILE_BEGIN, begin, strlen(begin), s_left(deadline));
-    wbi_free(begin);
-    // A chunk record must fit in a quarter of the ring, and is written only
-    // while the ring is at most half full (wbi_run_put_bulk_record): chunks
-    // stream while the I/O thread drains, and rows logged by other threads
-    // meanwhile always find room.
-    size_t chunk = WBI_WIRE_FILE_CHUNK;
-    size_t quarter = run->ring.cap / 4;
-    if (chunk + S_CHUNK_HEADER + WBI_WIRE_RECORD_HEADER > quarter)
-        chunk = quarter - S_CHUNK_HEADER - WBI_WIRE_RECORD_HEADER;
-    uint8_t *buf = rc == WANDB_OK ? wbi_malloc(S_CHUNK_HEADER + chunk) : NULL;
-    if (rc == WANDB_OK && !buf)
-        rc = WANDB_ENOMEM;
-    for (size_t off = 0; rc == WANDB_OK && off < len; off += chunk) {
-        size_t n = len - off < chunk ? len - off : chunk;
-        wbi_put_u32(buf, id);
-        wbi_put_u64(buf + 4, (uint64_t)off);
-        memcpy(buf + S_CHUNK_HEADER, data + off, n);
-        rc = wbi_run_put_bulk_record(run, WBI_REC_FILE_CHUNK, buf, S_CHUNK_HEADER + n,
-                                     s_left(deadline));
-        if (rc == WANDB_EFULL && wbi_now_ms() >= deadline)
-            rc = WANDB_ETIMEDOUT;
-    }
-    if (rc == WANDB_OK) {
-        uint8_t end[12];
-        wbi_put_u32(end, id);
-        wbi_put_u64(end + 4, (uint64_t)len);
-        rc = wbi_run_put_record(run, WBI_REC_FILE_END, end, sizeof end, s_left(deadline));
-    }
-    wbi_free(buf);
-    if (rc == WANDB_EFULL)
-        rc = WANDB_ETIMEDOUT; // the ring did not drain in time
-    return rc;
-}
+#define S_SAVED_MAX 1024 // end and live files a run remembers
+#define S_MATCH_MAX 4096 // files one wandb_save call may match
 
 // Finds the remembered entry for name, or NULL. Caller holds save_mu.
 static struct wbi_saved *s_find(wandb_run_t *run, const char *name)
@@ -227,77 +66,163 @@ static wandb_err s_remember(wandb_run_t *run, const char *path, const char *name
     wbi_free(e->path);
     e->path = p;
     e->policy = policy;
+    e->seen = false; // the watcher looks at the (new) path afresh
     *out = e;
     return WANDB_OK;
 }
 
-// Reads and sends one file; for live entries records what was sent.
-static wandb_err s_read_send(wandb_run_t *run, const char *path, const char *name,
-                             wandb_save_policy policy, struct wbi_saved *e, int64_t deadline)
+// One file a glob matched: its path and run-relative name (inside path).
+typedef struct {
+    const char *path; // borrowed from the glob_t
+    const char *name; // suffix of path
+} s_match_t;
+
+// Keeps the regular files among the glob's matches whose names are valid
+// run-file names. Returns how many; *skipped counts the others (each
+// logged).
+static size_t s_matches(const glob_t *g, const char *abs, size_t base_len, s_match_t *out,
+                        size_t *skipped)
 {
-    char *data = NULL;
-    size_t len = 0;
-    wandb_err rc = s_read_file(path, &data, &len);
+    size_t n = 0;
+    *skipped = 0;
+    for (size_t i = 0; i < g->gl_pathc; i++) {
+        const char *p = g->gl_pathv[i];
+        struct stat st;
+        if (stat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
+            wbi_log(WANDB_LOG_INFO, "wandb_save: '%.200s' skipped: not a regular file", p);
+            (*skipped)++;
+            continue;
+        }
+        const char *name = p + base_len + 1;
+        if (strlen(p) <= base_len + 1 || strncmp(p, abs, base_len) != 0 || p[base_len] != '/' ||
+            !wbi_run_file_name_ok(name)) {
+            wbi_warn("wandb_save: '%.200s' skipped: no valid run-file name below the base", p);
+            (*skipped)++;
+            continue;
+        }
+        out[n++] = (s_match_t){.path = p, .name = name};
+    }
+    return n;
+}
+
+// Saves one matched file with policy. Caller holds save_mu.
+static wandb_err s_save_one(wandb_run_t *run, const s_match_t *m, wandb_save_policy policy,
+                            int64_t deadline)
+{
+    struct wbi_saved *e = NULL;
+    wandb_err rc = WANDB_OK;
+    if (policy != WANDB_SAVE_NOW)
+        rc = s_remember(run, m->path, m->name, policy, &e);
+    // A live file's look comes before its read: a change after it is seen.
+    struct stat st;
+    bool looked = rc == WANDB_OK && policy == WANDB_SAVE_LIVE && stat(m->path, &st) == 0;
+    if (rc == WANDB_OK && policy != WANDB_SAVE_END)
+        rc = wbi_save_read_send(run, m->path, m->name, policy, e, deadline);
+    if (rc == WANDB_OK && looked) {
+        e->seen = true;
+        e->seen_mtime = st.st_mtim;
+        e->seen_size = st.st_size;
+    }
     if (rc != WANDB_OK)
-        return rc;
-    uint64_t h = s_hash(data, len);
-    if (e && e->policy == WANDB_SAVE_LIVE && e->sent && e->hash == h && e->size == len) {
-        wbi_free(data); // unchanged since it was sent
-        return WANDB_OK;
-    }
-    rc = s_send(run, name, policy, data, len, deadline);
-    wbi_free(data);
-    if (rc == WANDB_OK && e) {
-        e->sent = true;
-        e->hash = h;
-        e->size = len;
-    }
+        wbi_warn("wandb_save: '%.200s' as '%.200s' not saved: %s", m->path, m->name,
+                 wandb_strerror(rc));
     return rc;
 }
 
-wandb_err wandb_save(wandb_run_t *run, const char *path, const char *base_path,
+// Expands the resolved glob abs and saves what it matched; see wandb.h.
+static wandb_err s_save_glob(wandb_run_t *run, const char *glob_arg, const char *abs,
+                             size_t base_len, wandb_save_policy policy)
+{
+    glob_t g;
+    int gr = glob(abs, 0, NULL, &g);
+    if (gr == GLOB_NOMATCH) {
+        wbi_warn("wandb_save: no file matches '%.200s' (%.200s)", glob_arg, abs);
+        globfree(&g);
+        return WANDB_ENOTFOUND;
+    }
+    if (gr != 0) {
+        wbi_warn("wandb_save: cannot expand '%.200s': %s", glob_arg,
+                 gr == GLOB_NOSPACE ? "out of memory" : "a directory could not be read");
+        globfree(&g);
+        return gr == GLOB_NOSPACE ? WANDB_ENOMEM : WANDB_EIO;
+    }
+    if (g.gl_pathc > S_MATCH_MAX) {
+        wbi_warn("wandb_save: '%.200s' matches %zu files, more than %d: nothing saved", glob_arg,
+                 (size_t)g.gl_pathc, S_MATCH_MAX);
+        globfree(&g);
+        return WANDB_ETOOBIG;
+    }
+    s_match_t *m = wbi_malloc(g.gl_pathc * sizeof *m);
+    if (!m) {
+        globfree(&g);
+        return WANDB_ENOMEM;
+    }
+    size_t skipped = 0;
+    size_t n = s_matches(&g, abs, base_len, m, &skipped);
+    wandb_err first = WANDB_OK;
+    if (n == 0) {
+        wbi_warn("wandb_save: '%.200s' matches no regular file with a valid name (%zu skipped)",
+                 glob_arg, skipped);
+        first = WANDB_EIO;
+    }
+    bool live = false;
+    int64_t deadline = wbi_now_ms() + run->cfg.finish_timeout_ms;
+    pthread_mutex_lock(&run->save_mu);
+    for (size_t i = 0; i < n; i++) {
+        wandb_err rc = s_save_one(run, &m[i], policy, deadline);
+        if (rc == WANDB_OK && policy == WANDB_SAVE_LIVE)
+            live = true;
+        if (rc != WANDB_OK && first == WANDB_OK)
+            first = rc;
+    }
+    if (live) {
+        wandb_err rc = wbi_save_live_start(run);
+        if (rc != WANDB_OK) {
+            wbi_warn("wandb_save: live files of '%.200s' will be read again only at finish: "
+                     "cannot start the watcher: %s",
+                     glob_arg, wandb_strerror(rc));
+            if (first == WANDB_OK)
+                first = rc;
+        }
+    }
+    pthread_mutex_unlock(&run->save_mu);
+    wbi_free(m);
+    globfree(&g);
+    return first;
+}
+
+wandb_err wandb_save(wandb_run_t *run, const char *glob, const char *base_path,
                      wandb_save_policy policy)
 {
-    if (!run || !path || !*path)
+    if (!run || !glob || !*glob) {
+        wbi_warn("wandb_save: %s", !run ? "run is NULL" : "glob is NULL or empty");
         return WANDB_EINVAL;
+    }
     if (policy != WANDB_SAVE_NOW && policy != WANDB_SAVE_END && policy != WANDB_SAVE_LIVE) {
         wbi_warn("wandb_save: invalid policy %d: use WANDB_SAVE_NOW, _END or _LIVE", (int)policy);
         return WANDB_EINVAL;
     }
     if (run->disabled)
         return WANDB_OK;
-    const char *name = s_name_of(path, base_path);
-    if (!name) {
-        wbi_warn("wandb_save: '%.200s' gives no valid file name under '%.200s'", path,
-                 base_path ? base_path : "");
-        return WANDB_EINVAL;
+    char abs[WBI_SAVE_PATH_MAX];
+    size_t base_len = 0;
+    char msg[1024];
+    wandb_err rc = wbi_save_resolve(glob, base_path, abs, sizeof abs, &base_len, msg, sizeof msg);
+    if (rc != WANDB_OK) {
+        wbi_warn("wandb_save: %s", msg);
+        return rc;
     }
-    int64_t deadline = wbi_now_ms() + run->cfg.finish_timeout_ms;
-    pthread_mutex_lock(&run->save_mu);
-    wandb_err rc = WANDB_OK;
-    struct wbi_saved *e = NULL;
-    if (policy != WANDB_SAVE_NOW) {
-        struct stat st;
-        if (policy == WANDB_SAVE_END && stat(path, &st) != 0)
-            rc = errno == ENOENT ? WANDB_ENOTFOUND : WANDB_EIO;
-        if (rc == WANDB_OK)
-            rc = s_remember(run, path, name, policy, &e);
-    }
-    if (rc == WANDB_OK && policy != WANDB_SAVE_END)
-        rc = s_read_send(run, path, name, policy, e, deadline);
-    pthread_mutex_unlock(&run->save_mu);
-    if (rc != WANDB_OK)
-        wbi_warn("wandb_save: '%.200s' as '%.200s' not saved: %s", path, name, wandb_strerror(rc));
-    return rc;
+    return s_save_glob(run, glob, abs, base_len, policy);
 }
 
 wandb_err wbi_save_flush(wandb_run_t *run, int64_t deadline)
 {
+    wbi_save_live_stop(run);
     wandb_err first = WANDB_OK;
     pthread_mutex_lock(&run->save_mu);
     for (size_t i = 0; i < run->nsaved; i++) {
         struct wbi_saved *e = &run->saved[i];
-        wandb_err rc = s_read_send(run, e->path, e->name, e->policy, e, deadline);
+        wandb_err rc = wbi_save_read_send(run, e->path, e->name, e->policy, e, deadline);
         if (rc != WANDB_OK) {
             wbi_warn("wandb_finish: saved file '%.200s' not sent: %s", e->path, wandb_strerror(rc));
             if (first == WANDB_OK)
@@ -310,6 +235,7 @@ wandb_err wbi_save_flush(wandb_run_t *run, int64_t deadline)
 
 void wbi_save_release(wandb_run_t *run)
 {
+    wbi_save_live_stop(run);
     for (size_t i = 0; i < run->nsaved; i++) {
         wbi_free(run->saved[i].path);
         wbi_free(run->saved[i].name);

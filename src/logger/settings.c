@@ -55,6 +55,7 @@ typedef enum {
     S_SYSMON_INTERVAL_S,
     S_LOCAL_RANK,
     S_NODE_LABEL,
+    S_SAVE_LIVE_INTERVAL_MS,
     S_COUNT
 } s_id_t;
 
@@ -127,6 +128,8 @@ static const s_spec_t s_specs[S_COUNT] = {
                              NULL, 0, 86400},
     [S_LOCAL_RANK] = {"local_rank", "WANDB_LOCAL_RANK", K_INT, NULL, 0, INT_MAX - 1},
     [S_NODE_LABEL] = {"node_label", "WANDB_NODE_LABEL", K_TEXT, NULL, 0, 128},
+    [S_SAVE_LIVE_INTERVAL_MS] = {"save_live_interval_ms", "WANDB_SAVE_LIVE_INTERVAL_MS", K_INT,
+                                 NULL, 50, 3600000},
 };
 
 struct wandb_settings {
@@ -661,6 +664,11 @@ wandb_err wbi_settings_resolve(const wandb_settings_t *settings, wbi_cfg_t *out,
     if (vals[S_SYSMON_INTERVAL_S])
         s_parse_long(vals[S_SYSMON_INTERVAL_S], 0, 86400, &sysmon_s);
     out->sysmon_interval_s = (int)sysmon_s;
+    // Live files of wandb_save are looked at this often (save_live.c).
+    long live_ms = 5000;
+    if (vals[S_SAVE_LIVE_INTERVAL_MS])
+        s_parse_long(vals[S_SAVE_LIVE_INTERVAL_MS], 50, 3600000, &live_ms);
+    out->save_live_interval_ms = (int)live_ms;
     static const char *const local_vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID",
                                              "SLURM_LOCALID", "PMI_LOCAL_RANK"};
     const char *lr = vals[S_LOCAL_RANK];

@@ -68,6 +68,7 @@ typedef struct {
     int sysmon_interval_s;       // system metrics every N s (local rank 0 only); 0: off
     int local_rank;              // rank on this node (OMPI_COMM_WORLD_LOCAL_RANK, ...; 0)
     char *node_label;            // node label of system metrics; NULL: the host name
+    int save_live_interval_ms;   // live files of wandb_save are looked at this often
 } wbi_cfg_t;
 
 // Merges settings (NULL: none), the environment and the defaults into *out.

@@ -826,7 +826,7 @@ static const struct {
     {"UpsertBucket", s_op_upsert_bucket},          {"RunResumeStatus", s_op_resume_status},
     {"CreateRunFiles", s_op_create_run_files},     {"RunUploadUrls", s_op_run_upload_urls},
     {"NotifyScriptableRunAlert", s_op_alert},      {"RunState", s_op_run_state},
-    {"RunStoppedStatus", s_op_run_state},
+    {"RunStoppedStatus", s_op_run_state},          {"RunFiles", wbi_gql_op_run_files},
 };
 
 // Dispatches one request by operation name.

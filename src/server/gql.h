@@ -42,6 +42,10 @@ typedef struct {
 // malformed request, 503 for a transient store condition, 500 otherwise.
 void wbi_gql_execute(const wbi_gql_ctx_t *ctx, const json_t *request, wbi_gql_result_t *res);
 
+// RunFiles: the uploaded files of a run with their download URLs
+// (gql_files.c); what wandb_restore and the public API's run.files() ask.
+void wbi_gql_op_run_files(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_result_t *res);
+
 // Storage ids in GraphQL ids: base64("Run:<storage id>") and back.
 wandb_err wbi_gql_run_gid(int64_t storage_id, char *out, size_t outlen);
 bool wbi_gql_run_gid_parse(const char *gid, int64_t *storage_id);
