@@ -5,8 +5,10 @@
 //  sees the data, so whatever the backend does not acknowledge stays on disk
 //  for `wandb-mpi sync`. The backend's acknowledgements come back on its own
 //  thread (s_on_ack) and are journaled as ACK records.
-//  One file (about 660 lines): each sink call is a journal append and a
+//  One file (about 710 lines): each sink call is a journal append and a
 //  backend call side by side, and that pairing is the point of the file.
+//  A run opened with a resume mode is journaled only once the backend
+//  decided (s_decide): a refused run never is (docs/aggregator.md "Resume").
 #include "outlet/outlet.h"
 #include "common/alloc.h"
 #include "common/clock.h"
