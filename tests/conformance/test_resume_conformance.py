@@ -80,6 +80,21 @@ def main():
             ck.check("%s: resume=never refused" % name, rc != 0, "rc %s" % rc)
             rows = srv.get("/api/v1/runs/%s/history?project=%s" % (name, PROJECT))["rows"]
             ck.equal("%s: unchanged after never" % name, len(rows), 20)
+        # After RunResumeStatus, both clients put the first new history line at offset 10
+        # (historyLineCount), in file_stream.
+        recs = srv.recorded()
+        for name in ("c-first", "py-first"):
+            at = next((i for i, r in enumerate(recs) if r.get("operationName") ==
+                       "RunResumeStatus" and ((r.get("body") or {}).get("variables") or {})
+                       .get("name") == name), None)
+            offsets = []
+            for r in recs[at + 1:] if at is not None else []:
+                if r["path"].endswith("/%s/file_stream" % name):
+                    hist = ((r.get("body") or {}).get("files") or {}).get("wandb-history.jsonl")
+                    if hist and hist.get("content"):
+                        offsets.append(hist.get("offset"))
+            ck.check("%s: first history offset after resume is 10" % name,
+                     offsets[:1] == [10], h.show(offsets))
         # Our RunResumeStatus request: the official text, the same variables and types.
         mine, theirs = [], []
         for r in srv.recorded():
