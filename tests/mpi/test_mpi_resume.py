@@ -5,7 +5,10 @@ Job 1 runs with WANDB_RUN_ID=<id>: every rank logs 10 steps into its own run <id
 Job 2 is the same command with WANDB_RESUME=allow: every rank continues its own run, so each
 run holds steps 0..19 exactly once, and no other rank run appears. Job 3 with
 WANDB_RESUME=never fails at init (the runs exist) and changes nothing; job 4 with
-WANDB_RESUME=must and an unknown id fails and creates no run.
+WANDB_RESUME=must and an unknown id fails and creates no run. Job 5 crashes (rank 2 dies at
+step 50, mpirun ends the others wherever they are) and job 6 resumes it: every rank goes on
+after the last step the server holds for it, so each history is 0..N without a gap or a
+repeated step.
 """
 import os
 import sys
@@ -28,7 +31,7 @@ def steps_of(url, key, name):
     return [row["_step"] for row in rows]
 
 
-def job(url, key, run_id, resume, want_ok):
+def job(url, key, run_id, resume, want_ok, train_args=(str(STEPS), "0.2")):
     extra = {"WANDB_BASE_URL": url, "WANDB_API_KEY": key, "WANDB_PROJECT": "mpi-resume",
              "WANDB_RUN_ID": run_id, "WANDB_RUN_GROUP": "resume-job",
              "WANDB_INIT_TIMEOUT_MS": "30000"}
@@ -36,7 +39,7 @@ def job(url, key, run_id, resume, want_ok):
         extra["WANDB_RESUME"] = resume
     env = mj.mpi_env(extra)
     cmd = [f"{mj.BIN}/wandb-mpirun", "-np", str(NP), "--oversubscribe", f"{mj.BIN}/mpi_train",
-           str(STEPS), "0.2"]
+           *train_args]
     p = mj.subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     if (p.returncode == 0) != want_ok:
         mj.fail(f"{resume}: launcher exited {p.returncode}\nstdout:\n{p.stdout}\n"
@@ -76,6 +79,17 @@ def main():
         if any(r["name"].startswith("nojob") for r in runs_of(url, key)):
             mj.fail("job 4: a run was created for resume=must of an unknown id")
         print("ok: resume=never and resume=must refused at init, nothing changed")
+
+        job(url, key, "cjob", None, False, train_args=("100", "10", "2"))
+        before = {f"cjob-{r}": len(steps_of(url, key, f"cjob-{r}")) for r in range(NP)}
+        if before["cjob-2"] < 40:
+            mj.fail(f"job 5: the crashed rank stored {before['cjob-2']} steps, want about 50")
+        job(url, key, "cjob", "allow", True)
+        for name, n in sorted(before.items()):
+            steps = steps_of(url, key, name)
+            if steps != list(range(n + STEPS)):
+                mj.fail(f"job 6: run {name} held {n} steps, now {steps}, want 0..{n + STEPS - 1}")
+        print(f"ok: a crashed job resumed, each rank after its own last stored step {before}")
     finally:
         server.terminate()
         server.wait(timeout=10)
