@@ -158,7 +158,8 @@ WANDB_EXPORT const char *wandb_settings_errmsg(const wandb_settings_t *self);
 
 // Starts the run of this process: reads settings (self may be NULL: all from
 // the environment), starts the I/O thread and, without an aggregator
-// endpoint, an in-process aggregator. Does not wait for the backend.
+// endpoint, an in-process aggregator. Does not wait for the backend, except
+// for the resume decision (below).
 // On success *run_out is the active run (also returned by wandb_run()).
 // With a "resume" setting, waits (at most init_timeout_ms) until the
 // aggregator asked the backend whether the run id exists: "allow" continues

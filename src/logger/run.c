@@ -4,7 +4,8 @@
 //  wandb_init resolves the settings, builds the run (core.c), writes HELLO
 //  as the first record of the ring, starts an in-process aggregator when no
 //  endpoint is given, and starts the I/O thread (io.c). It never waits on the
-//  network. wandb_finish writes FINISH, waits (bounded) for the FINISHED
+//  network, except with a resume setting: then it waits, bounded, for the
+//  aggregator's decision (resume.c). wandb_finish writes FINISH, waits (bounded) for the FINISHED
 //  acknowledgement, stops the thread and the aggregator and frees the run.
 #include "logger/run.h"
 #include "common/alloc.h"
