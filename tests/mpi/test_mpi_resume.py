@@ -8,8 +8,12 @@ WANDB_RESUME=never fails at init (the runs exist) and changes nothing; job 4 wit
 WANDB_RESUME=must and an unknown id fails and creates no run. Job 5 crashes (rank 2 dies at
 step 50, mpirun ends the others wherever they are) and job 6 resumes it: every rank goes on
 after the last step the server holds for it, so each history is 0..N without a gap or a
-repeated step.
+repeated step. Jobs 7 and 8 use WANDB_RESUME=auto without a run id in their own directory:
+job 7 crashes, so the ranks that did not finish leave their run id in
+wandb-resume-<rank>.json, and job 8 continues exactly those runs (the others start new ones).
 """
+import glob
+import json
 import os
 import sys
 import tempfile
@@ -31,10 +35,12 @@ def steps_of(url, key, name):
     return [row["_step"] for row in rows]
 
 
-def job(url, key, run_id, resume, want_ok, train_args=(str(STEPS), "0.2")):
+def job(url, key, run_id, resume, want_ok, train_args=(str(STEPS), "0.2"), more=None):
     extra = {"WANDB_BASE_URL": url, "WANDB_API_KEY": key, "WANDB_PROJECT": "mpi-resume",
-             "WANDB_RUN_ID": run_id, "WANDB_RUN_GROUP": "resume-job",
-             "WANDB_INIT_TIMEOUT_MS": "30000"}
+             "WANDB_RUN_GROUP": "resume-job", "WANDB_INIT_TIMEOUT_MS": "30000"}
+    if run_id:
+        extra["WANDB_RUN_ID"] = run_id
+    extra.update(more or {})
     if resume:
         extra["WANDB_RESUME"] = resume
     env = mj.mpi_env(extra)
@@ -90,6 +96,28 @@ def main():
             if steps != list(range(n + STEPS)):
                 mj.fail(f"job 6: run {name} held {n} steps, now {steps}, want 0..{n + STEPS - 1}")
         print(f"ok: a crashed job resumed, each rank after its own last stored step {before}")
+
+        auto_dir = tempfile.mkdtemp(dir=tmp)
+        job(url, key, None, "auto", False, train_args=("100", "10", "2"),
+            more={"WANDB_DIR": auto_dir, "WANDB_RUN_GROUP": "auto-a"})
+        left = {}
+        for path in glob.glob(os.path.join(auto_dir, "wandb-resume-*.json")):
+            with open(path) as f:
+                left[path] = json.load(f)["run_id"]
+        if not any(p.endswith("wandb-resume-2.json") for p in left):
+            mj.fail(f"job 7: the crashed rank 2 left no resume file: {sorted(left)}")
+        held = {rid: len(steps_of(url, key, rid)) for rid in left.values()}
+        job(url, key, None, "auto", True, more={"WANDB_DIR": auto_dir, "WANDB_RUN_GROUP": "auto-b"})
+        names = {r["name"] for r in runs_of(url, key) if r["group"] == "auto-b"}
+        if len(names) != NP or not set(held) <= names:
+            mj.fail(f"job 8: runs {sorted(names)}, want {NP} including {sorted(held)}")
+        for rid, n in held.items():
+            if steps_of(url, key, rid) != list(range(n + STEPS)):
+                mj.fail(f"job 8: run {rid} held {n} steps, now {steps_of(url, key, rid)}")
+        rest = glob.glob(os.path.join(auto_dir, "wandb-resume-*.json"))
+        if rest:
+            mj.fail(f"job 8 finished, yet resume files are left: {rest}")
+        print(f"ok: auto continued the {len(held)} runs that did not finish {held}")
     finally:
         server.terminate()
         server.wait(timeout=10)
