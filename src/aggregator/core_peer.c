@@ -178,6 +178,8 @@ void wbi_agg_core_try_welcome(wbi_agg_core_t *self, wbi_agg_peer_t *p)
     }
     json_object_set_new(w, "starting_step", json_integer(wbi_agg_run_starting_step(p->run)));
     json_object_set_new(w, "resumed", json_boolean(wbi_agg_run_resumed(p->run)));
+    if (wbi_agg_run_resumed_runtime(p->run) > 0)
+        json_object_set_new(w, "runtime", json_real(wbi_agg_run_resumed_runtime(p->run)));
     char *text = wbi_jsonx_dumps(w, JSON_COMPACT);
     json_decref(w);
     if (!text)

@@ -164,6 +164,8 @@ bool wbi_agg_run_resume_poll(wbi_agg_run_t *self, wbi_run_resume_t *out);
 void wbi_agg_run_apply_resume(wbi_agg_run_t *self, const wbi_run_resume_t *rs);
 // True when the backend continued an existing run.
 bool wbi_agg_run_resumed(const wbi_agg_run_t *self);
+// The stored runtime the run's clock was moved on by (0: none).
+double wbi_agg_run_resumed_runtime(const wbi_agg_run_t *self);
 // Last emitted step, -1 before the first row.
 int64_t wbi_agg_run_last_step(const wbi_agg_run_t *self);
 // The run's config object (without `_wandb`). Borrowed: valid until the

@@ -37,6 +37,11 @@ bool wbi_agg_run_resumed(const wbi_agg_run_t *self)
     return self->resumed;
 }
 
+double wbi_agg_run_resumed_runtime(const wbi_agg_run_t *self)
+{
+    return self->resumed_runtime;
+}
+
 bool wbi_agg_run_resume_poll(wbi_agg_run_t *self, wbi_run_resume_t *out)
 {
     *out = (wbi_run_resume_t){0};
@@ -68,9 +73,12 @@ void wbi_agg_run_apply_resume(wbi_agg_run_t *self, const wbi_run_resume_t *rs)
     self->resumed = true;
     if (rs->starting_step > self->starting_step)
         self->starting_step = rs->starting_step;
-    // Rows count `_runtime` from start_time: moving it back continues the clock.
-    if (!isnan(self->start_time) && rs->runtime > 0)
+    // Rows count `_runtime` from start_time: moving it back continues the clock
+    // (a rank that says HELLO again to a restarted aggregator moved it itself).
+    if (!self->continued && !isnan(self->start_time) && rs->runtime > 0) {
         self->start_time -= rs->runtime;
+        self->resumed_runtime = rs->runtime;
+    }
     json_t *summary = s_object(rs->summary_json);
     const char *k;
     json_t *v;

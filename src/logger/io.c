@@ -106,7 +106,9 @@ static bool s_send_hello(wbi_io_t *self)
 
 // After the first WELCOME the run exists in the backend: a HELLO said again
 // to another aggregator (one restarted) continues it ("resume": "allow")
-// instead of asking the first question again, which "never" would now fail.
+// instead of asking the first question again, which "never" would now fail,
+// with its start_time moved back by the runtime the WELCOME applied and
+// "continued" so that the new aggregator does not move it again.
 static void s_hello_continue(wbi_io_t *self)
 {
     if (!self->hello || self->hello_len <= WBI_WIRE_RECORD_HEADER)
@@ -116,8 +118,12 @@ static void s_hello_continue(wbi_io_t *self)
                                 self->hello_len - WBI_WIRE_RECORD_HEADER, 0, &jerr);
     const char *mode = json_string_value(json_object_get(h, "resume"));
     char *text = NULL;
-    if (mode && strcmp(mode, "allow") != 0 &&
-        json_object_set_new(h, "resume", json_string("allow")) == 0)
+    double st = json_number_value(json_object_get(h, "start_time"));
+    double rt = self->run->resume_runtime;
+    bool done = json_is_true(json_object_get(h, "continued")); // rewritten already
+    if (mode && !done && json_object_set_new(h, "resume", json_string("allow")) == 0 &&
+        json_object_set_new(h, "continued", json_true()) == 0 &&
+        (rt <= 0 || json_object_set_new(h, "start_time", json_real(st - rt)) == 0))
         text = wbi_jsonx_dumps(h, JSON_COMPACT);
     json_decref(h);
     size_t n = text ? strlen(text) : 0;

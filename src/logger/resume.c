@@ -97,6 +97,9 @@ void wbi_resume_note(wandb_run_t *run, const json_t *welcome)
     run->resume_step =
         json_is_integer(step) && json_integer_value(step) > 0 ? json_integer_value(step) : 0;
     run->resumed = json_is_true(json_object_get(welcome, "resumed"));
+    const json_t *rt = json_object_get(welcome, "runtime");
+    run->resume_runtime =
+        json_is_number(rt) && json_number_value(rt) > 0 ? json_number_value(rt) : 0;
     atomic_store(&run->resume_state, WBI_RESUME_WELCOMED);
 }
 

@@ -66,6 +66,7 @@ struct wandb_run {
     char resume_msg[320];     // REFUSED: why
     int64_t resume_step;      // WELCOMED: the starting step
     bool resumed;             // WELCOMED: an existing run continues
+    double resume_runtime;    // WELCOMED: seconds the continued run had run before
 };
 
 // Creates a run from resolved settings (*cfg is moved into the run and

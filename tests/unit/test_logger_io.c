@@ -102,7 +102,8 @@ static void *s_fake_agg(void *arg)
             if (rec.type == WBI_REC_HELLO) {
                 snprintf(fa->hello, sizeof(fa->hello), "%.*s", (int)rec.len, rec.payload);
                 s_reply(fa, &id, WBI_REC_WELCOME,
-                        "{\"entity\":\"ent\",\"url\":\"http://x/ent/p/runs/r\"}");
+                        "{\"entity\":\"ent\",\"url\":\"http://x/ent/p/runs/r\","
+                        "\"runtime\":5.0}");
             } else if (rec.type == WBI_REC_KEY) {
                 fa->keys++;
             } else if (rec.type == WBI_REC_ROW) {
@@ -554,6 +555,12 @@ static void test_rehello_on_reconnect(void)
     CHECK_STREQ(json_string_value(json_object_get(hello, "run_id")), "iorun1-1");
     CHECK_STREQ(json_string_value(json_object_get(hello, "secret")), "s3cret");
     CHECK_STREQ(json_string_value(json_object_get(hello, "resume")), "allow");
+    CHECK(json_is_true(json_object_get(hello, "continued")));
+    json_t *first = json_loads(a.hello, 0, &jerr);
+    CHECK(first != NULL);
+    CHECK(json_number_value(json_object_get(hello, "start_time")) ==
+          json_number_value(json_object_get(first, "start_time")) - 5.0);
+    json_decref(first);
     json_decref(hello);
     CHECK_EQ(b.rows, 10);
     CHECK(b.finish_seen);
