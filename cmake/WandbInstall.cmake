@@ -13,7 +13,7 @@ if(TARGET wandb)
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
     RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
   install(EXPORT wandbTargets NAMESPACE wandb:: DESTINATION ${WANDB_CMAKE_DIR})
-  install(FILES include/wandb.h ${WANDB_GENERATED_INCLUDE_DIR}/wandb_version.h
+  install(FILES include/wandb.h include/wandb_media.h ${WANDB_GENERATED_INCLUDE_DIR}/wandb_version.h
     DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endif()
 if(TARGET wandb_mpi)

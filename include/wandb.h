@@ -189,18 +189,38 @@ WANDB_EXPORT wandb_run_t *wandb_run(void);
 // Thread: any, once.
 WANDB_EXPORT wandb_err wandb_finish(wandb_run_t **run_p, int exit_code);
 
+// A program that returns from main (or calls exit) with a run still active
+// finishes it at exit with exit code 0, as the official client does: the
+// library registers an atexit handler at the first wandb_init (no signal
+// handler: a process killed by a signal leaves its run to end as crashed).
+// After wandb_finish the pointer is stale but safe (see "Run properties").
+
+// The seed's join(): a deprecated alias of wandb_finish.
+WANDB_EXPORT wandb_err wandb_join(wandb_run_t **run_p, int exit_code);
+
+// The seed's detach(): in a notebook it lets the kernel go on without the
+// run's console; a C process has no such attachment, so it does nothing
+// and returns WANDB_OK (WANDB_EINVAL for NULL). The run keeps logging.
+WANDB_EXPORT wandb_err wandb_detach(wandb_run_t *run);
+
 // Logs one history row, the seed's Run.log(data, step, commit):
-//   step < 0 (WANDB_STEP_AUTO): the current step; otherwise an explicit step.
+//   step WANDB_STEP_AUTO (-1): the current step; >= 0: an explicit step;
+//     any other negative step: WANDB_EINVAL.
 //     A step lower than the current one rejects the whole call (WANDB_ESTEP,
 //     a warning, counted in wandb_run_rejected_steps) and stores nothing.
 //     A higher step first commits the pending row.
 //   commit: WANDB_COMMIT_AUTO commits when no step is given and
-//     accumulates otherwise; WANDB_COMMIT_TRUE/FALSE force it.
-// A commit ends the row and increments the step. Scalars and strings are
+//     accumulates otherwise; WANDB_COMMIT_TRUE/FALSE force it; any other
+//     value: WANDB_EINVAL.
+// A commit ends the row and increments the step. Keys are 1..255 bytes of
+// UTF-8, not one the library writes itself (_step, _runtime, _timestamp,
+// _wandb). A refused call (WANDB_EINVAL, WANDB_ETOOBIG, ...) stores nothing,
+// does not move the step and says why in a warning. Scalars and strings are
 // copied into a preallocated ring: no allocation, no system call (a JSON
 // value is parsed in the calling thread to check it, which allocates).
-// When the ring is full the
-// policy "ring_full" applies (drop: WANDB_EFULL, counted; wait: bounded).
+// When the ring is full the policy "ring_full" applies (drop: WANDB_EFULL,
+// counted in wandb_run_dropped; wait: bounded, then drop). A dropped call
+// still uses up its step, so later rows keep the caller's step numbering.
 // Thread: any; calls are serialized internally.
 WANDB_EXPORT wandb_err wandb_log_values(wandb_run_t *run, const wandb_value_t *values, size_t n,
                                         int64_t step, int commit);
@@ -234,7 +254,8 @@ WANDB_EXPORT wandb_err wandb_config_values(wandb_run_t *run, const wandb_value_t
 WANDB_EXPORT wandb_err wandb_config_json(wandb_run_t *run, const char *json);
 
 // Sets summary values explicitly; they override the last logged value of the
-// same key until that key is logged again. Thread: any.
+// same key until that key is logged again. The reserved keys of
+// wandb_log_values are refused (WANDB_EINVAL). Thread: any.
 WANDB_EXPORT wandb_err wandb_summary_values(wandb_run_t *run, const wandb_value_t *values,
                                             size_t n);
 #define wandb_summary_update(run, ...)                                                             \
@@ -272,8 +293,9 @@ WANDB_EXPORT wandb_err wandb_define_metric(wandb_run_t *run, const char *name,
 WANDB_EXPORT wandb_err wandb_define_reduce(wandb_run_t *run, const char *name, const char *reduce);
 
 // Sends an alert (the seed's Run.alert): title (1..63 characters), text,
-// level "INFO", "WARN" or "ERROR" (NULL: INFO), wait_ms the server-side
-// de-duplication window for the same title (< 0: 60000). Thread: any.
+// level "INFO", "WARN" or "ERROR" in any case (NULL: INFO; sent in upper
+// case), wait_ms the server-side de-duplication window for the same title
+// (< 0: 60000). WANDB_EINVAL with a warning otherwise. Thread: any.
 WANDB_EXPORT wandb_err wandb_alert(wandb_run_t *run, const char *title, const char *text,
                                    const char *level, int64_t wait_ms);
 
@@ -354,28 +376,111 @@ WANDB_EXPORT wandb_err wandb_restore(wandb_run_t *run, const char *name, const c
                                      size_t out_len);
 
 // ---------------------------------------------------------------------------
-// Run properties. Strings are borrowed: valid until the run is finished.
-// Thread: any.
+// Run properties (the seed's Run attributes). Strings are borrowed and stay
+// valid as long as the process: wandb_finish keeps the small record of a
+// finished run (its buffers are freed), so a stale pointer still reads its
+// last properties, and every call that would send something returns
+// WANDB_ECLOSED. NULL run: NULL (or 0/false). Thread: any.
 
 WANDB_EXPORT const char *wandb_run_id(const wandb_run_t *run);
+// The display name ("" when none: the backend names the run).
 WANDB_EXPORT const char *wandb_run_name(const wandb_run_t *run);
-WANDB_EXPORT const char *wandb_run_group(const wandb_run_t *run);
-WANDB_EXPORT const char *wandb_run_job_type(const wandb_run_t *run);
+WANDB_EXPORT const char *wandb_run_notes(const wandb_run_t *run);    // "" when none
+WANDB_EXPORT const char *wandb_run_tags(const wandb_run_t *run);     // comma-separated, "" none
+WANDB_EXPORT const char *wandb_run_group(const wandb_run_t *run);    // "" when none
+WANDB_EXPORT const char *wandb_run_job_type(const wandb_run_t *run); // "" when none
 WANDB_EXPORT const char *wandb_run_project(const wandb_run_t *run);
-WANDB_EXPORT const char *wandb_run_entity(const wandb_run_t *run);
+// The seed's project_name(): the same as wandb_run_project.
+WANDB_EXPORT const char *wandb_run_project_name(const wandb_run_t *run);
+WANDB_EXPORT const char *wandb_run_entity(const wandb_run_t *run); // "" until known
+// The run's local directory: with the in-process aggregator, its journal
+// directory (<dir>/journal-<time>-<random>, where `wandb-mpi sync` finds
+// the run); with an external aggregator, the "dir" setting as an absolute path.
+WANDB_EXPORT const char *wandb_run_dir(const wandb_run_t *run);
+// "online", "offline" or "disabled".
+WANDB_EXPORT const char *wandb_run_mode(const wandb_run_t *run);
+// True when wandb_init continued an existing run (resume allow, must, auto:
+// the backend had it); its history then goes on at wandb_run_starting_step.
+WANDB_EXPORT bool wandb_run_resumed(const wandb_run_t *run);
+// The sweep the run belongs to (setting sweep_id, WANDB_SWEEP_ID); NULL: none.
+WANDB_EXPORT const char *wandb_run_sweep_id(const wandb_run_t *run);
+// The seed's run.settings, read-only: the resolved value of setting `name`
+// as text (numbers in decimal); NULL when unset or unknown. The api_key,
+// secret and CURVE keys are never returned.
+WANDB_EXPORT const char *wandb_run_setting(const wandb_run_t *run, const char *name);
 // "entity/project/run_id" (entity may be empty until the backend names it).
 WANDB_EXPORT const char *wandb_run_path(const wandb_run_t *run);
-// base_url/entity/project/runs/run_id; "" until the entity is known (the
-// settings name it, or the aggregator does when the run is welcomed).
+// The run's page, app/<entity>/<project>/runs/<run_id> (each part
+// percent-encoded); "" until the entity is known (the settings name it, or
+// the aggregator does when the run is welcomed). app is the app_url setting
+// (WANDB_APP_URL) or derived from base_url as the official client does:
+// https://api.wandb.ai -> https://wandb.ai; the bundled server: base_url.
 WANDB_EXPORT const char *wandb_run_url(const wandb_run_t *run);
+// The seed's get_url(), get_project_url() (app/<entity>/<project>) and
+// get_sweep_url() (app/<entity>/<project>/sweeps/<sweep_id>): NULL when the
+// run is not online, the entity is not known yet, or (sweep) there is no sweep.
+WANDB_EXPORT const char *wandb_run_get_url(const wandb_run_t *run);
+WANDB_EXPORT const char *wandb_run_get_project_url(const wandb_run_t *run);
+WANDB_EXPORT const char *wandb_run_get_sweep_url(const wandb_run_t *run);
+// The seed's to_html(height, hidden): an iframe of the run page,
+//   <iframe src='URL?jupyter=true' style='border:none;width:100%;height:420px;'></iframe>
+// (hidden adds "display:none;" to the style; there is no notebook toggle
+// button). height <= 0: 420. Returns a new string (free it with wandb_free)
+// or NULL when there is no URL yet (see wandb_run_get_url) or no memory.
+WANDB_EXPORT char *wandb_run_to_html(const wandb_run_t *run, int height, bool hidden);
+// The seed's display(): a C program has no notebook, so it shows nothing and
+// returns WANDB_ENOTSUP (the official client returns False outside Jupyter).
+WANDB_EXPORT wandb_err wandb_run_display(const wandb_run_t *run, int height, bool hidden);
+// Frees a string the library returned as new (to_html, summary/config JSON).
+WANDB_EXPORT void wandb_free(void *p);
+
+// Setters while the run lives: the seed's run.name = ..., run.notes = ...,
+// run.tags = (...). The value is checked as the setting of that name
+// (name: at most 128 bytes, notes 64 KiB, tags comma-separated), kept
+// (the getters return it) and sent to the backend as an update of the run.
+// WANDB_EINVAL (text in the warning), WANDB_EFULL (ring full: not kept),
+// WANDB_ECLOSED (finished).
+WANDB_EXPORT wandb_err wandb_run_set_name(wandb_run_t *run, const char *name);
+WANDB_EXPORT wandb_err wandb_run_set_notes(wandb_run_t *run, const char *notes);
+WANDB_EXPORT wandb_err wandb_run_set_tags(wandb_run_t *run, const char *tags);
+
+// The seed's run.summary and run.config, read back: a new JSON object text
+// (free it with wandb_free), NULL when out of memory. The summary holds the
+// last logged value of every key (explicit wandb_summary_update values win
+// until the key is logged again) and _step, _runtime, _timestamp of the
+// last row; it is the last value, not a define_metric summary. Both are
+// kept by the I/O thread from what it sends (log() does no extra work); a
+// read first waits up to 1 s for what the caller published before it to be
+// sent. Still readable after wandb_finish (the last state). Thread: any.
+WANDB_EXPORT char *wandb_run_summary_json(const wandb_run_t *run);
+WANDB_EXPORT char *wandb_run_config_json(const wandb_run_t *run);
+
+// The seed's run.status(): what the run has handed to the aggregator.
+typedef struct {
+    uint64_t rows_logged;   // rows committed by log calls
+    uint64_t rows_sent;     // of those, sent to the aggregator
+    uint64_t rows_pending;  // logged and not sent yet (the seed's sync_items_pending)
+    uint64_t records_sent;  // records sent: rows, keys, config, ... (sync_items_total)
+    uint64_t bytes_pending; // bytes in the ring not sent yet
+    double sync_time;       // Unix seconds of the last send; 0: nothing sent yet
+    bool welcomed;          // the aggregator answered the run's HELLO
+    bool finished;          // wandb_finish ended the run
+    uint64_t dropped;       // wandb_run_dropped
+    uint64_t rejected;      // wandb_run_rejected_steps
+} wandb_run_status_t;
+
+// Fills *out. Rows are acknowledged as a whole only at finish (the
+// aggregator acknowledges FINISH); "sent" means handed to the connection.
+// WANDB_EINVAL on NULL. Thread: any.
+WANDB_EXPORT wandb_err wandb_run_status(const wandb_run_t *run, wandb_run_status_t *out);
+
 // The step the next committed row gets.
 WANDB_EXPORT int64_t wandb_run_step(const wandb_run_t *run);
 WANDB_EXPORT int64_t wandb_run_starting_step(const wandb_run_t *run);
-// True when wandb_init continued an existing run (resume allow, must, auto).
-WANDB_EXPORT bool wandb_run_resumed(const wandb_run_t *run);
 // Unix time in seconds when the run started.
 WANDB_EXPORT double wandb_run_start_time(const wandb_run_t *run);
-// Rows rejected for a lower step, and values dropped because the ring was full.
+// Rows rejected for a lower step, and values dropped because the ring was
+// full (log rows, and config and summary updates).
 WANDB_EXPORT uint64_t wandb_run_rejected_steps(const wandb_run_t *run);
 WANDB_EXPORT uint64_t wandb_run_dropped(const wandb_run_t *run);
 
@@ -414,4 +519,7 @@ WANDB_EXPORT void wandb_shutdown(void);
 #ifdef __cplusplus
 }
 #endif
+
+// Histograms, images, tables and watch (wandb_media.h).
+#include "wandb_media.h"
 #endif

@@ -5,3 +5,4 @@ wandb_add_test(test_buf SOURCES unit/test_buf.c LIBS wbi_common LABELS unit TIME
 wandb_add_test(test_dtoa SOURCES unit/test_dtoa.c LIBS wbi_common LABELS unit TIMEOUT 120)
 wandb_add_test(test_relpath SOURCES unit/test_relpath.c LIBS wbi_common LABELS unit TIMEOUT 30)
 wandb_add_test(test_common_misc SOURCES unit/test_common_misc.c LIBS wbi_common LABELS unit TIMEOUT 30)
+wandb_add_test(test_md5 SOURCES unit/test_md5.c LIBS wbi_common LABELS unit TIMEOUT 30)

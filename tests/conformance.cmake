@@ -11,7 +11,7 @@ if(NOT Python3_Interpreter_FOUND)
 endif()
 
 math(EXPR _conformance_timeout "300 * ${WANDB_TEST_TIMEOUT_MULTIPLIER}")
-foreach(_t test_python_sdk test_npm_sdk)
+foreach(_t test_python_sdk test_npm_sdk test_artifacts)
   add_test(NAME ${_t}
     COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/conformance/${_t}.py
             $<TARGET_FILE:wandb-mpi-server>)

@@ -8,8 +8,9 @@ wandb_add_test(test_keys SOURCES unit/test_keys.c ${_lg}/keys.c
 wandb_add_test(test_settings SOURCES unit/test_settings.c ${_lg}/settings.c
   LIBS wbi_common LABELS unit TIMEOUT 30)
 wandb_add_test(test_logger_log SOURCES unit/test_logger_log.c ${_lg}/core.c ${_lg}/ring.c
-  ${_lg}/keys.c ${_lg}/settings.c ${_lg}/save.c ${_lg}/save_path.c ${_lg}/save_send.c
-  ${_lg}/save_live.c LIBS wbi_common LABELS unit TIMEOUT 60)
+  ${_lg}/keys.c ${_lg}/check.c ${_lg}/mirror.c ${_lg}/props.c ${_lg}/settings.c ${_lg}/save.c
+  ${_lg}/save_path.c ${_lg}/save_send.c ${_lg}/save_live.c ${_lg}/media_watch.c ${_lg}/media_hist.c
+  ${_lg}/media_log.c LIBS wbi_common LABELS unit TIMEOUT 60)
 # wandb_save's path rules (glob, base_path) without a run.
 wandb_add_test(test_save_path SOURCES unit/test_save_path.c ${_lg}/save_path.c
   LIBS wbi_common LABELS unit TIMEOUT 30)
@@ -48,3 +49,19 @@ endif()
 # The system-metrics sampler (src/logger/sysmon.c) on the real /proc and a fixture.
 wandb_add_test(test_sysmon SOURCES unit/test_sysmon.c ${_lg}/sysmon.c
   LIBS wbi_common ${CMAKE_DL_LIBS} LABELS unit TIMEOUT 30)
+if(TARGET wandb AND TARGET wandb-mpi-server)
+  # The run API of issue #10 against the real server: argument checks that
+  # lose nothing silently, steps kept across a full ring, URLs, properties
+  # and setters, stale pointers, finish at exit (run_api_child).
+  add_executable(run_api_child integration/run_api_child.c)
+  target_link_libraries(run_api_child PRIVATE wandb wandb_warnings)
+  wandb_add_test(test_run_api SOURCES integration/test_run_api.c harness/server_harness.c
+    LABELS integration TIMEOUT 120)
+  add_dependencies(test_run_api wandb-mpi-server run_api_child)
+endif()
+if(TARGET log_forms AND TARGET wandb-mpi-server)
+  # The seed's Run.log examples (examples/log_forms.c) into the real server.
+  wandb_add_test(test_examples SOURCES integration/test_examples.c harness/server_harness.c
+    LABELS integration TIMEOUT 120)
+  add_dependencies(test_examples wandb-mpi-server log_forms)
+endif()

@@ -9,6 +9,8 @@ wandb_add_test(test_server_gql SOURCES unit/test_server_gql.c harness/server_har
   LIBS wbi_server wbi_store wbi_common SQLite::SQLite3 PkgConfig::MHD LABELS unit TIMEOUT 30)
 wandb_add_test(test_server_gql_files SOURCES unit/test_server_gql_files.c harness/server_harness.c
   LIBS wbi_server wbi_store wbi_common SQLite::SQLite3 PkgConfig::MHD LABELS unit TIMEOUT 30)
+wandb_add_test(test_server_artifacts SOURCES unit/test_server_artifacts.c harness/server_harness.c
+  LIBS wbi_server wbi_store wbi_common SQLite::SQLite3 PkgConfig::MHD LABELS unit TIMEOUT 30)
 wandb_add_test(test_server_names SOURCES unit/test_server_names.c
   LIBS wbi_server wbi_store wbi_common SQLite::SQLite3 PkgConfig::MHD Threads::Threads
   LABELS unit TIMEOUT 30)
@@ -36,3 +38,13 @@ wandb_add_test(test_server_fuzz SOURCES integration/test_server_fuzz.c
   harness/server_harness.c harness/http_client.c
   LIBS wbi_common LABELS integration TIMEOUT 120)
 add_dependencies(test_server_fuzz wandb-mpi-server)
+# A 1 GiB artifact file through the server: streamed to disk, stored once, bounded memory
+# (peak RSS printed). GiB-sized: label slow, not run under the sanitizers.
+find_package(Python3 COMPONENTS Interpreter QUIET)
+if(Python3_Interpreter_FOUND)
+  add_test(NAME test_server_artifacts_big
+    COMMAND ${Python3_EXECUTABLE}
+            ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_server_artifacts_big.py
+            $<TARGET_FILE:wandb-mpi-server>)
+  set_tests_properties(test_server_artifacts_big PROPERTIES TIMEOUT 900 LABELS slow)
+endif()

@@ -75,9 +75,10 @@ static void s_finish(wbi_agg_core_t *self, wbi_agg_peer_t *p, const wbi_wire_rec
 // Names a record type for log lines.
 static const char *s_type_name(uint8_t type)
 {
-    static const char *names[] = {"?",          "HELLO",         "KEY",      "ROW",    "CONFIG",
-                                  "SUMMARY",    "DEFINE_METRIC", "ALERT",    "FINISH", "PREEMPTING",
-                                  "FILE_BEGIN", "FILE_CHUNK",    "FILE_END", "REDUCE", "SYSTEM"};
+    static const char *names[] = {"?",        "HELLO",      "KEY",           "ROW",
+                                  "CONFIG",   "SUMMARY",    "DEFINE_METRIC", "ALERT",
+                                  "FINISH",   "PREEMPTING", "FILE_BEGIN",    "FILE_CHUNK",
+                                  "FILE_END", "REDUCE",     "SYSTEM",        "RUN_UPDATE"};
     return type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
 }
 
@@ -170,7 +171,7 @@ static void s_record(wbi_agg_core_t *self, wbi_agg_peer_t *p, const wbi_wire_rec
         wbi_agg_core_bad(self, p, "second HELLO ignored");
         return;
     }
-    if (rec->type > WBI_REC_SYSTEM || rec->type == 0)
+    if (rec->type > WBI_REC_RUN_UPDATE || rec->type == 0)
         return; // unknown types are skipped (forward compatibility)
     if (p->state != WBI_AGG_PEER_ACTIVE) {
         wbi_agg_core_bad(self, p, "%s record after FINISH", s_type_name(rec->type));
@@ -225,6 +226,9 @@ static void s_record(wbi_agg_core_t *self, wbi_agg_peer_t *p, const wbi_wire_rec
         break;
     case WBI_REC_SYSTEM:
         rc = s_system(self, p, text, rec->len, wall);
+        break;
+    case WBI_REC_RUN_UPDATE:
+        rc = wbi_agg_run_update(p->run, text, rec->len);
         break;
     case WBI_REC_ALERT:
         s_quiet_note(self, p, "alerts");

@@ -266,6 +266,27 @@ void wbi_agg_run_preempting(wbi_agg_run_t *self)
         self->sink.preempting(self->sink.arg, self->handle);
 }
 
+// The rank's new name, notes or tags, as strings, to the sink.
+wandb_err wbi_agg_run_update(wbi_agg_run_t *self, const char *json, size_t len)
+{
+    json_t *obj = wbi_agg_run_load_object(json, len);
+    if (!obj)
+        return WANDB_EPROTO;
+    static const char *const names[3] = {"name", "notes", "tags"};
+    const char *v[3] = {NULL, NULL, NULL};
+    wandb_err rc = WANDB_OK;
+    for (int i = 0; i < 3; i++) {
+        const json_t *m = json_object_get(obj, names[i]);
+        if (m && !json_is_string(m))
+            rc = WANDB_EPROTO;
+        v[i] = json_string_value(m);
+    }
+    if (rc == WANDB_OK && self->sink.update && self->handle)
+        self->sink.update(self->sink.arg, self->handle, v[0], v[1], v[2]);
+    json_decref(obj);
+    return rc;
+}
+
 // Drops the file being assembled (a newer FILE_BEGIN, a bad record, the end).
 static void s_file_drop(wbi_agg_run_t *self, const char *why)
 {

@@ -33,6 +33,10 @@ typedef struct {
     void (*alert)(void *arg, void *run, const char *title, const char *text, const char *level,
                   int64_t wait_ms);
     void (*preempting)(void *arg, void *run);
+    // The rank changed the run's display name, notes or tags (each NULL:
+    // unchanged; tags comma-separated). NULL: none.
+    void (*update)(void *arg, void *run, const char *display_name, const char *notes,
+                   const char *tags);
     // A saved file is complete: consumes *data_p (len bytes, wbi_malloc'd)
     // and sets it to NULL (a sink that leaves it is freed by the caller).
     void (*file)(void *arg, void *run, const char *name, char **data_p, size_t len);
@@ -110,6 +114,9 @@ wandb_err wbi_agg_run_define_metric(wbi_agg_run_t *self, const char *json, size_
 // ALERT: {title, text, level, wait_ms} to the sink.
 wandb_err wbi_agg_run_alert(wbi_agg_run_t *self, const char *json, size_t len);
 void wbi_agg_run_preempting(wbi_agg_run_t *self);
+// RUN_UPDATE {name?, notes?, tags?}: to the sink. WANDB_EPROTO on a bad
+// object or a member that is not a string.
+wandb_err wbi_agg_run_update(wbi_agg_run_t *self, const char *json, size_t len);
 // FILE_BEGIN {id, name, policy, size}: starts assembling a saved file (one
 // at a time; an unfinished one is dropped). WANDB_EPROTO on a bad object,
 // name (wbi_run_file_name_ok) or size (> WBI_WIRE_FILE_MAX).

@@ -121,6 +121,11 @@ void wbi_backend_run_summary(wbi_backend_t *self, wbi_backend_run_t *run, const 
                              size_t len);
 // Replaces the whole (unwrapped) config; sent by a debounced UpsertBucket.
 void wbi_backend_run_config(wbi_backend_t *self, wbi_backend_run_t *run, const char *config_json);
+// Sets the run's display name, notes and tags (each NULL: unchanged), sent
+// by the next (debounced) UpsertBucket, as the official client sends a
+// changed run.name, run.notes or run.tags.
+void wbi_backend_run_update(wbi_backend_t *self, wbi_backend_run_t *run, const char *display_name,
+                            const char *notes, const char *tags);
 // Queues an alert (NotifyScriptableRunAlert). level: "INFO", "WARN", "ERROR".
 // At most 64 queued per run (more are dropped, counted, warned once); an
 // alert whose title was sent less than its wait_ms ago is not sent again.

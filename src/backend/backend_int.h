@@ -84,6 +84,7 @@ typedef struct {
     wbi_buf_t url;                // target URL
     wbi_buf_t body;               // request body
     char *config;                 // UPSERT/CONFIG: the unwrapped config taken (owned)
+    char *meta[3];                // CONFIG: displayName, notes, tags updated (owned; NULL: same)
     wbi_bk_alert_t *alert;        // ALERT: the alert (owned)
     char *summary;                // FS: the summary taken (owned)
     size_t summary_len;           // FS: its length
@@ -119,6 +120,8 @@ struct wbi_backend_run {
     size_t summary_len;   // its length
     char *config;         // pending unwrapped config
     bool config_dirty;    // config changed since the last upsert took it
+    char *meta[3];        // displayName, notes, tags set since the last upsert (NULL: none)
+    bool meta_dirty;      // some meta[] waits for an UpsertBucket
     int64_t config_ms;    // when the config last changed (debounce)
     wbi_list_t a;         // queued alerts (wbi_bk_alert_t)
     uint64_t a_dropped;   // alerts dropped: queue full, or title sent within its wait

@@ -63,6 +63,11 @@ static wandb_err s_build_upsert(wbi_backend_t *self, wbi_backend_run_t *run, wbi
                          .project = run->project,
                          .entity = first ? run->entity : wbi_bk_entity(run),
                          .config = wrapped};
+    if (!first) { // a later one carries what wbi_backend_run_update changed
+        u.display_name = req->meta[0];
+        u.notes = req->meta[1];
+        u.tags = req->meta[2];
+    }
     if (first) {
         u.group = run->group;
         u.display_name = run->display_name;

@@ -89,6 +89,8 @@ void wbi_bkq_req_clear(wbi_bk_req_t *req)
     wbi_buf_release(&req->url);
     wbi_buf_release(&req->body);
     wbi_free(req->config);
+    for (int i = 0; i < 3; i++)
+        wbi_free(req->meta[i]);
     wbi_bkq_alert_free(req->alert);
     wbi_free(req->summary);
     wbi_bkq_files_free(req->files);
@@ -117,6 +119,11 @@ void wbi_bkq_run_drop(wbi_backend_t *self, wbi_backend_run_t *run)
     wbi_free(run->config);
     run->config = NULL;
     run->config_dirty = false;
+    for (int i = 0; i < 3; i++) {
+        wbi_free(run->meta[i]);
+        run->meta[i] = NULL;
+    }
+    run->meta_dirty = false;
     s_alerts_free(&run->a);
     size_t fbytes = s_file_list_free(&run->f) + s_file_list_free(&run->u);
     self->file_bytes -= fbytes < self->file_bytes ? fbytes : self->file_bytes;
@@ -222,7 +229,7 @@ void wbi_bkq_retire_if_done(wbi_backend_t *self, wbi_backend_run_t *run)
         !wbi_list_empty(&run->q) || !wbi_list_empty(&run->p) || wbi_bk_has_stream(run) ||
         run->req.kind != WBI_BK_REQ_NONE)
         return;
-    if (run->summary || run->config_dirty || run->preempt || run->n_uploaded ||
+    if (run->summary || run->config_dirty || run->meta_dirty || run->preempt || run->n_uploaded ||
         !wbi_list_empty(&run->a) || !wbi_list_empty(&run->f) || !wbi_list_empty(&run->u))
         return; // what was queued before finish still goes out
     run->retired = true;
@@ -505,6 +512,43 @@ void wbi_backend_run_config(wbi_backend_t *self, wbi_backend_run_t *run, const c
     wbi_free(copy);
     if (late)
         wbi_warn("run '%s': config dropped: it arrived after finish", run->run_id);
+}
+
+// Keeps the new display name, notes or tags for the next UpsertBucket
+// (debounced like the config).
+void wbi_backend_run_update(wbi_backend_t *self, wbi_backend_run_t *run, const char *display_name,
+                            const char *notes, const char *tags)
+{
+    if (!self || !run)
+        return;
+    const char *in[3] = {display_name, notes, tags};
+    char *copy[3] = {NULL, NULL, NULL};
+    bool ok = true;
+    for (int i = 0; i < 3; i++)
+        copy[i] = s_dup(in[i], &ok);
+    pthread_mutex_lock(&self->mu);
+    bool late = !run->dead && run->finish;
+    if (ok && !late && !run->dead) {
+        for (int i = 0; i < 3; i++) {
+            if (copy[i]) {
+                wbi_free(run->meta[i]);
+                run->meta[i] = copy[i];
+                copy[i] = NULL;
+            }
+        }
+        run->meta_dirty = true;
+        run->config_ms = wbi_bk_now_ms();
+        wbi_bk_wake(self);
+    } else if (late) {
+        run->late++;
+    }
+    pthread_mutex_unlock(&self->mu);
+    for (int i = 0; i < 3; i++)
+        wbi_free(copy[i]);
+    if (late)
+        wbi_warn("run '%s': name, notes or tags dropped: they arrived after finish", run->run_id);
+    else if (!ok)
+        wbi_warn("run '%s': name, notes or tags dropped: out of memory", run->run_id);
 }
 
 // Queues an alert for NotifyScriptableRunAlert.

@@ -151,12 +151,17 @@ static bool s_fs_due(const wbi_backend_t *self, const wbi_backend_run_t *run, in
 static bool s_take_work(wbi_backend_t *self, wbi_backend_run_t *run, int64_t now, int64_t *wake)
 {
     wbi_bk_req_t *req = &run->req;
-    if (run->config_dirty) {
+    if (run->config_dirty || run->meta_dirty) {
         int64_t at = run->config_ms + self->debounce_ms;
         if (self->draining || run->finish || now >= at) {
             *req = (wbi_bk_req_t){.kind = WBI_BK_REQ_CONFIG, .config = run->config, .due_ms = now};
+            for (int i = 0; i < 3; i++) {
+                req->meta[i] = run->meta[i];
+                run->meta[i] = NULL;
+            }
             run->config = NULL;
             run->config_dirty = false;
+            run->meta_dirty = false;
             return true;
         }
         *wake = at < *wake ? at : *wake;

@@ -220,6 +220,12 @@ static bool s_apply(wbi_jl_session_t *self, const wbi_jrec_t *rec)
     case WBI_JR_PREEMPTING:
         run->preempting = true;
         return true;
+    case WBI_JR_RUN_UPDATE: { // the newest name, notes and tags win
+        json_t *o = s_object(rec);
+        bool ok = o && json_object_update(run->meta, o) == 0;
+        json_decref(o);
+        return ok;
+    }
     case WBI_JR_FILE:
         return s_on_file(run, rec);
     case WBI_JR_FINISH: {

@@ -3,11 +3,13 @@
 //
 //  wandb-mpi runs [--dir D] [--project P] [--entity E] [--group G] [--json]
 //  wandb-mpi history <run-id> [--dir D] [--project P] [--entity E] [--json]
+//  wandb-mpi artifacts [--dir D] [--project P] [--entity E] [--json] (cli/artifacts.c)
 //  wandb-mpi sync [options] [PATH...] (cli/sync.c)
 //  Opens DIR/wandb.db read-only (no server needed). Default DIR:
 //  $WANDB_MPI_DIR, else $HOME/.wandb-mpi. Tables for people, one JSON object
 //  a line for scripts (--json).
 
+#include "cli/artifacts.h"
 #include "cli/job.h"
 #include "cli/sync.h"
 #include "common/alloc.h"
@@ -43,6 +45,7 @@ static void s_usage(FILE *out)
     fprintf(out, "usage: wandb-mpi runs [--dir D] [--project P] [--entity E] [--group G] [--json]\n"
                  "       wandb-mpi history RUN_ID [--dir D] [--project P] [--entity E] [--json]\n"
                  "       wandb-mpi job --group G [--dir D] [--project P] [--entity E]\n"
+                 "       wandb-mpi artifacts [--dir D] [--project P] [--entity E] [--json]\n"
                  "       wandb-mpi sync [--base-url URL] [--api-key KEY] [PATH...] (sync --help)\n"
                  "\n"
                  "Reads the data directory of wandb-mpi-server directly (read-only).\n"
@@ -97,7 +100,7 @@ static int s_parse(int argc, char **argv, s_args_t *a)
         return 1;
     }
     if (strcmp(a->cmd, "runs") != 0 && strcmp(a->cmd, "history") != 0 &&
-        strcmp(a->cmd, "job") != 0) {
+        strcmp(a->cmd, "job") != 0 && strcmp(a->cmd, "artifacts") != 0) {
         fprintf(stderr, "wandb-mpi: unknown command '%s' (see --help)\n", a->cmd);
         return 1;
     }
@@ -442,6 +445,8 @@ int main(int argc, char **argv)
         rc = s_cmd_runs(store, &a);
     else if (strcmp(a.cmd, "job") == 0)
         rc = wbi_cli_job(store, a.entity, a.project, a.group);
+    else if (strcmp(a.cmd, "artifacts") == 0)
+        rc = wbi_cli_artifacts(store, a.entity, a.project, a.json);
     else
         rc = s_cmd_history(store, &a);
     wbi_store_destroy(&store);

@@ -42,6 +42,7 @@ typedef enum {
     WBI_REC_FILE_END = 12,     // id u32, size u64: the file is complete
     WBI_REC_REDUCE = 13,       // JSON object {name, reduce}: cross-rank reductions
     WBI_REC_SYSTEM = 14,       // JSON object {node, ts, metrics}: one system-metrics sample
+    WBI_REC_RUN_UPDATE = 15,   // JSON object {name?, notes?, tags?}: run metadata changed
     // aggregator -> rank
     WBI_REC_WELCOME = 32,  // JSON object: entity, url, starting_step
     WBI_REC_FINISHED = 33, // empty: every record up to FINISH was received

@@ -17,11 +17,12 @@
 
 struct wandb_aggregator {
     wbi_agg_t *agg; // the aggregator thread and its outlet
+    char *journal;  // its journal directory (copied at start); NULL: none
 };
 
 // Starts an aggregator on bind with the journal and backend settings of cfg.
-static wandb_err s_start(wbi_agg_t **out, const wbi_cfg_t *cfg, const char *bind, void *zmq_ctx,
-                         int expected_runs, const char *secret)
+static wandb_err s_start(wandb_aggregator_t *self, const wbi_cfg_t *cfg, const char *bind,
+                         void *zmq_ctx, int expected_runs, const char *secret)
 {
     wbi_agg_opts_t opts = {
         .bind = bind,
@@ -45,7 +46,16 @@ static wandb_err s_start(wbi_agg_t **out, const wbi_cfg_t *cfg, const char *bind
                     .ca_cert = cfg->ca_cert,
                     .request_budget = cfg->request_budget},
     };
-    return wbi_outlet_start_agg(out, &opts, &oopts, NULL);
+    wbi_outlet_t *outlet = NULL;
+    wandb_err rc = wbi_outlet_start_agg(&self->agg, &opts, &oopts, &outlet);
+    const char *dir = rc == WANDB_OK && outlet ? wbi_outlet_journal_dir(outlet) : "";
+    self->journal = *dir ? wbi_strdup(dir) : NULL;
+    return rc;
+}
+
+const char *wbi_hosted_journal_dir(const wandb_aggregator_t *self)
+{
+    return self && self->journal ? self->journal : "";
 }
 
 // --- the in-process aggregator of wandb_init (logger/hosted.h) -----------------
@@ -56,10 +66,11 @@ wandb_err wbi_hosted_start(wandb_aggregator_t **out, const wbi_cfg_t *cfg, const
 {
     *out = NULL;
     wandb_aggregator_t *self = wbi_calloc(1, sizeof(*self));
-    wandb_err rc =
-        self ? s_start(&self->agg, cfg, bind, zmq_ctx, expected_runs, secret) : WANDB_ENOMEM;
+    wandb_err rc = self ? s_start(self, cfg, bind, zmq_ctx, expected_runs, secret) : WANDB_ENOMEM;
     if (rc != WANDB_OK) {
         snprintf(errmsg, errlen, "cannot start the in-process aggregator: %s", wandb_strerror(rc));
+        if (self)
+            wbi_free(self->journal);
         wbi_free(self);
         return rc;
     }
@@ -89,12 +100,13 @@ wandb_err wandb_aggregator_start(wandb_settings_t *settings, const char *bind, i
     }
     if (!bind)
         bind = "tcp://127.0.0.1:*";
-    rc = s_start(&self->agg, &cfg, bind, NULL, expected_runs, cfg.secret);
+    rc = s_start(self, &cfg, bind, NULL, expected_runs, cfg.secret);
     wbi_cfg_release(&cfg);
     if (rc != WANDB_OK) {
         snprintf(errmsg, sizeof errmsg, "cannot start the aggregator on '%s': %s", bind,
                  wandb_strerror(rc));
         wbi_settings_set_errmsg(settings, errmsg);
+        wbi_free(self->journal);
         wbi_free(self);
         return rc;
     }
@@ -121,6 +133,7 @@ wandb_err wandb_aggregator_stop(wandb_aggregator_t **self_p, int timeout_ms)
     wandb_aggregator_t *self = *self_p;
     *self_p = NULL;
     wandb_err rc = wbi_agg_stop(&self->agg, timeout_ms);
+    wbi_free(self->journal);
     wbi_free(self);
     return rc;
 }

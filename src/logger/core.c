@@ -1,48 +1,29 @@
-//  core.c - the producer side of a run: log, config, summary, getters
+//  core.c - the producer side of a run: log, config, summary, control records
 //  SPDX-License-Identifier: MIT
 //
 //  Every call builds its records straight into the run's ring under the run
 //  mutex; a call that must wait for room releases the mutex while it naps.
 //  The scalar path of wandb_log_values allocates nothing and makes no system
 //  call other than clock_gettime (vDSO). Design: docs/logger.md.
-//  One file (about 870 lines) for now: every public call of a run shares the
-//  ring-writing helpers here. NEEDSWORK(#10): the remaining Run API calls
-//  split it into log (hot path), control records and getters.
+//  The getters, URLs, setters and read-back live in props.c, the argument
+//  checks in check.c, the shipped-state mirror in mirror.c. About 820 lines:
+//  the calls here share the ring-writing helpers. NEEDSWORK(#10): the
+//  control records (config, summary, define_metric, alert) move to their
+//  own file once define_metric settles on its branch.
 #include "logger/run.h"
 
 #include "common/alloc.h"
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "common/wire.h"
+#include "logger/check.h"
+#include "logger/mirror.h"
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #define S_ROW_FIXED (WBI_WIRE_RECORD_HEADER + WBI_WIRE_ROW_HEADER)
-
-// Builds "entity/project/run_id"; NULL when out of memory.
-static char *s_make_path(const char *entity, const char *project, const char *id)
-{
-    size_t len = strlen(entity) + strlen(project) + strlen(id) + 3;
-    char *out = wbi_malloc(len);
-    if (out)
-        snprintf(out, len, "%s/%s/%s", entity, project, id);
-    return out;
-}
-
-// Builds "base_url/entity/project/runs/run_id"; "" while the entity is
-// unknown (never a URL with an empty segment); NULL when out of memory.
-static char *s_make_url(const char *base, const char *entity, const char *project, const char *id)
-{
-    if (!*entity)
-        return wbi_strdup("");
-    size_t len = strlen(base) + strlen(entity) + strlen(project) + strlen(id) + 10;
-    char *out = wbi_malloc(len);
-    if (out)
-        snprintf(out, len, "%s/%s/%s/runs/%s", base, entity, project, id);
-    return out;
-}
 
 // Allocates the run, its ring, key table and scratch arrays.
 wandb_err wbi_run_core_new(wandb_run_t **out, wbi_cfg_t *cfg)
@@ -59,17 +40,16 @@ wandb_err wbi_run_core_new(wandb_run_t **out, wbi_cfg_t *cfg)
     atomic_init(&self->step, 0);
     atomic_init(&self->dropped, 0);
     atomic_init(&self->rejected, 0);
+    atomic_init(&self->rows_logged, 0);
     atomic_init(&self->welcomed, false);
-    const char *entity = self->cfg.entity ? self->cfg.entity : "";
-    self->path = s_make_path(entity, self->cfg.project, self->cfg.run_id);
-    self->url = s_make_url(self->cfg.base_url, entity, self->cfg.project, self->cfg.run_id);
-    if (!self->path || !self->url)
+    if (wbi_run_props_init(self) != WANDB_OK)
         goto fail;
     if (self->disabled) {
         *out = self;
         return WANDB_OK;
     }
-    if (wbi_ring_init(&self->ring, self->cfg.ring_bytes) != WANDB_OK ||
+    if (wbi_mirror_new(&self->mirror, self->start_time) != WANDB_OK ||
+        wbi_ring_init(&self->ring, self->cfg.ring_bytes) != WANDB_OK ||
         wbi_keys_init(&self->keys, WBI_KEYS_DEFAULT_MAX, 64) != WANDB_OK)
         goto fail;
     // Large but lazily touched: calloc of this size maps zero pages.
@@ -94,17 +74,34 @@ void wbi_run_core_destroy(wandb_run_t **self_p)
     wbi_keys_release(&self->keys);
     wbi_free(self->ids);
     wbi_free(self->lens);
-    wbi_free(self->path);
-    wbi_free(self->url);
-    wbi_free(self->welcome_entity);
-    wbi_free(self->welcome_path);
-    wbi_free(self->welcome_url);
+    wbi_run_props_release(self);
+    wbi_mirror_destroy(&self->mirror);
     wbi_cfg_release(&self->cfg);
     wbi_save_release(self);
+    wbi_watch_release(self);
     pthread_mutex_destroy(&self->save_mu);
     pthread_mutex_destroy(&self->mu);
     wbi_free(self);
     *self_p = NULL;
+}
+
+// Takes both locks so that no call is inside; producers see closed after.
+void wbi_run_core_retire(wandb_run_t *self)
+{
+    pthread_mutex_lock(&self->save_mu);
+    pthread_mutex_lock(&self->mu);
+    self->closed = true;
+    // Only the bytes: cap stays, as calls read it before taking the mutex.
+    wbi_free(self->ring.data);
+    self->ring.data = NULL;
+    wbi_keys_release(&self->keys);
+    wbi_free(self->ids);
+    wbi_free(self->lens);
+    self->ids = NULL;
+    self->lens = NULL;
+    wbi_save_release(self);
+    pthread_mutex_unlock(&self->mu);
+    pthread_mutex_unlock(&self->save_mu);
 }
 
 // Pauses a retry loop that waits for ring room outside the run mutex: yields
@@ -218,9 +215,16 @@ static wandb_err s_log_plan(wandb_run_t *self, const wandb_value_t *values, size
         uint32_t hash;
         id = wbi_keys_find(&self->keys, v->key, &klen, &hash);
         if (id == 0) {
+            char shown[WBI_ESCAPED_BYTES];
             if (!s_key_valid(v->key, klen)) {
-                wbi_warn("wandb_log: invalid key '%.64s': keys are 1 to 255 bytes of UTF-8: "
+                wbi_warn("wandb_log: invalid key '%s': keys are 1 to 255 bytes of UTF-8: "
                          "call dropped",
+                         wbi_check_escape(v->key, 64, shown, sizeof shown));
+                return WANDB_EINVAL;
+            }
+            if (wbi_check_reserved_key(v->key, klen)) {
+                wbi_warn("wandb_log: key '%s' is reserved (the library writes _step, "
+                         "_runtime, _timestamp and _wandb itself): call dropped",
                          v->key);
                 return WANDB_EINVAL;
             }
@@ -328,6 +332,15 @@ static wandb_err s_reject_step(wandb_run_t *self, int64_t step, int64_t cur)
     return WANDB_ESTEP;
 }
 
+// A call dropped for a full ring still uses up its step, as if its row had
+// been written: the row is missing, but later rows keep their numbering, so
+// that steps stay aligned with the caller's loop (and across ranks).
+static void s_keep_step(wandb_run_t *run, int64_t step, bool commit_now)
+{
+    run->row_open = !commit_now;
+    atomic_store_explicit(&run->step, commit_now ? step + 1 : step, memory_order_relaxed);
+}
+
 // One attempt of a log call under the run mutex. When the ring has no room
 // it sets *no_room and returns WANDB_EFULL; only the last attempt counts
 // the call as dropped. Nothing is written unless the whole call fits.
@@ -338,7 +351,7 @@ static wandb_err s_log_locked(wandb_run_t *run, const wandb_value_t *values, siz
         return WANDB_ECLOSED;
     int64_t cur = atomic_load_explicit(&run->step, memory_order_relaxed);
     bool commit_now;
-    if (step >= 0) {
+    if (step != WANDB_STEP_AUTO) {
         if (step < cur)
             return s_reject_step(run, step, cur);
         commit_now = commit == WANDB_COMMIT_TRUE;
@@ -352,11 +365,15 @@ static wandb_err s_log_locked(wandb_run_t *run, const wandb_value_t *values, siz
         if (commit_now && row_open) {
             if (!wbi_ring_reserve(&run->ring, S_ROW_FIXED)) {
                 *no_room = true;
-                return last ? s_dropped(run, 0) : WANDB_EFULL;
+                if (!last)
+                    return WANDB_EFULL;
+                s_keep_step(run, step, true);
+                return s_dropped(run, 0);
             }
             size_t pos = wbi_ring_head(&run->ring);
             s_put_empty_row(run, &pos, step, WBI_WIRE_ROW_COMMIT);
             wbi_ring_publish(&run->ring, pos);
+            atomic_fetch_add_explicit(&run->rows_logged, 1, memory_order_relaxed);
             run->row_open = false;
             atomic_store_explicit(&run->step, step + 1, memory_order_relaxed);
         } else if (step > cur) {
@@ -370,7 +387,11 @@ static wandb_err s_log_locked(wandb_run_t *run, const wandb_value_t *values, siz
     wandb_err err = s_log_plan(run, values, n, &total);
     if (err == WANDB_OK && !wbi_ring_reserve(&run->ring, total)) {
         *no_room = true;
-        err = last ? s_dropped(run, n) : WANDB_EFULL;
+        err = WANDB_EFULL;
+        if (last) {
+            s_keep_step(run, step, commit_now);
+            err = s_dropped(run, n);
+        }
     }
     if (err != WANDB_OK) {
         wbi_keys_truncate(&run->keys, keys_before);
@@ -378,6 +399,10 @@ static wandb_err s_log_locked(wandb_run_t *run, const wandb_value_t *values, siz
     }
     uint8_t flags = commit_now ? WBI_WIRE_ROW_COMMIT : 0;
     wbi_ring_publish(&run->ring, s_log_write(run, values, n, keys_before, total, step, flags));
+    if (commit_now) // one writer (under mu): a plain load and store, no atomic add
+        atomic_store_explicit(&run->rows_logged,
+                              atomic_load_explicit(&run->rows_logged, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
     run->row_open = !commit_now;
     atomic_store_explicit(&run->step, commit_now ? step + 1 : step, memory_order_relaxed);
     return WANDB_OK;
@@ -398,6 +423,20 @@ wandb_err wandb_log_values(wandb_run_t *run, const wandb_value_t *values, size_t
                  WBI_WIRE_ROW_MAX_VALUES);
         return WANDB_EINVAL;
     }
+    if (step < 0 && step != WANDB_STEP_AUTO) {
+        wbi_warn("wandb_log: step %lld is negative: use a step >= 0, or WANDB_STEP_AUTO (-1) "
+                 "for the current step: call dropped",
+                 (long long)step);
+        return WANDB_EINVAL;
+    }
+    if (commit != WANDB_COMMIT_AUTO && commit != WANDB_COMMIT_FALSE &&
+        commit != WANDB_COMMIT_TRUE) {
+        wbi_warn("wandb_log: commit %d is not WANDB_COMMIT_AUTO (-1), WANDB_COMMIT_FALSE (0) "
+                 "or WANDB_COMMIT_TRUE (1): call dropped",
+                 commit);
+        return WANDB_EINVAL;
+    }
+    wbi_watch_on_log(run, step); // watched histograms join the row first (media_watch.c)
     int wait_ms = run->cfg.ring_full == WBI_RING_WAIT ? run->cfg.ring_wait_ms : 0;
     int64_t deadline = 0;
     for (int i = 0;; i++) {
@@ -507,7 +546,8 @@ wandb_err wbi_run_put_finish(wandb_run_t *self, int exit_code, int wait_ms)
 }
 
 // Builds a JSON object text from values (config and summary updates).
-static wandb_err s_values_json(const wandb_value_t *values, size_t n, const char *call, char **out)
+static wandb_err s_values_json(const wandb_value_t *values, size_t n, const char *call,
+                               bool reserved_ok, char **out)
 {
     if (n > 0 && !values)
         return WANDB_EINVAL;
@@ -518,9 +558,17 @@ static wandb_err s_values_json(const wandb_value_t *values, size_t n, const char
     for (size_t i = 0; i < n && err == WANDB_OK; i++) {
         const wandb_value_t *v = &values[i];
         size_t klen = v->key ? strnlen(v->key, 256) : 0;
+        char shown[WBI_ESCAPED_BYTES];
         if (!v->key || !s_key_valid(v->key, klen)) {
-            wbi_warn("%s: invalid key '%.64s': keys are 1 to 255 bytes of UTF-8", call,
-                     v->key ? v->key : "(null)");
+            wbi_warn("%s: invalid key '%s': keys are 1 to 255 bytes of UTF-8", call,
+                     wbi_check_escape(v->key, 64, shown, sizeof shown));
+            err = WANDB_EINVAL;
+            break;
+        }
+        if (!reserved_ok && wbi_check_reserved_key(v->key, klen)) {
+            wbi_warn("%s: key '%s' is reserved (the library writes _step, _runtime, "
+                     "_timestamp and _wandb itself): call dropped",
+                     call, v->key);
             err = WANDB_EINVAL;
             break;
         }
@@ -564,14 +612,21 @@ static wandb_err s_values_json(const wandb_value_t *values, size_t n, const char
     return err;
 }
 
-// Writes a JSON control record, waiting a little for room when full.
-static wandb_err s_put_json(wandb_run_t *run, uint8_t type, char *json, const char *call)
+// Writes a JSON control record, waiting a little for room when full. A
+// config or summary update that finds no room counts its values (counted:
+// 0 for other records) in wandb_run_dropped, as a dropped row does.
+static wandb_err s_put_json(wandb_run_t *run, uint8_t type, char *json, const char *call,
+                            size_t counted)
 {
     int wait =
         run->cfg.ring_wait_ms > WBI_CONTROL_WAIT_MS ? run->cfg.ring_wait_ms : WBI_CONTROL_WAIT_MS;
     wandb_err err = wbi_run_put_record(run, type, json, strlen(json), wait);
-    if (err == WANDB_EFULL || err == WANDB_ETOOBIG)
-        wbi_warn("%s: %s: update dropped", call, wandb_strerror(err));
+    if (err == WANDB_EFULL || err == WANDB_ETOOBIG) {
+        uint64_t total = counted ? atomic_fetch_add(&run->dropped, counted) + counted
+                                 : atomic_load(&run->dropped);
+        wbi_warn("%s: %s: update dropped (%llu values dropped so far)", call, wandb_strerror(err),
+                 (unsigned long long)total);
+    }
     wbi_free(json);
     return err;
 }
@@ -584,8 +639,8 @@ wandb_err wandb_config_values(wandb_run_t *run, const wandb_value_t *values, siz
     if (run->disabled)
         return WANDB_OK;
     char *json = NULL;
-    wandb_err err = s_values_json(values, n, "wandb_config_update", &json);
-    return err == WANDB_OK ? s_put_json(run, WBI_REC_CONFIG, json, "wandb_config_update") : err;
+    wandb_err err = s_values_json(values, n, "wandb_config_update", true, &json);
+    return err == WANDB_OK ? s_put_json(run, WBI_REC_CONFIG, json, "wandb_config_update", n) : err;
 }
 
 // Parses a JSON object and sends it as a CONFIG record.
@@ -606,7 +661,7 @@ wandb_err wandb_config_json(wandb_run_t *run, const char *json)
     json_decref(obj);
     if (!text)
         return WANDB_ENOMEM;
-    return s_put_json(run, WBI_REC_CONFIG, text, "wandb_config_json");
+    return s_put_json(run, WBI_REC_CONFIG, text, "wandb_config_json", 1);
 }
 
 // Explicit summary values: a SUMMARY record.
@@ -617,8 +672,9 @@ wandb_err wandb_summary_values(wandb_run_t *run, const wandb_value_t *values, si
     if (run->disabled)
         return WANDB_OK;
     char *json = NULL;
-    wandb_err err = s_values_json(values, n, "wandb_summary_update", &json);
-    return err == WANDB_OK ? s_put_json(run, WBI_REC_SUMMARY, json, "wandb_summary_update") : err;
+    wandb_err err = s_values_json(values, n, "wandb_summary_update", false, &json);
+    return err == WANDB_OK ? s_put_json(run, WBI_REC_SUMMARY, json, "wandb_summary_update", n)
+                           : err;
 }
 
 // Checks that every comma-separated item of list is one of allowed.
@@ -653,8 +709,10 @@ wandb_err wandb_define_metric(wandb_run_t *run, const char *name, const char *st
         return WANDB_OK;
     if (!name || !s_key_valid(name, strnlen(name, 256)) ||
         (step_metric && !s_key_valid(step_metric, strnlen(step_metric, 256)))) {
-        wbi_warn("wandb_define_metric: invalid name '%.64s' or step_metric '%.64s'",
-                 name ? name : "(null)", step_metric ? step_metric : "(null)");
+        char shown[WBI_ESCAPED_BYTES], shown2[WBI_ESCAPED_BYTES];
+        wbi_warn("wandb_define_metric: invalid name '%s' or step_metric '%s'",
+                 wbi_check_escape(name, 64, shown, sizeof shown),
+                 wbi_check_escape(step_metric, 64, shown2, sizeof shown2));
         return WANDB_EINVAL;
     }
     if (summary && !s_list_valid(summary, summaries)) {
@@ -676,7 +734,7 @@ wandb_err wandb_define_metric(wandb_run_t *run, const char *name, const char *st
     json_decref(obj);
     if (!text)
         return WANDB_ENOMEM;
-    return s_put_json(run, WBI_REC_DEFINE_METRIC, text, "wandb_define_metric");
+    return s_put_json(run, WBI_REC_DEFINE_METRIC, text, "wandb_define_metric", 0);
 }
 
 // A REDUCE record {name, reduce} for the job run.
@@ -703,16 +761,7 @@ wandb_err wandb_define_reduce(wandb_run_t *run, const char *name, const char *re
     json_decref(obj);
     if (!text)
         return WANDB_ENOMEM;
-    return s_put_json(run, WBI_REC_REDUCE, text, "wandb_define_reduce");
-}
-
-// Counts UTF-8 code points (the text is valid UTF-8).
-static size_t s_utf8_chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((uint8_t)*s & 0xC0) != 0x80;
-    return n;
+    return s_put_json(run, WBI_REC_REDUCE, text, "wandb_define_reduce", 0);
 }
 
 // An ALERT record {title, text, level, wait_ms}.
@@ -723,18 +772,32 @@ wandb_err wandb_alert(wandb_run_t *run, const char *title, const char *text, con
         return WANDB_EINVAL;
     if (run->disabled)
         return WANDB_OK;
-    if (!level)
-        level = "INFO";
-    if (!title || !text || !wbi_utf8_valid(title, strlen(title)) ||
-        !wbi_utf8_valid(text, strnlen(text, WBI_WIRE_VALUE_MAX + 1)) ||
-        strlen(text) > WBI_WIRE_VALUE_MAX || s_utf8_chars(title) == 0 ||
-        s_utf8_chars(title) >= 64) {
-        wbi_warn("wandb_alert: the title must be 1 to 63 characters and the text at most "
-                 "1 MiB, both UTF-8");
+    if (!title || !text) {
+        wbi_warn("wandb_alert: the title and the text must not be NULL");
         return WANDB_EINVAL;
     }
-    if (strcmp(level, "INFO") != 0 && strcmp(level, "WARN") != 0 && strcmp(level, "ERROR") != 0) {
-        wbi_warn("wandb_alert: invalid level '%.16s': use INFO, WARN or ERROR", level);
+    size_t text_len = strnlen(text, WBI_WIRE_VALUE_MAX + 1);
+    if (!wbi_utf8_valid(title, strlen(title)) || !wbi_utf8_valid(text, text_len)) {
+        wbi_warn("wandb_alert: the title and the text must be UTF-8");
+        return WANDB_EINVAL;
+    }
+    size_t chars = wbi_check_utf8_chars(title);
+    if (chars == 0 || chars >= 64) {
+        char shown[WBI_ESCAPED_BYTES];
+        wbi_warn("wandb_alert: the title '%s' has %zu characters: it must have 1 to 63",
+                 wbi_check_escape(title, 64, shown, sizeof shown), chars);
+        return WANDB_EINVAL;
+    }
+    if (text_len > WBI_WIRE_VALUE_MAX) {
+        wbi_warn("wandb_alert: the text is larger than %u bytes", WBI_WIRE_VALUE_MAX);
+        return WANDB_EINVAL;
+    }
+    const char *given = level;
+    level = wbi_check_alert_level(given);
+    if (!level) {
+        char shown[WBI_ESCAPED_BYTES];
+        wbi_warn("wandb_alert: invalid level '%s': use INFO, WARN or ERROR (any case)",
+                 wbi_check_escape(given, 16, shown, sizeof shown));
         return WANDB_EINVAL;
     }
     json_t *obj = json_pack("{s:s, s:s, s:s, s:I}", "title", title, "text", text, "level", level,
@@ -743,7 +806,7 @@ wandb_err wandb_alert(wandb_run_t *run, const char *title, const char *text, con
     json_decref(obj);
     if (!json)
         return WANDB_ENOMEM;
-    return s_put_json(run, WBI_REC_ALERT, json, "wandb_alert");
+    return s_put_json(run, WBI_REC_ALERT, json, "wandb_alert", 0);
 }
 
 // An empty PREEMPTING record.
@@ -756,115 +819,4 @@ wandb_err wandb_mark_preempting(wandb_run_t *run)
     int wait =
         run->cfg.ring_wait_ms > WBI_CONTROL_WAIT_MS ? run->cfg.ring_wait_ms : WBI_CONTROL_WAIT_MS;
     return wbi_run_put_record(run, WBI_REC_PREEMPTING, NULL, 0, wait);
-}
-
-// Stores the entity and url of the first WELCOME, then publishes them.
-void wbi_run_apply_welcome(wandb_run_t *self, const char *entity, const char *url)
-{
-    if (atomic_load_explicit(&self->welcomed, memory_order_acquire))
-        return;
-    const char *ent = entity && *entity ? entity : self->cfg.entity ? self->cfg.entity : "";
-    self->welcome_entity = wbi_strdup(ent);
-    self->welcome_path = s_make_path(ent, self->cfg.project, self->cfg.run_id);
-    // The aggregator's url is used only when it names the entity (no empty
-    // segment after the scheme); else it is built here from the entity.
-    const char *after_scheme = url ? strstr(url, "://") : NULL;
-    bool url_ok = url && *url && after_scheme && !strstr(after_scheme + 3, "//");
-    self->welcome_url =
-        url_ok ? wbi_strdup(url)
-               : s_make_url(self->cfg.base_url, ent, self->cfg.project, self->cfg.run_id);
-    if (!self->welcome_entity || !self->welcome_path || !self->welcome_url) {
-        wbi_free(self->welcome_entity);
-        wbi_free(self->welcome_path);
-        wbi_free(self->welcome_url);
-        self->welcome_entity = self->welcome_path = self->welcome_url = NULL;
-        return;
-    }
-    atomic_store_explicit(&self->welcomed, true, memory_order_release);
-}
-
-// --- getters -----------------------------------------------------------------
-
-// Returns s, or "" for an unset optional string.
-static const char *s_or_empty(const char *s)
-{
-    return s ? s : "";
-}
-
-const char *wandb_run_id(const wandb_run_t *run)
-{
-    return run ? run->cfg.run_id : NULL;
-}
-
-const char *wandb_run_name(const wandb_run_t *run)
-{
-    return run ? s_or_empty(run->cfg.name) : NULL;
-}
-
-const char *wandb_run_group(const wandb_run_t *run)
-{
-    return run ? s_or_empty(run->cfg.group) : NULL;
-}
-
-const char *wandb_run_job_type(const wandb_run_t *run)
-{
-    return run ? s_or_empty(run->cfg.job_type) : NULL;
-}
-
-const char *wandb_run_project(const wandb_run_t *run)
-{
-    return run ? run->cfg.project : NULL;
-}
-
-// The entity from WELCOME once known, else the one from the settings.
-const char *wandb_run_entity(const wandb_run_t *run)
-{
-    if (!run)
-        return NULL;
-    if (atomic_load_explicit(&((wandb_run_t *)run)->welcomed, memory_order_acquire))
-        return run->welcome_entity;
-    return s_or_empty(run->cfg.entity);
-}
-
-const char *wandb_run_path(const wandb_run_t *run)
-{
-    if (!run)
-        return NULL;
-    if (atomic_load_explicit(&((wandb_run_t *)run)->welcomed, memory_order_acquire))
-        return run->welcome_path;
-    return run->path;
-}
-
-const char *wandb_run_url(const wandb_run_t *run)
-{
-    if (!run)
-        return NULL;
-    if (atomic_load_explicit(&((wandb_run_t *)run)->welcomed, memory_order_acquire))
-        return run->welcome_url;
-    return run->url;
-}
-
-int64_t wandb_run_step(const wandb_run_t *run)
-{
-    return run ? atomic_load_explicit(&((wandb_run_t *)run)->step, memory_order_relaxed) : 0;
-}
-
-int64_t wandb_run_starting_step(const wandb_run_t *run)
-{
-    return run ? run->starting_step : 0;
-}
-
-double wandb_run_start_time(const wandb_run_t *run)
-{
-    return run ? run->start_time : 0.0;
-}
-
-uint64_t wandb_run_rejected_steps(const wandb_run_t *run)
-{
-    return run ? atomic_load(&((wandb_run_t *)run)->rejected) : 0;
-}
-
-uint64_t wandb_run_dropped(const wandb_run_t *run)
-{
-    return run ? atomic_load(&((wandb_run_t *)run)->dropped) : 0;
 }

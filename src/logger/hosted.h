@@ -24,4 +24,8 @@ wandb_err wbi_hosted_start(wandb_aggregator_t **out, const wbi_cfg_t *cfg, const
                            void *zmq_ctx, int expected_runs, const char *secret, char *errmsg,
                            size_t errlen);
 
+// The journal directory of an aggregator this file started (absolute when
+// it could be resolved); "" without a journal. Borrowed: valid until stop.
+const char *wbi_hosted_journal_dir(const wandb_aggregator_t *self);
+
 #endif

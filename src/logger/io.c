@@ -9,6 +9,7 @@
 #include "common/tsan.h"
 #include "common/wire.h"
 #include "common/zmon.h"
+#include "logger/mirror.h"
 #include "logger/resume.h"
 #include "logger/sysmon.h"
 #include <errno.h>
@@ -190,8 +191,18 @@ static size_t s_drain_once(wbi_io_t *self)
     uint8_t *data = zmq_msg_data(&msg);
     wbi_wire_header_put(data, self->seq);
     wbi_ring_read_at(ring, tail, data + WBI_WIRE_HEADER_BYTES, take);
-    if (!s_send(self, &msg))
+    // The mirror (summary, config read back) learns what was sent: a shared
+    // reference to the bytes outlives the send, which takes msg.
+    zmq_msg_t sent;
+    zmq_msg_init(&sent);
+    bool keep = zmq_msg_copy(&sent, &msg) == 0;
+    if (!s_send(self, &msg)) {
+        zmq_msg_close(&sent);
         return 0;
+    }
+    if (keep)
+        wbi_mirror_message(self->run->mirror, zmq_msg_data(&sent), zmq_msg_size(&sent));
+    zmq_msg_close(&sent);
     wbi_ring_consume(ring, take);
     self->finish_sent |= finish;
     return take;

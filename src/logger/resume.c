@@ -1,5 +1,5 @@
 //  resume.c - resume on the rank's side: the run id for "auto", the wait for
-//  the aggregator's decision, wandb_run_resumed
+//  the aggregator's decision
 //  SPDX-License-Identifier: MIT
 //
 //  The rank never talks to the backend: with a resume mode, its HELLO says
@@ -126,9 +126,4 @@ wandb_err wbi_resume_wait(wandb_run_t *run, char *msg, size_t len)
     run->starting_step = run->resume_step;
     atomic_store(&run->step, run->resume_step);
     return WANDB_OK;
-}
-
-bool wandb_run_resumed(const wandb_run_t *run)
-{
-    return run && run->resumed;
 }

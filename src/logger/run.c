@@ -18,6 +18,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -29,6 +30,9 @@
 static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER; // serializes init/finish
 static _Atomic(wandb_run_t *) s_active;                    // the active run or NULL
 static atomic_uint s_agg_serial;                           // inproc endpoint counter
+static wandb_run_t *s_retired;                             // finished runs (under s_lock)
+static pthread_once_t s_atexit_once = PTHREAD_ONCE_INIT;   // registers s_at_exit once
+static _Atomic pid_t s_active_pid;                         // the process that started s_active
 
 // Reports an init error: logged, and stored in the settings when given.
 static wandb_err s_init_fail(wandb_settings_t *settings, wandb_err err, const char *msg)
@@ -108,8 +112,12 @@ static wandb_err s_start_agg(wandb_run_t *run, char *errmsg, size_t errlen)
     return wbi_hosted_start(&run->agg, &run->cfg, bind, run->zmq_ctx, 1, NULL, errmsg, errlen);
 }
 
-// Stops the thread, the aggregator and the context, then frees the run.
-static void s_teardown(wandb_run_t **run_p, bool abort)
+// Stops the thread, the aggregator and the context. A run that was never
+// handed out is freed; a finished one is retired: its buffers are freed and
+// the struct stays on s_retired, so that a stale pointer held by another
+// thread reads memory that is still there (calls return WANDB_ECLOSED).
+// Caller holds s_lock.
+static void s_teardown(wandb_run_t **run_p, bool abort, bool handed_out)
 {
     wandb_run_t *run = *run_p;
     wbi_io_stop(&run->io, abort);
@@ -119,7 +127,33 @@ static void s_teardown(wandb_run_t **run_p, bool abort)
         zmq_ctx_term(run->zmq_ctx);
         run->zmq_ctx = NULL;
     }
-    wbi_run_core_destroy(run_p);
+    if (!handed_out) {
+        wbi_run_core_destroy(run_p);
+        return;
+    }
+    wbi_run_core_retire(run);
+    atomic_store(&run->retired, true);
+    run->next_retired = s_retired;
+    s_retired = run;
+    *run_p = NULL;
+}
+
+// The exit handler: a program that returns from main (or calls exit)
+// without wandb_finish still finishes its run, with exit code 0, as the
+// official client does. A signal that kills the process runs no handler:
+// that run ends as crashed.
+// A child forked without exec inherits the handler but not the run's
+// threads: only the process that started the run finishes it.
+static void s_at_exit(void)
+{
+    if (atomic_load(&s_active_pid) == getpid())
+        wandb_shutdown();
+}
+
+static void s_register_at_exit(void)
+{
+    if (atexit(s_at_exit) != 0)
+        wbi_warn("wandb_init: cannot register the exit handler: call wandb_finish before exit");
 }
 
 // Resolves settings, builds the run and starts its transport.
@@ -174,6 +208,13 @@ wandb_err wandb_init(wandb_settings_t *settings, wandb_run_t **run_out)
             err = s_start_agg(run, msg, sizeof(msg));
             if (err != WANDB_OK)
                 goto fail;
+            // The run's directory is its journal's (the run is alone in it).
+            const char *journal = wbi_hosted_journal_dir(run->agg);
+            char *dir = *journal ? wbi_strdup(journal) : NULL;
+            if (dir) {
+                wbi_free(run->dir_abs);
+                run->dir_abs = dir;
+            }
         }
         char *hello = s_hello_json(run);
         if (!hello) {
@@ -195,12 +236,14 @@ wandb_err wandb_init(wandb_settings_t *settings, wandb_run_t **run_out)
         if (run->cfg.resume && (err = wbi_resume_wait(run, msg, sizeof(msg))) != WANDB_OK)
             goto fail;
     }
+    pthread_once(&s_atexit_once, s_register_at_exit);
+    atomic_store(&s_active_pid, getpid());
     atomic_store(&s_active, run);
     *run_out = run;
     wbi_settings_set_errmsg(settings, "");
     goto out;
 fail:
-    s_teardown(&run, true);
+    s_teardown(&run, true, false);
     err = s_init_fail(settings, err, msg);
 out:
     pthread_mutex_unlock(&s_lock);
@@ -228,11 +271,16 @@ wandb_err wandb_finish(wandb_run_t **run_p, int exit_code)
     wandb_run_t *run = *run_p;
     *run_p = NULL;
     pthread_mutex_lock(&s_lock);
+    if (atomic_load(&run->retired)) {
+        pthread_mutex_unlock(&s_lock);
+        wbi_warn("wandb_finish: run '%s' is already finished", run->cfg.run_id);
+        return WANDB_ECLOSED;
+    }
     if (atomic_load(&s_active) == run)
         atomic_store(&s_active, NULL);
     wandb_err err = WANDB_OK;
     if (run->disabled) {
-        wbi_run_core_destroy(&run);
+        s_teardown(&run, false, true);
         goto out;
     }
     int64_t deadline = wbi_now_ms() + run->cfg.finish_timeout_ms;
@@ -270,7 +318,7 @@ wandb_err wandb_finish(wandb_run_t **run_p, int exit_code)
                      run->cfg.run_id, wandb_strerror(aerr));
         }
     }
-    s_teardown(&run, !acked);
+    s_teardown(&run, !acked, true);
 out:
     pthread_mutex_unlock(&s_lock);
     return err;
@@ -282,4 +330,16 @@ void wandb_shutdown(void)
     wandb_run_t *run = atomic_load(&s_active);
     if (run)
         wandb_finish(&run, 0);
+}
+
+// The seed's deprecated join(): wandb_finish.
+wandb_err wandb_join(wandb_run_t **run_p, int exit_code)
+{
+    return wandb_finish(run_p, exit_code);
+}
+
+// Nothing to detach from outside a notebook: the run stays with its process.
+wandb_err wandb_detach(wandb_run_t *run)
+{
+    return run ? WANDB_OK : WANDB_EINVAL;
 }

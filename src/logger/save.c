@@ -212,6 +212,13 @@ wandb_err wandb_save(wandb_run_t *run, const char *glob, const char *base_path,
         wbi_warn("wandb_save: %s", msg);
         return rc;
     }
+    pthread_mutex_lock(&run->mu); // finished (or finishing): nothing would be sent
+    bool closed = run->closed;
+    pthread_mutex_unlock(&run->mu);
+    if (closed) {
+        wbi_warn("wandb_save: '%.200s' not saved: the run has finished", glob);
+        return WANDB_ECLOSED;
+    }
     return s_save_glob(run, glob, abs, base_len, policy);
 }
 

@@ -50,6 +50,13 @@ wandb_err wbi_save_resolve(const char *glob, const char *base_path, char *abs, s
 // except for "/" itself. Thread: any.
 void wbi_save_normalize(char *path);
 
+// Sends len bytes as the run file name (FILE_BEGIN, FILE_CHUNKs, FILE_END),
+// waiting for ring room until deadline (monotonic ms). Also used for media
+// files, which come from memory (media_log.c). WANDB_ETIMEDOUT (the ring did
+// not drain in time), WANDB_ECLOSED, WANDB_ENOMEM.
+wandb_err wbi_save_send(wandb_run_t *run, const char *name, wandb_save_policy policy,
+                        const void *bytes, size_t len, int64_t deadline);
+
 // Reads and sends the file at path as name, unless e is a live entry whose
 // bytes were sent already unchanged; records what was sent in e (may be
 // NULL). Waits for ring room until deadline (monotonic ms).

@@ -97,11 +97,10 @@ static int s_left(int64_t deadline)
     return left > 1 ? (int)(left > INT32_MAX ? INT32_MAX : left) : 1;
 }
 
-// Sends one file as FILE_BEGIN, FILE_CHUNKs, FILE_END, waiting for ring
-// room until deadline. Caller holds save_mu.
-static wandb_err s_send(wandb_run_t *run, const char *name, wandb_save_policy policy,
-                        const char *data, size_t len, int64_t deadline)
+wandb_err wbi_save_send(wandb_run_t *run, const char *name, wandb_save_policy policy,
+                        const void *bytes, size_t len, int64_t deadline)
 {
+    const char *data = bytes;
     uint32_t id = ++run->file_seq;
     json_t *obj = json_pack("{s:I, s:s, s:s, s:I}", "id", (json_int_t)id, "name", name, "policy",
                             s_policy_name(policy), "size", (json_int_t)len);
@@ -159,7 +158,7 @@ wandb_err wbi_save_read_send(wandb_run_t *run, const char *path, const char *nam
         wbi_free(data); // unchanged since it was sent
         return WANDB_OK;
     }
-    rc = s_send(run, name, policy, data, len, deadline);
+    rc = wbi_save_send(run, name, policy, data, len, deadline);
     wbi_free(data);
     if (rc == WANDB_OK && e) {
         e->sent = true;

@@ -56,6 +56,8 @@ typedef enum {
     S_LOCAL_RANK,
     S_NODE_LABEL,
     S_SAVE_LIVE_INTERVAL_MS,
+    S_SWEEP_ID,
+    S_APP_URL,
     S_COUNT
 } s_id_t;
 
@@ -130,6 +132,8 @@ static const s_spec_t s_specs[S_COUNT] = {
     [S_NODE_LABEL] = {"node_label", "WANDB_NODE_LABEL", K_TEXT, NULL, 0, 128},
     [S_SAVE_LIVE_INTERVAL_MS] = {"save_live_interval_ms", "WANDB_SAVE_LIVE_INTERVAL_MS", K_INT,
                                  NULL, 50, 3600000},
+    [S_SWEEP_ID] = {"sweep_id", "WANDB_SWEEP_ID", K_TEXT, NULL, 0, 128},
+    [S_APP_URL] = {"app_url", "WANDB_APP_URL", K_URL, NULL, 0, 2048},
 };
 
 struct wandb_settings {
@@ -308,6 +312,16 @@ void wbi_settings_set_errmsg(wandb_settings_t *settings, const char *msg)
 }
 
 // Validates and stores one setting; value NULL unsets it.
+bool wbi_settings_check(const char *name, const char *value, char *why, size_t whylen)
+{
+    s_id_t id = s_find(name);
+    if (id == S_COUNT) {
+        snprintf(why, whylen, "unknown setting '%.64s'", name);
+        return false;
+    }
+    return s_check(&s_specs[id], value, why, whylen);
+}
+
 wandb_err wandb_settings_set(wandb_settings_t *self, const char *name, const char *value)
 {
     if (!self)
@@ -418,11 +432,14 @@ void wbi_cfg_release(wbi_cfg_t *self)
                      &self->group,      &self->job_type,   &self->name,          &self->notes,
                      &self->tags,       &self->run_id,     &self->dir,           &self->resume,
                      &self->aggregator, &self->secret,     &self->config_json,   &self->ca_cert,
-                     &self->server_key, &self->client_key, &self->client_secret, &self->node_label};
+                     &self->server_key, &self->client_key, &self->client_secret, &self->node_label,
+                     &self->sweep_id,   &self->app_url};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         wbi_free(*strs[i]);
         *strs[i] = NULL;
     }
+    json_decref(self->view);
+    self->view = NULL;
 }
 
 // Copies an optional string; false only when out of memory.
@@ -544,6 +561,57 @@ static char *s_netrc_key(const char *base_url)
     }
     wbi_free(text);
     return key;
+}
+
+// The read-only view of the resolved settings (wandb_run_setting): every
+// setting by name as text, as given or as resolved; keys and secrets are
+// left out. NULL when out of memory.
+static json_t *s_view(const char *const *vals, const wbi_cfg_t *c)
+{
+    json_t *v = json_object();
+    if (!v)
+        return NULL;
+    bool bad = false;
+    for (int i = 0; i < S_COUNT; i++) {
+        if (vals[i] && s_specs[i].kind != K_KEY && i != S_API_KEY && i != S_SECRET)
+            bad |= json_object_set_new(v, s_specs[i].name, json_string(vals[i])) != 0;
+    }
+    static const char *const modes[] = {"online", "offline", "disabled"};
+    const struct {
+        const char *name;
+        const char *text;
+    } strs[] = {
+        {"project", c->project},   {"entity", c->entity},
+        {"base_url", c->base_url}, {"group", c->group},
+        {"job_type", c->job_type}, {"name", c->name},
+        {"notes", c->notes},       {"tags", c->tags},
+        {"run_id", c->run_id},     {"dir", c->dir},
+        {"resume", c->resume},     {"mode", modes[c->mode]},
+        {"sweep_id", c->sweep_id}, {"ring_full", c->ring_full == WBI_RING_WAIT ? "wait" : "drop"}};
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        if (strs[i].text)
+            bad |= json_object_set_new(v, strs[i].name, json_string(strs[i].text)) != 0;
+    const struct {
+        const char *name;
+        long long num;
+    } nums[] = {{"rank", c->rank},
+                {"world_size", c->world_size},
+                {"ring_bytes", (long long)c->ring_bytes},
+                {"ring_wait_ms", c->ring_wait_ms},
+                {"flush_interval_ms", c->flush_interval_ms},
+                {"heartbeat_ms", c->heartbeat_ms},
+                {"init_timeout_ms", c->init_timeout_ms},
+                {"finish_timeout_ms", c->finish_timeout_ms}};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        char text[32];
+        snprintf(text, sizeof text, "%lld", nums[i].num);
+        bad |= json_object_set_new(v, nums[i].name, json_string(text)) != 0;
+    }
+    if (bad) {
+        json_decref(v);
+        return NULL;
+    }
+    return v;
 }
 
 // Arguments first, then the environment (validated here), then defaults.
@@ -678,10 +746,16 @@ wandb_err wbi_settings_resolve(const wandb_settings_t *settings, wbi_cfg_t *out,
     if (lr)
         s_parse_long(lr, 0, INT_MAX - 1, &local);
     out->local_rank = (int)local;
-    if (vals[S_NODE_LABEL] && *vals[S_NODE_LABEL] && !s_dup(&out->node_label, vals[S_NODE_LABEL])) {
+    if ((vals[S_NODE_LABEL] && *vals[S_NODE_LABEL] &&
+         !s_dup(&out->node_label, vals[S_NODE_LABEL])) ||
+        !s_dup(&out->sweep_id, vals[S_SWEEP_ID] && *vals[S_SWEEP_ID] ? vals[S_SWEEP_ID] : NULL) ||
+        !s_dup(&out->app_url, vals[S_APP_URL]) || !(out->view = s_view(vals, out))) {
         wbi_cfg_release(out);
         snprintf(errmsg, errlen, "out of memory");
         return WANDB_ENOMEM;
     }
+    size_t alen = out->app_url ? strlen(out->app_url) : 0;
+    while (alen > 0 && out->app_url[alen - 1] == '/')
+        out->app_url[--alen] = '\0';
     return WANDB_OK;
 }

@@ -69,6 +69,9 @@ typedef struct {
     int local_rank;              // rank on this node (OMPI_COMM_WORLD_LOCAL_RANK, ...; 0)
     char *node_label;            // node label of system metrics; NULL: the host name
     int save_live_interval_ms;   // live files of wandb_save are looked at this often
+    char *sweep_id;              // the sweep this run belongs to; NULL: none
+    char *app_url;               // the W&B app (web UI) URL; NULL: derived from base_url
+    struct json_t *view;         // every setting as text by name (wandb_run_setting), owned
 } wbi_cfg_t;
 
 // Merges settings (NULL: none), the environment and the defaults into *out.
@@ -76,6 +79,9 @@ typedef struct {
 // variable and returns WANDB_EINVAL (or WANDB_ENOMEM); *out is then empty.
 wandb_err wbi_settings_resolve(const wandb_settings_t *settings, wbi_cfg_t *out, char *errmsg,
                                size_t errlen);
+// Checks value as the setting `name` would be checked by
+// wandb_settings_set (the run setters reuse it). On false, why says why.
+bool wbi_settings_check(const char *name, const char *value, char *why, size_t whylen);
 // Frees the strings of a resolved config.
 void wbi_cfg_release(wbi_cfg_t *self);
 // Stores msg as the settings' last error (settings may be NULL).

@@ -243,6 +243,21 @@ static void s_stream(void *arg, void *r, int file, const char *line, size_t len)
         wbi_backend_run_stream(self->backend, run->bk, file, line, len);
 }
 
+// A new display name, notes or tags: journaled, then to the backend.
+static void s_update(void *arg, void *r, const char *display_name, const char *notes,
+                     const char *tags)
+{
+    wbi_outlet_t *self = arg;
+    s_orun_t *run = r;
+    if (!run)
+        return;
+    s_append_json(self, WBI_JR_RUN_UPDATE, run->no,
+                  json_pack("{s:s?, s:s?, s:s?}", "display_name", display_name, "notes", notes,
+                            "tags", tags));
+    if (run->bk)
+        wbi_backend_run_update(self->backend, run->bk, display_name, notes, tags);
+}
+
 // The newest run of this project and id.
 static void *s_find(void *arg, const char *project, const char *run_id)
 {
@@ -420,6 +435,7 @@ void wbi_outlet_sink(wbi_outlet_t *self, wbi_agg_sink_t *sink)
 {
     sink->arg = self;
     sink->open = s_open;
+    sink->update = s_update;
     sink->history = s_history;
     sink->stream = s_stream;
     sink->find = s_find;

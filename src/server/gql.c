@@ -3,11 +3,12 @@
 //
 //  Facts about each operation come from docs/WANDB_PROTOCOL.md (§1.5, §1.6,
 //  §2, §4, §5, §6) and the operation texts of wandb-core.
-//  One file (about 870 lines) for now: the small query walker and the
-//  handlers it dispatches to. NEEDSWORK(#9): the artifact operations go to a
-//  file of their own, with the walker split out for both.
+//  The small query walker, the dispatch and the run handlers; ids and the
+//  answer helpers are in gql_util.c, the artifact operations in
+//  gql_artifact.c and gql_artifact_read.c (gql_int.h).
 
 #include "server/gql.h"
+#include "server/gql_int.h"
 
 #include "common/alloc.h"
 #include "common/buf.h"
@@ -110,117 +111,6 @@ bool wbi_gql_op_name(const char *query, char *out, size_t outlen)
     return false;
 }
 
-// ---------------------------------------------------------------------------
-// Ids.
-
-// Appends base64(prefix + text).
-static json_t *s_gid(const char *kind, const char *text)
-{
-    char raw[600];
-    snprintf(raw, sizeof raw, "%s:%s", kind, text);
-    wbi_buf_t b;
-    wbi_buf_init(&b, 1024);
-    json_t *j = NULL;
-    if (wbi_b64_append(&b, raw, strlen(raw)) == WANDB_OK)
-        j = json_string(b.data ? b.data : "");
-    wbi_buf_release(&b);
-    return j;
-}
-
-// base64("Run:<storage id>").
-wandb_err wbi_gql_run_gid(int64_t storage_id, char *out, size_t outlen)
-{
-    char raw[64];
-    snprintf(raw, sizeof raw, "Run:%" PRId64, storage_id);
-    wbi_buf_t b;
-    wbi_buf_init(&b, 128);
-    wandb_err e = wbi_b64_append(&b, raw, strlen(raw));
-    if (e == WANDB_OK)
-        e = (size_t)snprintf(out, outlen, "%s", b.data) < outlen ? WANDB_OK : WANDB_ETOOBIG;
-    wbi_buf_release(&b);
-    return e;
-}
-
-// Parses base64("Run:<storage id>").
-bool wbi_gql_run_gid_parse(const char *gid, int64_t *storage_id)
-{
-    if (!gid)
-        return false;
-    wbi_buf_t b;
-    wbi_buf_init(&b, 128);
-    bool ok = wbi_b64_decode(&b, gid, strlen(gid)) && b.data && strncmp(b.data, "Run:", 4) == 0;
-    if (ok) {
-        char *end = NULL;
-        long long v = strtoll(b.data + 4, &end, 10);
-        ok = end && *end == '\0' && end != b.data + 4 && v > 0;
-        if (ok)
-            *storage_id = v;
-    }
-    wbi_buf_release(&b);
-    return ok;
-}
-
-// ---------------------------------------------------------------------------
-// Helpers for variables and answers.
-
-// A string variable, or NULL when absent, null or not a string.
-static const char *s_var(const json_t *vars, const char *name)
-{
-    return json_string_value(json_object_get(vars, name));
-}
-
-// {"errors":[{"message": msg}], "data": null}.
-static json_t *s_errors(const char *msg)
-{
-    return json_pack("{s[{ss}]so}", "errors", "message", msg, "data", json_null());
-}
-
-// Fills res with a GraphQL error at the given HTTP status.
-static void s_fail(wbi_gql_result_t *res, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void s_fail(wbi_gql_result_t *res, int status, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    json_decref(res->body);
-    res->status = status;
-    res->body = s_errors(msg);
-}
-
-// Fills res from a store error: transient conditions are 503 (clients retry),
-// others 500; never 4xx.
-static void s_fail_store(const wbi_gql_ctx_t *ctx, wbi_gql_result_t *res, wandb_err e)
-{
-    wbi_slog(WANDB_LOG_WARN, "graphql", "%s: store error: %s (%s)", res->op, wandb_strerror(e),
-             wbi_store_errmsg(ctx->store));
-    s_fail(res, e == WANDB_ETIMEDOUT ? 503 : 500, "storage error: %s", wandb_strerror(e));
-}
-
-// Wraps data as {"data": data} in res (steals data).
-static void s_ok(wbi_gql_result_t *res, json_t *data)
-{
-    json_decref(res->body);
-    if (!data) {
-        res->status = 500;
-        res->body = s_errors("out of memory");
-        return;
-    }
-    res->status = 200;
-    res->body = json_pack("{so}", "data", data);
-}
-
-// project { id name entity { id name } }.
-static json_t *s_project_json(const char *entity, const char *project)
-{
-    char path[520];
-    snprintf(path, sizeof path, "%s/%s", entity, project);
-    return json_pack("{sosss{soss}}", "id", s_gid("Project", path), "name", project, "entity", "id",
-                     s_gid("Entity", entity), "name", entity);
-}
-
 // A stored extended-JSON object text as a JSONString of the form the
 // clients expect; wrapped when wrap is set (config).
 static json_t *s_json_string(const char *text, bool wrap)
@@ -295,7 +185,7 @@ static json_t *s_bucket_json(const wbi_gql_ctx_t *ctx, const wbi_run_t *run, boo
                                run->description ? json_string(run->description) : json_null());
     bad |= json_object_set_new(b, "config", s_json_string(run->config, true));
     bad |= json_object_set_new(b, "sweepName", run->sweep ? json_string(run->sweep) : json_null());
-    bad |= json_object_set_new(b, "project", s_project_json(run->entity, run->project));
+    bad |= json_object_set_new(b, "project", wbi_gql_project_json(run->entity, run->project));
     bad |= json_object_set_new(b, "historyLineCount", json_integer(run->history_count));
     bad |= json_object_set_new(b, "state", json_string(run->state));
     if (resume) {
@@ -339,7 +229,7 @@ static void s_op_server_features(const wbi_gql_ctx_t *ctx, const json_t *vars,
 {
     (void)ctx;
     (void)vars;
-    s_ok(res, json_pack("{s{s[]}}", "serverInfo", "features"));
+    wbi_gql_ok(res, json_pack("{s{s[]}}", "serverInfo", "features"));
 }
 
 // Viewer: the single local user, named after the default entity.
@@ -348,9 +238,10 @@ static void s_op_viewer(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_re
     (void)vars;
     char email[300];
     snprintf(email, sizeof email, "%s@localhost", ctx->entity);
-    s_ok(res, json_pack("{s{so ss ss ss ss sb s{s[]}}}", "viewer", "id", s_gid("User", ctx->entity),
-                        "entity", ctx->entity, "username", ctx->entity, "email", email, "flags",
-                        "{}", "admin", 0, "teams", "edges"));
+    wbi_gql_ok(res,
+               json_pack("{s{so ss ss ss ss sb s{s[]}}}", "viewer", "id",
+                         wbi_gql_gid("User", ctx->entity), "entity", ctx->entity, "username",
+                         ctx->entity, "email", email, "flags", "{}", "admin", 0, "teams", "edges"));
 }
 
 // Reads one JSONString-or-object variable as extended-JSON text; *text is a
@@ -367,8 +258,8 @@ static bool s_var_json_text(const json_t *vars, const char *name, bool must_be_o
         json_error_t jerr;
         parsed = wbi_jsonx_loadb(json_string_value(v), json_string_length(v), 0, &jerr);
         if (!parsed) {
-            s_fail(res, 400, "variable '%s' is not valid JSON at line %d column %d: %s", name,
-                   jerr.line, jerr.column, jerr.text);
+            wbi_gql_fail(res, 400, "variable '%s' is not valid JSON at line %d column %d: %s", name,
+                         jerr.line, jerr.column, jerr.text);
             return false;
         }
     } else {
@@ -376,13 +267,13 @@ static bool s_var_json_text(const json_t *vars, const char *name, bool must_be_o
     }
     if (must_be_object && !json_is_object(parsed)) {
         json_decref(parsed);
-        s_fail(res, 400, "variable '%s' must be a JSON object", name);
+        wbi_gql_fail(res, 400, "variable '%s' must be a JSON object", name);
         return false;
     }
     *text = wbi_jsonx_dumps(parsed, JSON_COMPACT);
     json_decref(parsed);
     if (!*text) {
-        s_fail(res, 500, "out of memory");
+        wbi_gql_fail(res, 500, "out of memory");
         return false;
     }
     return true;
@@ -424,13 +315,13 @@ static bool s_state_change_ok(const wbi_gql_ctx_t *ctx, const wbi_run_upsert_t *
     wandb_err e = wbi_store_run_find(ctx->store, in->entity, in->project, in->name, &run);
     bool ok = e != WANDB_OK || !s_state_final(run.state);
     if (!ok)
-        s_fail(res, 400,
-               "UpsertBucket: run '%s' is %s and cannot be set '%s' again; resume it instead"
-               " (RunResumeStatus, then UpsertBucket without a state)",
-               in->name, run.state, in->state);
+        wbi_gql_fail(res, 400,
+                     "UpsertBucket: run '%s' is %s and cannot be set '%s' again; resume it instead"
+                     " (RunResumeStatus, then UpsertBucket without a state)",
+                     in->name, run.state, in->state);
     wbi_store_run_release(&run);
     if (e != WANDB_OK && e != WANDB_ENOTFOUND) {
-        s_fail_store(ctx, res, e);
+        wbi_gql_fail_store(ctx, res, e);
         return false;
     }
     return ok;
@@ -447,31 +338,31 @@ static void s_op_upsert_bucket(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi
     wbi_run_t run = {0};
     bool in_tx = false;
 
-    in.entity = s_var(vars, "entity");
+    in.entity = wbi_gql_var(vars, "entity");
     if (!in.entity || !*in.entity)
         in.entity = ctx->entity;
-    in.project = s_var(vars, "project");
+    in.project = wbi_gql_var(vars, "project");
     if (!in.project || !*in.project)
         in.project = "uncategorized";
-    in.name = s_var(vars, "name");
+    in.name = wbi_gql_var(vars, "name");
     char why[160];
     if (!s_name_var_ok(vars, "entity", in.entity, why, sizeof why) ||
         !s_name_var_ok(vars, "project", in.project, why, sizeof why) ||
         !s_name_var_ok(vars, "name", in.name, why, sizeof why)) {
-        s_fail(res, 400, "UpsertBucket: %s", why);
+        wbi_gql_fail(res, 400, "UpsertBucket: %s", why);
         goto done;
     }
-    in.display_name = s_var(vars, "displayName");
-    in.group = s_var(vars, "groupName");
-    in.job_type = s_var(vars, "jobType");
-    in.notes = s_var(vars, "notes");
-    in.description = s_var(vars, "description");
-    in.host = s_var(vars, "host");
-    in.program = s_var(vars, "program");
-    in.repo = s_var(vars, "repo");
-    in.commit = s_var(vars, "commit");
-    in.sweep = s_var(vars, "sweep");
-    in.state = s_var(vars, "state");
+    in.display_name = wbi_gql_var(vars, "displayName");
+    in.group = wbi_gql_var(vars, "groupName");
+    in.job_type = wbi_gql_var(vars, "jobType");
+    in.notes = wbi_gql_var(vars, "notes");
+    in.description = wbi_gql_var(vars, "description");
+    in.host = wbi_gql_var(vars, "host");
+    in.program = wbi_gql_var(vars, "program");
+    in.repo = wbi_gql_var(vars, "repo");
+    in.commit = wbi_gql_var(vars, "commit");
+    in.sweep = wbi_gql_var(vars, "sweep");
+    in.state = wbi_gql_var(vars, "state");
 
     // Config: a JSONString in any of the three encodings (or an object).
     json_t *cv = json_object_get(vars, "config");
@@ -479,13 +370,13 @@ static void s_op_upsert_bucket(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi
         char err[256];
         if (wbi_runcfg_parse(json_string_value(cv), json_string_length(cv), &config, err,
                              sizeof err) != WANDB_OK) {
-            s_fail(res, 400, "%s", err);
+            wbi_gql_fail(res, 400, "%s", err);
             goto done;
         }
     } else if (json_is_object(cv)) {
         config = wbi_runcfg_unwrap(cv);
     } else if (cv && !json_is_null(cv)) {
-        s_fail(res, 400, "variable 'config' must be a JSON string");
+        wbi_gql_fail(res, 400, "variable 'config' must be a JSON string");
         goto done;
     }
     in.config = config;
@@ -497,7 +388,7 @@ static void s_op_upsert_bucket(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi
         json_array_foreach(tv, i, t)
         {
             if (!json_is_string(t)) {
-                s_fail(res, 400, "variable 'tags' must be a list of strings");
+                wbi_gql_fail(res, 400, "variable 'tags' must be a list of strings");
                 goto done;
             }
         }
@@ -510,14 +401,14 @@ static void s_op_upsert_bucket(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi
 
     wandb_err e = wbi_store_begin(ctx->store);
     if (e != WANDB_OK) {
-        s_fail_store(ctx, res, e);
+        wbi_gql_fail_store(ctx, res, e);
         goto done;
     }
     in_tx = true;
     // Without a name, a known storage id names the run; else a new id.
     if (!in.name) {
         int64_t sid = 0;
-        if (wbi_gql_run_gid_parse(s_var(vars, "id"), &sid) &&
+        if (wbi_gql_run_gid_parse(wbi_gql_var(vars, "id"), &sid) &&
             wbi_store_run_get(ctx->store, sid, &run) == WANDB_OK) {
             snprintf(name_buf, sizeof name_buf, "%s", run.name);
             if (strlen(run.name) < sizeof name_buf) {
@@ -528,7 +419,7 @@ static void s_op_upsert_bucket(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi
         }
         if (!in.name) {
             if (wbi_random_id(name_buf, 8) != WANDB_OK) {
-                s_fail(res, 500, "no randomness for a run id");
+                wbi_gql_fail(res, 500, "no randomness for a run id");
                 goto done;
             }
             in.name = name_buf;
@@ -545,7 +436,7 @@ static void s_op_upsert_bucket(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi
     if (e == WANDB_OK)
         e = wbi_store_commit(ctx->store);
     if (e != WANDB_OK) {
-        s_fail_store(ctx, res, e);
+        wbi_gql_fail_store(ctx, res, e);
         goto done;
     }
     in_tx = false;
@@ -554,9 +445,9 @@ static void s_op_upsert_bucket(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi
                  run.name);
     wandb_err be = WANDB_OK;
     json_t *bucket = s_bucket_json(ctx, &run, false, &be);
-    s_ok(res, bucket
-                  ? json_pack("{s{sosb}}", "upsertBucket", "bucket", bucket, "inserted", inserted)
-                  : NULL);
+    wbi_gql_ok(
+        res, bucket ? json_pack("{s{sosb}}", "upsertBucket", "bucket", bucket, "inserted", inserted)
+                    : NULL);
 done:
     if (in_tx)
         wbi_store_rollback(ctx->store);
@@ -569,15 +460,15 @@ done:
 // RunResumeStatus: model { bucket } with null bucket for an unknown run (§4).
 static void s_op_resume_status(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_result_t *res)
 {
-    const char *entity = s_var(vars, "entity");
+    const char *entity = wbi_gql_var(vars, "entity");
     if (!entity || !*entity)
         entity = ctx->entity;
-    const char *project = s_var(vars, "project");
+    const char *project = wbi_gql_var(vars, "project");
     if (!project || !*project)
         project = "uncategorized";
-    const char *name = s_var(vars, "name");
+    const char *name = wbi_gql_var(vars, "name");
     if (!name) {
-        s_fail(res, 400, "variable 'name' is required");
+        wbi_gql_fail(res, 400, "variable 'name' is required");
         return;
     }
     wbi_run_t run = {0};
@@ -593,14 +484,14 @@ static void s_op_resume_status(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi
     }
     wbi_store_run_release(&run);
     if (e != WANDB_OK) {
-        s_fail_store(ctx, res, e);
+        wbi_gql_fail_store(ctx, res, e);
         return;
     }
     char path[520];
     snprintf(path, sizeof path, "%s/%s", entity, project);
-    s_ok(res,
-         json_pack("{s{sosss{soss}so}}", "model", "id", s_gid("Project", path), "name", project,
-                   "entity", "id", s_gid("Entity", entity), "name", entity, "bucket", bucket));
+    wbi_gql_ok(res, json_pack("{s{sosss{soss}so}}", "model", "id", wbi_gql_gid("Project", path),
+                              "name", project, "entity", "id", wbi_gql_gid("Entity", entity),
+                              "name", entity, "bucket", bucket));
 }
 
 // The upload URL of one run file.
@@ -629,12 +520,12 @@ static bool s_run_vars(const wbi_gql_ctx_t *ctx, const char *entity, const char 
 {
     if (!project || !run || !wbi_segment_ok(entity) || !wbi_segment_ok(project) ||
         !wbi_segment_ok(run)) {
-        s_fail(res, 400, "entity, project and run must be valid names");
+        wbi_gql_fail(res, 400, "entity, project and run must be valid names");
         return false;
     }
     wandb_err e = wbi_store_run_ensure(ctx->store, entity, project, run, ctx->now, id);
     if (e != WANDB_OK) {
-        s_fail_store(ctx, res, e);
+        wbi_gql_fail_store(ctx, res, e);
         return false;
     }
     return true;
@@ -677,12 +568,12 @@ static json_t *s_upload_files(const wbi_gql_ctx_t *ctx, const json_t *vars, cons
 {
     json_t *files = json_object_get(vars, "files");
     if (!json_is_array(files)) {
-        s_fail(res, 400, "variable 'files' must be a list of names");
+        wbi_gql_fail(res, 400, "variable 'files' must be a list of names");
         return NULL;
     }
     wandb_err e = wbi_store_begin(ctx->store);
     if (e != WANDB_OK) {
-        s_fail_store(ctx, res, e);
+        wbi_gql_fail_store(ctx, res, e);
         return NULL;
     }
     if (!s_run_vars(ctx, entity, project, run, id, res)) {
@@ -697,7 +588,7 @@ static json_t *s_upload_files(const wbi_gql_ctx_t *ctx, const json_t *vars, cons
     if (e != WANDB_OK) {
         json_decref(list);
         wbi_store_rollback(ctx->store);
-        s_fail_store(ctx, res, e);
+        wbi_gql_fail_store(ctx, res, e);
         return NULL;
     }
     return list;
@@ -707,57 +598,57 @@ static json_t *s_upload_files(const wbi_gql_ctx_t *ctx, const json_t *vars, cons
 static void s_op_create_run_files(const wbi_gql_ctx_t *ctx, const json_t *vars,
                                   wbi_gql_result_t *res)
 {
-    const char *entity = s_var(vars, "entity");
+    const char *entity = wbi_gql_var(vars, "entity");
     if (!entity || !*entity)
         entity = ctx->entity;
-    const char *project = s_var(vars, "project");
-    const char *run = s_var(vars, "run");
+    const char *project = wbi_gql_var(vars, "project");
+    const char *run = wbi_gql_var(vars, "run");
     int64_t id = 0;
     json_t *list = s_upload_files(ctx, vars, entity, project, run, false, &id, res);
     if (!list)
         return;
     char gid[64];
     wbi_gql_run_gid(id, gid, sizeof gid);
-    s_ok(res,
-         json_pack("{s{sss[]so}}", "createRunFiles", "runID", gid, "uploadHeaders", "files", list));
+    wbi_gql_ok(res, json_pack("{s{sss[]so}}", "createRunFiles", "runID", gid, "uploadHeaders",
+                              "files", list));
 }
 
 // RunUploadUrls: the legacy form of CreateRunFiles (old Python sender, JS).
 static void s_op_run_upload_urls(const wbi_gql_ctx_t *ctx, const json_t *vars,
                                  wbi_gql_result_t *res)
 {
-    const char *entity = s_var(vars, "entity");
+    const char *entity = wbi_gql_var(vars, "entity");
     if (!entity || !*entity)
         entity = ctx->entity;
-    const char *project = s_var(vars, "project");
+    const char *project = wbi_gql_var(vars, "project");
     if (!project)
-        project = s_var(vars, "model");
-    const char *run = s_var(vars, "name");
+        project = wbi_gql_var(vars, "model");
+    const char *run = wbi_gql_var(vars, "name");
     if (!run)
-        run = s_var(vars, "run");
+        run = wbi_gql_var(vars, "run");
     int64_t id = 0;
     json_t *edges = s_upload_files(ctx, vars, entity, project, run, true, &id, res);
     if (!edges)
         return;
     char gid[64];
     wbi_gql_run_gid(id, gid, sizeof gid);
-    s_ok(res, json_pack("{s{s{sss{s[]so}}}}", "model", "bucket", "id", gid, "files",
-                        "uploadHeaders", "edges", edges));
+    wbi_gql_ok(res, json_pack("{s{s{sss{s[]so}}}}", "model", "bucket", "id", gid, "files",
+                              "uploadHeaders", "edges", edges));
 }
 
 // NotifyScriptableRunAlert: stores the alert (§6).
 static void s_op_alert(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_result_t *res)
 {
-    const char *entity = s_var(vars, "entityName");
+    const char *entity = wbi_gql_var(vars, "entityName");
     if (!entity || !*entity)
         entity = ctx->entity;
-    const char *title = s_var(vars, "title");
-    const char *text = s_var(vars, "text");
+    const char *title = wbi_gql_var(vars, "title");
+    const char *text = wbi_gql_var(vars, "text");
     if (!title || !text) {
-        s_fail(res, 400, "variables 'title' and 'text' are required");
+        wbi_gql_fail(res, 400, "variables 'title' and 'text' are required");
         return;
     }
-    const char *severity = s_var(vars, "severity");
+    const char *severity = wbi_gql_var(vars, "severity");
     json_t *wd = json_object_get(vars, "waitDuration");
     int64_t wait_ms = -1;
     if (json_is_integer(wd))
@@ -768,11 +659,12 @@ static void s_op_alert(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_res
         wait_ms = strtoll(json_string_value(wd), NULL, 10);
     wandb_err e = wbi_store_begin(ctx->store);
     if (e != WANDB_OK) {
-        s_fail_store(ctx, res, e);
+        wbi_gql_fail_store(ctx, res, e);
         return;
     }
     int64_t id = 0;
-    if (!s_run_vars(ctx, entity, s_var(vars, "projectName"), s_var(vars, "runName"), &id, res)) {
+    if (!s_run_vars(ctx, entity, wbi_gql_var(vars, "projectName"), wbi_gql_var(vars, "runName"),
+                    &id, res)) {
         wbi_store_rollback(ctx->store);
         return;
     }
@@ -782,38 +674,39 @@ static void s_op_alert(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_res
         e = wbi_store_commit(ctx->store);
     if (e != WANDB_OK) {
         wbi_store_rollback(ctx->store);
-        s_fail_store(ctx, res, e);
+        wbi_gql_fail_store(ctx, res, e);
         return;
     }
-    wbi_slog(WANDB_LOG_INFO, "graphql", "alert for run %s: %s", s_var(vars, "runName"), title);
-    s_ok(res, json_pack("{s{sb}}", "notifyScriptableRunAlert", "success", 1));
+    wbi_slog(WANDB_LOG_INFO, "graphql", "alert for run %s: %s", wbi_gql_var(vars, "runName"),
+             title);
+    wbi_gql_ok(res, json_pack("{s{sb}}", "notifyScriptableRunAlert", "success", 1));
 }
 
 // RunState / RunStoppedStatus: the run's state; runs are never stopped
 // from this server.
 static void s_op_run_state(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_result_t *res)
 {
-    const char *entity = s_var(vars, "entity");
+    const char *entity = wbi_gql_var(vars, "entity");
     if (!entity)
-        entity = s_var(vars, "entityName");
+        entity = wbi_gql_var(vars, "entityName");
     if (!entity || !*entity)
         entity = ctx->entity;
-    const char *project = s_var(vars, "project");
+    const char *project = wbi_gql_var(vars, "project");
     if (!project)
-        project = s_var(vars, "projectName");
-    const char *name = s_var(vars, "run");
+        project = wbi_gql_var(vars, "projectName");
+    const char *name = wbi_gql_var(vars, "run");
     if (!name)
-        name = s_var(vars, "runId");
+        name = wbi_gql_var(vars, "runId");
     wbi_run_t run = {0};
     wandb_err e =
         name ? wbi_store_run_find(ctx->store, entity, project, name, &run) : WANDB_ENOTFOUND;
     if (e != WANDB_OK && e != WANDB_ENOTFOUND) {
-        s_fail_store(ctx, res, e);
+        wbi_gql_fail_store(ctx, res, e);
         return;
     }
     json_t *r = e == WANDB_OK ? json_pack("{sssb}", "state", run.state, "stopped", 0) : json_null();
     wbi_store_run_release(&run);
-    s_ok(res, json_pack("{s{so}}", "project", "run", r));
+    wbi_gql_ok(res, json_pack("{s{so}}", "project", "run", r));
 }
 
 typedef void (*s_op_fn)(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_result_t *res);
@@ -834,7 +727,7 @@ void wbi_gql_execute(const wbi_gql_ctx_t *ctx, const json_t *request, wbi_gql_re
 {
     memset(res, 0, sizeof *res);
     if (!json_is_object(request)) {
-        s_fail(res, 400, "request body must be a JSON object");
+        wbi_gql_fail(res, 400, "request body must be a JSON object");
         return;
     }
     const char *query = json_string_value(json_object_get(request, "query"));
@@ -845,7 +738,7 @@ void wbi_gql_execute(const wbi_gql_ctx_t *ctx, const json_t *request, wbi_gql_re
         wbi_gql_op_name(query, res->op, sizeof res->op);
     json_t *vars = json_object_get(request, "variables");
     if (vars && !json_is_object(vars) && !json_is_null(vars)) {
-        s_fail(res, 400, "'variables' must be a JSON object");
+        wbi_gql_fail(res, 400, "'variables' must be a JSON object");
         return;
     }
     json_t *empty = NULL;
@@ -859,18 +752,23 @@ void wbi_gql_execute(const wbi_gql_ctx_t *ctx, const json_t *request, wbi_gql_re
             return;
         }
     }
+    if (wbi_gql_artifact_op(ctx, res->op, vars, res)) {
+        res->known = true;
+        json_decref(empty);
+        return;
+    }
     json_decref(empty);
     if (!query && !*res->op) {
-        s_fail(res, 400, "request has neither 'query' nor 'operationName'");
+        wbi_gql_fail(res, 400, "request has neither 'query' nor 'operationName'");
         return;
     }
     if (!*res->op) {
         wbi_slog(WANDB_LOG_WARN, "graphql", "anonymous operation");
-        s_fail(res, 200,
-               "unknown operation: the query has no operation name (this server dispatches"
-               " on 'operationName' or the name after query/mutation)");
+        wbi_gql_fail(res, 200,
+                     "unknown operation: the query has no operation name (this server dispatches"
+                     " on 'operationName' or the name after query/mutation)");
         return;
     }
     wbi_slog(WANDB_LOG_WARN, "graphql", "unknown operation '%s'", res->op);
-    s_fail(res, 200, "unknown operation '%s'", res->op);
+    wbi_gql_fail(res, 200, "unknown operation '%s'", res->op);
 }

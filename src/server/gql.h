@@ -25,6 +25,7 @@ typedef struct {
     const char *entity;       // default entity ("local")
     const char *upload_base;  // "http://host:port" for upload URLs
     const char *upload_token; // secret path token of upload URLs
+    const char *dir;          // data directory (artifact blobs under artifacts/)
     double now;               // Unix seconds of the request
 } wbi_gql_ctx_t;
 

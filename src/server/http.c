@@ -79,17 +79,20 @@ static enum MHD_Result s_collect_value(void *cls, enum MHD_ValueKind kind, const
 }
 
 // Copies url for logs and the request log with the upload token (the secret
-// path segment of /upload/<token>/...) replaced by "<redacted>".
+// path segment of /upload/<token>/... and /artifact-blobs/<token>/...)
+// replaced by "<redacted>".
 static void s_shown_url(const char *url, char *out, size_t len)
 {
-    const char *prefix = "/upload/";
-    size_t plen = strlen(prefix);
-    if (strncmp(url, prefix, plen) != 0) {
-        snprintf(out, len, "%s", url);
-        return;
+    const char *prefixes[] = {"/upload/", "/artifact-blobs/"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        size_t plen = strlen(prefixes[i]);
+        if (strncmp(url, prefixes[i], plen) == 0) {
+            const char *rest = strchr(url + plen, '/');
+            snprintf(out, len, "%s<redacted>%s", prefixes[i], rest ? rest : "");
+            return;
+        }
     }
-    const char *rest = strchr(url + plen, '/');
-    snprintf(out, len, "%s<redacted>%s", prefix, rest ? rest : "");
+    snprintf(out, len, "%s", url);
 }
 
 // Appends one request as a JSON line to DIR/requests.jsonl.
@@ -137,6 +140,24 @@ static enum MHD_Result s_send(struct MHD_Connection *conn, wbi_srv_reply_t *repl
 {
     char *text = NULL;
     size_t len = 0;
+    if (reply->file_set) {
+        // libmicrohttpd reads the file in chunks and closes it when done.
+        reply->file_set = false;
+        json_decref(reply->json);
+        reply->json = NULL;
+        struct MHD_Response *fresp =
+            MHD_create_response_from_fd64((uint64_t)reply->file_size, reply->file_fd);
+        if (!fresp) {
+            close(reply->file_fd);
+            return MHD_NO;
+        }
+        MHD_add_response_header(fresp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                reply->content_type ? reply->content_type
+                                                    : "application/octet-stream");
+        enum MHD_Result fr = MHD_queue_response(conn, (unsigned int)reply->status, fresp);
+        MHD_destroy_response(fresp);
+        return fr;
+    }
     if (reply->raw.len > 0 || reply->raw_set) {
         len = reply->raw.len;
         text = reply->raw.len > 0 ? wbi_buf_steal(&reply->raw) : wbi_strdup("");
@@ -259,7 +280,10 @@ static void s_start_request(wbi_server_t *self, struct MHD_Connection *conn, wbi
         return;
     }
     if (req->route->auth == WBI_SRV_AUTH_UPLOAD) {
-        wbi_srv_upload_open(self, req, url);
+        if (strncmp(url, "/artifact-blobs/", strlen("/artifact-blobs/")) == 0)
+            wbi_srv_blob_open(self, req, url);
+        else
+            wbi_srv_upload_open(self, req, url);
         if (req->early_status == 403)
             return;
     }
@@ -320,7 +344,7 @@ enum MHD_Result wbi_srv_access(void *cls, struct MHD_Connection *conn, const cha
         *upload_data_size = 0;
         if (req->early_status || !req->route)
             return MHD_YES; // read and drop, so the connection stays usable
-        if (req->fd >= 0)
+        if (req->fd >= 0 || req->art_discard)
             wbi_srv_upload_write(req, upload_data, len);
         else
             s_body_append(self, req, upload_data, len);
@@ -353,6 +377,8 @@ void wbi_srv_request_completed(void *cls, struct MHD_Connection *conn, void **co
         return;
     if (req->fd >= 0)
         close(req->fd);
+    if (req->reply.file_set)
+        close(req->reply.file_fd);
     // tmp_path is cleared once the file is renamed into place, so a path still
     // set is a temp file nobody will use: early answer, abort or failed close.
     if (req->tmp_path[0])

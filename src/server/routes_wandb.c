@@ -110,6 +110,7 @@ static void s_handle_graphql_post(wbi_server_t *self, struct MHD_Connection *con
                          .entity = self->entity,
                          .upload_base = base,
                          .upload_token = self->upload_token,
+                         .dir = self->dir,
                          .now = wbi_now_unix()};
     wbi_gql_result_t res;
     wbi_srv_lock(&self->store_lock);
@@ -361,6 +362,18 @@ static const wbi_srv_route_t s_routes[] = {
      wbi_srv_handle_runs_get},
     {"GET", "/api/v1/runs/", true, WBI_SRV_AUTH_KEY_OR_QUERY, WBI_SRV_KIND_API, false, false, 0,
      wbi_srv_handle_run_get},
+    {"PUT", "/artifact-blobs/", true, WBI_SRV_AUTH_UPLOAD, WBI_SRV_KIND_UPLOAD, false, false, 0,
+     wbi_srv_handle_blob_put},
+    {"GET", "/artifact-blobs/", true, WBI_SRV_AUTH_NONE, WBI_SRV_KIND_UPLOAD, false, false, 0,
+     wbi_srv_handle_blob_get},
+    {"GET", "/artifactsV2/", true, WBI_SRV_AUTH_KEY_OR_QUERY, WBI_SRV_KIND_OTHER, false, false, 0,
+     wbi_srv_handle_blob_key_get},
+    {"GET", "/artifacts/", true, WBI_SRV_AUTH_KEY_OR_QUERY, WBI_SRV_KIND_OTHER, false, false, 0,
+     wbi_srv_handle_blob_key_get},
+    {"GET", "/api/v1/artifacts", false, WBI_SRV_AUTH_KEY_OR_QUERY, WBI_SRV_KIND_API, false, false,
+     0, wbi_srv_handle_artifacts_get},
+    {"GET", "/api/v1/artifacts/", true, WBI_SRV_AUTH_KEY_OR_QUERY, WBI_SRV_KIND_API, false, false,
+     0, wbi_srv_handle_artifact_files_get},
     {"GET", "/healthz", false, WBI_SRV_AUTH_NONE, WBI_SRV_KIND_OTHER, false, true, 0,
      s_handle_health_get},
 };

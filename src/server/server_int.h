@@ -10,6 +10,7 @@
 #define WBI_SERVER_INT_H
 
 #include "common/buf.h"
+#include "common/md5.h"
 #include "server/gql.h"
 #include "server/server.h"
 #include "store/store.h"
@@ -106,6 +107,9 @@ typedef struct {
     json_t *json;             // body as JSON (dumped with bare NaN/Infinity), or
     wbi_buf_t raw;            // body built directly (used when raw.len > 0 or raw_set)
     bool raw_set;             // raw is the body even when empty (file contents)
+    int file_fd;              // with file_set: the body is this file (sent, then closed)
+    bool file_set;            // file_fd/file_size hold the body
+    int64_t file_size;        // bytes of file_fd to send
     const char *content_type; // NULL: application/json
     char op[WBI_GQL_OP_MAX];  // GraphQL operation, for stats and recording
 } wbi_srv_reply_t;
@@ -144,6 +148,11 @@ struct wbi_srv_req {
     char up_run[256];                  // upload: run
     char up_name[1100];                // upload: file name (relative path)
     int64_t up_bytes;                  // upload: bytes received
+    bool art_blob;                     // artifact upload: hash into md5, check art_hex
+    bool art_discard;                  // artifact upload of a stored blob: bytes dropped
+    char art_hex[33];                  // artifact upload: expected MD5 (files), or ""
+    int64_t art_manifest_id;           // artifact upload: the manifest it is, or 0
+    wbi_md5_t md5;                     // artifact upload: MD5 of the bytes so far
     wbi_srv_reply_t reply;             // the answer, built by a worker
     bool answered;                     // reply is ready to be queued
     wbi_srv_req_t *next;               // next queued request (pool.c)
@@ -174,11 +183,27 @@ void wbi_srv_handle_runs_get(wbi_server_t *self, struct MHD_Connection *conn, wb
 void wbi_srv_handle_run_get(wbi_server_t *self, struct MHD_Connection *conn, wbi_srv_req_t *req,
                             const char *url, wbi_srv_reply_t *reply);
 
+// Artifact read API (routes_artifacts.c).
+void wbi_srv_handle_artifacts_get(wbi_server_t *self, struct MHD_Connection *conn,
+                                  wbi_srv_req_t *req, const char *url, wbi_srv_reply_t *reply);
+void wbi_srv_handle_artifact_files_get(wbi_server_t *self, struct MHD_Connection *conn,
+                                       wbi_srv_req_t *req, const char *url, wbi_srv_reply_t *reply);
+
 // Uploads (upload.c).
 void wbi_srv_upload_open(wbi_server_t *self, wbi_srv_req_t *req, const char *url);
 void wbi_srv_upload_write(wbi_srv_req_t *req, const char *data, size_t len);
 void wbi_srv_handle_upload_put(wbi_server_t *self, struct MHD_Connection *conn, wbi_srv_req_t *req,
                                const char *url, wbi_srv_reply_t *reply);
+
+// Artifact blobs (blob.c): PUT and GET /artifact-blobs/<token>/..., and the
+// downloads the Python client builds itself (/artifactsV2/..., /artifacts/...).
+void wbi_srv_blob_open(wbi_server_t *self, wbi_srv_req_t *req, const char *url);
+void wbi_srv_handle_blob_put(wbi_server_t *self, struct MHD_Connection *conn, wbi_srv_req_t *req,
+                             const char *url, wbi_srv_reply_t *reply);
+void wbi_srv_handle_blob_get(wbi_server_t *self, struct MHD_Connection *conn, wbi_srv_req_t *req,
+                             const char *url, wbi_srv_reply_t *reply);
+void wbi_srv_handle_blob_key_get(wbi_server_t *self, struct MHD_Connection *conn,
+                                 wbi_srv_req_t *req, const char *url, wbi_srv_reply_t *reply);
 
 // HTTP glue (http.c).
 enum MHD_Result wbi_srv_access(void *cls, struct MHD_Connection *conn, const char *url,

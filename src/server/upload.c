@@ -117,6 +117,12 @@ void wbi_srv_upload_write(wbi_srv_req_t *req, const char *data, size_t len)
                  WBI_SRV_UPLOAD_MAX);
         return;
     }
+    if (req->art_discard) {
+        req->up_bytes += (int64_t)len; // a stored blob: the bytes are not written again
+        return;
+    }
+    if (req->art_blob)
+        wbi_md5_update(&req->md5, data, len);
     while (len > 0) {
         ssize_t w = write(req->fd, data, len);
         if (w < 0 && errno == EINTR)

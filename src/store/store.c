@@ -8,6 +8,7 @@
 //  artifacts).
 
 #include "store/store.h"
+#include "store/store_int.h"
 
 #include "common/alloc.h"
 #include "common/jsonx.h"
@@ -50,6 +51,8 @@ static const char *const s_migrations[] = {
     " wait_ms INTEGER, created_at REAL NOT NULL);"
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE schema_version (version INTEGER NOT NULL);",
+    // 1 -> 2: artifacts (store/artifact.c)
+    WBI_STORE_ARTIFACT_SCHEMA,
 };
 #define S_NMIGRATIONS (sizeof s_migrations / sizeof s_migrations[0])
 _Static_assert(S_NMIGRATIONS == WBI_STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -198,6 +201,22 @@ static wandb_err s_fail(wbi_store_t *self, int rc)
     snprintf(self->last_error, sizeof self->last_error, "%s",
              self->db ? sqlite3_errmsg(self->db) : sqlite3_errstr(rc));
     return s_from_sqlite(rc);
+}
+
+// For the other files of the store (store_int.h).
+sqlite3 *wbi_store__db(wbi_store_t *self)
+{
+    return self->db;
+}
+
+wandb_err wbi_store__fail(wbi_store_t *self, int rc)
+{
+    return s_fail(self, rc);
+}
+
+void wbi_store__set_error(wbi_store_t *self, const char *msg)
+{
+    snprintf(self->last_error, sizeof self->last_error, "%s", msg);
 }
 
 // Returns a reset statement ready for binding.

@@ -15,7 +15,7 @@
 #include "wandb.h"
 #include <jansson.h>
 
-#define WBI_STORE_SCHEMA_VERSION 1
+#define WBI_STORE_SCHEMA_VERSION 2
 #define WBI_FILE_HISTORY "wandb-history.jsonl"
 #define WBI_FILE_EVENTS "wandb-events.jsonl"
 #define WBI_FILE_SUMMARY "wandb-summary.json"

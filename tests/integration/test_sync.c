@@ -168,6 +168,42 @@ static void test_two_journals_merge(void)
     wbt_rm_tree(parent);
 }
 
+// A name, notes and tags set while the run lived (RUN_UPDATE, journaled by
+// the outlet) reach the server through sync; the newest value wins.
+static void test_run_update_synced(void)
+{
+    char parent[128];
+    snprintf(parent, sizeof parent, "/tmp/wbt-sync-XXXXXX");
+    CHECK(mkdtemp(parent) != NULL);
+    wbi_agg_sink_t sk;
+    wbi_run_meta_t meta = {
+        .run_id = "upd1", .project = "p", .display_name = "first", .tags = "old"};
+    wbi_outlet_t *o = s_offline(parent, &sk);
+    void *r = sk.open(sk.arg, &meta);
+    s_lines(&sk, r, 0, 3);
+    sk.update(sk.arg, r, "second", NULL, NULL);
+    sk.update(sk.arg, r, "third", "new notes", "a,b");
+    sk.finish(sk.arg, r, 0);
+    CHECK_OK(wbi_outlet_finish(o, 100));
+    wbi_outlet_destroy(&o);
+    wbt_server_t srv;
+    wbt_server_start(&srv, s_bins.server, NULL, NULL);
+    char out[4096];
+    const char *all[] = {parent, NULL};
+    CHECK_EQ(s_sync(&srv, all, out, sizeof out), 0);
+    s_check_run(&srv, "upd1", 3, "finished");
+    json_t *runs = wbt_http_get(&srv, "/api/v1/runs?project=p");
+    json_t *run = json_array_get(json_object_get(runs, "runs"), 0);
+    CHECK_STREQ(json_string_value(json_object_get(run, "display_name")), "third");
+    CHECK_STREQ(json_string_value(json_object_get(run, "notes")), "new notes");
+    json_t *tags = json_object_get(run, "tags");
+    CHECK_EQ(json_array_size(tags), 2);
+    CHECK_STREQ(json_string_value(json_array_get(tags, 1)), "b");
+    json_decref(runs);
+    wbt_server_release(&srv);
+    wbt_rm_tree(parent);
+}
+
 // Online: the server acknowledges the first lines, then goes away; finish
 // says what is pending; sync sends exactly the rest at the right offsets.
 static void test_continue_after_acknowledged(void)
@@ -264,6 +300,7 @@ int main(int argc, char **argv)
     static const wbt_case_t cases[] = {
         {"two_journals_merge", test_two_journals_merge},
         {"continue_after_acknowledged", test_continue_after_acknowledged},
-        {"wrong_key", test_wrong_key}};
+        {"wrong_key", test_wrong_key},
+        {"run_update_synced", test_run_update_synced}};
     return wbt_run(cases, sizeof cases / sizeof cases[0], argc, argv);
 }

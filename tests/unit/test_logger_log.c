@@ -7,9 +7,11 @@
 //  closes the row).
 #include "common/alloc.h"
 #include "common/wire.h"
+#include "logger/mirror.h"
 #include "logger/run.h"
 #include "testutil.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -364,7 +366,7 @@ static void test_full_ring_drop_counts(void)
     CHECK_EQ(ok, (65536 - 100) / 144);
     CHECK_EQ(full, 2000 - ok);
     CHECK_EQ(wandb_run_dropped(run), (uint64_t)full * 10);
-    CHECK_EQ(wandb_run_step(run), ok); // dropped calls do not advance the step
+    CHECK_EQ(wandb_run_step(run), 2000); // dropped calls keep their step (#10)
     CHECK(wbi_ring_readable(&run->ring) <= run->ring.cap);
     wbi_ring_consume(&run->ring, wbi_ring_readable(&run->ring));
     CHECK_OK(wandb_log(run, WANDB_DOUBLE("a", 1)));
@@ -599,6 +601,74 @@ static void test_getters_and_welcome(void)
     wbi_run_core_destroy(&run);
 }
 
+// App URLs as the official client derives them from base_url (or app_url),
+// percent-encoded parts, no URL with an empty segment.
+static void test_app_urls(void)
+{
+    static const char *const cases[][3] = {
+        {"base_url", "https://api.wandb.ai", "https://wandb.ai/my%20team/proj/runs/testrun"},
+        {"base_url", "https://api.example.com/",
+         "https://app.example.com/my%20team/proj/runs/testrun"},
+        {"base_url", "http://127.0.0.1:8080", "http://127.0.0.1:8080/my%20team/proj/runs/testrun"},
+        {"app_url", "https://ui.example.org/",
+         "https://ui.example.org/my%20team/proj/runs/testrun"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        wandb_run_t *run = s_new_run("65536", cases[i][0], cases[i][1]);
+        CHECK_STREQ(wandb_run_url(run), "");
+        CHECK(wandb_run_get_url(run) == NULL);
+        CHECK(wandb_run_to_html(run, 0, false) == NULL);
+        wbi_run_apply_welcome(run, "my team", NULL);
+        CHECK_STREQ(wandb_run_url(run), cases[i][2]);
+        CHECK(wandb_run_get_sweep_url(run) == NULL); // no sweep
+        wbi_run_core_destroy(&run);
+    }
+    wandb_run_t *run = s_new_run("65536", "mode", "disabled");
+    CHECK_OK(wandb_run_set_name(run, "kept"));
+    CHECK_STREQ(wandb_run_name(run), "kept");
+    CHECK_STREQ(wandb_run_mode(run), "disabled");
+    char *s = wandb_run_summary_json(run);
+    CHECK_STREQ(s, "{}");
+    wandb_free(s);
+    wbi_run_core_destroy(&run);
+}
+
+// The mirror learns every value type from the records sent, and an
+// explicit summary value lasts until its key is logged again.
+static void test_mirror_summary(void)
+{
+    wandb_run_t *run = s_new_run("65536", NULL, NULL);
+    CHECK_OK(wandb_log(run, WANDB_DOUBLE("d", 1.5), WANDB_INT("i", -3), WANDB_BOOL("b", true),
+                       WANDB_STRING("s", "h\xc3\xa9"), WANDB_JSON("j", "{\"a\":[1,2]}")));
+    CHECK_OK(wandb_summary_update(run, WANDB_INT("i", 7), WANDB_INT("only", 1)));
+    CHECK_OK(wandb_log(run, WANDB_DOUBLE("d", 2.5)));
+    size_t len = 0;
+    uint8_t *msg = s_snapshot(run, &len);
+    wbi_mirror_message(run->mirror, msg, len);
+    free(msg);
+    wbi_ring_consume(&run->ring, wbi_ring_readable(&run->ring));
+    char *text = wandb_run_summary_json(run);
+    CHECK(text != NULL);
+    json_error_t jerr;
+    json_t *sum = json_loads(text, 0, &jerr);
+    wandb_free(text);
+    CHECK(json_real_value(json_object_get(sum, "d")) == 2.5);
+    CHECK_EQ(json_integer_value(json_object_get(sum, "i")), 7); // explicit, not logged since
+    CHECK(json_is_true(json_object_get(sum, "b")));
+    CHECK_STREQ(json_string_value(json_object_get(sum, "s")), "h\xc3\xa9");
+    CHECK_EQ(json_integer_value(json_array_get(json_object_get(json_object_get(sum, "j"), "a"), 1)),
+             2);
+    CHECK_EQ(json_integer_value(json_object_get(sum, "only")), 1);
+    CHECK_EQ(json_integer_value(json_object_get(sum, "_step")), 1);
+    json_decref(sum);
+    wandb_run_status_t st;
+    CHECK_OK(wandb_run_status(run, &st));
+    CHECK_EQ_U64(st.rows_logged, 2);
+    CHECK_EQ_U64(st.rows_sent, 2);
+    CHECK_EQ_U64(st.bytes_pending, 0);
+    wbi_run_core_destroy(&run);
+}
+
 // Orders doubles (for the median).
 static int s_cmp_double(const void *a, const void *b)
 {
@@ -635,13 +705,48 @@ static void test_hot_path_cost(void)
     wbi_run_core_destroy(&run);
 }
 
+// A full ring: a dropped log call keeps its step (partial, commit and
+// explicit-step forms alike) and a dropped summary or config update counts
+// its values in wandb_run_dropped (#10).
+static void test_full_ring_keeps_steps(void)
+{
+    wandb_run_t *run = s_new_run("65536", NULL, NULL);
+    static char big[4096];
+    memset(big, 'z', sizeof big - 1);
+    while (wandb_log(run, WANDB_STRING("s", big)) == WANDB_OK)
+        ;
+    int64_t step = wandb_run_step(run);
+    uint64_t dropped = wandb_run_dropped(run);
+    CHECK_ERR(wandb_log(run, WANDB_STRING("s", big)), WANDB_EFULL);
+    CHECK_EQ(wandb_run_step(run), step + 1);
+    CHECK_ERR(wandb_log_partial(run, WANDB_STRING("s", big)), WANDB_EFULL);
+    CHECK_EQ(wandb_run_step(run), step + 1);
+    CHECK_ERR(wandb_log(run, WANDB_STRING("s", big)), WANDB_EFULL);
+    CHECK_EQ(wandb_run_step(run), step + 2);
+    CHECK_ERR(wandb_log_step(run, step + 10, WANDB_STRING("s", big)), WANDB_EFULL);
+    CHECK_EQ(wandb_run_step(run), step + 10); // explicit step: accumulates, not committed
+    CHECK_EQ_U64(wandb_run_dropped(run), dropped + 4);
+    CHECK_ERR(wandb_summary_update(run, WANDB_STRING("a", big), WANDB_STRING("b", big)),
+              WANDB_EFULL);
+    CHECK_EQ_U64(wandb_run_dropped(run), dropped + 6);
+    CHECK_ERR(wandb_config_update(run, WANDB_STRING("c", big)), WANDB_EFULL);
+    CHECK_EQ_U64(wandb_run_dropped(run), dropped + 7);
+    // Room again: the next row is written at the step the loop is at.
+    wbi_ring_consume(&run->ring, wbi_ring_readable(&run->ring));
+    CHECK_OK(wandb_log(run, WANDB_INT("x", 1)));
+    CHECK_EQ(wandb_run_step(run), step + 11);
+    wbi_run_core_destroy(&run);
+}
+
 WBT_MAIN({"three_forms_equal", test_three_forms_equal}, {"commit_flags", test_commit_flags},
          {"lower_step_rejected", test_lower_step_rejected},
          {"bad_input_stores_nothing", test_bad_input_stores_nothing},
          {"reused_key_buffer", test_reused_key_buffer}, {"value_types", test_value_types},
          {"full_ring_drop_counts", test_full_ring_drop_counts},
+         {"full_ring_keeps_steps", test_full_ring_keeps_steps},
          {"full_ring_wait", test_full_ring_wait}, {"zero_allocations", test_zero_allocations},
          {"control_records", test_control_records}, {"disabled_is_noop", test_disabled_is_noop},
-         {"getters_and_welcome", test_getters_and_welcome}, {"hot_path_cost", test_hot_path_cost},
+         {"getters_and_welcome", test_getters_and_welcome}, {"app_urls", test_app_urls},
+         {"mirror_summary", test_mirror_summary}, {"hot_path_cost", test_hot_path_cost},
          {"wait_outside_mutex", test_wait_outside_mutex},
          {"bulk_record_half_ring", test_bulk_record_half_ring})
