@@ -14,6 +14,8 @@ wandb_add_test(test_server_artifacts SOURCES unit/test_server_artifacts.c harnes
 wandb_add_test(test_server_names SOURCES unit/test_server_names.c
   LIBS wbi_server wbi_store wbi_common SQLite::SQLite3 PkgConfig::MHD Threads::Threads
   LABELS unit TIMEOUT 30)
+wandb_add_test(test_server_histscan SOURCES unit/test_server_histscan.c
+  LIBS wbi_server wbi_store wbi_common SQLite::SQLite3 PkgConfig::MHD LABELS unit TIMEOUT 30)
 # Starts the wandb-mpi-server binary and talks HTTP to it with libcurl.
 wandb_add_test(test_server_http SOURCES integration/test_server_http.c
   harness/server_harness.c

@@ -12,6 +12,7 @@
 #include "cli/artifacts.h"
 #include "cli/job.h"
 #include "cli/sync.h"
+#include "cli/ui.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/jsonx.h"
@@ -47,6 +48,7 @@ static void s_usage(FILE *out)
                  "       wandb-mpi job --group G [--dir D] [--project P] [--entity E]\n"
                  "       wandb-mpi artifacts [--dir D] [--project P] [--entity E] [--json]\n"
                  "       wandb-mpi sync [--base-url URL] [--api-key KEY] [PATH...] (sync --help)\n"
+                 "       wandb-mpi ui [--dir D] [--port N]  (the dashboard; ui --help)\n"
                  "\n"
                  "Reads the data directory of wandb-mpi-server directly (read-only).\n"
                  "\n"
@@ -418,6 +420,8 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "sync") == 0)
         return wbi_cli_sync(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "ui") == 0)
+        return wbi_cli_ui(argv[0], argc - 1, argv + 1);
     s_args_t a = {0};
     int rc = s_parse(argc, argv, &a);
     if (rc != 0)

@@ -18,6 +18,7 @@
 #include "common/wire.h"
 #include "logger/check.h"
 #include "logger/mirror.h"
+#include "logger/save.h"
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -77,6 +78,7 @@ void wbi_run_core_destroy(wandb_run_t **self_p)
     wbi_run_props_release(self);
     wbi_mirror_destroy(&self->mirror);
     wbi_cfg_release(&self->cfg);
+    wbi_save_live_stop(self);
     wbi_save_release(self);
     wbi_watch_release(self);
     pthread_mutex_destroy(&self->save_mu);
@@ -88,6 +90,7 @@ void wbi_run_core_destroy(wandb_run_t **self_p)
 // Takes both locks so that no call is inside; producers see closed after.
 void wbi_run_core_retire(wandb_run_t *self)
 {
+    wbi_save_live_stop(self); // takes save_mu itself: before the locks below
     pthread_mutex_lock(&self->save_mu);
     pthread_mutex_lock(&self->mu);
     self->closed = true;

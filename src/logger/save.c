@@ -242,7 +242,6 @@ wandb_err wbi_save_flush(wandb_run_t *run, int64_t deadline)
 
 void wbi_save_release(wandb_run_t *run)
 {
-    wbi_save_live_stop(run);
     for (size_t i = 0; i < run->nsaved; i++) {
         wbi_free(run->saved[i].path);
         wbi_free(run->saved[i].name);

@@ -22,8 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
-// Checks Basic base64(user:KEY) or Bearer KEY (and ?api_key= when allowed).
-static bool s_authorized(wbi_server_t *self, struct MHD_Connection *conn, bool allow_query)
+// Checks Basic base64(user:KEY) or Bearer KEY (and, for read routes,
+// ?api_key= and the dashboard's cookie: GET only, so SameSite=Strict is
+// enough against cross-site requests).
+bool wbi_srv_authorized(wbi_server_t *self, struct MHD_Connection *conn, bool allow_query)
 {
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     if (auth && strncasecmp(auth, "Basic ", 6) == 0) {
@@ -52,12 +54,16 @@ static bool s_authorized(wbi_server_t *self, struct MHD_Connection *conn, bool a
         const char *q = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "api_key");
         if (q && wbi_srv_key_eq(q, strlen(q), self->api_key))
             return true;
+        const char *c = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, WBI_SRV_COOKIE);
+        if (c && wbi_srv_key_eq(c, strlen(c), self->api_key))
+            return true;
     }
     return false;
 }
 
 // Adds one header or query argument to the recorded object; credentials
-// (the Authorization value, the api_key argument) are redacted.
+// (the Authorization value, the api_key argument, the dashboard's key
+// argument and cookie) are redacted.
 static enum MHD_Result s_collect_value(void *cls, enum MHD_ValueKind kind, const char *key,
                                        const char *value)
 {
@@ -70,7 +76,10 @@ static enum MHD_Result s_collect_value(void *cls, enum MHD_ValueKind kind, const
         int scheme = sp && sp - value < 32 ? (int)(sp - value) : 0;
         snprintf(redacted, sizeof redacted, "%.*s <redacted>", scheme, value);
         json_object_set_new(obj, key, json_string(redacted));
-    } else if (kind == MHD_GET_ARGUMENT_KIND && strcasecmp(key, "api_key") == 0) {
+    } else if ((kind == MHD_GET_ARGUMENT_KIND &&
+                (strcasecmp(key, "api_key") == 0 || strcasecmp(key, "key") == 0)) ||
+               (kind == MHD_HEADER_KIND && strcasecmp(key, "Cookie") == 0)) {
+        // The dashboard's credentials: /login?key=..., the key cookie.
         json_object_set_new(obj, key, json_string("<redacted>"));
     } else {
         json_object_set_new(obj, key, value ? json_string(value) : json_null());
@@ -107,6 +116,8 @@ static void s_record(wbi_server_t *self, wbi_srv_req_t *req, const wbi_srv_reply
         body = json_incref(req->parsed);
     else if (req->fd >= 0 || req->up_bytes > 0)
         body = json_pack("{sI}", "bytes", (json_int_t)req->up_bytes);
+    else if (req->body.len > 0 && strcmp(req->url, "/login") == 0)
+        body = json_string("<redacted>"); // the key form
     else if (req->body.len > 0)
         body = json_stringn(req->body.data, req->body.len);
     else
@@ -175,11 +186,21 @@ static enum MHD_Result s_send(struct MHD_Connection *conn, wbi_srv_reply_t *repl
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                             reply->content_type ? reply->content_type : "application/json");
-    if (reply->status == 401)
+    if (reply->status == 401 && !reply->content_type) // the dashboard answers with its form
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Basic realm=\"wandb-mpi-server\"");
     if (reply->status == 503)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    // Extra headers, one "Name: value" a line (the dashboard's).
+    for (char *line = reply->headers; *line;) {
+        char *end = strchr(line, '\n');
+        char *colon = strchr(line, ':');
+        if (!end || !colon || colon > end)
+            break;
+        *end = *colon = '\0';
+        MHD_add_response_header(resp, line, colon + 2 <= end ? colon + 2 : end);
+        line = end + 1;
+    }
     enum MHD_Result r = MHD_queue_response(conn, (unsigned int)reply->status, resp);
     MHD_destroy_response(resp);
     return r;
@@ -265,10 +286,10 @@ static void s_start_request(wbi_server_t *self, struct MHD_Connection *conn, wbi
     bool ok = true;
     switch (req->route->auth) {
     case WBI_SRV_AUTH_KEY:
-        ok = s_authorized(self, conn, false);
+        ok = wbi_srv_authorized(self, conn, false);
         break;
     case WBI_SRV_AUTH_KEY_OR_QUERY:
-        ok = s_authorized(self, conn, true);
+        ok = wbi_srv_authorized(self, conn, true);
         break;
     default:
         break;

@@ -201,6 +201,11 @@ static void s_reply_run_file(wbi_server_t *self, const wbi_run_t *run, const cha
     }
     reply->raw_set = true;
     reply->content_type = "application/octet-stream";
+    // A logged file is never a page of this site: saved, not rendered (the
+    // dashboard's <img> still shows images).
+    snprintf(reply->headers, sizeof reply->headers,
+             "X-Content-Type-Options: nosniff\nContent-Disposition: attachment\n"
+             "Content-Security-Policy: sandbox; default-src 'none'\n");
     reply->status = 200;
 }
 

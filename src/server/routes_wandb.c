@@ -376,6 +376,15 @@ static const wbi_srv_route_t s_routes[] = {
      0, wbi_srv_handle_artifact_files_get},
     {"GET", "/healthz", false, WBI_SRV_AUTH_NONE, WBI_SRV_KIND_OTHER, false, true, 0,
      s_handle_health_get},
+    // The dashboard (routes_ui.c, routes_sample.c); its pages are the catch-all, last.
+    {"GET", "/api/v1/projects", false, WBI_SRV_AUTH_KEY_OR_QUERY, WBI_SRV_KIND_API, false, false, 0,
+     wbi_srv_handle_projects_get},
+    {"GET", "/api/v1/sample", false, WBI_SRV_AUTH_KEY_OR_QUERY, WBI_SRV_KIND_API, false, false, 0,
+     wbi_srv_handle_sample_get},
+    {"POST", "/login", false, WBI_SRV_AUTH_NONE, WBI_SRV_KIND_OTHER, false, true, 4096,
+     wbi_srv_handle_login_post},
+    {"GET", "/", true, WBI_SRV_AUTH_NONE, WBI_SRV_KIND_OTHER, false, false, 0,
+     wbi_srv_handle_ui_get},
 };
 
 // Finds the route of (method, url); NULL when none matches.

@@ -31,6 +31,7 @@
 #define S_BODY_MEMORY (1024u << 20) // default: request body bytes buffered at once
 #define S_CONN_MEMORY (64u * 1024)  // libmicrohttpd memory per connection (headers, buffers)
 #define S_FD_RESERVE 64             // descriptors besides two per connection
+#define S_SERIES_MAX (256u << 20)   // the dashboard's parsed history kept at most
 
 // Sets up a FIFO lock.
 void wbi_srv_lock_init(wbi_srv_lock_t *self)
@@ -184,6 +185,7 @@ wandb_err wbi_server_start(wbi_server_t **out, const wbi_server_opts_t *opts, ch
     self->api_key = wbi_strdup(opts->api_key);
     self->entity = wbi_strdup(opts->entity ? opts->entity : "local");
     self->op_counts = json_object();
+    self->series = wbi_series_cache_new(S_SERIES_MAX);
     self->heartbeat_timeout_s = opts->heartbeat_timeout_s > 0 ? opts->heartbeat_timeout_s : 300;
     self->idle_timeout_s = opts->idle_timeout_s ? opts->idle_timeout_s : S_IDLE_TIMEOUT_S;
     self->keepalive_timeout_s =
@@ -295,6 +297,7 @@ void wbi_server_destroy(wbi_server_t **self_p)
     if (self->record)
         fclose(self->record);
     wbi_store_destroy(&self->store);
+    wbi_series_cache_destroy(&self->series);
     json_decref(self->op_counts);
     wbi_free(self->dir);
     wbi_free(self->api_key);

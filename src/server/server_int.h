@@ -12,6 +12,7 @@
 #include "common/buf.h"
 #include "common/md5.h"
 #include "server/gql.h"
+#include "server/series.h"
 #include "server/server.h"
 #include "store/store.h"
 
@@ -72,6 +73,7 @@ struct wbi_server {
     uint64_t n_other;             // ...
     uint64_t n_unauthorized;      // requests refused with 401/403
     json_t *op_counts;            // {"UpsertBucket": n, ...}
+    wbi_series_cache_t *series;   // the dashboard's parsed history (own lock)
     double mhd_log_at;            // monotonic second of the last libmicrohttpd line
     unsigned mhd_log_dropped;     // libmicrohttpd lines suppressed since then
     // Worker pool (pool.c).
@@ -111,6 +113,7 @@ typedef struct {
     bool file_set;            // file_fd/file_size hold the body
     int64_t file_size;        // bytes of file_fd to send
     const char *content_type; // NULL: application/json
+    char headers[1536];       // extra "Name: value\n" lines (dashboard: cookie, CSP)
     char op[WBI_GQL_OP_MAX];  // GraphQL operation, for stats and recording
 } wbi_srv_reply_t;
 
@@ -188,6 +191,16 @@ void wbi_srv_handle_artifacts_get(wbi_server_t *self, struct MHD_Connection *con
                                   wbi_srv_req_t *req, const char *url, wbi_srv_reply_t *reply);
 void wbi_srv_handle_artifact_files_get(wbi_server_t *self, struct MHD_Connection *conn,
                                        wbi_srv_req_t *req, const char *url, wbi_srv_reply_t *reply);
+// Dashboard (routes_ui.c, routes_sample.c): pages, assets, login, and the
+// chart data (downsampled history of several runs in one request).
+void wbi_srv_handle_ui_get(wbi_server_t *self, struct MHD_Connection *conn, wbi_srv_req_t *req,
+                           const char *url, wbi_srv_reply_t *reply);
+void wbi_srv_handle_login_post(wbi_server_t *self, struct MHD_Connection *conn, wbi_srv_req_t *req,
+                               const char *url, wbi_srv_reply_t *reply);
+void wbi_srv_handle_projects_get(wbi_server_t *self, struct MHD_Connection *conn,
+                                 wbi_srv_req_t *req, const char *url, wbi_srv_reply_t *reply);
+void wbi_srv_handle_sample_get(wbi_server_t *self, struct MHD_Connection *conn, wbi_srv_req_t *req,
+                               const char *url, wbi_srv_reply_t *reply);
 
 // Uploads (upload.c).
 void wbi_srv_upload_open(wbi_server_t *self, wbi_srv_req_t *req, const char *url);
@@ -206,6 +219,11 @@ void wbi_srv_handle_blob_key_get(wbi_server_t *self, struct MHD_Connection *conn
                                  wbi_srv_req_t *req, const char *url, wbi_srv_reply_t *reply);
 
 // HTTP glue (http.c).
+// The dashboard's cookie: the API key, HttpOnly, SameSite=Strict.
+#define WBI_SRV_COOKIE "wandb_mpi_key"
+// Checks Basic/Bearer credentials; read routes (allow_read) also take
+// ?api_key= and the dashboard's cookie.
+bool wbi_srv_authorized(wbi_server_t *self, struct MHD_Connection *conn, bool allow_read);
 enum MHD_Result wbi_srv_access(void *cls, struct MHD_Connection *conn, const char *url,
                                const char *method, const char *version, const char *upload_data,
                                size_t *upload_data_size, void **con_cls);
