@@ -243,7 +243,7 @@ static void test_init_log_finish(void)
     // the aggregator's API-based url.
     CHECK_STREQ(wandb_run_url(run), "https://wandb.ai/ent/p/runs/iorun1-1");
     CHECK_STREQ(wandb_run_path(run), "ent/p/iorun1-1"); // under MPI: <run_id>-<rank>
-    struct timespec idle = {0, 200000000}; // 200 ms idle: heartbeats every 50 ms
+    struct timespec idle = {0, 200000000};              // 200 ms idle: heartbeats every 50 ms
     nanosleep(&idle, NULL);
     CHECK_OK(wandb_finish(&run, 0));
     CHECK(run == NULL);
