@@ -13,7 +13,9 @@ if(TARGET wandb)
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
     RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
   install(EXPORT wandbTargets NAMESPACE wandb:: DESTINATION ${WANDB_CMAKE_DIR})
-  install(FILES include/wandb.h include/wandb_media.h ${WANDB_GENERATED_INCLUDE_DIR}/wandb_version.h
+  # wandb.hpp: the optional header-only C++ API (docs/cpp.md); needs no C++ compiler here.
+  install(FILES include/wandb.h include/wandb_media.h include/wandb_artifact.h include/wandb.hpp
+    ${WANDB_GENERATED_INCLUDE_DIR}/wandb_version.h
     DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endif()
 if(TARGET wandb_mpi)
@@ -22,7 +24,7 @@ if(TARGET wandb_mpi)
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
     RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
   install(EXPORT wandb_mpiTargets NAMESPACE wandb:: DESTINATION ${WANDB_CMAKE_DIR})
-  install(FILES include/wandb_mpi.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  install(FILES include/wandb_mpi.h include/wandb_mpi.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endif()
 
 # The CMake package: wandbConfig.cmake + wandbConfigVersion.cmake. While the major

@@ -107,6 +107,57 @@ typedef struct wandb_value {
     } as;
 } wandb_value_t;
 
+// The value constructors, as functions for C and C++ alike (no allocation;
+// the strings are borrowed until the call that takes the value returns).
+static inline wandb_value_t wandb_double(const char *key, double v)
+{
+    wandb_value_t r;
+    r.key = key;
+    r.type = WANDB_TYPE_DOUBLE;
+    r.as.d = v;
+    return r;
+}
+static inline wandb_value_t wandb_int(const char *key, int64_t v)
+{
+    wandb_value_t r;
+    r.key = key;
+    r.type = WANDB_TYPE_INT;
+    r.as.i = v;
+    return r;
+}
+static inline wandb_value_t wandb_bool(const char *key, bool v)
+{
+    wandb_value_t r;
+    r.key = key;
+    r.type = WANDB_TYPE_BOOL;
+    r.as.b = v;
+    return r;
+}
+static inline wandb_value_t wandb_string(const char *key, const char *v)
+{
+    wandb_value_t r;
+    r.key = key;
+    r.type = WANDB_TYPE_STRING;
+    r.as.s = v;
+    return r;
+}
+static inline wandb_value_t wandb_json(const char *key, const char *json)
+{
+    wandb_value_t r;
+    r.key = key;
+    r.type = WANDB_TYPE_JSON;
+    r.as.s = json;
+    return r;
+}
+
+// The macros. In C they are compound literals: an array on the caller's
+// stack, counted with sizeof, so nothing is evaluated twice. C++ has no
+// compound literals, so there the value macros call the functions above and
+// the array is a braced list bound to a reference parameter, whose size the
+// compiler deduces (counted in an unevaluated sizeof) and which lives until
+// the end of the full expression, after the call. No allocation either way.
+// A new value macro must keep both forms.
+#ifndef __cplusplus
 #define WANDB_DOUBLE(k, v) ((wandb_value_t){.key = (k), .type = WANDB_TYPE_DOUBLE, .as.d = (v)})
 #define WANDB_INT(k, v) ((wandb_value_t){.key = (k), .type = WANDB_TYPE_INT, .as.i = (v)})
 #define WANDB_BOOL(k, v) ((wandb_value_t){.key = (k), .type = WANDB_TYPE_BOOL, .as.b = (v)})
@@ -115,6 +166,23 @@ typedef struct wandb_value {
 
 #define WANDB__VALUES(...) ((const wandb_value_t[]){__VA_ARGS__})
 #define WANDB__NVALUES(...) (sizeof(WANDB__VALUES(__VA_ARGS__)) / sizeof(wandb_value_t))
+#else
+#define WANDB_DOUBLE(k, v) wandb_double((k), (v))
+#define WANDB_INT(k, v) wandb_int((k), (v))
+#define WANDB_BOOL(k, v) wandb_bool((k), (v))
+#define WANDB_STRING(k, v) wandb_string((k), (v))
+#define WANDB_JSON(k, v) wandb_json((k), (v))
+
+extern "C++" {
+template <size_t N> inline const wandb_value_t *wandb_detail_values(const wandb_value_t (&v)[N])
+{
+    return v;
+}
+template <size_t N> char (&wandb_detail_count(const wandb_value_t (&v)[N]))[N];
+}
+#define WANDB__VALUES(...) wandb_detail_values({__VA_ARGS__})
+#define WANDB__NVALUES(...) sizeof(wandb_detail_count({__VA_ARGS__}))
+#endif
 
 // ---------------------------------------------------------------------------
 // Settings. Names follow the WANDB_* environment variables in lower case:
@@ -180,7 +248,16 @@ WANDB_EXPORT const char *wandb_settings_errmsg(const wandb_settings_t *self);
 WANDB_EXPORT wandb_err wandb_init(wandb_settings_t *settings, wandb_run_t **run_out);
 
 // Returns the active run or NULL. Borrowed. Thread: any.
+// (g++ -Wshadow says a function named like the struct hides its C++
+// constructor; the struct has none, so that warning is off here.)
+#if defined(__cplusplus) && defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wshadow"
+#endif
 WANDB_EXPORT wandb_run_t *wandb_run(void);
+#if defined(__cplusplus) && defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 
 // Ends the run: commits a pending row, flushes everything to the aggregator
 // and marks the run finished (exit_code 0) or failed (otherwise). Waits at
@@ -521,5 +598,6 @@ WANDB_EXPORT void wandb_shutdown(void);
 #endif
 
 // Histograms, images, tables and watch (wandb_media.h).
+#include "wandb_artifact.h" // artifacts (docs/artifacts.md)
 #include "wandb_media.h"
 #endif

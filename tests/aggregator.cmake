@@ -36,3 +36,6 @@ if(TARGET wandb_core AND TARGET wandb-mpi-server)
   add_dependencies(test_agg_auth wandb-mpi-server)
   set_tests_properties(test_agg_auth PROPERTIES SKIP_RETURN_CODE 77)
 endif()
+# Artifacts: receive, spool, merge upserts, commit versions (a real store directory).
+wandb_add_test(test_agg_artifact SOURCES unit/test_agg_artifact.c
+  LIBS wbi_aggregator wbi_common LABELS unit TIMEOUT 60)

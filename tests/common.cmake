@@ -6,3 +6,4 @@ wandb_add_test(test_dtoa SOURCES unit/test_dtoa.c LIBS wbi_common LABELS unit TI
 wandb_add_test(test_relpath SOURCES unit/test_relpath.c LIBS wbi_common LABELS unit TIMEOUT 30)
 wandb_add_test(test_common_misc SOURCES unit/test_common_misc.c LIBS wbi_common LABELS unit TIMEOUT 30)
 wandb_add_test(test_md5 SOURCES unit/test_md5.c LIBS wbi_common LABELS unit TIMEOUT 30)
+wandb_add_test(test_artname SOURCES unit/test_artname.c LIBS wbi_common LABELS unit TIMEOUT 30)

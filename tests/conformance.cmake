@@ -35,3 +35,23 @@ if(TARGET wandb_core AND NOT TARGET c_scenario)
     LABELS conformance SKIP_RETURN_CODE 77
     ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR};WANDB_TEST_SRC_DIR=${CMAKE_SOURCE_DIR}")
 endif()
+
+# Our artifact requests (examples/model_registry through the aggregator's backend client)
+# against the official client's captured ones, field by field (docs/artifacts.md).
+if(TARGET model_registry)
+  add_test(NAME test_artifact_requests
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/conformance/test_artifact_requests.py
+            $<TARGET_FILE:wandb-mpi-server> $<TARGET_FILE:model_registry>)
+  set_tests_properties(test_artifact_requests PROPERTIES TIMEOUT ${_conformance_timeout}
+    LABELS conformance SKIP_RETURN_CODE 77
+    ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR};WANDB_TEST_SRC_DIR=${CMAKE_SOURCE_DIR}")
+endif()
+# The official Python client uses and downloads what our C side logged (byte for byte).
+if(TARGET model_registry)
+  add_test(NAME test_artifact_cross
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/conformance/test_artifact_cross.py
+            $<TARGET_FILE:wandb-mpi-server> $<TARGET_FILE:model_registry>)
+  set_tests_properties(test_artifact_cross PROPERTIES TIMEOUT ${_conformance_timeout}
+    LABELS conformance SKIP_RETURN_CODE 77
+    ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR};WANDB_TEST_SRC_DIR=${CMAKE_SOURCE_DIR}")
+endif()

@@ -10,7 +10,7 @@ wandb_add_test(test_settings SOURCES unit/test_settings.c ${_lg}/settings.c
 wandb_add_test(test_logger_log SOURCES unit/test_logger_log.c ${_lg}/core.c ${_lg}/ring.c
   ${_lg}/keys.c ${_lg}/check.c ${_lg}/mirror.c ${_lg}/props.c ${_lg}/settings.c ${_lg}/save.c
   ${_lg}/save_path.c ${_lg}/save_send.c ${_lg}/save_live.c ${_lg}/media_watch.c ${_lg}/media_hist.c
-  ${_lg}/media_log.c LIBS wbi_common LABELS unit TIMEOUT 60)
+  ${_lg}/media_log.c ${_lg}/artifact.c LIBS wbi_common LABELS unit TIMEOUT 60)
 # wandb_save's path rules (glob, base_path) without a run.
 wandb_add_test(test_save_path SOURCES unit/test_save_path.c ${_lg}/save_path.c
   LIBS wbi_common LABELS unit TIMEOUT 30)
@@ -64,4 +64,21 @@ if(TARGET log_forms AND TARGET wandb-mpi-server)
   wandb_add_test(test_examples SOURCES integration/test_examples.c harness/server_harness.c
     LABELS integration TIMEOUT 120)
   add_dependencies(test_examples wandb-mpi-server log_forms)
+endif()
+if(TARGET wandb_core)
+  # Artifacts through the public API and the in-process aggregator (offline: its store on disk).
+  wandb_add_test(test_artifact_run SOURCES integration/test_artifact_run.c
+    LABELS integration TIMEOUT 120)
+endif()
+if(TARGET wandb_core AND TARGET wandb-mpi-server)
+  # Artifacts through the aggregator and the backend into the real server (read API checks).
+  wandb_add_test(test_artifact_backend SOURCES integration/test_artifact_backend.c
+    harness/server_harness.c LABELS integration TIMEOUT 120)
+  add_dependencies(test_artifact_backend wandb-mpi-server wandb-mpi)
+endif()
+if(TARGET wandb_core)
+  # Two rank processes upsert into one artifact through a hosted aggregator: conflict,
+  # dedup, finish, upsert after finish, as the ranks' calls see them.
+  wandb_add_test(test_artifact_ranks SOURCES integration/test_artifact_ranks.c
+    LABELS integration TIMEOUT 120)
 endif()

@@ -29,3 +29,16 @@ if(WANDB_WITH_MPI AND TARGET mpi_train)
   set_tests_properties(mpi_system_console PROPERTIES TIMEOUT 300 LABELS mpi
     ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR}")
 endif()
+# Artifacts across ranks: 4 ranks upsert a shard each, rank 0 finishes, a second
+# job uses and downloads it (about 10 s).
+if(WANDB_WITH_MPI AND TARGET mpi_artifact)
+  add_test(NAME mpi_artifacts
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/mpi/test_artifacts.py)
+  set_tests_properties(mpi_artifacts PROPERTIES TIMEOUT 300 LABELS mpi
+    ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR}")
+  # 1 GiB from 2 ranks with bounded memory, stored once (about a minute; GiBs of disk).
+  add_test(NAME mpi_artifacts_1gib
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/mpi/test_artifacts.py --big)
+  set_tests_properties(mpi_artifacts_1gib PROPERTIES TIMEOUT 900 LABELS slow
+    ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR}")
+endif()

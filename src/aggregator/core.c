@@ -65,11 +65,13 @@ void wbi_agg_core_destroy(wbi_agg_core_t **self_p)
     wbi_agg_core_t *self = *self_p;
     wbi_jobview_destroy(&self->jobview); // before the runs it observes
     for (size_t i = 0; i < self->npeers; i++) {
+        wbi_agg_arts_drop(self->arts, &self->peers[i]->art, "the aggregator stopped");
         wbi_agg_run_destroy(&self->peers[i]->run);
         wbi_free(self->peers[i]->id);
         wbi_free(self->peers[i]);
     }
     wbi_free(self->peers);
+    wbi_agg_arts_destroy(&self->arts);
     wbi_smap_release(&self->by_id);
     wbi_agg_names_release(&self->names);
     wbi_free(self->secret);
@@ -113,6 +115,7 @@ void wbi_agg_core_tick(wbi_agg_core_t *self, int64_t mono_ms, double wall)
         if (p->state != WBI_AGG_PEER_ACTIVE)
             continue;
         if (mono_ms - p->last_seen_ms > p->timeout_ms) {
+            wbi_agg_core_artifact_drop(self, p, "its run went silent (crashed)");
             wbi_agg_run_abandon(p->run, wall);
             p->state = WBI_AGG_PEER_CRASHED;
             p->preempting ? self->stats.runs_preempted++ : self->stats.runs_crashed++;

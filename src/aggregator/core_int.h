@@ -6,6 +6,7 @@
 #ifndef WBI_AGG_CORE_INT_H
 #define WBI_AGG_CORE_INT_H
 
+#include "aggregator/artifact.h"
 #include "aggregator/core.h"
 #include "aggregator/jobview.h"
 #include "aggregator/map.h"
@@ -42,6 +43,7 @@ typedef struct {
     bool refused;                 // resume refused: the run is closed, its records ignored
     bool preempting;              // PREEMPTING was received
     double start_time;            // HELLO start_time (Unix seconds; the HELLO's arrival without)
+    wbi_agg_art_op_t *art;        // its artifact operation in progress (NULL: none)
 } wbi_agg_peer_t;
 
 // The handler (core.h): options, the sink, the peer table, the job view and the counters.
@@ -71,6 +73,8 @@ struct wbi_agg_core {
     int64_t stranger_warn_ms;   // when that WARN was logged
     bool stranger_warned;       // stranger_warn_ms is valid
     bool full_warned;           // "peer table full" was logged
+    wbi_agg_arts_t *arts;       // artifact operations (made at the first artifact record)
+    bool arts_refused;          // no artifact directory: artifacts are refused
 };
 
 // Peers (core_peer.c)
@@ -82,6 +86,11 @@ void wbi_agg_core_reply(wbi_agg_core_t *self, wbi_agg_peer_t *p, wbi_rec_type ty
 void wbi_agg_core_try_welcome(wbi_agg_core_t *self, wbi_agg_peer_t *p);
 
 // Records (core_record.c)
+
+// One ART_* record of p (core_art.c).
+void wbi_agg_core_artifact(wbi_agg_core_t *self, wbi_agg_peer_t *p, const wbi_wire_record_t *rec);
+// Drops p's artifact operation in progress (its run crashed or ends).
+void wbi_agg_core_artifact_drop(wbi_agg_core_t *self, wbi_agg_peer_t *p, const char *why);
 
 // Counts one malformed message or record of p and logs it (WARN once per peer).
 void wbi_agg_core_bad(wbi_agg_core_t *self, wbi_agg_peer_t *p, const char *fmt, ...)

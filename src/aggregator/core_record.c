@@ -171,7 +171,8 @@ static void s_record(wbi_agg_core_t *self, wbi_agg_peer_t *p, const wbi_wire_rec
         wbi_agg_core_bad(self, p, "second HELLO ignored");
         return;
     }
-    if (rec->type > WBI_REC_RUN_UPDATE || rec->type == 0)
+    bool art = rec->type >= WBI_REC_ART_BEGIN && rec->type <= WBI_REC_ART_READ;
+    if ((rec->type > WBI_REC_RUN_UPDATE && !art) || rec->type == 0)
         return; // unknown types are skipped (forward compatibility)
     if (p->state != WBI_AGG_PEER_ACTIVE) {
         wbi_agg_core_bad(self, p, "%s record after FINISH", s_type_name(rec->type));
@@ -244,7 +245,17 @@ static void s_record(wbi_agg_core_t *self, wbi_agg_peer_t *p, const wbi_wire_rec
     case WBI_REC_FILE_END:
         rc = wbi_agg_run_file_end(p->run, rec->payload, rec->len);
         break;
+    case WBI_REC_ART_BEGIN:
+    case WBI_REC_ART_FILE:
+    case WBI_REC_ART_CHUNK:
+    case WBI_REC_ART_FILE_END:
+    case WBI_REC_ART_COMMIT:
+    case WBI_REC_ART_ABORT:
+    case WBI_REC_ART_READ:
+        wbi_agg_core_artifact(self, p, rec);
+        return;
     case WBI_REC_FINISH:
+        wbi_agg_core_artifact_drop(self, p, "the run finished first");
         s_finish(self, p, rec, wall);
         return;
     case WBI_REC_PREEMPTING:

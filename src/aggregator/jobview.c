@@ -8,7 +8,7 @@
 //  arrival time of every rank. The head (smallest step) goes out when every
 //  live member's last step is at least its step and every expected rank has
 //  joined (counted in head_reached), or when it has waited lateness_ms; all
-//  steps go out when no member is live. Members' rows are monotonic in
+//  steps go out when every expected rank joined and none is live. Members' rows are monotonic in
 //  step, so a rank at step s has said everything it will say about steps
 //  below s: a rank that skips a step does not hold it.
 #include "aggregator/jobview_int.h"
@@ -192,7 +192,10 @@ void wbi_jv_drain(wbi_jv_job_t *job, bool force)
 {
     while (job->npend > 0) {
         bool joined = job->world_size <= 0 || job->nmembers >= (size_t)job->world_size;
-        bool complete = job->live == 0 || (joined && job->head_reached >= job->live);
+        // Until every rank of the job has joined, a step waits (at most lateness_ms,
+        // wbi_jobview_tick) even when no joined member is live: a fast rank can finish
+        // before a slow one's run has started.
+        bool complete = joined && (job->live == 0 || job->head_reached >= job->live);
         if (!complete && !force && job->npend < WBI_JOBVIEW_PENDING_MAX)
             return;
         wbi_jv_write_head(job, !complete);

@@ -56,6 +56,13 @@ typedef struct {
     // The handle open() returned for the run of this project and id (the
     // newest), or NULL: how callers outside run.c reach a run. NULL: none.
     void *(*find)(void *arg, const char *project, const char *run_id);
+    // The directory of the artifact store (aggregator/artifact.h), asked once
+    // at the first artifact record; NULL (or a NULL callback): artifacts are
+    // refused. Borrowed: valid until close.
+    const char *(*artifact_dir)(void *arg);
+    // An artifact event of a run (a version committed, used, linked): a JSON
+    // object text (docs/artifacts.md). NULL: none.
+    void (*artifact)(void *arg, void *run, const char *json, size_t len);
     // A timer pass of the loop (mono_ms: monotonic ms), every few ms. NULL: none.
     void (*tick)(void *arg, int64_t mono_ms);
     // End of service: delivers what is pending within timeout_ms and returns

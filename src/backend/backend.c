@@ -281,8 +281,8 @@ static bool s_idle(const wbi_backend_t *self)
         bool busy = !r->upserted || !wbi_list_empty(&r->q) || !wbi_list_empty(&r->p) ||
                     r->summary || r->config_dirty || r->meta_dirty || !wbi_list_empty(&r->a) ||
                     r->preempt || !wbi_list_empty(&r->f) || !wbi_list_empty(&r->u) ||
-                    r->n_uploaded || r->req.kind != WBI_BK_REQ_NONE || wbi_bk_has_stream(r) ||
-                    (r->finish && !r->completed && !wbi_bk_refused(r));
+                    r->n_uploaded || wbi_bk_has_art(r) || r->req.kind != WBI_BK_REQ_NONE ||
+                    wbi_bk_has_stream(r) || (r->finish && !r->completed && !wbi_bk_refused(r));
         if (busy)
             return false;
     }

@@ -142,6 +142,15 @@ void wbi_backend_run_alert(wbi_backend_t *self, wbi_backend_run_t *run, const ch
 // wbi_backend_run_finish are refused (counted, logged), as history is.
 wandb_err wbi_backend_run_file(wbi_backend_t *self, wbi_backend_run_t *run, const char *name,
                                char **data_p, size_t len);
+// Queues an artifact event of the run (a JSON object text {event: commit |
+// use | link, project, name, version, ...}, see docs/artifacts.md) whose
+// bytes are in the aggregator's store at store_dir: a committed version is
+// saved with the official requests (backend/artifact.h), a use recorded
+// with UseArtifact, a link with LinkArtifact; in the run's order, before its
+// complete/exitcode. WANDB_EINVAL (not an event, a version the store lacks),
+// WANDB_ECLOSED (the run ended in the backend), WANDB_ENOMEM.
+wandb_err wbi_backend_run_artifact(wbi_backend_t *self, wbi_backend_run_t *run, const char *event,
+                                   size_t len, const char *store_dir);
 // Sends "preempting": true with the next request, at once.
 void wbi_backend_run_preempting(wbi_backend_t *self, wbi_backend_run_t *run);
 // Marks the run ended: once everything queued before is sent, the final

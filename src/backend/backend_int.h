@@ -18,8 +18,10 @@
 #include "backend/retry.h"
 #include "backend/sched.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <time.h>
 
 #define WBI_BK_QUEUE_MAX ((size_t)256 << 20) // history bytes queued per backend
@@ -41,6 +43,7 @@ typedef enum {
     WBI_BK_REQ_FS,       // file_stream: data, heartbeat or complete
     WBI_BK_REQ_FILES,    // CreateRunFiles for a batch of saved files
     WBI_BK_REQ_PUT,      // the upload of one file to its uploadUrl
+    WBI_BK_REQ_ART,      // one step of an artifact job (artifact.c)
     WBI_BK_REQ_RESUME,   // RunResumeStatus, before the first UpsertBucket of a resuming run
     WBI_BK_REQ_KINDS,    // number of kinds
 } wbi_bk_kind;
@@ -53,6 +56,26 @@ typedef struct wbi_bk_file {
     size_t len;           // bytes in data
     char *url;            // uploadUrl from CreateRunFiles; NULL before
 } wbi_bk_file_t;
+
+// An artifact job (artifact.c): a committed version to save, a use, a link.
+typedef struct wbi_bk_art {
+    wbi_list_node_t node; // link in the run's artifact queue (first member)
+    json_t *ev;           // the event (owned)
+    json_t *contents;     // commit: the manifest's contents (owned)
+    json_t *files;        // commit: paths of the entries with bytes, in request order
+    json_t *urls;         // commit: uploadUrl per file (null: the server has it)
+    char **headers;       // uploadHeaders of the last answer (owned)
+    size_t nheaders;      // entries in headers
+    char dir[1024];       // the store directory
+    int step;             // where the job stands (artifact.c)
+    size_t idx;           // commit: the next file to PUT
+    char *artifact_id;    // the server's id of the version
+    char *manifest_id;    // commit: the manifest's id
+    char *upload_url;     // commit: where the manifest goes
+    char *manifest;       // commit: the manifest text uploaded
+    json_t *answer;       // the data of the last answer (owned), NULL: none
+    FILE *fp;             // commit: the file being PUT
+} wbi_bk_art_t;
 
 typedef struct wbi_bk_alert {
     wbi_list_node_t node; // link in the run's alert queue (first member)
@@ -97,6 +120,7 @@ typedef struct {
     size_t s_nlines[WBI_STREAMS]; // FS: stream lines in the body, per stream
     bool completed;               // FS: the body carries complete/exitcode
     wbi_bk_file_t *files;         // FILES: the batch asked about; PUT: the one file (owned)
+    wbi_bk_art_t *art;            // ART: the job (borrowed: it stays at the head of run->art)
     char **uploaded;              // FS: names reported in "uploaded" (owned)
     size_t nuploaded;             // FS: entries in uploaded
 } wbi_bk_req_t;
@@ -131,6 +155,7 @@ struct wbi_backend_run {
     uint64_t late;        // summaries, configs, alerts, files refused after finish
     wbi_list_t f;         // files waiting for CreateRunFiles (wbi_bk_file_t)
     wbi_list_t u;         // files with an uploadUrl, waiting for their PUT
+    wbi_list_t art;       // artifact jobs (wbi_bk_art_t), the head one in progress
     char **up_headers;    // uploadHeaders of the last CreateRunFiles (thread writes)
     size_t n_up_headers;  // entries in up_headers
     char **uploaded;      // names uploaded and not yet reported in file_stream
@@ -234,6 +259,12 @@ static inline int64_t wbi_bk_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// True when the run has artifact jobs left.
+static inline bool wbi_bk_has_art(const wbi_backend_run_t *run)
+{
+    return !wbi_list_empty(&run->art);
 }
 
 // The entity for URLs and alerts: the caller's, else the server's.

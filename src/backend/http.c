@@ -394,9 +394,18 @@ out_nomem:
     return NULL;
 }
 
-// Sets the per-request options of a slot and adds it to the multi handle.
-wandb_err wbi_http_start(wbi_http_t *self, wbi_http_kind kind, const char *url, const char *body,
-                         size_t len, const char *const *extra, size_t nextra, void *token)
+// Reads the next bytes of an uploaded file (CURLOPT_READFUNCTION).
+static size_t s_read_file(char *buf, size_t size, size_t n, void *arg)
+{
+    size_t got = fread(buf, 1, size * n, arg);
+    return got == 0 && ferror((FILE *)arg) ? CURL_READFUNC_ABORT : got;
+}
+
+// Sets the per-request options of a slot and adds it to the multi handle;
+// a PUT's body is body[0..len), or the file fp (size bytes) when fp is set.
+static wandb_err s_start(wbi_http_t *self, wbi_http_kind kind, const char *url, const char *body,
+                         size_t len, FILE *fp, uint64_t size, const char *const *extra,
+                         size_t nextra, void *token)
 {
     s_slot_t *slot = NULL;
     for (int i = 0; i < self->nslots && !slot; i++)
@@ -447,10 +456,17 @@ wandb_err wbi_http_start(wbi_http_t *self, wbi_http_kind kind, const char *url, 
         code = curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, put ? WBI_HTTP_PUT_LOW_SPEED : 0L);
     if (code == CURLE_OK)
         code = curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, put ? WBI_HTTP_PUT_LOW_SPEED_S : 0L);
+    if (code == CURLE_OK) // a file streams through the read callback, never whole in memory
+        code = curl_easy_setopt(c, CURLOPT_POSTFIELDS, fp ? NULL : body ? body : "");
     if (code == CURLE_OK)
-        code = curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+        code = curl_easy_setopt(c, CURLOPT_POST, 1L);
     if (code == CURLE_OK)
-        code = curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        code = curl_easy_setopt(c, CURLOPT_READFUNCTION, fp ? s_read_file : NULL);
+    if (code == CURLE_OK)
+        code = curl_easy_setopt(c, CURLOPT_READDATA, fp);
+    if (code == CURLE_OK)
+        code = curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                                (curl_off_t)(fp ? size : (uint64_t)len));
     if (code != CURLE_OK || curl_multi_add_handle(self->multi, c) != CURLM_OK) {
         curl_slist_free_all(slot->extra);
         slot->extra = NULL;
@@ -459,6 +475,18 @@ wandb_err wbi_http_start(wbi_http_t *self, wbi_http_kind kind, const char *url, 
     slot->state = S_BUSY;
     self->in_flight++;
     return WANDB_OK;
+}
+
+wandb_err wbi_http_start(wbi_http_t *self, wbi_http_kind kind, const char *url, const char *body,
+                         size_t len, const char *const *extra, size_t nextra, void *token)
+{
+    return s_start(self, kind, url, body, len, NULL, 0, extra, nextra, token);
+}
+
+wandb_err wbi_http_start_file(wbi_http_t *self, const char *url, FILE *fp, uint64_t size,
+                              const char *const *extra, size_t nextra, void *token)
+{
+    return s_start(self, WBI_HTTP_PUT, url, NULL, 0, fp, size, extra, nextra, token);
 }
 
 // Runs the transfers; sleeps in curl_multi_poll until I/O, a curl timer,

@@ -18,6 +18,7 @@
 #define WBI_BACKEND_HTTP_H
 
 #include "backend/backend.h"
+#include <stdio.h>
 
 // Bytes of an answer kept; the rest is read and discarded (res.truncated).
 #define WBI_HTTP_ANSWER_MAX ((size_t)16 << 20)
@@ -68,6 +69,11 @@ void wbi_http_destroy(wbi_http_t **self_p);
 // with the answer. WANDB_EFULL when max_streams requests are in flight.
 wandb_err wbi_http_start(wbi_http_t *self, wbi_http_kind kind, const char *url, const char *body,
                          size_t len, const char *const *extra, size_t nextra, void *token);
+// Starts a PUT whose body is the open file fp (size bytes from its current
+// position, read as the transfer goes: never whole in memory). fp is
+// borrowed until wbi_http_done of the request.
+wandb_err wbi_http_start_file(wbi_http_t *self, const char *url, FILE *fp, uint64_t size,
+                              const char *const *extra, size_t nextra, void *token);
 // Moves the transfers on, waiting at most timeout_ms for I/O or a wakeup.
 void wbi_http_poll(wbi_http_t *self, int timeout_ms);
 // Takes one finished request: true with its token in *token and the answer

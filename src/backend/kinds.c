@@ -6,6 +6,7 @@
 //  once; retries re-send them unchanged), answer (reads a 2xx body; NULL:
 //  the status says it all) and done (advances the run, lock held). Giving
 //  up is common to all kinds except for what it drops (s_fail).
+#include "backend/artifact.h"
 #include "backend/backend_int.h"
 #include "common/alloc.h"
 #include "common/log.h"
@@ -350,6 +351,20 @@ static void s_done_put(wbi_backend_t *self, wbi_backend_run_t *run, wbi_bk_req_t
     wbi_bkq_note_uploaded(run, f);
 }
 
+// An artifact step answered: the job moves on; its last step frees it (lock held).
+static void s_done_art(wbi_backend_t *self, wbi_backend_run_t *run, wbi_bk_req_t *req,
+                       wbi_bk_outcome_t *o, int64_t now)
+{
+    (void)self;
+    (void)o;
+    (void)now;
+    if (wbi_bk_art_step_done(run, req->art)) {
+        wbi_list_pop(&run->art);
+        wbi_bk_art_free(req->art);
+    }
+    req->art = NULL;
+}
+
 // --- the table ---------------------------------------------------------------
 
 static const s_kind_t s_kinds[WBI_BK_REQ_KINDS] = {
@@ -366,11 +381,32 @@ static const s_kind_t s_kinds[WBI_BK_REQ_KINDS] = {
     [WBI_BK_REQ_FILES] = {"CreateRunFiles", WBI_HTTP_GRAPHQL, false, 0, s_build_files,
                           s_answer_files, s_done_files},
     [WBI_BK_REQ_PUT] = {"upload", WBI_HTTP_PUT, false, 0, s_build_put, NULL, s_done_put},
+    [WBI_BK_REQ_ART] = {"artifact request", WBI_HTTP_GRAPHQL, false, 0, wbi_bk_art_build,
+                        wbi_bk_art_answer, s_done_art},
     [WBI_BK_REQ_RESUME] = {"RunResumeStatus", WBI_HTTP_GRAPHQL, false, 0, s_build_resume,
                            s_answer_resume, s_done_resume},
 };
 
 // --- one attempt ---------------------------------------------------------------
+
+// What an artifact step uploads, when it is a PUT.
+struct s_art_put {
+    FILE *fp;         // a file of the store, or NULL
+    const char *body; // else these bytes
+    size_t len;       // their length
+    uint64_t size;    // bytes to send
+    char **headers;   // uploadHeaders
+    size_t nheaders;  // their count
+};
+
+// True when req is an artifact step that PUTs (and then what, into *out).
+static bool s_art_put(const wbi_bk_req_t *req, struct s_art_put *out)
+{
+    struct s_art_put tmp;
+    struct s_art_put *p = out ? out : &tmp;
+    return req->kind == WBI_BK_REQ_ART && req->art &&
+           wbi_bk_art_put(req->art, &p->fp, &p->body, &p->len, &p->size, &p->headers, &p->nheaders);
+}
 
 bool wbi_bkk_start(wbi_backend_t *self, wbi_backend_run_t *run, wbi_bk_req_t *req,
                    wbi_bk_outcome_t *o)
@@ -384,7 +420,7 @@ bool wbi_bkk_start(wbi_backend_t *self, wbi_backend_run_t *run, wbi_bk_req_t *re
         char msg[256] = "";
         wbi_buf_init(&req->url, 64 * 1024);
         wbi_buf_init(&req->body, 8 * WBI_BK_REQUEST_MAX);
-        if (k->http == WBI_HTTP_GRAPHQL)
+        if (k->http == WBI_HTTP_GRAPHQL && !s_art_put(req, NULL))
             rc = wbi_buf_puts(&req->url, self->graphql_url);
         if (rc == WANDB_OK)
             rc = k->build(self, run, req, msg, sizeof msg);
@@ -399,10 +435,19 @@ bool wbi_bkk_start(wbi_backend_t *self, wbi_backend_run_t *run, wbi_bk_req_t *re
         req->built = true;
     }
     req->attempt++;
+    struct s_art_put ap;
     if (req->kind == WBI_BK_REQ_PUT)
         rc = wbi_http_start(self->http, WBI_HTTP_PUT, req->url.data, req->files->data,
                             req->files->len, (const char *const *)run->up_headers,
                             run->n_up_headers, req);
+    else if (s_art_put(req, &ap) && ap.fp)
+        rc = fseek(ap.fp, 0, SEEK_SET) == 0 // a retry sends the file again
+                 ? wbi_http_start_file(self->http, req->url.data, ap.fp, ap.size,
+                                       (const char *const *)ap.headers, ap.nheaders, req)
+                 : WANDB_EIO;
+    else if (s_art_put(req, &ap))
+        rc = wbi_http_start(self->http, WBI_HTTP_PUT, req->url.data, ap.body, ap.len,
+                            (const char *const *)ap.headers, ap.nheaders, req);
     else
         rc = wbi_http_start(self->http, k->http, req->url.data, req->body.data, req->body.len, NULL,
                             0, req);
@@ -516,6 +561,10 @@ static void s_fail(wbi_backend_t *self, wbi_backend_run_t *run, wbi_bk_req_t *re
         wbi_bkq_run_drop(self, run);
     } else if (req->kind == WBI_BK_REQ_UPSERT || req->kind == WBI_BK_REQ_FS) {
         wbi_bkq_run_drop(self, run);
+    } else if (req->kind == WBI_BK_REQ_ART && req->art) {
+        wbi_list_pop(&run->art); // the job is given up on; the version stays in the store
+        wbi_bk_art_free(req->art);
+        req->art = NULL;
     } else if (req->kind == WBI_BK_REQ_FILES || req->kind == WBI_BK_REQ_PUT) {
         size_t bytes = wbi_bkq_files_free(req->files);
         req->files = NULL;

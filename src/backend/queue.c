@@ -9,6 +9,7 @@
 //  rule lives here: once a line of a run is refused, so is every later one.
 //  One file (about 650 lines): every queueing call and the freeing it pairs with
 //  follow the same lock rule, which is easier to check in one place.
+#include "backend/artifact.h"
 #include "backend/backend_int.h"
 #include "common/alloc.h"
 #include "common/jsonx.h"
@@ -48,6 +49,17 @@ static void s_alerts_free(wbi_list_t *list)
     wbi_list_node_t *n;
     while ((n = wbi_list_pop(list)))
         wbi_bkq_alert_free(WBI_LIST_ITEM(n, wbi_bk_alert_t, node));
+}
+
+// Frees the run's artifact jobs (the one in progress is the head: its
+// request no longer points at it).
+static void s_art_list_free(wbi_backend_run_t *run)
+{
+    if (run->req.kind == WBI_BK_REQ_ART)
+        run->req.art = NULL;
+    wbi_list_node_t *n;
+    while ((n = wbi_list_pop(&run->art)))
+        wbi_bk_art_free(WBI_LIST_ITEM(n, wbi_bk_art_t, node));
 }
 
 size_t wbi_bkq_files_free(wbi_bk_file_t *f)
@@ -126,6 +138,7 @@ void wbi_bkq_run_drop(wbi_backend_t *self, wbi_backend_run_t *run)
     run->meta_dirty = false;
     s_alerts_free(&run->a);
     size_t fbytes = s_file_list_free(&run->f) + s_file_list_free(&run->u);
+    s_art_list_free(run);
     self->file_bytes -= fbytes < self->file_bytes ? fbytes : self->file_bytes;
     wbi_bkq_strv_free(run->uploaded, run->n_uploaded);
     run->uploaded = NULL;
@@ -144,7 +157,7 @@ void wbi_bkq_take_fs(wbi_backend_run_t *run, int64_t now)
         wbi_list_splice(&run->sp[f], &run->sq[f]);
     // complete/exitcode only once no alert or file is left to go first
     bool last = run->finish && !wbi_bk_refused(run) && wbi_list_empty(&run->a) &&
-                wbi_list_empty(&run->f) && wbi_list_empty(&run->u);
+                wbi_list_empty(&run->f) && wbi_list_empty(&run->u) && !wbi_bk_has_art(run);
     *req = (wbi_bk_req_t){.kind = WBI_BK_REQ_FS,
                           .due_ms = now,
                           .summary = run->summary,
@@ -230,7 +243,8 @@ void wbi_bkq_retire_if_done(wbi_backend_t *self, wbi_backend_run_t *run)
         run->req.kind != WBI_BK_REQ_NONE)
         return;
     if (run->summary || run->config_dirty || run->meta_dirty || run->preempt || run->n_uploaded ||
-        !wbi_list_empty(&run->a) || !wbi_list_empty(&run->f) || !wbi_list_empty(&run->u))
+        !wbi_list_empty(&run->a) || !wbi_list_empty(&run->f) || !wbi_list_empty(&run->u) ||
+        wbi_bk_has_art(run))
         return; // what was queued before finish still goes out
     run->retired = true;
     if (self->nlive > 0)
@@ -250,6 +264,7 @@ void wbi_bkq_run_free(wbi_backend_run_t *run)
     wbi_run_resume_release(&run->resume);
     s_file_list_free(&run->f);
     s_file_list_free(&run->u);
+    s_art_list_free(run);
     wbi_bkq_strv_free(run->up_headers, run->n_up_headers);
     wbi_bkq_strv_free(run->uploaded, run->n_uploaded);
     for (size_t i = 0; i < WBI_BK_ALERT_TITLES; i++)
@@ -300,6 +315,7 @@ wbi_backend_run_t *wbi_backend_run_open(wbi_backend_t *self, const wbi_run_meta_
     wbi_list_init(&run->p);
     wbi_list_init(&run->a);
     wbi_list_init(&run->f);
+    wbi_list_init(&run->art);
     wbi_list_init(&run->u);
     for (int f = 0; f < WBI_STREAMS; f++) {
         wbi_list_init(&run->sq[f]);

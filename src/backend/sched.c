@@ -135,7 +135,7 @@ static bool s_fs_due(const wbi_backend_t *self, const wbi_backend_run_t *run, in
     }
     if (run->finish) // the final complete/exitcode once nothing else is queued; none after
         return !wbi_bk_refused(run) && wbi_list_empty(&run->a) && wbi_list_empty(&run->f) &&
-               wbi_list_empty(&run->u); // a refused line (prefix rule)
+               wbi_list_empty(&run->u) && !wbi_bk_has_art(run); // a refused line (prefix rule)
     if (run->abandoned)
         return false; // silence lets the server mark it crashed
     int64_t every = wbi_bk_flush_ms(self, now);
@@ -194,6 +194,13 @@ static bool s_take_work(wbi_backend_t *self, wbi_backend_run_t *run, int64_t now
         wbi_list_node_t *batch = wbi_list_pop_n(&run->f, WBI_BK_FILES_BATCH);
         *req = (wbi_bk_req_t){.kind = WBI_BK_REQ_FILES,
                               .files = WBI_LIST_ITEM(batch, wbi_bk_file_t, node),
+                              .due_ms = now};
+        run->fs_turn = true;
+        return true;
+    }
+    if (wbi_bk_has_art(run)) { // the artifact job at the head, one step at a time
+        *req = (wbi_bk_req_t){.kind = WBI_BK_REQ_ART,
+                              .art = WBI_LIST_ITEM(run->art.head, wbi_bk_art_t, node),
                               .due_ms = now};
         run->fs_turn = true;
         return true;

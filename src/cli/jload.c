@@ -77,7 +77,8 @@ static bool s_on_run(wbi_jl_session_t *self, const wbi_jrec_t *rec)
         return false;
     }
     self->runs = runs;
-    runs[self->nruns++] = (wbi_jl_run_t){.no = rec->run, .meta = o, .alerts = json_array()};
+    runs[self->nruns++] = (wbi_jl_run_t){
+        .no = rec->run, .meta = o, .alerts = json_array(), .artifacts = json_array()};
     return true;
 }
 
@@ -245,6 +246,10 @@ static bool s_apply(wbi_jl_session_t *self, const wbi_jrec_t *rec)
         return true;
     case WBI_JR_ACK:
         return s_on_ack(self, run, rec);
+    case WBI_JR_ARTIFACT: {
+        json_t *o = s_object(rec);
+        return o && json_array_append_new(run->artifacts, o) == 0;
+    }
     default:
         return false; // a newer type: skipped, counted
     }
@@ -309,6 +314,7 @@ void wbi_jl_release(wbi_jl_session_t *self)
         wbi_free(run->ack_url);
         json_decref(run->meta);
         json_decref(run->alerts);
+        json_decref(run->artifacts);
     }
     wbi_free(self->runs);
     for (size_t i = 0; i < self->ndamage; i++)

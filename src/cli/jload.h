@@ -40,6 +40,7 @@ typedef struct {
     wbi_jl_blob_t summary;              // the last summary (data NULL: none)
     wbi_jl_blob_t config;               // the last config (data NULL: none)
     json_t *alerts;                     // array of ALERT objects
+    json_t *artifacts;                  // array of ARTIFACT events (docs/artifacts.md)
     wbi_jl_file_t *files;               // saved files in order
     size_t nfiles;                      // entries in files
     bool preempting;                    // PREEMPTING seen

@@ -230,6 +230,32 @@ static void s_on_ack(void *arg, void *tag, const wbi_backend_ack_t *ack)
     free(text);
 }
 
+// Queues the run's artifact events again: their bytes are in the artifact store beside
+// the journal (<journal parent>/artifacts). A version the server already has is answered
+// COMMITTED and not uploaded again (docs/artifacts.md).
+static void s_send_artifacts(wbi_backend_t *bk, wbi_backend_run_t *run, const s_item_t *it)
+{
+    if (!json_array_size(it->run->artifacts))
+        return;
+    char store[4096];
+    const char *dir = it->session->dir;
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/')
+        len--;
+    while (len > 0 && dir[len - 1] != '/')
+        len--; // the journal's parent, with its '/'
+    snprintf(store, sizeof store, "%.*sartifacts", (int)len, dir);
+    size_t i;
+    json_t *ev;
+    json_array_foreach(it->run->artifacts, i, ev)
+    {
+        char *text = json_dumps(ev, JSON_COMPACT);
+        if (text)
+            wbi_backend_run_artifact(bk, run, text, strlen(text), store);
+        free(text);
+    }
+}
+
 // Hands one run's missing data to the backend.
 static bool s_queue(wbi_backend_t *bk, s_item_t *it)
 {
@@ -287,6 +313,7 @@ static bool s_queue(wbi_backend_t *bk, s_item_t *it)
             fprintf(stderr, "wandb-mpi sync: run '%s': file '%s' not uploaded: %s\n", meta.run_id,
                     r->files[i].name, wandb_strerror(rc));
     }
+    s_send_artifacts(bk, run, it);
     if (r->preempting && !it->send_finish)
         wbi_backend_run_preempting(bk, run);
     if (it->send_finish)

@@ -4,6 +4,7 @@
 //  The textbook algorithm: 64-byte blocks, four rounds of sixteen steps.
 
 #include "common/md5.h"
+#include "common/base64.h"
 
 #include <string.h>
 
@@ -108,4 +109,18 @@ void wbi_md5_hex(const unsigned char digest[WBI_MD5_LEN], char out[33])
         out[2 * i + 1] = hex[digest[i] & 15];
     }
     out[32] = '\0';
+}
+
+void wbi_md5_final_b64(wbi_md5_t *self, char out[WBI_MD5_B64])
+{
+    unsigned char d[WBI_MD5_LEN];
+    wbi_md5_final(self, d);
+    wbi_b64_encode(out, d, sizeof d);
+}
+
+void wbi_md5_final_hex(wbi_md5_t *self, char out[WBI_MD5_HEX])
+{
+    unsigned char d[WBI_MD5_LEN];
+    wbi_md5_final(self, d);
+    wbi_md5_hex(d, out);
 }

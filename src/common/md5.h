@@ -26,4 +26,10 @@ void wbi_md5_final(wbi_md5_t *self, unsigned char out[WBI_MD5_LEN]);
 // The digest as 32 lower-case hex characters and a NUL.
 void wbi_md5_hex(const unsigned char digest[WBI_MD5_LEN], char out[33]);
 
+#define WBI_MD5_B64 25 // "xxxxxxxxxxxxxxxxxxxxxx==" and its NUL
+#define WBI_MD5_HEX 33 // 32 hex digits and the NUL
+// Finishes self and writes the digest as base64 (W&B's entry digest) or hex.
+void wbi_md5_final_b64(wbi_md5_t *self, char out[WBI_MD5_B64]);
+void wbi_md5_final_hex(wbi_md5_t *self, char out[WBI_MD5_HEX]);
+
 #endif

@@ -23,8 +23,11 @@
 #define WBI_WIRE_ROW_MAX_VALUES 65535
 #define WBI_WIRE_ROW_COMMIT 0x01 // row flag: this record ends the row
 
-#define WBI_WIRE_FILE_MAX ((size_t)64 << 20) // bytes in one saved file (wandb_save)
-#define WBI_WIRE_FILE_CHUNK (64u * 1024u)    // file bytes in one FILE_CHUNK record at most
+#define WBI_WIRE_FILE_MAX ((size_t)64 << 20)    // bytes in one saved file (wandb_save)
+#define WBI_WIRE_FILE_CHUNK (64u * 1024u)       // file bytes in one FILE_CHUNK record at most
+#define WBI_WIRE_ART_CHUNK_HEADER 16            // ART_CHUNK: op_id u32, file_no u32, offset u64
+#define WBI_WIRE_ART_STEP ((uint64_t)1 << 20)   // ART_PROGRESS every this many bytes of a file
+#define WBI_WIRE_ART_WINDOW ((uint64_t)8 << 20) // bytes a rank sends ahead of ART_PROGRESS
 
 typedef enum {
     // rank -> aggregator
@@ -43,9 +46,20 @@ typedef enum {
     WBI_REC_REDUCE = 13,       // JSON object {name, reduce}: cross-rank reductions
     WBI_REC_SYSTEM = 14,       // JSON object {node, ts, metrics}: one system-metrics sample
     WBI_REC_RUN_UPDATE = 15,   // JSON object {name?, notes?, tags?}: run metadata changed
+    // 20-31: artifacts (docs/wire-format.md, docs/artifacts.md)
+    WBI_REC_ART_BEGIN = 20,    // JSON {op_id, op, name, type, ..., refs, files}: an operation
+    WBI_REC_ART_FILE = 21,     // JSON {op_id, file_no, name, size, digest}: a file starts
+    WBI_REC_ART_CHUNK = 22,    // op_id u32, file_no u32, offset u64, then file bytes
+    WBI_REC_ART_FILE_END = 23, // op_id u32, file_no u32, size u64: the file is complete
+    WBI_REC_ART_COMMIT = 24,   // op_id u32: every file was sent; apply the operation
+    WBI_REC_ART_ABORT = 25,    // op_id u32: drop the operation (a file changed, a timeout)
+    WBI_REC_ART_READ = 26,     // use_id u32, file_no u32, offset u64, max u32: send me bytes
     // aggregator -> rank
     WBI_REC_WELCOME = 32,  // JSON object: entity, url, starting_step
     WBI_REC_FINISHED = 33, // empty: every record up to FINISH was received
+    WBI_REC_ART_ACK = 34,  // JSON {op_id, ok, error, version, digest, files}: an operation's end
+    WBI_REC_ART_DATA = 35, // use_id u32, file_no u32, offset u64, then bytes (none: the end)
+    WBI_REC_ART_PROGRESS = 36, // op_id u32, file_no u32, bytes u64: written to disk so far
 } wbi_rec_type;
 
 // --- inline little-endian writers (dst must have room) ---------------------

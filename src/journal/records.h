@@ -28,6 +28,8 @@ enum {
     WBI_JR_STREAM = 12,     // u8 name length, the file name ("wandb-events.jsonl",
                             //  "output.log"), then one line of that file
     WBI_JR_RUN_UPDATE = 15, // JSON {display_name?, notes?, tags?}: changed while the run lived
+    WBI_JR_ARTIFACT = 20,   // JSON {event: commit|use|link, project, name, version, ...}: an
+                            //  artifact event; the bytes are in the artifact store
 };
 
 #define WBI_JR_VERSION 1 // the SESSION "version" this code writes and reads

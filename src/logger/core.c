@@ -10,6 +10,7 @@
 //  the calls here share the ring-writing helpers. NEEDSWORK(#10): the
 //  control records (config, summary, define_metric, alert) move to their
 //  own file once define_metric settles on its branch.
+#include "logger/artifact.h"
 #include "logger/run.h"
 
 #include "common/alloc.h"
@@ -81,6 +82,7 @@ void wbi_run_core_destroy(wandb_run_t **self_p)
     wbi_save_live_stop(self);
     wbi_save_release(self);
     wbi_watch_release(self);
+    wbi_art_release(self);
     pthread_mutex_destroy(&self->save_mu);
     pthread_mutex_destroy(&self->mu);
     wbi_free(self);
@@ -344,6 +346,32 @@ static void s_keep_step(wandb_run_t *run, int64_t step, bool commit_now)
     atomic_store_explicit(&run->step, commit_now ? step + 1 : step, memory_order_relaxed);
 }
 
+// Warns that a call came after wandb_finish (the first time, then every
+// WBI_WARN_EVERY) and returns WANDB_ECLOSED.
+static wandb_err s_closed(const char *what)
+{
+    static atomic_uint_fast64_t calls;
+    if (atomic_fetch_add_explicit(&calls, 1, memory_order_relaxed) % WBI_WARN_EVERY == 0)
+        wbi_warn("%s: the run has finished (wandb_finish was called): call dropped", what);
+    return WANDB_ECLOSED;
+}
+
+// Warns about a NULL run and returns WANDB_EINVAL.
+static wandb_err s_no_run(const char *fn)
+{
+    wbi_warn("%s: run is NULL (no wandb_init, or wandb_finish has set the pointer to NULL)", fn);
+    return WANDB_EINVAL;
+}
+
+// Adds rows to rows_logged. One writer (under mu): a plain load and store, no atomic add.
+static inline void s_count_rows(wandb_run_t *run, uint64_t rows)
+{
+    if (rows)
+        atomic_store_explicit(&run->rows_logged,
+                              atomic_load_explicit(&run->rows_logged, memory_order_relaxed) + rows,
+                              memory_order_relaxed);
+}
+
 // One attempt of a log call under the run mutex. When the ring has no room
 // it sets *no_room and returns WANDB_EFULL; only the last attempt counts
 // the call as dropped. Nothing is written unless the whole call fits.
@@ -364,6 +392,7 @@ static wandb_err s_log_locked(wandb_run_t *run, const wandb_value_t *values, siz
     }
     // A higher step closes the pending row: the aggregator sees the step move.
     bool row_open = run->row_open && step == cur;
+    uint64_t closed_rows = run->row_open && step > cur; // that pending row counts as logged
     if (n == 0) {
         if (commit_now && row_open) {
             if (!wbi_ring_reserve(&run->ring, S_ROW_FIXED)) {
@@ -380,6 +409,7 @@ static wandb_err s_log_locked(wandb_run_t *run, const wandb_value_t *values, siz
             run->row_open = false;
             atomic_store_explicit(&run->step, step + 1, memory_order_relaxed);
         } else if (step > cur) {
+            s_count_rows(run, closed_rows);
             run->row_open = false;
             atomic_store_explicit(&run->step, step, memory_order_relaxed);
         }
@@ -402,10 +432,7 @@ static wandb_err s_log_locked(wandb_run_t *run, const wandb_value_t *values, siz
     }
     uint8_t flags = commit_now ? WBI_WIRE_ROW_COMMIT : 0;
     wbi_ring_publish(&run->ring, s_log_write(run, values, n, keys_before, total, step, flags));
-    if (commit_now) // one writer (under mu): a plain load and store, no atomic add
-        atomic_store_explicit(&run->rows_logged,
-                              atomic_load_explicit(&run->rows_logged, memory_order_relaxed) + 1,
-                              memory_order_relaxed);
+    s_count_rows(run, closed_rows + commit_now);
     run->row_open = !commit_now;
     atomic_store_explicit(&run->step, commit_now ? step + 1 : step, memory_order_relaxed);
     return WANDB_OK;
@@ -418,7 +445,7 @@ wandb_err wandb_log_values(wandb_run_t *run, const wandb_value_t *values, size_t
                            int commit)
 {
     if (!run)
-        return WANDB_EINVAL;
+        return s_no_run("wandb_log_values");
     if (run->disabled)
         return WANDB_OK;
     if ((n > 0 && !values) || n > WBI_WIRE_ROW_MAX_VALUES) {
@@ -448,6 +475,8 @@ wandb_err wandb_log_values(wandb_run_t *run, const wandb_value_t *values, size_t
         pthread_mutex_lock(&run->mu);
         wandb_err err = s_log_locked(run, values, n, step, commit, last, &no_room);
         pthread_mutex_unlock(&run->mu);
+        if (err == WANDB_ECLOSED)
+            return s_closed("wandb_log");
         if (!no_room || last)
             return err;
         if (i == 0)
@@ -467,7 +496,8 @@ static wandb_err s_put_record_wait(wandb_run_t *self, uint8_t type, const void *
         wandb_err err = WANDB_OK;
         pthread_mutex_lock(&self->mu);
         if (self->closed) {
-            err = WANDB_ECLOSED;
+            pthread_mutex_unlock(&self->mu);
+            return s_closed("wandb (config, summary, define_metric, alert, ...)");
         } else if (!wbi_ring_reserve(&self->ring, room)) {
             err = WANDB_EFULL;
         } else {
@@ -638,7 +668,7 @@ static wandb_err s_put_json(wandb_run_t *run, uint8_t type, char *json, const ch
 wandb_err wandb_config_values(wandb_run_t *run, const wandb_value_t *values, size_t n)
 {
     if (!run)
-        return WANDB_EINVAL;
+        return s_no_run("wandb_config_values");
     if (run->disabled)
         return WANDB_OK;
     char *json = NULL;
@@ -671,7 +701,7 @@ wandb_err wandb_config_json(wandb_run_t *run, const char *json)
 wandb_err wandb_summary_values(wandb_run_t *run, const wandb_value_t *values, size_t n)
 {
     if (!run)
-        return WANDB_EINVAL;
+        return s_no_run("wandb_summary_values");
     if (run->disabled)
         return WANDB_OK;
     char *json = NULL;
@@ -707,7 +737,7 @@ wandb_err wandb_define_metric(wandb_run_t *run, const char *name, const char *st
     static const char *const summaries[] = {"min",   "max",  "mean", "best",
                                             "first", "last", "none", NULL};
     if (!run)
-        return WANDB_EINVAL;
+        return s_no_run("wandb_define_metric");
     if (run->disabled)
         return WANDB_OK;
     if (!name || !s_key_valid(name, strnlen(name, 256)) ||
@@ -746,7 +776,7 @@ wandb_err wandb_define_reduce(wandb_run_t *run, const char *name, const char *re
     static const char *const words[] = {"mean",   "min",    "max",  "sum", "std",
                                         "argmin", "argmax", "none", NULL};
     if (!run)
-        return WANDB_EINVAL;
+        return s_no_run("wandb_define_reduce");
     if (run->disabled)
         return WANDB_OK;
     if (!name || !s_key_valid(name, strnlen(name, 256))) {
@@ -772,7 +802,7 @@ wandb_err wandb_alert(wandb_run_t *run, const char *title, const char *text, con
                       int64_t wait_ms)
 {
     if (!run)
-        return WANDB_EINVAL;
+        return s_no_run("wandb_alert");
     if (run->disabled)
         return WANDB_OK;
     if (!title || !text) {
@@ -816,7 +846,7 @@ wandb_err wandb_alert(wandb_run_t *run, const char *title, const char *text, con
 wandb_err wandb_mark_preempting(wandb_run_t *run)
 {
     if (!run)
-        return WANDB_EINVAL;
+        return s_no_run("wandb_mark_preempting");
     if (run->disabled)
         return WANDB_OK;
     int wait =

@@ -9,6 +9,7 @@
 #include "common/tsan.h"
 #include "common/wire.h"
 #include "common/zmon.h"
+#include "logger/artifact.h"
 #include "logger/mirror.h"
 #include "logger/resume.h"
 #include "logger/sysmon.h"
@@ -287,6 +288,12 @@ static void s_handle(wbi_io_t *self, const uint8_t *data, size_t len)
     while (wbi_wire_next(&r, &rec) == WANDB_OK) {
         if (rec.type == WBI_REC_FINISHED) {
             atomic_store(&self->finished, true);
+        } else if (rec.type == WBI_REC_ART_ACK) {
+            wbi_art_on_ack(self->run, rec.payload, rec.len);
+        } else if (rec.type == WBI_REC_ART_PROGRESS) {
+            wbi_art_on_progress(self->run, rec.payload, rec.len);
+        } else if (rec.type == WBI_REC_ART_DATA) {
+            wbi_art_on_data(self->run, rec.payload, rec.len);
         } else if (rec.type == WBI_REC_WELCOME) {
             json_error_t jerr;
             json_t *obj = wbi_jsonx_loadb((const char *)rec.payload, rec.len, 0, &jerr);

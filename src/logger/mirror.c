@@ -32,6 +32,7 @@ struct wbi_mirror {
     json_t *config;             // HELLO config plus CONFIG updates
     double start_time;          // the run's start (Unix seconds)
     double last_ts;             // ts of the last ROW
+    bool row_open;              // the last ROW did not commit: a higher step commits it
     wbi_mirror_counts_t counts; // see mirror.h
 };
 
@@ -164,8 +165,12 @@ static void s_row(wbi_mirror_t *self, const wbi_wire_record_t *rec)
         }
     }
     self->last_ts = wbi_get_f64(p + 8);
-    self->counts.last_step = (int64_t)wbi_get_u64(p);
-    if (p[16] & WBI_WIRE_ROW_COMMIT)
+    int64_t step = (int64_t)wbi_get_u64(p);
+    if (self->row_open && step > self->counts.last_step)
+        self->counts.rows++; // the open row was committed by this higher step
+    self->counts.last_step = step;
+    self->row_open = !(p[16] & WBI_WIRE_ROW_COMMIT);
+    if (!self->row_open)
         self->counts.rows++;
 }
 

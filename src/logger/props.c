@@ -346,6 +346,10 @@ static wandb_err s_set(wandb_run_t *run, const char *field, const char *setting,
         wbi_warn("wandb_run_set_%s: %s", field, value ? why : "the value is NULL");
         return WANDB_EINVAL;
     }
+    if (strcmp(field, "name") == 0 && !*value) { // the backend would show an empty name
+        wbi_warn("wandb_run_set_name: the name is empty: give 1 to 128 characters");
+        return WANDB_EINVAL;
+    }
     json_t *obj = json_pack("{s:s}", field, value);
     char *json = obj ? wbi_jsonx_dumps(obj, JSON_COMPACT) : NULL;
     json_decref(obj);
@@ -384,17 +388,29 @@ static wandb_err s_set(wandb_run_t *run, const char *field, const char *setting,
 
 wandb_err wandb_run_set_name(wandb_run_t *run, const char *name)
 {
-    return run ? s_set(run, "name", "name", name, &run->set_name) : WANDB_EINVAL;
+    if (!run) {
+        wbi_warn("wandb_run_set_name: run is NULL");
+        return WANDB_EINVAL;
+    }
+    return s_set(run, "name", "name", name, &run->set_name);
 }
 
 wandb_err wandb_run_set_notes(wandb_run_t *run, const char *notes)
 {
-    return run ? s_set(run, "notes", "notes", notes, &run->set_notes) : WANDB_EINVAL;
+    if (!run) {
+        wbi_warn("wandb_run_set_notes: run is NULL");
+        return WANDB_EINVAL;
+    }
+    return s_set(run, "notes", "notes", notes, &run->set_notes);
 }
 
 wandb_err wandb_run_set_tags(wandb_run_t *run, const char *tags)
 {
-    return run ? s_set(run, "tags", "tags", tags, &run->set_tags) : WANDB_EINVAL;
+    if (!run) {
+        wbi_warn("wandb_run_set_tags: run is NULL");
+        return WANDB_EINVAL;
+    }
+    return s_set(run, "tags", "tags", tags, &run->set_tags);
 }
 
 // --- counters ----------------------------------------------------------------

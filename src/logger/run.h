@@ -20,6 +20,7 @@ struct wbi_saved;
 struct wbi_live;
 struct wbi_watch;
 struct wbi_mirror;
+struct wbi_art_link;
 
 // Warnings that repeat on a hot path are logged the first time and then
 // every WBI_WARN_EVERY times.
@@ -77,6 +78,7 @@ struct wandb_run {
     _Atomic uint64_t rows_logged;        // rows committed by log calls (written under mu)
     atomic_bool retired;                 // finished: buffers freed, the struct kept (run.c)
     struct wandb_run *next_retired;      // the list of finished runs (run.c, under its lock)
+    _Atomic(struct wbi_art_link *) art;  // artifact operations (artifact_send.c), NULL before
     // resume (resume.c): the I/O thread writes the fields, then resume_state
     _Atomic int resume_state; // 0, WBI_RESUME_WELCOMED or WBI_RESUME_REFUSED
     wandb_err resume_refusal; // REFUSED: the error wandb_init returns
@@ -124,7 +126,9 @@ void wbi_run_props_release(wandb_run_t *self);
 // FINISH; waits for ring room until deadline (monotonic ms). Returns the
 // first error (each one is logged) or WANDB_OK.
 wandb_err wbi_save_flush(wandb_run_t *run, int64_t deadline);
-// Frees the remembered saved files (save.c).
+// Frees the remembered saved files (save.c). The live watcher must be
+// stopped first (wbi_save_live_stop, which takes save_mu itself); callers
+// may hold save_mu here.
 void wbi_save_release(wandb_run_t *run);
 
 // Called by wandb_log_values before it logs (media_watch.c): logs the

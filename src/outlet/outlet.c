@@ -63,6 +63,7 @@ struct wbi_outlet {
     uint64_t late_lines;    // stream lines after a run's finish reached the backend (dropped)
     bool warned_late;       // the first of those was logged
     char dir[PATH_MAX];     // the journal directory ("" without one)
+    char art_dir[PATH_MAX]; // the artifact store, <journal parent>/artifacts ("" without one)
 };
 
 // Appends one record; a refusal is counted and logged once (the data still
@@ -431,8 +432,27 @@ static void s_close(void *arg)
     wbi_outlet_destroy(&self);
 }
 
+static const char *s_artifact_dir(void *arg)
+{
+    wbi_outlet_t *self = arg;
+    return self->art_dir[0] ? self->art_dir : NULL;
+}
+
+// An artifact event (a version committed, used, linked): journaled. The
+// bytes themselves stay in the artifact store (docs/artifacts.md).
+static void s_artifact(void *arg, void *r, const char *json, size_t len)
+{
+    wbi_outlet_t *self = arg;
+    s_orun_t *run = r;
+    s_append2(self, WBI_JR_ARTIFACT, run->no, json, len, NULL, 0);
+    if (run->bk && self->art_dir[0])
+        wbi_backend_run_artifact(self->backend, run->bk, json, len, self->art_dir);
+}
+
 void wbi_outlet_sink(wbi_outlet_t *self, wbi_agg_sink_t *sink)
 {
+    sink->artifact_dir = s_artifact_dir;
+    sink->artifact = s_artifact;
     sink->arg = self;
     sink->open = s_open;
     sink->update = s_update;
@@ -515,6 +535,9 @@ wandb_err wbi_outlet_new(wbi_outlet_t **out, const wbi_outlet_opts_t *opts, char
     self->grace_ms = opts->finish_grace_ms > 0 ? opts->finish_grace_ms : 0;
     self->last_flush_ms = wbi_now_ms();
     wandb_err rc = WANDB_OK;
+    if (opts->journal_dir && snprintf(self->art_dir, sizeof self->art_dir, "%s/artifacts",
+                                      opts->journal_dir) >= (int)sizeof self->art_dir)
+        self->art_dir[0] = '\0';
     if (opts->journal_dir) {
         rc = s_open_journal(self, opts, err, errlen);
         if (rc != WANDB_OK)

@@ -32,11 +32,11 @@ cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" || { cat "$tmp/i
 pc=$(find "$prefix" -name wandb.pc -path '*/pkgconfig/*' | head -n 1)
 [ -n "$pc" ] || fail "no wandb.pc installed"
 libdir=$(dirname -- "$(dirname -- "$pc")")
-expect="$libdir/libwandb.so include/wandb.h include/wandb_version.h bin/wandb-mpi
+expect="$libdir/libwandb.so include/wandb.h include/wandb.hpp include/wandb_version.h bin/wandb-mpi
     bin/wandb-mpi-server bin/wandb-mpi-aggregator bin/wandb-mpirun
     $libdir/cmake/wandb/wandbConfig.cmake $libdir/cmake/wandb/wandbConfigVersion.cmake
     share/doc/wandb-mpi/README.md"
-[ "$with_mpi" = no ] || expect="$expect $libdir/libwandb_mpi.so include/wandb_mpi.h
+[ "$with_mpi" = no ] || expect="$expect $libdir/libwandb_mpi.so include/wandb_mpi.h include/wandb_mpi.hpp
     $libdir/pkgconfig/wandb_mpi.pc"
 for f in $expect
 do
@@ -83,6 +83,14 @@ cmake -S "$here" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$prefix" -DWANDB_WANT_VERS
     { cat "$tmp/cmake.log"; fail "find_package(wandb) failed"; }
 cmake --build "$tmp/cmake" >>"$tmp/cmake.log" 2>&1 || { cat "$tmp/cmake.log"; fail "CMake build failed"; }
 run_hello find_package "$tmp/cmake/hello"
+# A C++ compiler is optional: without one the consumer builds only the C programs.
+with_cxx=no
+command -v "${CXX:-c++}" >/dev/null 2>&1 && with_cxx=yes
+if [ "$with_cxx" = yes ]
+then
+    [ -x "$tmp/cmake/hello_cpp" ] || fail "find_package: hello_cpp (wandb.hpp) was not built"
+    run_hello find_package "$tmp/cmake/hello_cpp"
+fi
 if [ "$with_mpi" = yes ]
 then
     [ -x "$tmp/cmake/mpi_train" ] || fail "find_package: no wandb::wandb_mpi"
@@ -97,10 +105,13 @@ export PKG_CONFIG_PATH LD_LIBRARY_PATH
 [ "$(pkg-config --modversion wandb)" = "$version" ] || fail "pkg-config: wandb is not version $version"
 mkdir -p "$tmp/pc"
 targets=hello
-[ "$with_mpi" = no ] || targets="hello mpi_train"
+[ "$with_cxx" = no ] || targets="$targets hello_cpp"
+[ "$with_mpi" = no ] || targets="$targets mpi_train"
 # shellcheck disable=SC2086 # targets is a word list
-make -s -C "$here" O="$tmp/pc" CFLAGS='-O2 -Wall -Wextra -Werror' $targets >"$tmp/pc.log" 2>&1 ||
+make -s -C "$here" O="$tmp/pc" CXX="${CXX:-c++}" CFLAGS='-O2 -Wall -Wextra -Werror' \
+    CXXFLAGS='-O2 -Wall -Wextra -Werror -pedantic' $targets >"$tmp/pc.log" 2>&1 ||
     { cat "$tmp/pc.log"; fail "pkg-config build failed"; }
 run_hello pkg-config "$tmp/pc/hello"
+[ "$with_cxx" = no ] || run_hello pkg-config "$tmp/pc/hello_cpp"
 [ "$with_mpi" = no ] || run_mpi pkg-config "$tmp/pc/mpi_train"
 echo "consumer: ok"

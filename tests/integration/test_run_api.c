@@ -304,6 +304,7 @@ static void test_properties_and_setters(void)
     longname[sizeof longname - 1] = '\0';
     CHECK_ERR(wandb_run_set_name(run, longname), WANDB_EINVAL);
     CHECK_ERR(wandb_run_set_name(run, NULL), WANDB_EINVAL);
+    CHECK_ERR(wandb_run_set_name(run, ""), WANDB_EINVAL); // an empty name is refused
     CHECK_STREQ(wandb_run_name(run), "renamed");
     CHECK_OK(wandb_finish(&run, 0));
     wandb_settings_destroy(&s);
@@ -316,6 +317,34 @@ static void test_properties_and_setters(void)
     CHECK_STREQ(json_string_value(json_array_get(tags, 1)), "b");
     CHECK_STREQ(json_string_value(json_object_get(r, "state")), "finished");
     json_decref(r);
+}
+
+// A row left open is committed by a higher step: status() counts it as logged
+// and as sent, like the row the server stores.
+static void test_status_counts_rows_closed_by_step(void)
+{
+    wandb_settings_t *s = s_settings("ra-count");
+    wandb_run_t *run = NULL;
+    CHECK_OK(wandb_init(s, &run));
+    CHECK_OK(wandb_log(run, WANDB_DOUBLE("x", 0)));         // step 0
+    CHECK_OK(wandb_log(run, WANDB_DOUBLE("x", 1)));         // step 1
+    CHECK_OK(wandb_log_step(run, 5, WANDB_DOUBLE("x", 5))); // open at 5
+    CHECK_OK(wandb_log_step(run, 5, WANDB_DOUBLE("y", 5))); // still open
+    CHECK_OK(wandb_log_values(run, (wandb_value_t[]){WANDB_DOUBLE("x", 7)}, 1, 7,
+                              WANDB_COMMIT_TRUE));  // commits 5, then 7
+    CHECK_OK(wandb_log(run, WANDB_DOUBLE("x", 8))); // step 8
+    char *text = wandb_run_summary_json(run);       // waits until the rows were sent
+    wandb_free(text);
+    wandb_run_status_t st;
+    CHECK_OK(wandb_run_status(run, &st));
+    CHECK_EQ_U64(st.rows_logged, 5);
+    CHECK_EQ_U64(st.rows_sent, 5);
+    CHECK_EQ_U64(st.rows_pending, 0);
+    CHECK_OK(wandb_finish(&run, 0));
+    wandb_settings_destroy(&s);
+    json_t *rows = s_history("ra-count");
+    CHECK_EQ(json_array_size(rows), 5);
+    json_decref(rows);
 }
 
 // summary and config read back, status(), join and detach.
@@ -540,16 +569,18 @@ int main(int argc, char **argv)
     wbt_server_require(bin);
     const char *extra[] = {"--api-key", S_KEY, NULL};
     wbt_server_start(&s_srv, bin, NULL, extra);
-    static const wbt_case_t cases[] = {{"bad_step_and_commit", test_bad_step_and_commit},
-                                       {"reserved_keys", test_reserved_keys},
-                                       {"drop_keeps_step", test_drop_keeps_step},
-                                       {"alert_levels", test_alert_levels},
-                                       {"escaped_warning", test_escaped_warning},
-                                       {"properties_and_setters", test_properties_and_setters},
-                                       {"summary_config_status", test_summary_config_status},
-                                       {"stale_pointer", test_stale_pointer},
-                                       {"finish_while_logging", test_finish_while_logging},
-                                       {"finish_at_exit", test_finish_at_exit}};
+    static const wbt_case_t cases[] = {
+        {"bad_step_and_commit", test_bad_step_and_commit},
+        {"reserved_keys", test_reserved_keys},
+        {"drop_keeps_step", test_drop_keeps_step},
+        {"alert_levels", test_alert_levels},
+        {"escaped_warning", test_escaped_warning},
+        {"properties_and_setters", test_properties_and_setters},
+        {"summary_config_status", test_summary_config_status},
+        {"status_counts_rows_closed_by_step", test_status_counts_rows_closed_by_step},
+        {"stale_pointer", test_stale_pointer},
+        {"finish_while_logging", test_finish_while_logging},
+        {"finish_at_exit", test_finish_at_exit}};
     int rc = wbt_run(cases, sizeof cases / sizeof cases[0], argc, argv);
     wandb_shutdown();
     wbt_server_release(&s_srv);

@@ -251,6 +251,40 @@ static void test_reductions(void)
     s_free(&s);
 }
 
+// Ranks that each finish before the next one's run has joined: every step
+// of the job run still holds every rank (a step waits for the expected ranks
+// to join, within the lateness bound, even while no joined rank is live).
+static void test_ranks_join_after_others_finished(void)
+{
+    s_sink_t s = {0};
+    wbi_agg_core_t *c = s_core(&s, true);
+    t_msg_t m[S_RANKS] = {0};
+    const int steps = 5;
+    for (int r = 0; r < S_RANKS; r++) {
+        s_hello(c, &m[r], r, NULL);
+        for (int step = 0; step < steps; step++)
+            s_log(c, &m[r], r, step, r * 10 + step);
+        s_finish_rank(c, &m[r], r, 0, r * 10 + steps);
+        t_ticks(c, r * 10 + steps, r * 10 + steps + 1);
+    }
+    t_ticks(c, 100, 200);
+    s_run_t *job = s_job(&s);
+    CHECK_EQ(json_array_size(job->rows), (size_t)steps);
+    for (int step = 0; step < steps; step++) {
+        const json_t *row = json_array_get(job->rows, (size_t)step);
+        double mean = 0;
+        for (int r = 0; r < S_RANKS; r++)
+            mean += s_loss(r, step) / S_RANKS;
+        CHECK_EQ((int)s_num(row, "mpi/ranks"), S_RANKS);
+        CHECK(fabs(s_num(row, "loss") - mean) < 1e-9);
+    }
+    CHECK_EQ(job->finished, 1);
+    for (int r = 0; r < S_RANKS; r++)
+        t_msg_free(&m[r]);
+    wbi_agg_core_destroy(&c);
+    s_free(&s);
+}
+
 // A rank that skips a step does not hold it; a rank that stops holds a step
 // at most the lateness bound; its later rows are counted as late.
 static void test_skip_and_lateness(void)
@@ -483,6 +517,7 @@ static void test_no_job_for_one_rank(void)
 }
 
 WBT_MAIN({"reductions", test_reductions}, {"skip_and_lateness", test_skip_and_lateness},
+         {"ranks_join_after_others_finished", test_ranks_join_after_others_finished},
          {"failures", test_failures}, {"first_failure_from_mpirun", test_first_failure_from_mpirun},
          {"preempted_not_crashed", test_preempted_not_crashed},
          {"same_group_two_job_runs", test_same_group_two_job_runs},
