@@ -188,8 +188,7 @@ template <size_t N> char (&wandb_detail_count(const wandb_value_t (&v)[N]))[N];
 // Settings. Names follow the WANDB_* environment variables in lower case:
 //   project, entity, api_key, base_url, mode (online|offline|disabled),
 //   group, job_type, name, notes, tags (comma-separated), run_id, dir,
-//   resume (only never is supported: allow|must|auto make wandb_init
-//   return WANDB_ENOTSUP)
+//   resume (allow|must|never|auto; see wandb_init)
 // plus the transport and buffering knobs documented in docs/settings.md:
 //   aggregator (a ZeroMQ endpoint; empty: start one in this process),
 //   secret, rank, world_size, ring_bytes, ring_full (drop|wait),
@@ -227,10 +226,22 @@ WANDB_EXPORT const char *wandb_settings_errmsg(const wandb_settings_t *self);
 
 // Starts the run of this process: reads settings (self may be NULL: all from
 // the environment), starts the I/O thread and, without an aggregator
-// endpoint, an in-process aggregator. Does not wait for the backend.
+// endpoint, an in-process aggregator. Does not wait for the backend, except
+// for the resume decision (below).
 // On success *run_out is the active run (also returned by wandb_run()).
+// With a "resume" setting, waits (at most init_timeout_ms) until the
+// aggregator asked the backend whether the run id exists: "allow" continues
+// an existing run (wandb_run_resumed, history from wandb_run_starting_step),
+// else starts it; "must" continues it or fails with WANDB_ENOTFOUND;
+// "never" starts it or fails with WANDB_EEXIST; "auto" is allow with the run
+// id of this directory's last run when that one did not finish. Unset: no
+// question is asked; an existing run id is upserted and its history goes on
+// with steps from 0, as with the official client (docs/decisions.md).
+// Under MPI a given run_id names the job: rank r's run is "<run_id>-<r>".
 // Errors: WANDB_EINVAL (bad setting; text in wandb_settings_errmsg),
-// WANDB_EEXIST (a run is active), WANDB_ENOTSUP (mode offline, not yet),
+// WANDB_EEXIST (a run is active, or resume "never" and the run exists),
+// WANDB_ENOTFOUND (resume "must" and no such run), WANDB_ETIMEDOUT (resume:
+// no answer in time), WANDB_ENOTSUP (mode offline, not yet),
 // WANDB_EAUTH (online without aggregator endpoint and without API key),
 // WANDB_ENOMEM, WANDB_EIO.
 // Thread: any, not concurrently with wandb_finish.
@@ -331,15 +342,23 @@ WANDB_EXPORT wandb_err wandb_summary_values(wandb_run_t *run, const wandb_value_
 // shown and summarised, as the seed's define_metric:
 //   step_metric: the x-axis metric (NULL: _step);
 //   summary: comma-separated from "min,max,mean,best,first,last,none"
-//     (NULL: last);
-//   goal: "minimize", "maximize" or NULL;
-//   flags: WANDB_METRIC_HIDDEN, WANDB_METRIC_NO_STEP_SYNC.
+//     (NULL: last); the run summary of the metric is then an object such as
+//     {"min": 0.1, "last": 0.3}; "best" is the min, or the max when goal is
+//     "maximize"; "none" leaves the metric out of the summary;
+//   goal: "minimize", "maximize" or NULL (best then minimizes);
+//   flags: WANDB_METRIC_HIDDEN, WANDB_METRIC_NO_STEP_SYNC,
+//     WANDB_METRIC_OVERWRITE.
+// A later call for the same name merges with the earlier one (the seed's
+// overwrite=false): hidden and step_sync stay on once set, summary words add
+// up, a given step_metric or goal replaces the earlier one. With
+// WANDB_METRIC_OVERWRITE the call replaces the earlier definition.
 // WANDB_EINVAL on a bad name, summary or goal. Thread: any.
 WANDB_EXPORT wandb_err wandb_define_metric(wandb_run_t *run, const char *name,
                                            const char *step_metric, const char *summary,
                                            const char *goal, unsigned flags);
 #define WANDB_METRIC_HIDDEN 0x1u       // hide the metric in the UI
 #define WANDB_METRIC_NO_STEP_SYNC 0x2u // do not fill step_metric into rows automatically
+#define WANDB_METRIC_OVERWRITE 0x4u    // replace the earlier definition instead of merging
 
 // Declares how the job run (docs/job-view.md) reduces the metric `name` (or
 // a glob ending in '*') across ranks at each step: a comma-separated list of
@@ -457,7 +476,8 @@ WANDB_EXPORT const char *wandb_run_entity(const wandb_run_t *run); // "" until k
 WANDB_EXPORT const char *wandb_run_dir(const wandb_run_t *run);
 // "online", "offline" or "disabled".
 WANDB_EXPORT const char *wandb_run_mode(const wandb_run_t *run);
-// True when the run continues an earlier one (starting_step > 0).
+// True when wandb_init continued an existing run (resume allow, must, auto:
+// the backend had it); its history then goes on at wandb_run_starting_step.
 WANDB_EXPORT bool wandb_run_resumed(const wandb_run_t *run);
 // The sweep the run belongs to (setting sweep_id, WANDB_SWEEP_ID); NULL: none.
 WANDB_EXPORT const char *wandb_run_sweep_id(const wandb_run_t *run);

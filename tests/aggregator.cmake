@@ -2,6 +2,8 @@
 # and of its outlet (src/outlet).
 wandb_add_test(test_agg_run SOURCES unit/test_agg_run.c
   LIBS wbi_aggregator wbi_common LABELS unit TIMEOUT 30)
+wandb_add_test(test_agg_metric SOURCES unit/test_agg_metric.c
+  LIBS wbi_aggregator wbi_common LABELS unit TIMEOUT 30)
 wandb_add_test(test_agg_core SOURCES unit/test_agg_core.c
   LIBS wbi_aggregator wbi_common LABELS unit TIMEOUT 60)
 wandb_add_test(test_agg_jobview SOURCES unit/test_agg_jobview.c

@@ -39,6 +39,8 @@ typedef struct {
     bool warned;                  // first problem already logged at WARN
     bool warned_gap;              // first sequence gap already logged at WARN
     bool welcome_sent;            // WELCOME was sent
+    bool resume_done;             // the resume decision was taken (or none was needed)
+    bool refused;                 // resume refused: the run is closed, its records ignored
     bool preempting;              // PREEMPTING was received
     double start_time;            // HELLO start_time (Unix seconds; the HELLO's arrival without)
     wbi_agg_art_op_t *art;        // its artifact operation in progress (NULL: none)

@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define S_STRANGER_WARN_MS 60000 // at most one WARN about unknown peers this often
 
@@ -110,11 +111,55 @@ void wbi_agg_core_reply(wbi_agg_core_t *self, wbi_agg_peer_t *p, wbi_rec_type ty
     wbi_buf_release(&b);
 }
 
-// Sends WELCOME once the entity is known.
+// A run whose resume the backend refused: WELCOME carries the reason
+// ({"error", "refused"}), the rank's wandb_init fails with it, and the run
+// is closed without reaching the sink's finish (nothing was journaled or
+// sent for it). Counted as finished, so the aggregator does not wait for it.
+static void s_refuse(wbi_agg_core_t *self, wbi_agg_peer_t *p, const wbi_run_resume_t *rs)
+{
+    static const char *const why[] = {[WBI_RESUMED_EXISTS] = "exists",
+                                      [WBI_RESUMED_MISSING] = "missing",
+                                      [WBI_RESUMED_FAILED] = "failed"};
+    const char *code =
+        rs->state <= WBI_RESUMED_FAILED && why[rs->state] ? why[rs->state] : "failed";
+    json_t *w = json_pack("{s:s, s:s}", "error", rs->msg, "refused", code);
+    char *text = w ? wbi_jsonx_dumps(w, JSON_COMPACT) : NULL;
+    json_decref(w);
+    if (text)
+        wbi_agg_core_reply(self, p, WBI_REC_WELCOME, text, strlen(text));
+    wbi_free(text);
+    wbi_warn("aggregator: run '%s' (rank %d) not started: %s", wbi_agg_run_id(p->run),
+             wbi_agg_run_rank(p->run), rs->msg);
+    if (p->member) { // the job run does not wait for a rank that never started
+        double wall = (double)time(NULL);
+        wbi_jobview_end(p->member, false, 1, wall, wall);
+    }
+    p->welcome_sent = true;
+    p->refused = true;
+    p->state = WBI_AGG_PEER_FINISHED;
+    self->stats.runs_finished++;
+}
+
+// Sends WELCOME once the entity is known and, for a run with a resume mode,
+// once the backend decided whether it continues an existing run.
 void wbi_agg_core_try_welcome(wbi_agg_core_t *self, wbi_agg_peer_t *p)
 {
     if (p->welcome_sent || !p->run)
         return;
+    if (!p->resume_done) {
+        wbi_run_resume_t rs;
+        if (!wbi_agg_run_resume_poll(p->run, &rs))
+            return;
+        p->resume_done = true;
+        if (rs.state == WBI_RESUMED_YES || rs.state == WBI_RESUMED_NEW) {
+            wbi_agg_run_apply_resume(p->run, &rs);
+        } else {
+            s_refuse(self, p, &rs);
+            wbi_run_resume_release(&rs);
+            return;
+        }
+        wbi_run_resume_release(&rs);
+    }
     // Without per-rank runs, the job run is where the rank's data shows.
     wbi_agg_run_t *shown =
         !self->rank_runs && p->member ? wbi_jobview_member_job_run(p->member) : p->run;
@@ -132,6 +177,9 @@ void wbi_agg_core_try_welcome(wbi_agg_core_t *self, wbi_agg_peer_t *p)
         json_object_set_new(w, "url", json_string(url));
     }
     json_object_set_new(w, "starting_step", json_integer(wbi_agg_run_starting_step(p->run)));
+    json_object_set_new(w, "resumed", json_boolean(wbi_agg_run_resumed(p->run)));
+    if (wbi_agg_run_resumed_runtime(p->run) > 0)
+        json_object_set_new(w, "runtime", json_real(wbi_agg_run_resumed_runtime(p->run)));
     char *text = wbi_jsonx_dumps(w, JSON_COMPACT);
     json_decref(w);
     if (!text)

@@ -18,6 +18,7 @@ typedef struct {
     int has_summary;  // summary field given
     unsigned summary; // WBI_MSUM_* bits
     int goal;         // -1 absent, 0 unset, 1 min, 2 max
+    bool overwrite;   // replace the earlier definition instead of merging
 } s_def_t;
 
 void wbi_metrics_init(wbi_metrics_t *self)
@@ -138,8 +139,11 @@ static wandb_err s_parse_def(const json_t *def, s_def_t *d)
         if (json_string_length(step) > 0)
             d->step = json_string_value(step);
     }
-    if (!s_opt_bool(def, "step_sync", &d->step_sync) || !s_opt_bool(def, "hidden", &d->hidden))
+    int overwrite;
+    if (!s_opt_bool(def, "step_sync", &d->step_sync) || !s_opt_bool(def, "hidden", &d->hidden) ||
+        !s_opt_bool(def, "overwrite", &overwrite))
         return WANDB_EINVAL;
+    d->overwrite = overwrite == 1;
     const json_t *summary = json_object_get(def, "summary");
     if (summary && !json_is_null(summary)) {
         if (wbi_metrics_parse_summary(summary, &d->summary) != WANDB_OK)
@@ -208,16 +212,30 @@ static int s_get_or_add(wbi_metrics_t *self, const char *name, size_t len)
     return (int)(self->count - 1);
 }
 
-// Applies the option fields of d (not name/step) to m.
+// Forgets every option of m (overwrite=true): name and place stay.
+static void s_reset(wbi_metric_t *m)
+{
+    m->step_index = -1;
+    m->step_sync = false;
+    m->hidden = false;
+    m->summary = 0;
+    m->goal = 0;
+    wbi_free(m->step_name);
+    m->step_name = NULL;
+}
+
+// Merges the option fields of d (not name/step) into m the way wandb-core's
+// definedMetric.With does: flags only turn on, summary words add up ("none"
+// is what the latest summary says), a given goal replaces.
 static void s_apply(wbi_metric_t *m, const s_def_t *d)
 {
-    if (d->step_sync >= 0)
-        m->step_sync = d->step_sync == 1;
-    if (d->hidden >= 0)
-        m->hidden = d->hidden == 1;
+    if (d->step_sync == 1)
+        m->step_sync = true;
+    if (d->hidden == 1)
+        m->hidden = true;
     if (d->has_summary)
-        m->summary = d->summary;
-    if (d->goal >= 0)
+        m->summary = (m->summary & ~WBI_MSUM_NONE) | d->summary;
+    if (d->goal > 0)
         m->goal = d->goal;
 }
 
@@ -266,6 +284,8 @@ static wandb_err s_define_glob(wbi_metrics_t *self, const s_def_t *d)
             return self->nglobs >= WBI_METRIC_MAX ? WANDB_EFULL : WANDB_ENOMEM;
         }
         g->name = copy;
+    } else if (d->overwrite) {
+        s_reset(g);
     }
     if (step_copy) {
         wbi_free(g->step_name);
@@ -291,6 +311,8 @@ wandb_err wbi_metrics_define(wbi_metrics_t *self, const json_t *def)
     int idx = s_get_or_add(self, d.name, d.name_len);
     if (idx < 0)
         return self->count >= WBI_METRIC_MAX ? WANDB_EFULL : WANDB_ENOMEM;
+    if (d.overwrite)
+        s_reset(&self->list[idx]);
     wandb_err rc = s_set_step(self, idx, d.step, d.step_sync);
     if (rc != WANDB_OK)
         return rc;
@@ -326,6 +348,7 @@ int wbi_metrics_match(wbi_metrics_t *self, const char *name, size_t len, bool *c
         m->summary = glob.summary;
         m->goal = glob.goal;
         m->defined = false; // created from a glob
+        m->from_glob = true;
         *created = true;
         return idx;
     }
@@ -340,13 +363,35 @@ static void s_flag_list(json_t *arr, unsigned flags, unsigned skip)
             json_array_append_new(arr, json_integer(n));
 }
 
+// Fills pos[i] with the 1-based place of entry i in the encoded list, 0 when
+// it is left out: an entry is listed when defined, created from a glob, or
+// the step metric of a listed entry.
+static void s_encoded_places(const wbi_metrics_t *self, int *pos)
+{
+    for (size_t i = 0; i < self->count; i++)
+        pos[i] = self->list[i].defined || self->list[i].from_glob;
+    for (size_t i = 0; i < self->count; i++)
+        if (pos[i] && self->list[i].step_index >= 0)
+            pos[self->list[i].step_index] = 1;
+    int n = 0;
+    for (size_t i = 0; i < self->count; i++)
+        pos[i] = pos[i] ? ++n : 0;
+}
+
 json_t *wbi_metrics_encode(const wbi_metrics_t *self)
 {
     json_t *list = json_array();
-    if (!list)
+    int *pos = wbi_calloc(self->count ? self->count : 1, sizeof(*pos));
+    if (!list || !pos) {
+        json_decref(list);
+        wbi_free(pos);
         return NULL;
+    }
+    s_encoded_places(self, pos);
     for (size_t i = 0; i < self->count; i++) {
         const wbi_metric_t *m = &self->list[i];
+        if (!pos[i])
+            continue;
         json_t *rec = json_object();
         json_t *opts = json_array();
         json_t *sum = json_array();
@@ -355,11 +400,12 @@ json_t *wbi_metrics_encode(const wbi_metrics_t *self)
             json_decref(opts);
             json_decref(sum);
             json_decref(list);
+            wbi_free(pos);
             return NULL;
         }
         json_object_set_new(rec, "1", json_string(m->name));
         if (m->step_index >= 0)
-            json_object_set_new(rec, "5", json_integer(m->step_index + 1));
+            json_object_set_new(rec, "5", json_integer(pos[m->step_index]));
         unsigned o =
             (m->step_sync ? 1u << 1 : 0) | (m->hidden ? 1u << 2 : 0) | (m->defined ? 1u << 3 : 0);
         s_flag_list(opts, o, 0);
@@ -371,5 +417,6 @@ json_t *wbi_metrics_encode(const wbi_metrics_t *self)
             json_object_set_new(rec, "8", json_integer(m->goal));
         json_array_append_new(list, rec);
     }
+    wbi_free(pos);
     return list;
 }

@@ -32,6 +32,7 @@ typedef struct {
     bool step_sync;   // insert the step metric's latest value into rows
     bool hidden;      // hidden in the UI
     bool defined;     // explicitly defined (not created by a glob or as a step)
+    bool from_glob;   // created from a glob when a matching key was logged
     unsigned summary; // WBI_MSUM_* bits; 0: default (plain last value)
     int goal;         // 0 unset, 1 minimize, 2 maximize
     char *step_name;  // for globs: the step metric's name (NULL: none)
@@ -51,7 +52,11 @@ void wbi_metrics_init(wbi_metrics_t *self);
 void wbi_metrics_release(wbi_metrics_t *self);
 
 // Applies one DEFINE_METRIC object {name, step_metric, step_sync, hidden,
-// summary, goal}. Fields that are absent or null keep their earlier value.
+// summary, goal, overwrite}, merged as wandb-core merges MetricRecords
+// (docs/decisions.md "define_metric"): without overwrite, step_sync and
+// hidden only turn on, the summary words add to the earlier ones ("none" is
+// replaced by each call that gives a summary), step_metric and goal replace
+// the earlier ones when given; overwrite starts from an empty definition.
 // summary: "min,max" or ["min","max"] of min|max|mean|best|last|none|copy|
 // first. goal: minimize|maximize (or min|max). WANDB_EINVAL on a bad object
 // (nothing changed), WANDB_EFULL past WBI_METRIC_MAX, WANDB_ENOMEM.
@@ -61,7 +66,10 @@ int wbi_metrics_find(const wbi_metrics_t *self, const char *name, size_t len);
 // For a newly seen key: the index of its concrete metric, creating one from
 // the first matching glob if needed (*created set). -1 when none applies.
 int wbi_metrics_match(wbi_metrics_t *self, const char *name, size_t len, bool *created);
-// Returns a new JSON array: the `_wandb.m` list. NULL when out of memory.
+// Returns a new JSON array: the `_wandb.m` list. Entries only created as a
+// step metric and no longer referenced (after an overwrite) are left out, as
+// wandb-core lists step metrics only through their users. NULL when out of
+// memory.
 json_t *wbi_metrics_encode(const wbi_metrics_t *self);
 // Parses a summary spec (see define); WANDB_EINVAL on an unknown word.
 wandb_err wbi_metrics_parse_summary(const json_t *spec, unsigned *out);

@@ -137,6 +137,8 @@ wandb_err wbi_agg_run_open(wbi_agg_run_t **out, const wbi_agg_sink_t *sink, cons
     v = json_object_get(hello, "starting_step");
     if (json_is_integer(v) && json_integer_value(v) > 0)
         self->starting_step = json_integer_value(v);
+    self->resume_mode = wbi_agg_resume_mode(json_string_value(json_object_get(hello, "resume")));
+    self->continued = json_is_true(json_object_get(hello, "continued"));
 
     config_text = wbi_agg_run_config_text(self);
     tags = s_tags(json_object_get(hello, "tags"));
@@ -158,7 +160,8 @@ wandb_err wbi_agg_run_open(wbi_agg_run_t **out, const wbi_agg_sink_t *sink, cons
                            .host = host,
                            .program = program,
                            .tags = tags,
-                           .config_json = config_text};
+                           .config_json = config_text,
+                           .resume = self->resume_mode};
     self->handle = sink->open ? sink->open(sink->arg, &meta) : NULL;
     if (sink->open && !self->handle)
         goto out_free_self;

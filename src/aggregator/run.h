@@ -44,6 +44,11 @@ typedef struct {
     // The run's process went silent: stop heartbeats so it ends as crashed.
     void (*abandon)(void *arg, void *run);
     bool (*entity)(void *arg, void *run, char *buf, size_t len);
+    // For a run opened with a resume mode (meta.resume): copies the
+    // backend's decision into *out (release with wbi_run_resume_release)
+    // and returns true once decided, false while pending. NULL: resume is
+    // not possible here (decided NEW).
+    bool (*resume)(void *arg, void *run, wbi_run_resume_t *out);
     // One line (copied) of a stream file beside history: file is
     // WBI_STREAM_EVENTS (wandb-events.jsonl, a JSON object) or
     // WBI_STREAM_OUTPUT (output.log, a console line). NULL: none.
@@ -157,6 +162,24 @@ const char *wbi_agg_run_project(const wbi_agg_run_t *self);
 const char *wbi_agg_run_entity(wbi_agg_run_t *self);
 int wbi_agg_run_rank(const wbi_agg_run_t *self);
 int64_t wbi_agg_run_starting_step(const wbi_agg_run_t *self);
+
+// Resume (run_resume.c; docs/aggregator.md "Resume").
+// The WBI_RESUME_* of a HELLO "resume" text (allow|must|never|auto; auto is
+// allow; anything else: none).
+int wbi_agg_resume_mode(const char *text);
+// The run's WBI_RESUME_*.
+int wbi_agg_run_resume_mode(const wbi_agg_run_t *self);
+// Asks the sink for the resume decision: true once decided, with it in *out
+// (release with wbi_run_resume_release); a sink without resume decides NEW.
+bool wbi_agg_run_resume_poll(wbi_agg_run_t *self, wbi_run_resume_t *out);
+// Continues a resumed run: its next step, its runtime, the stored summary
+// (kept until a key is logged again), the stored config keys the new run
+// does not set. A decision other than WBI_RESUMED_YES changes nothing.
+void wbi_agg_run_apply_resume(wbi_agg_run_t *self, const wbi_run_resume_t *rs);
+// True when the backend continued an existing run.
+bool wbi_agg_run_resumed(const wbi_agg_run_t *self);
+// The stored runtime the run's clock was moved on by (0: none).
+double wbi_agg_run_resumed_runtime(const wbi_agg_run_t *self);
 // Last emitted step, -1 before the first row.
 int64_t wbi_agg_run_last_step(const wbi_agg_run_t *self);
 // The run's config object (without `_wandb`). Borrowed: valid until the

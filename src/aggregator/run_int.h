@@ -39,14 +39,18 @@ typedef struct {
 // One run (run.h): who it is, its keys, the open row, summary and config state, the saved file
 // being assembled and its counters.
 struct wbi_agg_run {
-    wbi_agg_sink_t sink;   // where output goes
-    void *handle;          // what sink.open returned
-    char *run_id;          // HELLO run_id
-    char *project;         // HELLO project
-    char *entity;          // HELLO entity or learned later; NULL: unknown
-    int rank;              // HELLO rank (-1 unknown)
-    double start_time;     // HELLO start_time (Unix seconds); NAN: first row's ts
-    int64_t starting_step; // HELLO starting_step
+    wbi_agg_sink_t sink;    // where output goes
+    void *handle;           // what sink.open returned
+    char *run_id;           // HELLO run_id
+    char *project;          // HELLO project
+    char *entity;           // HELLO entity or learned later; NULL: unknown
+    int rank;               // HELLO rank (-1 unknown)
+    double start_time;      // HELLO start_time (Unix seconds); NAN: first row's ts
+    int64_t starting_step;  // HELLO starting_step, or the resumed run's next step
+    int resume_mode;        // HELLO resume as WBI_RESUME_* ("auto" is allow)
+    bool resumed;           // the backend continued an existing run (run_resume.c)
+    bool continued;         // HELLO "continued": start_time already counts the stored runtime
+    double resumed_runtime; // the stored runtime start_time was moved back by
 
     wbi_agg_key_t *keys;    // interned keys in first-seen order
     size_t nkeys;           // keys used

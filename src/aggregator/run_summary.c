@@ -22,7 +22,7 @@ void wbi_agg_run_bind_metric(wbi_agg_run_t *self, wbi_agg_key_t *k, int metric)
     const wbi_metric_t *m = &self->metrics.list[metric];
     if (m->step_index >= 0 && m->step_sync)
         self->any_sync = true;
-    unsigned need = WBI_MSUM_MIN | WBI_MSUM_MAX | WBI_MSUM_MEAN | WBI_MSUM_FIRST;
+    unsigned need = WBI_MSUM_MIN | WBI_MSUM_MAX | WBI_MSUM_MEAN | WBI_MSUM_BEST | WBI_MSUM_FIRST;
     if ((m->summary & need) && !k->stats) {
         k->stats = wbi_calloc(1, sizeof(*k->stats));
     }
@@ -91,9 +91,12 @@ wandb_err wbi_agg_run_define_metric(wbi_agg_run_t *self, const char *json, size_
 }
 
 // Appends one define_metric summary object for key k; false: nothing to write.
-static wandb_err s_put_metric_summary(wbi_buf_t *b, const wbi_agg_key_t *k, unsigned flags,
+// "best" is the min, or the max when the goal is maximize (the seed's rule:
+// no goal means minimize).
+static wandb_err s_put_metric_summary(wbi_buf_t *b, const wbi_agg_key_t *k, const wbi_metric_t *m,
                                       bool *wrote)
 {
+    unsigned flags = m->summary;
     const wbi_agg_key_stats_t *st = k->stats;
     size_t start = b->len;
     wandb_err rc = wbi_buf_append(b, k->nm->prefix, k->nm->prefix_len);
@@ -113,6 +116,13 @@ static wandb_err s_put_metric_summary(wbi_buf_t *b, const wbi_agg_key_t *k, unsi
             rc = wbi_buf_printf(b, "%s\"max\":", sep);
             if (rc == WANDB_OK)
                 rc = wbi_jsonx_put_double(b, st->max);
+            sep = ",";
+            any = true;
+        }
+        if (rc == WANDB_OK && (flags & WBI_MSUM_BEST)) {
+            rc = wbi_buf_printf(b, "%s\"best\":", sep);
+            if (rc == WANDB_OK)
+                rc = wbi_jsonx_put_double(b, m->goal == 2 ? st->max : st->min);
             sep = ",";
             any = true;
         }
@@ -152,8 +162,8 @@ static wandb_err s_put_metric_summary(wbi_buf_t *b, const wbi_agg_key_t *k, unsi
 // last row's specials and `_wandb` (runtime, drop counts).
 wandb_err wbi_agg_run_build_summary(wbi_agg_run_t *self, wbi_buf_t *b)
 {
-    const unsigned stat_flags =
-        WBI_MSUM_MIN | WBI_MSUM_MAX | WBI_MSUM_MEAN | WBI_MSUM_FIRST | WBI_MSUM_LAST;
+    const unsigned stat_flags = WBI_MSUM_MIN | WBI_MSUM_MAX | WBI_MSUM_MEAN | WBI_MSUM_BEST |
+                                WBI_MSUM_FIRST | WBI_MSUM_LAST;
     bool has_explicit = json_object_size(self->explicit_) > 0;
     wbi_buf_reset(b);
     wandb_err rc = wbi_buf_putc(b, '{');
@@ -168,7 +178,7 @@ wandb_err wbi_agg_run_build_summary(wbi_agg_run_t *self, wbi_buf_t *b)
             continue;
         if (flags & stat_flags) {
             bool wrote;
-            rc = s_put_metric_summary(b, k, flags, &wrote);
+            rc = s_put_metric_summary(b, k, &self->metrics.list[k->metric], &wrote);
             continue;
         }
         rc = wbi_buf_append(b, k->nm->prefix, k->nm->prefix_len);

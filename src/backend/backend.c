@@ -251,6 +251,25 @@ bool wbi_backend_run_entity(wbi_backend_t *self, wbi_backend_run_t *run, char *b
     return known;
 }
 
+bool wbi_backend_run_resume(wbi_backend_t *self, wbi_backend_run_t *run, wbi_run_resume_t *out)
+{
+    *out = (wbi_run_resume_t){0};
+    if (!self || !run)
+        return false;
+    pthread_mutex_lock(&self->mu);
+    const wbi_run_resume_t *r = &run->resume;
+    bool decided = run->resume_mode == WBI_RESUME_NONE || r->state != WBI_RESUMED_PENDING;
+    if (run->resume_mode == WBI_RESUME_NONE) {
+        out->state = WBI_RESUMED_NEW;
+    } else if (decided) {
+        *out = *r;
+        out->summary_json = wbi_strdup(r->summary_json);
+        out->config_json = wbi_strdup(r->config_json);
+    }
+    pthread_mutex_unlock(&self->mu);
+    return decided;
+}
+
 // True when nothing accepted so far is still unacknowledged (lock held).
 static bool s_idle(const wbi_backend_t *self)
 {

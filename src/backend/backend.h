@@ -165,6 +165,13 @@ void wbi_backend_run_abandon(wbi_backend_t *self, wbi_backend_run_t *run);
 // first UpsertBucket answered). Returns true when known.
 bool wbi_backend_run_entity(wbi_backend_t *self, wbi_backend_run_t *run, char *buf, size_t len);
 
+// For a run opened with a resume mode (meta.resume): copies what
+// RunResumeStatus decided into *out (release with wbi_run_resume_release)
+// and returns true once decided; false while pending. A run opened without
+// a resume mode is decided at once (WBI_RESUMED_NEW). A refused run
+// (EXISTS, MISSING, FAILED) was given up on before it sent anything.
+bool wbi_backend_run_resume(wbi_backend_t *self, wbi_backend_run_t *run, wbi_run_resume_t *out);
+
 // Sends everything queued now (without waiting for the flush interval) and
 // waits until every queued line and every finish is acknowledged, or
 // timeout_ms passes (WANDB_ETIMEDOUT). Thread: not the backend's own.

@@ -44,6 +44,7 @@ typedef enum {
     WBI_BK_REQ_FILES,    // CreateRunFiles for a batch of saved files
     WBI_BK_REQ_PUT,      // the upload of one file to its uploadUrl
     WBI_BK_REQ_ART,      // one step of an artifact job (artifact.c)
+    WBI_BK_REQ_RESUME,   // RunResumeStatus, before the first UpsertBucket of a resuming run
     WBI_BK_REQ_KINDS,    // number of kinds
 } wbi_bk_kind;
 
@@ -178,15 +179,17 @@ struct wbi_backend_run {
     void *tag;                     // handed back to on_ack (immutable after open)
     bool has_first;                // meta gave the first offset (immutable after open)
     int64_t meta_first;            // that offset
-    int64_t first_offset;  // server offset of the run's first queued line (set by the upsert)
-    uint64_t acked;        // lines acknowledged, counted from the first queued
-    char *bucket_id;       // bucket.id from the server
-    char *srv_entity;      // entity the server named
-    int64_t hist_offset;   // offset of the first unacknowledged history line
-    int64_t last_fs_ms;    // last file_stream answer (heartbeat clock)
-    int64_t next_flush_ms; // earliest next data request
-    uint64_t dropped;      // lines refused (too big, invalid, full, dead, after finish)
-    wbi_bk_req_t req;      // the request in flight or waiting to be retried
+    int64_t first_offset;    // server offset of the run's first queued line (set by the upsert)
+    uint64_t acked;          // lines acknowledged, counted from the first queued
+    char *bucket_id;         // bucket.id from the server
+    char *srv_entity;        // entity the server named
+    int64_t hist_offset;     // offset of the first unacknowledged history line
+    int64_t last_fs_ms;      // last file_stream answer (heartbeat clock)
+    int64_t next_flush_ms;   // earliest next data request
+    uint64_t dropped;        // lines refused (too big, invalid, full, dead, after finish)
+    wbi_bk_req_t req;        // the request in flight or waiting to be retried
+    int resume_mode;         // WBI_RESUME_* of meta (immutable after open)
+    wbi_run_resume_t resume; // what RunResumeStatus decided (PENDING until then)
 };
 
 // The on_ack callback of the options.
@@ -235,16 +238,19 @@ struct wbi_backend {
 
 // The outcome of one attempt, decided outside the lock.
 typedef struct {
-    wbi_bk_verdict verdict; // done, retry or fail
-    bool answered;          // an HTTP answer arrived
-    long status;            // its HTTP status
-    int64_t retry_after_ms; // Retry-After, -1: none
-    int64_t rl_remaining;   // RateLimit-Remaining, -1: none
-    int64_t rl_reset_ms;    // RateLimit-Reset, -1: none
-    int64_t wait_ms;        // RETRY: wait before the next attempt
-    wbi_bk_bucket_t bucket; // UPSERT: what the answer said
-    wbi_bk_files_t files;   // FILES: what the answer said
-    char msg[384];          // FAIL: why
+    wbi_bk_verdict verdict;  // done, retry or fail
+    bool answered;           // an HTTP answer arrived
+    long status;             // its HTTP status
+    int64_t retry_after_ms;  // Retry-After, -1: none
+    int64_t rl_remaining;    // RateLimit-Remaining, -1: none
+    int64_t rl_reset_ms;     // RateLimit-Reset, -1: none
+    int64_t wait_ms;         // RETRY: wait before the next attempt
+    wbi_bk_bucket_t bucket;  // UPSERT: what the answer said
+    wbi_bk_files_t files;    // FILES: what the answer said
+    wbi_run_resume_t resume; // RESUME: the decision the answer made
+    int resume_mode;         // RESUME: the run's mode (immutable, copied for answer)
+    const char *run_id;      // the run's id for messages ("-" for none)
+    char msg[384];           // FAIL: why
 } wbi_bk_outcome_t;
 
 // Milliseconds on the monotonic clock.
@@ -337,5 +343,16 @@ void wbi_bkk_finish(wbi_backend_t *self, wbi_backend_run_t *run, wbi_bk_req_t *r
 // Applies an outcome (lock held); true when *ack/*tag are left for on_ack.
 bool wbi_bkk_apply(wbi_backend_t *self, wbi_backend_run_t *run, wbi_bk_req_t *req,
                    wbi_bk_outcome_t *o, wbi_backend_ack_t *ack, void **tag);
+
+// --- resume.c: RunResumeStatus (no lock, no I/O) -----------------------------
+
+// Appends the RunResumeStatus request body (entity NULL: null).
+wandb_err wbi_bk_resume_body(wbi_buf_t *out, const char *project, const char *entity,
+                             const char *name);
+// Reads an answer and decides for mode (WBI_RESUME_*) into *out (release
+// with wbi_run_resume_release). WANDB_OK with a refused state for a run
+// that must not go on; an error (text in err) for a bad answer.
+wandb_err wbi_bk_parse_resume(const char *body, size_t len, int mode, const char *run_id,
+                              wbi_run_resume_t *out, char *err, size_t errlen);
 
 #endif

@@ -187,6 +187,23 @@ static wandb_err s_answer_files(const wbi_bk_req_t *req, const wbi_http_result_t
     return wbi_bk_parse_files(res->body, res->body_len, names, n, &o->files, err, errlen);
 }
 
+static wandb_err s_build_resume(wbi_backend_t *self, wbi_backend_run_t *run, wbi_bk_req_t *req,
+                                char *msg, size_t msglen)
+{
+    (void)self;
+    (void)msg;
+    (void)msglen;
+    return wbi_bk_resume_body(&req->body, run->project, run->entity, run->run_id);
+}
+
+static wandb_err s_answer_resume(const wbi_bk_req_t *req, const wbi_http_result_t *res,
+                                 wbi_bk_outcome_t *o, char *err, size_t errlen)
+{
+    (void)req;
+    return wbi_bk_parse_resume(res->body, res->body_len, o->resume_mode, o->run_id, &o->resume, err,
+                               errlen);
+}
+
 // --- done (lock held) --------------------------------------------------------
 
 static void s_done_none(wbi_backend_t *self, wbi_backend_run_t *run, wbi_bk_req_t *req,
@@ -197,6 +214,31 @@ static void s_done_none(wbi_backend_t *self, wbi_backend_run_t *run, wbi_bk_req_
     (void)req;
     (void)o;
     (void)now; // the answer is not used yet (ServerFeaturesQuery) or changes nothing
+}
+
+// RunResumeStatus answered: the decision is kept for wbi_backend_run_resume;
+// a refused run is given up on before it sent anything; a resumed one puts
+// its first line after the stored history.
+static void s_done_resume(wbi_backend_t *self, wbi_backend_run_t *run, wbi_bk_req_t *req,
+                          wbi_bk_outcome_t *o, int64_t now)
+{
+    (void)req;
+    (void)now;
+    wbi_run_resume_release(&run->resume);
+    run->resume = o->resume;
+    o->resume = (wbi_run_resume_t){0};
+    if (run->resume.state == WBI_RESUMED_YES) {
+        if (!run->has_first) {
+            run->has_first = true;
+            run->meta_first = run->resume.history_lines;
+        }
+        for (int f = 0; f < WBI_STREAMS; f++) // nothing of the run was sent yet
+            if (run->s_first[f] == 0)
+                run->s_first[f] = run->s_offset[f] = run->resume.stream_lines[f];
+    } else if (run->resume.state != WBI_RESUMED_YES && run->resume.state != WBI_RESUMED_NEW) {
+        wbi_info("%s", run->resume.msg); // the aggregator and wandb_init report it
+        wbi_bkq_run_drop(self, run);
+    }
 }
 
 static void s_done_upsert(wbi_backend_t *self, wbi_backend_run_t *run, wbi_bk_req_t *req,
@@ -341,6 +383,8 @@ static const s_kind_t s_kinds[WBI_BK_REQ_KINDS] = {
     [WBI_BK_REQ_PUT] = {"upload", WBI_HTTP_PUT, false, 0, s_build_put, NULL, s_done_put},
     [WBI_BK_REQ_ART] = {"artifact request", WBI_HTTP_GRAPHQL, false, 0, wbi_bk_art_build,
                         wbi_bk_art_answer, s_done_art},
+    [WBI_BK_REQ_RESUME] = {"RunResumeStatus", WBI_HTTP_GRAPHQL, false, 0, s_build_resume,
+                           s_answer_resume, s_done_resume},
 };
 
 // --- one attempt ---------------------------------------------------------------
@@ -427,6 +471,8 @@ void wbi_bkk_finish(wbi_backend_t *self, wbi_backend_run_t *run, wbi_bk_req_t *r
     const s_kind_t *k = &s_kinds[req->kind];
     const char *what = k->name;
     const char *rid = run ? run->run_id : "-";
+    o->resume_mode = run ? run->resume_mode : 0;
+    o->run_id = rid;
     o->answered = res->err == WANDB_OK;
     o->status = o->answered ? res->status : 0;
     if (res->err != WANDB_OK) {
@@ -504,9 +550,16 @@ static void s_note_failure(wbi_backend_t *self, const wbi_bk_req_t *req, const w
 // What giving up drops: a failed first UpsertBucket or file_stream ends the
 // run's stream (as wandb-core); failed CreateRunFiles or PUTs lose those
 // files only; a failed ServerFeaturesQuery means no features.
-static void s_fail(wbi_backend_t *self, wbi_backend_run_t *run, wbi_bk_req_t *req)
+static void s_fail(wbi_backend_t *self, wbi_backend_run_t *run, wbi_bk_req_t *req,
+                   const wbi_bk_outcome_t *o)
 {
-    if (req->kind == WBI_BK_REQ_UPSERT || req->kind == WBI_BK_REQ_FS) {
+    if (req->kind == WBI_BK_REQ_RESUME) {
+        run->resume.state = WBI_RESUMED_FAILED;
+        snprintf(run->resume.msg, sizeof run->resume.msg,
+                 "cannot tell whether run '%.64s' exists to resume it: %.200s", run->run_id,
+                 o->msg);
+        wbi_bkq_run_drop(self, run);
+    } else if (req->kind == WBI_BK_REQ_UPSERT || req->kind == WBI_BK_REQ_FS) {
         wbi_bkq_run_drop(self, run);
     } else if (req->kind == WBI_BK_REQ_ART && req->art) {
         wbi_list_pop(&run->art); // the job is given up on; the version stays in the store
@@ -557,10 +610,11 @@ bool wbi_bkk_apply(wbi_backend_t *self, wbi_backend_run_t *run, wbi_bk_req_t *re
         self->stats.failures++;
         snprintf(self->errmsg, sizeof self->errmsg, "%.255s", o->msg);
         s_note_failure(self, req, o);
-        s_fail(self, run, req);
+        s_fail(self, run, req, o);
     }
     wbi_bk_bucket_release(&o->bucket);
     wbi_bk_files_release(&o->files);
+    wbi_run_resume_release(&o->resume);
     wbi_bkq_req_clear(req);
     if (run)
         wbi_bkq_retire_if_done(self, run);

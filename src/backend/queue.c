@@ -261,6 +261,7 @@ void wbi_bkq_run_free(wbi_backend_run_t *run)
     }
     s_alerts_free(&run->a);
     wbi_bkq_req_clear(&run->req);
+    wbi_run_resume_release(&run->resume);
     s_file_list_free(&run->f);
     s_file_list_free(&run->u);
     s_art_list_free(run);
@@ -325,6 +326,7 @@ wbi_backend_run_t *wbi_backend_run_open(wbi_backend_t *self, const wbi_run_meta_
     run->tag = meta->tag;
     run->has_first = meta->has_first_offset;
     run->meta_first = meta->first_offset > 0 ? meta->first_offset : 0;
+    run->resume_mode = meta->resume;
     if (!ok) {
         wbi_bkq_run_free(run);
         return NULL;

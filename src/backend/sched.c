@@ -258,6 +258,10 @@ wbi_bk_req_t *wbi_bk_pick(wbi_backend_t *self, int64_t now, int64_t *wake,
                     ready = true;
                 else if (!req->flying)
                     *wake = req->due_ms < *wake ? req->due_ms : *wake;
+            } else if (!r->upserted && r->resume_mode != WBI_RESUME_NONE &&
+                       r->resume.state == WBI_RESUMED_PENDING) {
+                *req = (wbi_bk_req_t){.kind = WBI_BK_REQ_RESUME, .due_ms = now};
+                ready = true;
             } else if (!r->upserted) {
                 *req =
                     (wbi_bk_req_t){.kind = WBI_BK_REQ_UPSERT, .config = r->config, .due_ms = now};

@@ -8,6 +8,7 @@
 #ifndef WBI_RUNMETA_H
 #define WBI_RUNMETA_H
 
+#include "common/alloc.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +24,44 @@ enum {
     WBI_STREAM_OUTPUT = 1, // output.log: console lines (plain text)
     WBI_STREAMS = 2,       // number of streams
 };
+
+// The resume mode a run asks for (the setting; "auto" is allow on the wire).
+enum {
+    WBI_RESUME_NONE = 0,  // unset: no RunResumeStatus, UpsertBucket as for a new run
+    WBI_RESUME_ALLOW = 1, // resume when the run exists, else a new run
+    WBI_RESUME_MUST = 2,  // resume; refused when the run does not exist
+    WBI_RESUME_NEVER = 3, // a new run; refused when the run exists
+};
+
+// What RunResumeStatus decided for a run opened with a resume mode
+// (WANDB_PROTOCOL.md §4). Release with wbi_run_resume_release.
+typedef enum {
+    WBI_RESUMED_PENDING = 0, // not decided yet
+    WBI_RESUMED_NEW = 1,     // no such run: it starts new (allow, never)
+    WBI_RESUMED_YES = 2,     // the run exists and continues (allow, must)
+    WBI_RESUMED_EXISTS = 3,  // refused: the run exists and resume is never
+    WBI_RESUMED_MISSING = 4, // refused: no such run and resume is must
+    WBI_RESUMED_FAILED = 5,  // refused: the backend could not be asked, or answered badly
+} wbi_resumed_t;
+
+typedef struct {
+    wbi_resumed_t state;               // the decision
+    int64_t starting_step;             // YES: the step after the last one stored
+    double runtime;                    // YES: seconds the run ran before
+    int64_t history_lines;             // YES: lines of history stored
+    char *summary_json;                // YES: the stored summary object (owned), or NULL
+    char *config_json;                 // YES: the stored config, unwrapped (owned), or NULL
+    int64_t stream_lines[WBI_STREAMS]; // YES: lines stored in each stream file
+    char msg[320];                     // refused: why, for the user
+} wbi_run_resume_t;
+
+// Frees the strings of *r and makes it PENDING again.
+static inline void wbi_run_resume_release(wbi_run_resume_t *r)
+{
+    wbi_free(r->summary_json);
+    wbi_free(r->config_json);
+    *r = (wbi_run_resume_t){0};
+}
 
 // What UpsertBucket needs about a run. All strings copied; NULL = unset.
 typedef struct {
@@ -46,6 +85,9 @@ typedef struct {
     // where each stream's first queued line goes (0 for a new run); the server
     // reports no line count for these files, so has_first_offset plays no part
     int64_t stream_first_offset[WBI_STREAMS];
+    // WBI_RESUME_*: when set, RunResumeStatus decides before the first UpsertBucket
+    // (wbi_backend_run_resume); a refused run sends nothing
+    int resume;
 } wbi_run_meta_t;
 
 #endif

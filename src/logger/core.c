@@ -730,7 +730,7 @@ static bool s_list_valid(const char *list, const char *const *allowed)
     }
 }
 
-// A DEFINE_METRIC record {name, step_metric, step_sync, hidden, summary, goal}.
+// A DEFINE_METRIC record {name, step_metric, step_sync, hidden, summary, goal, overwrite}.
 wandb_err wandb_define_metric(wandb_run_t *run, const char *name, const char *step_metric,
                               const char *summary, const char *goal, unsigned flags)
 {
@@ -759,9 +759,10 @@ wandb_err wandb_define_metric(wandb_run_t *run, const char *name, const char *st
         return WANDB_EINVAL;
     }
     json_t *obj =
-        json_pack("{s:s, s:s?, s:b, s:b, s:s?, s:s?}", "name", name, "step_metric", step_metric,
-                  "step_sync", step_metric && !(flags & WANDB_METRIC_NO_STEP_SYNC), "hidden",
-                  (flags & WANDB_METRIC_HIDDEN) != 0, "summary", summary, "goal", goal);
+        json_pack("{s:s, s:s?, s:b, s:b, s:s?, s:s?, s:b}", "name", name, "step_metric",
+                  step_metric, "step_sync", step_metric && !(flags & WANDB_METRIC_NO_STEP_SYNC),
+                  "hidden", (flags & WANDB_METRIC_HIDDEN) != 0, "summary", summary, "goal", goal,
+                  "overwrite", (flags & WANDB_METRIC_OVERWRITE) != 0);
     char *text = obj ? wbi_jsonx_dumps(obj, JSON_COMPACT) : NULL;
     json_decref(obj);
     if (!text)

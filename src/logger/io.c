@@ -11,6 +11,7 @@
 #include "common/zmon.h"
 #include "logger/artifact.h"
 #include "logger/mirror.h"
+#include "logger/resume.h"
 #include "logger/sysmon.h"
 #include <errno.h>
 #include <stdio.h>
@@ -103,6 +104,40 @@ static bool s_send_hello(wbi_io_t *self)
     wbi_wire_header_put(data, self->seq);
     memcpy(data + WBI_WIRE_HEADER_BYTES, self->hello, self->hello_len);
     return s_send(self, &msg);
+}
+
+// After the first WELCOME the run exists in the backend: a HELLO said again
+// to another aggregator (one restarted) continues it ("resume": "allow")
+// instead of asking the first question again, which "never" would now fail,
+// with its start_time moved back by the runtime the WELCOME applied and
+// "continued" so that the new aggregator does not move it again.
+static void s_hello_continue(wbi_io_t *self)
+{
+    if (!self->hello || self->hello_len <= WBI_WIRE_RECORD_HEADER)
+        return;
+    json_error_t jerr;
+    json_t *h = wbi_jsonx_loadb((const char *)self->hello + WBI_WIRE_RECORD_HEADER,
+                                self->hello_len - WBI_WIRE_RECORD_HEADER, 0, &jerr);
+    const char *mode = json_string_value(json_object_get(h, "resume"));
+    char *text = NULL;
+    double st = json_number_value(json_object_get(h, "start_time"));
+    double rt = self->run->resume_runtime;
+    bool done = json_is_true(json_object_get(h, "continued")); // rewritten already
+    if (mode && !done && json_object_set_new(h, "resume", json_string("allow")) == 0 &&
+        json_object_set_new(h, "continued", json_true()) == 0 &&
+        (rt <= 0 || json_object_set_new(h, "start_time", json_real(st - rt)) == 0))
+        text = wbi_jsonx_dumps(h, JSON_COMPACT);
+    json_decref(h);
+    size_t n = text ? strlen(text) : 0;
+    uint8_t *rec = text ? wbi_malloc(WBI_WIRE_RECORD_HEADER + n) : NULL;
+    if (rec) {
+        wbi_wire_record_put(rec, WBI_REC_HELLO, (uint32_t)n);
+        memcpy(rec + WBI_WIRE_RECORD_HEADER, text, n);
+        wbi_free(self->hello);
+        self->hello = rec;
+        self->hello_len = WBI_WIRE_RECORD_HEADER + n;
+    }
+    wbi_free(text);
 }
 
 // Reads one monitor event: a completed handshake after the first one is a
@@ -263,8 +298,12 @@ static void s_handle(wbi_io_t *self, const uint8_t *data, size_t len)
             json_error_t jerr;
             json_t *obj = wbi_jsonx_loadb((const char *)rec.payload, rec.len, 0, &jerr);
             if (json_is_object(obj))
+                wbi_resume_note(self->run, obj);
+            if (json_is_object(obj) && !json_object_get(obj, "error")) {
                 wbi_run_apply_welcome(self->run, json_string_value(json_object_get(obj, "entity")),
                                       json_string_value(json_object_get(obj, "url")));
+                s_hello_continue(self);
+            }
             json_decref(obj);
         }
     }

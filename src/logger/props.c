@@ -244,7 +244,7 @@ const char *wandb_run_mode(const wandb_run_t *run)
 
 bool wandb_run_resumed(const wandb_run_t *run)
 {
-    return run && run->starting_step > 0;
+    return run && run->resumed; // set by the resume decision (resume.c)
 }
 
 const char *wandb_run_sweep_id(const wandb_run_t *run)

@@ -4,7 +4,8 @@
 //  wandb_init resolves the settings, builds the run (core.c), writes HELLO
 //  as the first record of the ring, starts an in-process aggregator when no
 //  endpoint is given, and starts the I/O thread (io.c). It never waits on the
-//  network. wandb_finish writes FINISH, waits (bounded) for the FINISHED
+//  network, except with a resume setting: then it waits, bounded, for the
+//  aggregator's decision (resume.c). wandb_finish writes FINISH, waits (bounded) for the FINISHED
 //  acknowledgement, stops the thread and the aggregator and frees the run.
 #include "logger/run.h"
 #include "common/alloc.h"
@@ -13,6 +14,7 @@
 #include "common/wire.h"
 #include "logger/hosted.h"
 #include "logger/io.h"
+#include "logger/resume.h"
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -176,14 +178,10 @@ wandb_err wandb_init(wandb_settings_t *settings, wandb_run_t **run_out)
         err = s_init_fail(settings, err, msg);
         goto out;
     }
-    // Nothing applies a resumed run's history yet (starting_step stays 0):
-    // refuse rather than silently start from step 0 of an old run.
-    if (cfg.mode != WBI_MODE_DISABLED && cfg.resume && strcmp(cfg.resume, "never") != 0) {
-        snprintf(msg, sizeof(msg),
-                 "resume '%s' is not supported yet: leave resume unset or use never (a new run)",
-                 cfg.resume);
+    if (cfg.mode != WBI_MODE_DISABLED &&
+        wbi_resume_auto_id(&cfg, wandb_settings_get(settings, "run_id") != NULL) != WANDB_OK) {
         wbi_cfg_release(&cfg);
-        err = s_init_fail(settings, WANDB_ENOTSUP, msg);
+        err = s_init_fail(settings, WANDB_ENOMEM, "out of memory");
         goto out;
     }
     if (cfg.mode == WBI_MODE_ONLINE && !cfg.aggregator && !cfg.api_key) {
@@ -233,6 +231,9 @@ wandb_err wandb_init(wandb_settings_t *settings, wandb_run_t **run_out)
         const char *endpoint = run->agg ? wandb_aggregator_endpoint(run->agg) : run->cfg.aggregator;
         err = wbi_io_start(&run->io, run, run->zmq_ctx, endpoint, msg, sizeof(msg));
         if (err != WANDB_OK)
+            goto fail;
+        // With a resume mode the aggregator asks the backend first (resume.c).
+        if (run->cfg.resume && (err = wbi_resume_wait(run, msg, sizeof(msg))) != WANDB_OK)
             goto fail;
     }
     pthread_once(&s_atexit_once, s_register_at_exit);
@@ -286,6 +287,7 @@ wandb_err wandb_finish(wandb_run_t **run_p, int exit_code)
     // Files saved with "end" (and changed "live" ones) go before FINISH.
     // Their errors are logged; the run still finishes.
     (void)wbi_save_flush(run, deadline);
+    wbi_resume_forget(&run->cfg); // "auto": the run ended here, nothing to continue
     int64_t left = deadline - wbi_now_ms();
     err = wbi_run_put_finish(run, exit_code, left > 1 ? (int)left : 1);
     wbi_io_wake(run->io);

@@ -79,6 +79,13 @@ struct wandb_run {
     atomic_bool retired;                 // finished: buffers freed, the struct kept (run.c)
     struct wandb_run *next_retired;      // the list of finished runs (run.c, under its lock)
     _Atomic(struct wbi_art_link *) art;  // artifact operations (artifact_send.c), NULL before
+    // resume (resume.c): the I/O thread writes the fields, then resume_state
+    _Atomic int resume_state; // 0, WBI_RESUME_WELCOMED or WBI_RESUME_REFUSED
+    wandb_err resume_refusal; // REFUSED: the error wandb_init returns
+    char resume_msg[320];     // REFUSED: why
+    int64_t resume_step;      // WELCOMED: the starting step
+    bool resumed;             // WELCOMED: an existing run continues
+    double resume_runtime;    // WELCOMED: seconds the continued run had run before
 };
 
 // Creates a run from resolved settings (*cfg is moved into the run and

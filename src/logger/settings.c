@@ -647,6 +647,12 @@ wandb_err wbi_settings_resolve(const wandb_settings_t *settings, wbi_cfg_t *out,
             return err;
         }
     }
+    // Under MPI a given run id names the job; every rank has its own run.
+    char rank_id[160];
+    if (vals[S_RUN_ID] && out->under_mpi && out->world_size > 1) {
+        snprintf(rank_id, sizeof(rank_id), "%s-%d", vals[S_RUN_ID], out->rank);
+        vals[S_RUN_ID] = rank_id;
+    }
     char name[32];
     snprintf(name, sizeof(name), "rank-%d", out->rank);
     const char *base = vals[S_BASE_URL] ? vals[S_BASE_URL] : "https://api.wandb.ai";
@@ -699,7 +705,7 @@ wandb_err wbi_settings_resolve(const wandb_settings_t *settings, wbi_cfg_t *out,
         long def;  // its default
     } nums[] = {{S_RING_BYTES, 4L << 20},     {S_RING_WAIT_MS, 10},
                 {S_FLUSH_INTERVAL_MS, 15000}, {S_HEARTBEAT_MS, 1000},
-                {S_INIT_TIMEOUT_MS, 1000},    {S_FINISH_TIMEOUT_MS, 30000},
+                {S_INIT_TIMEOUT_MS, 90000},   {S_FINISH_TIMEOUT_MS, 30000},
                 {S_JOURNAL_FLUSH_MS, 1000},   {S_JOURNAL_MAX_BYTES, 1L << 30},
                 {S_REQUEST_BUDGET, 0},        {S_JOB_LATENESS_MS, 10000}};
     long got[sizeof nums / sizeof nums[0]];

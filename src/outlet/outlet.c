@@ -5,8 +5,10 @@
 //  sees the data, so whatever the backend does not acknowledge stays on disk
 //  for `wandb-mpi sync`. The backend's acknowledgements come back on its own
 //  thread (s_on_ack) and are journaled as ACK records.
-//  One file (about 660 lines): each sink call is a journal append and a
+//  One file (about 710 lines): each sink call is a journal append and a
 //  backend call side by side, and that pairing is the point of the file.
+//  A run opened with a resume mode is journaled only once the backend
+//  decided (s_decide): a refused run never is (docs/aggregator.md "Resume").
 #include "outlet/outlet.h"
 #include "common/alloc.h"
 #include "common/clock.h"
@@ -28,7 +30,10 @@
 // One run as the outlet knows it.
 typedef struct s_orun {
     struct s_orun *next;                      // next run of the outlet
-    uint32_t no;                              // the run's number in the journal (1, 2, ...)
+    _Atomic uint32_t no;                      // the run's number in the journal (1, 2, ...);
+                                              // 0 until a resume decision lets it in
+    json_t *pending_rec;                      // its RUN record, while resume is undecided
+    bool refused;                             // resume refused: nothing of it is journaled
     char *run_id;                             // for messages
     char *project;                            // with run_id: what find() matches
     wbi_backend_run_t *bk;                    // the backend's run; NULL offline
@@ -62,11 +67,13 @@ struct wbi_outlet {
 };
 
 // Appends one record; a refusal is counted and logged once (the data still
-// goes to the backend, but is no longer safe from its failures).
+// goes to the backend, but is no longer safe from its failures). A run
+// numbered 0 is not in the journal (its resume is undecided, or refused):
+// only SESSION goes under 0.
 static void s_append2(wbi_outlet_t *self, uint8_t type, uint32_t run, const void *a, size_t alen,
                       const void *b, size_t blen)
 {
-    if (!self->journal)
+    if (!self->journal || (run == 0 && type != WBI_JR_SESSION))
         return;
     wandb_err rc = wbi_journal_append2(self->journal, type, run, a, alen, b, blen);
     if (rc == WANDB_OK)
@@ -125,8 +132,9 @@ static void s_on_ack(void *arg, void *tag, const wbi_backend_ack_t *ack)
         any = true;
     }
     n += snprintf(buf + n, sizeof buf - (size_t)n, "%s}", any ? "}" : "");
-    if (self->journal)
-        wbi_journal_append(self->journal, WBI_JR_ACK, run->no, buf, (size_t)n);
+    uint32_t no = atomic_load(&run->no); // 0: not journaled yet; a later ACK repeats the counts
+    if (self->journal && no)
+        wbi_journal_append(self->journal, WBI_JR_ACK, no, buf, (size_t)n);
 }
 
 // --- the sink ----------------------------------------------------------------
@@ -145,25 +153,30 @@ static void *s_open(void *arg, const wbi_run_meta_t *meta)
         wbi_free(run);
         return NULL;
     }
-    run->no = ++self->nruns;
+    atomic_init(&run->no, 0);
     atomic_init(&run->acked, 0);
     for (int f = 0; f < WBI_STREAMS; f++)
         atomic_init(&run->sacked[f], 0);
     atomic_init(&run->completed, false);
     json_error_t jerr;
     json_t *config = meta->config_json ? json_loads(meta->config_json, 0, &jerr) : NULL;
-    s_append_json(self, WBI_JR_RUN, run->no,
-                  json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o?}",
-                            "run_id", meta->run_id, "project", meta->project, "entity",
-                            meta->entity, "group", meta->group, "job_type", meta->job_type,
-                            "display_name", meta->display_name, "notes", meta->notes, "host",
-                            meta->host, "program", meta->program, "tags", meta->tags, "config",
-                            config));
+    json_t *rec = json_pack(
+        "{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o?}", "run_id", meta->run_id,
+        "project", meta->project, "entity", meta->entity, "group", meta->group, "job_type",
+        meta->job_type, "display_name", meta->display_name, "notes", meta->notes, "host",
+        meta->host, "program", meta->program, "tags", meta->tags, "config", config);
+    if (meta->resume != WBI_RESUME_NONE && self->backend) {
+        run->pending_rec = rec; // journaled once the backend decided (s_decide)
+    } else {
+        atomic_store(&run->no, ++self->nruns);
+        s_append_json(self, WBI_JR_RUN, run->no, rec);
+    }
     if (self->backend) {
         wbi_run_meta_t m = *meta;
         m.tag = run;
         run->bk = wbi_backend_run_open(self->backend, &m);
         if (!run->bk) {
+            json_decref(run->pending_rec);
             wbi_free(run->run_id);
             wbi_free(run->project);
             wbi_free(run);
@@ -360,6 +373,41 @@ static void s_abandon(void *arg, void *r)
         wbi_backend_run_abandon(self->backend, run->bk);
 }
 
+// The backend decided a resuming run: journaled from now on (RUN with
+// "resumed" and "starting_step"), or never when refused. Loop thread.
+static void s_decide(wbi_outlet_t *self, s_orun_t *run, const wbi_run_resume_t *rs)
+{
+    json_t *rec = run->pending_rec;
+    run->pending_rec = NULL;
+    if (!rec)
+        return;
+    if (rs->state != WBI_RESUMED_NEW && rs->state != WBI_RESUMED_YES) {
+        run->refused = true;
+        json_decref(rec);
+        return;
+    }
+    json_object_set_new(rec, "resumed", json_boolean(rs->state == WBI_RESUMED_YES));
+    json_object_set_new(rec, "starting_step", json_integer(rs->starting_step));
+    atomic_store(&run->no, ++self->nruns);
+    s_append_json(self, WBI_JR_RUN, run->no, rec);
+}
+
+// Offline there is nobody to ask: resume is ignored (a new run), as the
+// official client does offline.
+static bool s_resume(void *arg, void *r, wbi_run_resume_t *out)
+{
+    wbi_outlet_t *self = arg;
+    s_orun_t *run = r;
+    if (!run->bk) {
+        *out = (wbi_run_resume_t){.state = WBI_RESUMED_NEW};
+        return true;
+    }
+    if (!wbi_backend_run_resume(self->backend, run->bk, out))
+        return false;
+    s_decide(self, run, out);
+    return true;
+}
+
 static bool s_entity(void *arg, void *r, char *buf, size_t len)
 {
     wbi_outlet_t *self = arg;
@@ -419,6 +467,7 @@ void wbi_outlet_sink(wbi_outlet_t *self, wbi_agg_sink_t *sink)
     sink->finish = s_finish;
     sink->abandon = s_abandon;
     sink->entity = s_entity;
+    sink->resume = s_resume;
     sink->tick = s_tick;
     sink->drain = s_drain;
     sink->close = s_close;
@@ -527,6 +576,7 @@ void wbi_outlet_destroy(wbi_outlet_t **self_p)
     while (self->runs) {
         s_orun_t *run = self->runs;
         self->runs = run->next;
+        json_decref(run->pending_rec);
         wbi_free(run->run_id);
         wbi_free(run->project);
         wbi_free(run);

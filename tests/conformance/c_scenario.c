@@ -13,8 +13,8 @@
 //           alert, save() with policies now/live/end (the live file changes
 //           afterwards), mark_preempting, finish(0);
 //    run 2: a second run in the same group, finish(1).
-//  Run 3 of the Python scenario (resume="must") is left out: our C API has
-//  no resume yet (docs/conformance.md).
+//    run 3: resume="must" of run 1 (it must report resumed and the step after
+//           run 1's last), one more row, finish(0).
 //  Prints one JSON line on stdout: {"client":"c","project":..,"runs":[{"key","id"}]}.
 //  Exit: 0 when every call returned what it should, 1 otherwise, 2 usage.
 #include "wandb.h"
@@ -194,6 +194,34 @@ static int s_run2(const s_args_t *a, char *id, size_t idlen)
     return 0;
 }
 
+// Run 3: resumes run 1 (resume "must"), one more row.
+static int s_run3(const s_args_t *a, const char *id1)
+{
+    wandb_settings_t *s = s_settings(a, NULL, NULL, NULL);
+    if (!s)
+        return -1;
+    s_expect(wandb_settings_set(s, "run_id", id1), WANDB_OK, "run 3 run_id");
+    s_expect(wandb_settings_set(s, "resume", "must"), WANDB_OK, "run 3 resume");
+    wandb_run_t *run = NULL;
+    wandb_err rc = wandb_init(s, &run);
+    if (rc != WANDB_OK) {
+        fprintf(stderr, "c_scenario: wandb_init (run 3, resume must): %s: %s\n", wandb_strerror(rc),
+                wandb_settings_errmsg(s));
+        wandb_settings_destroy(&s);
+        return -1;
+    }
+    wandb_settings_destroy(&s);
+    if (!wandb_run_resumed(run) || wandb_run_starting_step(run) < 1) {
+        fprintf(stderr, "c_scenario: run 3: resumed %d, starting_step %lld\n",
+                (int)wandb_run_resumed(run), (long long)wandb_run_starting_step(run));
+        s_failures++;
+    }
+    s_expect(wandb_log(run, WANDB_DOUBLE("loss", 0.5), WANDB_INT("resumed", 1)), WANDB_OK,
+             "run 3 log");
+    s_expect(wandb_finish(&run, 0), WANDB_OK, "run 3 finish");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     s_args_t a = {.workdir = ".", .flush_ms = "1000"};
@@ -222,10 +250,11 @@ int main(int argc, char **argv)
     char id1[160] = "", id2[160] = "";
     int rc1 = s_run1(&a, id1, sizeof id1);
     int rc2 = rc1 == 0 ? s_run2(&a, id2, sizeof id2) : -1;
+    int rc3 = rc2 == 0 ? s_run3(&a, id1) : -1;
     wandb_shutdown();
     printf("{\"client\":\"c\",\"wandb_mpi_version\":\"%d.%d.%d\",\"project\":\"%s\","
            "\"runs\":[{\"key\":\"run1\",\"id\":\"%s\",\"exit_code\":0},"
            "{\"key\":\"run2\",\"id\":\"%s\",\"exit_code\":1}]}\n",
            WANDB_VERSION_MAJOR, WANDB_VERSION_MINOR, WANDB_VERSION_PATCH, a.project, id1, id2);
-    return rc1 == 0 && rc2 == 0 && s_failures == 0 ? 0 : 1;
+    return rc1 == 0 && rc2 == 0 && rc3 == 0 && s_failures == 0 ? 0 : 1;
 }

@@ -44,8 +44,6 @@ PROJECT = "conf"
 
 # Differences that stay, with the reason (mirrored in docs/conformance.md).
 ALLOWED = {
-    ("operation", "RunResumeStatus"):
-        "resume is not in the C API yet; the scenario's run 3 (resume='must') is left out",
     ("operation", "Viewer"):
         "the official client asks only for its login message when not silent; the C library "
         "prints nothing",

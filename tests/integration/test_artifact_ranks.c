@@ -49,7 +49,7 @@ static int s_child_main(int rank, int cmd, int res, const char *endpoint)
     wandb_settings_set(s, "group", "job-g");
     char r[8], id[32];
     snprintf(r, sizeof r, "%d", rank);
-    snprintf(id, sizeof id, "rank%d-run", rank);
+    snprintf(id, sizeof id, "rank%d-run", rank); // the run is "<id>-<rank>" (docs/settings.md)
     wandb_settings_set(s, "rank", r);
     wandb_settings_set(s, "world_size", "2");
     wandb_settings_set(s, "run_id", id);
@@ -197,7 +197,7 @@ static void test_two_ranks(void)
     CHECK_EQ(s_ask(&r0, "upsert x.txt:a-x.txt,same.txt:same.txt", msg, sizeof msg), WANDB_OK);
     // rank 1: another x.txt: refused whole (its y.txt is not merged either)
     CHECK_EQ(s_ask(&r1, "upsert x.txt:b-x.txt,y.txt:b-y.txt", msg, sizeof msg), WANDB_EEXIST);
-    CHECK(strstr(msg, "conflict on 'x.txt'") && strstr(msg, "run 'rank0-run' (rank 0)"));
+    CHECK(strstr(msg, "conflict on 'x.txt'") && strstr(msg, "run 'rank0-run-0' (rank 0)"));
     // the same bytes under the same path: kept once
     CHECK_EQ(s_ask(&r1, "upsert same.txt:same.txt,y.txt:b-y.txt", msg, sizeof msg), WANDB_OK);
     CHECK_EQ(s_ask(&r0, "finish", msg, sizeof msg), WANDB_OK);

@@ -327,7 +327,7 @@ static void test_alert_preempting_welcome(void)
     CHECK_EQ(r.replies, 1);
     CHECK_EQ(r.reply_type, WBI_REC_WELCOME);
     CHECK_STREQ(r.reply_payload, "{\"entity\":\"team\",\"url\":\"http://127.0.0.1:1/team/p/runs/"
-                                 "r1\",\"starting_step\":0}");
+                                 "r1\",\"starting_step\":0,\"resumed\":false}");
     t_begin(&m);
     t_put(&m, WBI_REC_ALERT, "{\"title\":\"t\",\"text\":\"x\",\"level\":\"warn\",\"wait_ms\":5}");
     t_put(&m, WBI_REC_ALERT, "{\"text\":\"no title\"}");

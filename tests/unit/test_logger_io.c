@@ -102,7 +102,8 @@ static void *s_fake_agg(void *arg)
             if (rec.type == WBI_REC_HELLO) {
                 snprintf(fa->hello, sizeof(fa->hello), "%.*s", (int)rec.len, rec.payload);
                 s_reply(fa, &id, WBI_REC_WELCOME,
-                        "{\"entity\":\"ent\",\"url\":\"http://x/ent/p/runs/r\"}");
+                        "{\"entity\":\"ent\",\"url\":\"http://x/ent/p/runs/r\","
+                        "\"runtime\":5.0}");
             } else if (rec.type == WBI_REC_KEY) {
                 fa->keys++;
             } else if (rec.type == WBI_REC_ROW) {
@@ -240,9 +241,9 @@ static void test_init_log_finish(void)
     CHECK_STREQ(wandb_run_entity(run), "ent");
     // An app URL built here from the entity (the default base_url's app), not
     // the aggregator's API-based url.
-    CHECK_STREQ(wandb_run_url(run), "https://wandb.ai/ent/p/runs/iorun1");
-    CHECK_STREQ(wandb_run_path(run), "ent/p/iorun1");
-    struct timespec idle = {0, 200000000}; // 200 ms idle: heartbeats every 50 ms
+    CHECK_STREQ(wandb_run_url(run), "https://wandb.ai/ent/p/runs/iorun1-1");
+    CHECK_STREQ(wandb_run_path(run), "ent/p/iorun1-1"); // under MPI: <run_id>-<rank>
+    struct timespec idle = {0, 200000000};              // 200 ms idle: heartbeats every 50 ms
     nanosleep(&idle, NULL);
     CHECK_OK(wandb_finish(&run, 0));
     CHECK(run == NULL);
@@ -254,7 +255,7 @@ static void test_init_log_finish(void)
     json_error_t jerr;
     json_t *hello = json_loads(fa.hello, 0, &jerr);
     CHECK(hello != NULL);
-    CHECK_STREQ(json_string_value(json_object_get(hello, "run_id")), "iorun1");
+    CHECK_STREQ(json_string_value(json_object_get(hello, "run_id")), "iorun1-1");
     CHECK_STREQ(json_string_value(json_object_get(hello, "secret")), "s3cret");
     CHECK_STREQ(json_string_value(json_object_get(hello, "name")), "rank-1");
     CHECK_EQ(json_integer_value(json_object_get(hello, "rank")), 1);
@@ -483,21 +484,23 @@ static void test_modes_and_errors(void)
     CHECK(wbt_rm_tree(dir) == 0);
     CHECK_OK(wandb_settings_set(s, "dir", NULL));
     CHECK_OK(wandb_settings_set(s, "aggregator", "tcp://127.0.0.1:1"));
-    // Resume is not implemented: allow, must and auto are refused; never is a new run.
+    // Resume waits for the aggregator's decision (at most init_timeout_ms);
+    // nobody listens at port 1: a timeout that says why, and no run.
     CHECK_OK(wandb_settings_set(s, "mode", "online"));
-    const char *resumes[] = {"allow", "must", "auto"};
+    CHECK_OK(wandb_settings_set(s, "init_timeout_ms", "200"));
+    const char *resumes[] = {"allow", "must", "never"};
     for (size_t i = 0; i < 3; i++) {
         CHECK_OK(wandb_settings_set(s, "resume", resumes[i]));
-        CHECK_ERR(wandb_init(s, &run), WANDB_ENOTSUP);
+        CHECK_ERR(wandb_init(s, &run), WANDB_ETIMEDOUT);
         CHECK(strstr(wandb_settings_errmsg(s), "resume") != NULL);
         CHECK(run == NULL && wandb_run() == NULL);
     }
     setenv("WANDB_RESUME", "must", 1);
     CHECK_OK(wandb_settings_set(s, "resume", NULL));
-    CHECK_ERR(wandb_init(s, &run), WANDB_ENOTSUP);
+    CHECK_ERR(wandb_init(s, &run), WANDB_ETIMEDOUT);
     unsetenv("WANDB_RESUME");
-    CHECK_OK(wandb_settings_set(s, "resume", "never"));
-    CHECK_OK(wandb_init(s, &run));
+    CHECK_OK(wandb_settings_set(s, "init_timeout_ms", NULL));
+    CHECK_OK(wandb_init(s, &run));                     // resume unset: no wait
     CHECK_ERR(wandb_finish(&run, 0), WANDB_ETIMEDOUT); // nobody listens at port 1
     wandb_settings_destroy(&s);
     // Online without endpoint and without API key (no netrc either).
@@ -517,7 +520,8 @@ static void test_modes_and_errors(void)
 }
 
 // A new connection (the aggregator went away and came back on the same
-// endpoint) starts with the run's HELLO again, before any other record.
+// endpoint) starts with the run's HELLO again, before any other record; a
+// welcomed run then continues ("resume": "never" became "allow").
 static void test_rehello_on_reconnect(void)
 {
     fake_agg_t a = {.answer_finish = true};
@@ -526,8 +530,10 @@ static void test_rehello_on_reconnect(void)
     char endpoint[128];
     snprintf(endpoint, sizeof(endpoint), "%s", a.endpoint);
     wandb_settings_t *s = s_settings(endpoint, "5000");
+    CHECK_OK(wandb_settings_set(s, "resume", "never"));
     wandb_run_t *run = NULL;
-    CHECK_OK(wandb_init(s, &run));
+    CHECK_OK(wandb_init(s, &run)); // waits for the fake's WELCOME
+    CHECK(!wandb_run_resumed(run));
     for (int i = 0; i < 10; i++)
         CHECK_OK(wandb_log(run, WANDB_DOUBLE("loss", i)));
     struct timespec pause = {0, 300000000};
@@ -535,6 +541,7 @@ static void test_rehello_on_reconnect(void)
     atomic_store(&a.quit, true);
     s_fake_stop(&a, th);
     CHECK(a.hello_first);
+    CHECK(strstr(a.hello, "\"resume\":\"never\"") != NULL);
     CHECK_EQ(a.rows, 10);
     fake_agg_t b = {.answer_finish = true};
     s_fake_start_at(&b, &th, endpoint);
@@ -547,8 +554,15 @@ static void test_rehello_on_reconnect(void)
     json_error_t jerr;
     json_t *hello = json_loads(b.hello, 0, &jerr);
     CHECK(hello != NULL);
-    CHECK_STREQ(json_string_value(json_object_get(hello, "run_id")), "iorun1");
+    CHECK_STREQ(json_string_value(json_object_get(hello, "run_id")), "iorun1-1");
     CHECK_STREQ(json_string_value(json_object_get(hello, "secret")), "s3cret");
+    CHECK_STREQ(json_string_value(json_object_get(hello, "resume")), "allow");
+    CHECK(json_is_true(json_object_get(hello, "continued")));
+    json_t *first = json_loads(a.hello, 0, &jerr);
+    CHECK(first != NULL);
+    CHECK(json_number_value(json_object_get(hello, "start_time")) ==
+          json_number_value(json_object_get(first, "start_time")) - 5.0);
+    json_decref(first);
     json_decref(hello);
     CHECK_EQ(b.rows, 10);
     CHECK(b.finish_seen);

@@ -453,11 +453,12 @@ static void test_control_records(void)
     CHECK_OK(wandb_define_metric(run, "val/*", "epoch", "min,max", "minimize", 0));
     s_last_payload(run, WBI_REC_DEFINE_METRIC, out, sizeof(out));
     CHECK_STREQ(out, "{\"name\":\"val/*\",\"step_metric\":\"epoch\",\"step_sync\":true,"
-                     "\"hidden\":false,\"summary\":\"min,max\",\"goal\":\"minimize\"}");
+                     "\"hidden\":false,\"summary\":\"min,max\",\"goal\":\"minimize\","
+                     "\"overwrite\":false}");
     CHECK_OK(wandb_define_metric(run, "h", NULL, NULL, NULL, WANDB_METRIC_HIDDEN));
     s_last_payload(run, WBI_REC_DEFINE_METRIC, out, sizeof(out));
     CHECK_STREQ(out, "{\"name\":\"h\",\"step_metric\":null,\"step_sync\":false,"
-                     "\"hidden\":true,\"summary\":null,\"goal\":null}");
+                     "\"hidden\":true,\"summary\":null,\"goal\":null,\"overwrite\":false}");
     CHECK_ERR(wandb_define_metric(run, "x", NULL, "min,avg", NULL, 0), WANDB_EINVAL);
     CHECK_ERR(wandb_define_metric(run, "x", NULL, NULL, "up", 0), WANDB_EINVAL);
     CHECK_ERR(wandb_define_metric(run, "", NULL, NULL, NULL, 0), WANDB_EINVAL);

@@ -99,7 +99,7 @@ static void test_defaults(void)
     CHECK_EQ(cfg.ring_wait_ms, 10);
     CHECK_EQ(cfg.flush_interval_ms, 15000);
     CHECK_EQ(cfg.heartbeat_ms, 1000);
-    CHECK_EQ(cfg.init_timeout_ms, 1000);
+    CHECK_EQ(cfg.init_timeout_ms, 90000);
     CHECK_EQ(cfg.finish_timeout_ms, 30000);
     CHECK_EQ(strlen(cfg.run_id), 8);
     for (int i = 0; i < 8; i++)
