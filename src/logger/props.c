@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/wire.h"
 #include "logger/mirror.h"
+#include "logger/resume.h"
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,7 +245,10 @@ const char *wandb_run_mode(const wandb_run_t *run)
 
 bool wandb_run_resumed(const wandb_run_t *run)
 {
-    return run && run->resumed; // set by the resume decision (resume.c)
+    // The I/O thread writes `resumed` before it publishes resume_state (resume.c);
+    // without resume, wandb_init does not wait for that, so read it only after.
+    return run && atomic_load(&((wandb_run_t *)run)->resume_state) == WBI_RESUME_WELCOMED &&
+           run->resumed;
 }
 
 const char *wandb_run_sweep_id(const wandb_run_t *run)
