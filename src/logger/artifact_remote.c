@@ -59,9 +59,9 @@ static wandb_err s_resolve(wandb_run_t *run, const wbi_art_ref_t *ref, wandb_art
     json_t *vars = json_pack("{s:s?, s:s, s:s}", "entity", *entity ? entity : NULL, "project",
                              project, "name", full);
     json_t *doc = NULL;
-    wandb_err rc = vars ? wbi_bh_gql(run, "ArtifactMembershipByName", s_q_member, vars, &doc, msg,
-                                     msglen)
-                        : WANDB_ENOMEM;
+    wandb_err rc =
+        vars ? wbi_bh_gql(run, "ArtifactMembershipByName", s_q_member, vars, &doc, msg, msglen)
+             : WANDB_ENOMEM;
     if (rc != WANDB_OK)
         return rc;
     const char *err = wbi_bh_gql_error(doc);
@@ -75,8 +75,7 @@ static wandb_err s_resolve(wandb_run_t *run, const wbi_art_ref_t *ref, wandb_art
     json_t *vi = json_object_get(m, "versionIndex");
     if (!json_is_integer(vi))
         vi = json_object_get(art, "versionIndex");
-    const char *aent =
-        s_str(json_object_get(json_object_get(coll, "project"), "entity"), "name");
+    const char *aent = s_str(json_object_get(json_object_get(coll, "project"), "entity"), "name");
     if (err && strstr(err, "not found")) {
         snprintf(msg, msglen, "no artifact '%s' in project '%s/%s' of the backend: %.300s", full,
                  entity, project, err);
@@ -93,9 +92,9 @@ static wandb_err s_resolve(wandb_run_t *run, const wbi_art_ref_t *ref, wandb_art
         rc = WANDB_EPROTO;
     } else {
         char *t = wbi_strdup(type ? type : "unknown");
-        a->remote = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "entity",
-                              aent && *aent ? aent : entity, "project", project, "collection",
-                              ref->name);
+        a->remote =
+            json_pack("{s:s, s:s, s:s, s:s}", "id", id, "entity", aent && *aent ? aent : entity,
+                      "project", project, "collection", ref->name);
         rc = t && a->remote ? WANDB_OK : WANDB_ENOMEM;
         if (t) {
             wbi_free(a->type);
@@ -113,9 +112,9 @@ static wandb_err s_manifest(wandb_run_t *run, wandb_artifact_t *a, char *msg, si
 {
     json_t *vars = json_pack("{s:s}", "id", s_str(a->remote, "id"));
     json_t *doc = NULL;
-    wandb_err rc = vars ? wbi_bh_gql(run, "FetchArtifactManifest", s_q_manifest, vars, &doc, msg,
-                                     msglen)
-                        : WANDB_ENOMEM;
+    wandb_err rc =
+        vars ? wbi_bh_gql(run, "FetchArtifactManifest", s_q_manifest, vars, &doc, msg, msglen)
+             : WANDB_ENOMEM;
     if (rc != WANDB_OK)
         return rc;
     json_t *art = json_object_get(json_object_get(doc, "data"), "artifact");
@@ -169,9 +168,9 @@ static wandb_err s_record_use(wandb_run_t *run, wandb_artifact_t *a, char *msg, 
 {
     const char *entity = wandb_run_entity(run);
     json_t *vars = json_pack("{s:s, s:s, s:s, s:s}", "entityName",
-                             entity && *entity ? entity : s_str(a->remote, "entity"),
-                             "projectName", run->cfg.project, "runName", run->cfg.run_id,
-                             "artifactID", s_str(a->remote, "id"));
+                             entity && *entity ? entity : s_str(a->remote, "entity"), "projectName",
+                             run->cfg.project, "runName", run->cfg.run_id, "artifactID",
+                             s_str(a->remote, "id"));
     json_t *doc = NULL;
     wandb_err rc =
         vars ? wbi_bh_gql(run, "UseArtifact", s_q_use, vars, &doc, msg, msglen) : WANDB_ENOMEM;
@@ -204,8 +203,9 @@ wandb_err wbi_art_remote_use(wandb_run_t *run, const wbi_art_ref_t *ref, wandb_a
         rc = s_record_use(run, a, msg, sizeof msg);
     wbi_bh_done();
     if (rc != WANDB_OK)
-        return wbi_art_fail(a, rc, "wandb_use_artifact: '%s:%s' (not in the aggregator's store; "
-                                   "asked %s): %s",
+        return wbi_art_fail(a, rc,
+                            "wandb_use_artifact: '%s:%s' (not in the aggregator's store; "
+                            "asked %s): %s",
                             ref->name, ref->alias, run->cfg.base_url, msg);
     a->run = run;
     a->errmsg[0] = '\0';
@@ -292,7 +292,7 @@ wandb_err wbi_art_remote_fetch(wandb_artifact_t *a, const char *dir)
     json_decref(urls);
     wbi_bh_done();
     if (rc != WANDB_OK)
-        return wbi_art_fail(a, rc, "download of '%s:%s' from the backend: %s", a->name,
-                            a->version, msg);
+        return wbi_art_fail(a, rc, "download of '%s:%s' from the backend: %s", a->name, a->version,
+                            msg);
     return WANDB_OK;
 }

@@ -227,8 +227,8 @@ wandb_err wbi_bh_get_file(const wandb_run_t *run, const char *url, const char *p
     wbi_md5_final_b64(&sink.md5, got);
     if (rc == WANDB_OK && md5_b64 && (strcmp(got, md5_b64) != 0 || sink.bytes != size)) {
         snprintf(msg, msglen,
-                 "'%.300s' arrived with %llu bytes and MD5 %s, the manifest says %llu and %s",
-                 path, (unsigned long long)sink.bytes, got, (unsigned long long)size, md5_b64);
+                 "'%.300s' arrived with %llu bytes and MD5 %s, the manifest says %llu and %s", path,
+                 (unsigned long long)sink.bytes, got, (unsigned long long)size, md5_b64);
         rc = WANDB_EIO;
     }
     if (rc == WANDB_OK && rename(tmp, path) != 0) {

@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define S_SEG_MAX 128                    // bytes of an entity, project or run id
+#define S_SEG_MAX 128 // bytes of an entity, project or run id
 
 // The RunFiles query of the official public API (wandb/apis/public/files.py).
 static const char s_query[] =

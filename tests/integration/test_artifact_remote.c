@@ -108,8 +108,8 @@ static bool s_used_by(const char *name, const char *version, const char *run_id)
             const char *vv = json_string_value(json_object_get(v, "version"));
             if (!vv || strcmp(vv, version) != 0)
                 continue;
-            json_array_foreach(json_object_get(v, "used_by"), k, u)
-                found |= strcmp(json_string_value(json_object_get(u, "name")), run_id) == 0;
+            json_array_foreach(json_object_get(v, "used_by"), k, u) found |=
+                strcmp(json_string_value(json_object_get(u, "name")), run_id) == 0;
         }
     }
     json_decref(all);
