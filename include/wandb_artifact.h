@@ -110,10 +110,19 @@ WANDB_EXPORT wandb_err wandb_link_artifact(wandb_run_t *run, wandb_artifact_t *s
                                            const char *target, const char *const *aliases);
 // Declares that run uses the artifact named "name", "name:alias",
 // "name:vN", "project/name:alias" or "entity/project/name:alias", and
-// returns it in *out (destroy it with wandb_artifact_destroy).
+// returns it in *out (destroy it with wandb_artifact_destroy). Answered
+// from the aggregator's store; a version it lacks (logged by another client
+// or with another data dir) is asked from the backend itself, on the
+// calling thread, when the run is online (docs/artifacts.md). Either way
+// the run is recorded as consumer. WANDB_EINVAL (bad name), WANDB_ENOTFOUND
+// (no such name, version or alias in the backend), WANDB_EAUTH (no API
+// key), WANDB_EBACKEND (not in the store, offline; or the backend failed),
+// WANDB_ETIMEDOUT; the reason is logged.
 WANDB_EXPORT wandb_err wandb_use_artifact(wandb_run_t *run, const char *name,
                                           wandb_artifact_t **out);
-// Downloads a used artifact's files into dir (created when missing).
+// Downloads a used artifact's files into dir (created when missing), each
+// checked against the manifest's MD5 and renamed into place only then.
+// WANDB_EIO (a digest mismatch: the file is not left behind), WANDB_ETIMEDOUT.
 WANDB_EXPORT wandb_err wandb_artifact_download(wandb_artifact_t *self, const char *dir);
 // The local path of the entry `name` of a downloaded artifact, into
 // buf[0..len) (snprintf-style). WANDB_ENOTFOUND, WANDB_ETOOBIG.

@@ -36,6 +36,20 @@ if(TARGET wandb_core AND NOT TARGET c_scenario)
     ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR};WANDB_TEST_SRC_DIR=${CMAKE_SOURCE_DIR}")
 endif()
 
+# Our C side uses, downloads and use_models what the official Python client logged (the
+# version only in the server: the rank's fallback to the backend), byte for byte.
+if(TARGET wandb_core AND NOT TARGET c_use_artifact)
+  add_executable(c_use_artifact ${CMAKE_CURRENT_SOURCE_DIR}/conformance/c_use_artifact.c)
+  target_link_libraries(c_use_artifact PRIVATE wandb_core wandb_includes wandb_deps_core
+    wandb_warnings)
+  add_test(NAME test_artifact_cross_use
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/conformance/test_artifact_cross_use.py
+            $<TARGET_FILE:wandb-mpi-server> $<TARGET_FILE:c_use_artifact>)
+  set_tests_properties(test_artifact_cross_use PROPERTIES TIMEOUT ${_conformance_timeout}
+    LABELS conformance SKIP_RETURN_CODE 77
+    ENVIRONMENT "WANDB_TEST_BIN_DIR=${CMAKE_BINARY_DIR};WANDB_TEST_SRC_DIR=${CMAKE_SOURCE_DIR}")
+endif()
+
 # Our artifact requests (examples/model_registry through the aggregator's backend client)
 # against the official client's captured ones, field by field (docs/artifacts.md).
 if(TARGET model_registry)

@@ -75,6 +75,10 @@ if(TARGET wandb_core AND TARGET wandb-mpi-server)
   wandb_add_test(test_artifact_backend SOURCES integration/test_artifact_backend.c
     harness/server_harness.c LABELS integration TIMEOUT 120)
   add_dependencies(test_artifact_backend wandb-mpi-server wandb-mpi)
+  # use_artifact of a version only the server holds (another data dir): the rank's fallback.
+  wandb_add_test(test_artifact_remote SOURCES integration/test_artifact_remote.c
+    harness/server_harness.c LABELS integration TIMEOUT 120)
+  add_dependencies(test_artifact_remote wandb-mpi-server)
 endif()
 if(TARGET wandb_core)
   # Two rank processes upsert into one artifact through a hosted aggregator: conflict,

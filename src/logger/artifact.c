@@ -153,6 +153,7 @@ void wandb_artifact_destroy(wandb_artifact_t **self_p)
     s_free_list(self->aliases, self->naliases);
     s_free_list(self->tags, self->ntags);
     json_decref(self->metadata);
+    json_decref(self->remote);
     wbi_free(self->name);
     wbi_free(self->type);
     wbi_free(self->description);

@@ -8,6 +8,7 @@
 #ifndef WBI_LOGGER_ARTIFACT_H
 #define WBI_LOGGER_ARTIFACT_H
 
+#include "common/artname.h"
 #include "common/md5.h"
 #include "logger/run.h"
 #include "wandb_artifact.h"
@@ -44,6 +45,8 @@ struct wandb_artifact {
     char *dir;                // where a used artifact's files are (download), NULL before
     wandb_run_t *run;         // the run that used it (borrowed), NULL for a new artifact
     uint32_t use_id;          // the aggregator's handle of the used version
+    json_t *remote;           // a version only the backend holds: {id, entity, project,
+                              // collection} (artifact_remote.c); NULL: the aggregator's
     char errmsg[WBI_ART_ERR]; // the last error ("" after a success)
 };
 
@@ -83,6 +86,13 @@ wandb_err wbi_art_send(wandb_run_t *run, wandb_artifact_t *self, const char *op,
                        const char *distributed_id, const json_t *extra, json_t **ack_out);
 // Downloads the used artifact's entries into dir (artifact_get.c).
 wandb_err wbi_art_fetch(wandb_artifact_t *self, const char *dir);
+// Creates every missing directory of the parent of path (path is restored).
+wandb_err wbi_art_mkdirs(char *path);
+// Resolves ref on the backend itself, fills a (type, version, digest,
+// entries, remote) and records the run as consumer (artifact_remote.c).
+wandb_err wbi_art_remote_use(wandb_run_t *run, const wbi_art_ref_t *ref, wandb_artifact_t *a);
+// Downloads a remote version's files into dir, checking each MD5.
+wandb_err wbi_art_remote_fetch(wandb_artifact_t *self, const char *dir);
 // An ART_PROGRESS from the aggregator (called by the I/O thread).
 void wbi_art_on_progress(wandb_run_t *run, const uint8_t *payload, size_t len);
 // An ART_DATA from the aggregator (called by the I/O thread).

@@ -66,7 +66,7 @@ static uint8_t *s_wait_data(struct wbi_art_link *l, size_t *len, int64_t deadlin
 }
 
 // Creates every missing directory of the parent of path.
-static wandb_err s_mkdirs(char *path)
+wandb_err wbi_art_mkdirs(char *path)
 {
     for (char *p = path + 1; *p; p++) {
         if (*p != '/')
@@ -149,6 +149,18 @@ wandb_err wbi_art_fetch(wandb_artifact_t *a, const char *dir)
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return wbi_art_fail(a, WANDB_EIO, "download of '%s': cannot create '%.300s': %s", a->name,
                             dir, strerror(errno));
+    if (a->remote) {
+        wandb_err rr = wbi_art_remote_fetch(a, dir);
+        if (rr != WANDB_OK)
+            return rr;
+        char *d = wbi_strdup(dir);
+        if (!d)
+            return WANDB_ENOMEM;
+        wbi_free(a->dir);
+        a->dir = d;
+        a->errmsg[0] = '\0';
+        return WANDB_OK;
+    }
     pthread_mutex_lock(&l->op_mu);
     wandb_err rc = WANDB_OK;
     uint32_t file_no = 0;
@@ -159,7 +171,7 @@ wandb_err wbi_art_fetch(wandb_artifact_t *a, const char *dir)
         char path[4096], tmp[4200];
         snprintf(path, sizeof path, "%s/%s", dir, e->name);
         snprintf(tmp, sizeof tmp, "%s.part-%d", path, (int)getpid());
-        if (s_mkdirs(path) != WANDB_OK) {
+        if (wbi_art_mkdirs(path) != WANDB_OK) {
             rc = wbi_art_fail(a, WANDB_EIO,
                               "download of '%s': cannot create the directory of "
                               "'%.300s'",
@@ -217,7 +229,12 @@ wandb_err wandb_use_artifact(wandb_run_t *run, const char *name, wandb_artifact_
     json_t *ack = NULL;
     rc = extra ? wbi_art_send(run, a, "use", NULL, extra, &ack) : WANDB_ENOMEM;
     json_decref(extra);
-    if (rc == WANDB_OK) {
+    // Not in the aggregator's store: ask the backend itself (artifact_remote.c).
+    if (rc == WANDB_EBACKEND && run->cfg.mode == WBI_MODE_ONLINE)
+        rc = wbi_art_remote_use(run, &ref, a);
+    else if (rc == WANDB_EBACKEND)
+        wbi_warn("%s (offline: no backend to ask)", a->errmsg);
+    else if (rc == WANDB_OK) {
         const char *type = json_string_value(json_object_get(ack, "type"));
         char *t = wbi_strdup(type ? type : "unknown");
         if (t) {

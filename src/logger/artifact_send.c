@@ -276,6 +276,14 @@ static wandb_err s_apply_ack(wandb_artifact_t *a, const char *op, json_t *ack)
         const char *why = json_string_value(json_object_get(ack, "error"));
         const char *code = json_string_value(json_object_get(ack, "code"));
         wandb_err rc = code && strcmp(code, "conflict") == 0 ? WANDB_EEXIST : WANDB_EBACKEND;
+        if (strcmp(op, "use") == 0) {
+            // wandb_use_artifact asks the backend next (artifact_remote.c) and
+            // reports the outcome: only a debug line here.
+            snprintf(a->errmsg, sizeof a->errmsg, "use_artifact '%s': %s", a->name,
+                     why ? why : "the aggregator refused it");
+            wbi_debug("%s", a->errmsg);
+            return rc;
+        }
         return wbi_art_fail(a, rc, "%s_artifact '%s': the aggregator refused it: %s", op, a->name,
                             why ? why : "no reason given");
     }

@@ -3,20 +3,18 @@
 //
 //  The official restore asks the public GraphQL API for the file (query
 //  RunFiles: project { run { files(names: [name]) { edges { node { directUrl
-//  md5 ... } } } } }) and GETs its URL. This file does the same with one
-//  libcurl easy handle, synchronously, on the calling thread: it is the one
-//  place where the rank library speaks HTTP (docs/decisions.md "save and
-//  restore"), with the run's base_url, api_key and ca_cert. The bytes go to
+//  md5 ... } } } } }) and GETs its URL. This file does the same through
+//  bhttp.c (libcurl, synchronously, on the calling thread; docs/decisions.md
+//  "save and restore"), with the run's base_url, api_key and ca_cert. The bytes go to
 //  a temporary file beside the target, renamed into place when complete.
 //  Thread: any; it touches neither the ring nor the I/O thread.
 #include "logger/save.h"
 
 #include "common/alloc.h"
-#include "common/buf.h"
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "common/relpath.h"
-#include <curl/curl.h>
+#include "logger/bhttp.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -24,11 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define S_GQL_MAX ((size_t)1 << 20)      // bytes of the RunFiles answer
-#define S_FILE_MAX ((curl_off_t)4 << 30) // bytes of a restored file
-#define S_CONNECT_MS 10000L              // connect timeout of both requests
-#define S_STALL_S 30L                    // a download slower than 1 B/s this long fails
-#define S_SEG_MAX 128                    // bytes of an entity, project or run id
+#define S_SEG_MAX 128 // bytes of an entity, project or run id
 
 // The RunFiles query of the official public API (wandb/apis/public/files.py).
 static const char s_query[] =
@@ -122,96 +116,22 @@ static wandb_err s_mkdirs_parent(const char *path)
     return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? WANDB_OK : WANDB_EIO;
 }
 
-// Appends a response chunk to the bounded buffer (curl write callback).
-static size_t s_collect(char *data, size_t size, size_t nmemb, void *arg)
-{
-    return wbi_buf_append(arg, data, size * nmemb) == WANDB_OK ? size * nmemb : 0;
-}
-
-// Sets what both requests share on h: timeouts, TLS, errors, no signals.
-static void s_common(CURL *h, const wandb_run_t *run, char *errbuf)
-{
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, S_CONNECT_MS);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "wandb-mpi restore");
-    if (run->cfg.ca_cert)
-        curl_easy_setopt(h, CURLOPT_CAINFO, run->cfg.ca_cert);
-}
-
-// Maps a transfer's outcome to a wandb_err with text: curl's own error, then
-// the HTTP status (401/403: EAUTH, 404: ENOTFOUND, others: EBACKEND).
-static wandb_err s_outcome(CURL *h, CURLcode cc, const char *errbuf, const char *what, s_msg_t *msg)
-{
-    if (cc != CURLE_OK) {
-        snprintf(msg->text, sizeof msg->text, "%s failed: %s", what,
-                 *errbuf ? errbuf : curl_easy_strerror(cc));
-        return cc == CURLE_OPERATION_TIMEDOUT ? WANDB_ETIMEDOUT
-               : cc == CURLE_WRITE_ERROR      ? WANDB_EIO
-                                              : WANDB_EBACKEND;
-    }
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    if (status >= 200 && status < 300)
-        return WANDB_OK;
-    snprintf(msg->text, sizeof msg->text, "%s answered HTTP %ld%s", what, status,
-             status == 401 || status == 403 ? " (missing or wrong API key)" : "");
-    return status == 401 || status == 403 ? WANDB_EAUTH
-           : status == 404                ? WANDB_ENOTFOUND
-                                          : WANDB_EBACKEND;
-}
-
 // Asks the backend for the file's URL (RunFiles). *url_out (wbi_free) on
 // success; WANDB_ENOTFOUND with text when the run or the file is missing.
 static wandb_err s_lookup(const wandb_run_t *run, const s_runpath_t *rp, const char *name,
                           char **url_out, s_msg_t *msg)
 {
     *url_out = NULL;
-    json_t *req =
-        json_pack("{sss{ssss?sss[s]sisb}ss}", "query", s_query, "variables", "project", rp->project,
-                  "entity", *rp->entity ? rp->entity : NULL, "name", rp->run, "fileNames", name,
-                  "fileLimit", 1, "upload", 0, "operationName", "RunFiles");
-    char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
-    json_decref(req);
-    CURL *h = body ? curl_easy_init() : NULL;
-    if (!h) {
-        free(body);
+    json_t *vars = json_pack("{ss ss? ss s[s] si sb}", "project", rp->project, "entity",
+                             *rp->entity ? rp->entity : NULL, "name", rp->run, "fileNames", name,
+                             "fileLimit", 1, "upload", 0);
+    if (!vars)
         return WANDB_ENOMEM;
-    }
-    char url[2200];
-    snprintf(url, sizeof url, "%s/graphql", run->cfg.base_url);
-    char errbuf[CURL_ERROR_SIZE] = "";
-    wbi_buf_t resp;
-    wbi_buf_init(&resp, S_GQL_MAX);
-    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-    s_common(h, run, errbuf);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-    curl_easy_setopt(h, CURLOPT_USERNAME, "api");
-    curl_easy_setopt(h, CURLOPT_PASSWORD, run->cfg.api_key ? run->cfg.api_key : "");
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)run->cfg.finish_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, s_collect);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
-    wandb_err rc = s_outcome(h, curl_easy_perform(h), errbuf, "the RunFiles query", msg);
-    curl_easy_cleanup(h);
-    curl_slist_free_all(hdr);
-    free(body);
     json_t *doc = NULL;
-    if (rc == WANDB_OK) {
-        json_error_t jerr;
-        doc = json_loadb(resp.data ? resp.data : "", resp.len, 0, &jerr);
-        if (!doc) {
-            snprintf(msg->text, sizeof msg->text, "the RunFiles answer is not JSON: %s at %d:%d",
-                     jerr.text, jerr.line, jerr.column);
-            rc = WANDB_EPROTO;
-        }
-    }
-    wbi_buf_release(&resp);
+    wandb_err rc = wbi_bh_gql(run, "RunFiles", s_query, vars, &doc, msg->text, sizeof msg->text);
     if (rc != WANDB_OK)
         return rc;
-    json_t *errors = json_object_get(doc, "errors");
+    const char *err = wbi_bh_gql_error(doc);
     json_t *project = json_object_get(json_object_get(doc, "data"), "project");
     json_t *r = json_object_get(project, "run");
     json_t *node = json_object_get(
@@ -220,10 +140,8 @@ static wandb_err s_lookup(const wandb_run_t *run, const s_runpath_t *rp, const c
     const char *u = json_string_value(json_object_get(node, "directUrl"));
     if (!u)
         u = json_string_value(json_object_get(node, "url"));
-    if (json_array_size(errors) > 0) {
-        const char *m = json_string_value(json_object_get(json_array_get(errors, 0), "message"));
-        snprintf(msg->text, sizeof msg->text, "the RunFiles query failed: %.300s",
-                 m ? m : "(no message)");
+    if (err) {
+        snprintf(msg->text, sizeof msg->text, "the RunFiles query failed: %.300s", err);
         rc = WANDB_EBACKEND;
     } else if (!json_is_object(r)) {
         snprintf(msg->text, sizeof msg->text, "run '%s/%s/%s' not found", rp->entity, rp->project,
@@ -240,58 +158,6 @@ static wandb_err s_lookup(const wandb_run_t *run, const s_runpath_t *rp, const c
     return rc;
 }
 
-// GETs url into path through a temporary file beside it. The API key goes
-// only to the backend itself (a URL under base_url), never to a storage URL.
-static wandb_err s_download(const wandb_run_t *run, const char *url, const char *path, s_msg_t *msg)
-{
-    char tmp[WBI_SAVE_PATH_MAX + 16];
-    snprintf(tmp, sizeof tmp, "%s.part-XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        snprintf(msg->text, sizeof msg->text, "cannot create '%.300s': %s", tmp, strerror(errno));
-        return WANDB_EIO;
-    }
-    FILE *f = fdopen(fd, "wb");
-    CURL *h = f ? curl_easy_init() : NULL;
-    if (!h) {
-        if (f)
-            fclose(f);
-        else
-            close(fd);
-        unlink(tmp);
-        return WANDB_ENOMEM;
-    }
-    char errbuf[CURL_ERROR_SIZE] = "";
-    s_common(h, run, errbuf);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    size_t blen = strlen(run->cfg.base_url);
-    if (strncmp(url, run->cfg.base_url, blen) == 0 && url[blen] == '/') {
-        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(h, CURLOPT_USERNAME, "api");
-        curl_easy_setopt(h, CURLOPT_PASSWORD, run->cfg.api_key ? run->cfg.api_key : "");
-    }
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, S_FILE_MAX);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, S_STALL_S);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, f);
-    wandb_err rc = s_outcome(h, curl_easy_perform(h), errbuf, "the download", msg);
-    curl_easy_cleanup(h);
-    if (fclose(f) != 0 && rc == WANDB_OK) {
-        snprintf(msg->text, sizeof msg->text, "cannot write '%.300s': %s", tmp, strerror(errno));
-        rc = WANDB_EIO;
-    }
-    if (rc == WANDB_OK && rename(tmp, path) != 0) {
-        snprintf(msg->text, sizeof msg->text, "cannot move the download to '%.300s': %s", path,
-                 strerror(errno));
-        rc = WANDB_EIO;
-    }
-    if (rc != WANDB_OK)
-        unlink(tmp);
-    return rc;
-}
-
 // The default root: <dir>/run-<run_id>/files, as the official run.dir
 // (wandb/run-<time>-<id>/files).
 static wandb_err s_default_root(const wandb_run_t *run, char *out, size_t len)
@@ -304,10 +170,8 @@ static wandb_err s_default_root(const wandb_run_t *run, char *out, size_t len)
 static wandb_err s_fetch(const wandb_run_t *run, const s_runpath_t *rp, const char *name,
                          const char *path, s_msg_t *msg)
 {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        snprintf(msg->text, sizeof msg->text, "libcurl cannot be initialized");
+    if (wbi_bh_init(msg->text, sizeof msg->text) != WANDB_OK)
         return WANDB_EIO;
-    }
     char *url = NULL;
     wandb_err rc = s_lookup(run, rp, name, &url, msg);
     if (rc == WANDB_OK && s_mkdirs_parent(path) != WANDB_OK) {
@@ -316,9 +180,9 @@ static wandb_err s_fetch(const wandb_run_t *run, const s_runpath_t *rp, const ch
         rc = WANDB_EIO;
     }
     if (rc == WANDB_OK)
-        rc = s_download(run, url, path, msg);
+        rc = wbi_bh_get_file(run, url, path, NULL, 0, msg->text, sizeof msg->text);
     wbi_free(url);
-    curl_global_cleanup();
+    wbi_bh_done();
     return rc;
 }
 
