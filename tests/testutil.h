@@ -197,6 +197,45 @@ static inline int wbt_rm_tree(const char *dir)
     return nftw(dir, wbt_rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
 }
 
+// The scratch directory of wbt_work_dir and the process that made it.
+static inline char *wbt__work_path(void)
+{
+    static char path[96];
+    return path;
+}
+static inline pid_t *wbt__work_owner(void)
+{
+    static pid_t pid;
+    return &pid;
+}
+
+// Removes the scratch directory of wbt_work_dir, only in the process that
+// made it (a forked case leaves it alone). Registered at exit; safe to call
+// again.
+static inline void wbt_work_dir_remove(void)
+{
+    char *path = wbt__work_path();
+    if (path[0] && *wbt__work_owner() == getpid())
+        wbt_rm_tree(path);
+    path[0] = '\0';
+}
+
+// Makes the test program's scratch directory /tmp/wbt-<name>-XXXXXX, removed
+// at exit. Returns its path (static storage); exits with a message when it
+// cannot be made.
+static inline const char *wbt_work_dir(const char *name)
+{
+    char *path = wbt__work_path();
+    snprintf(path, 96, "/tmp/wbt-%.60s-XXXXXX", name);
+    if (!mkdtemp(path)) {
+        fprintf(stderr, "wbt_work_dir: cannot make %s\n", path);
+        exit(1);
+    }
+    *wbt__work_owner() = getpid();
+    atexit(wbt_work_dir_remove);
+    return path;
+}
+
 // Exit codes between a case's process and the runner (inside wbt_run only).
 #define WBT_EXIT_CASE_SKIP 75 // the case called WBT_SKIP; WBT_SKIP_ALL exits 77
 

@@ -709,12 +709,7 @@ static void s_op_run_state(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql
     wbi_gql_ok(res, json_pack("{s{so}}", "project", "run", r));
 }
 
-typedef void (*s_op_fn)(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_result_t *res);
-
-static const struct {
-    const char *name; // operation name
-    s_op_fn fn;       // handler
-} s_ops[] = {
+static const wbi_gql_op_t s_ops[] = {
     {"ServerFeaturesQuery", s_op_server_features}, {"Viewer", s_op_viewer},
     {"UpsertBucket", s_op_upsert_bucket},          {"RunResumeStatus", s_op_resume_status},
     {"CreateRunFiles", s_op_create_run_files},     {"RunUploadUrls", s_op_run_upload_urls},
@@ -744,20 +739,11 @@ void wbi_gql_execute(const wbi_gql_ctx_t *ctx, const json_t *request, wbi_gql_re
     json_t *empty = NULL;
     if (!json_is_object(vars))
         vars = empty = json_object();
-    for (size_t i = 0; i < sizeof s_ops / sizeof s_ops[0]; i++) {
-        if (strcmp(res->op, s_ops[i].name) == 0) {
-            res->known = true;
-            s_ops[i].fn(ctx, vars, res);
-            json_decref(empty);
-            return;
-        }
-    }
-    if (wbi_gql_artifact_op(ctx, res->op, vars, res)) {
-        res->known = true;
-        json_decref(empty);
-        return;
-    }
+    res->known = wbi_gql_dispatch(s_ops, sizeof s_ops / sizeof s_ops[0], ctx, res->op, vars, res) ||
+                 wbi_gql_artifact_op(ctx, res->op, vars, res);
     json_decref(empty);
+    if (res->known)
+        return;
     if (!query && !*res->op) {
         wbi_gql_fail(res, 400, "request has neither 'query' nor 'operationName'");
         return;

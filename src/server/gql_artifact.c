@@ -573,12 +573,7 @@ static void s_op_multipart(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql
     wbi_gql_fail(res, 200, "multipart artifact uploads are not supported by this server");
 }
 
-typedef void (*s_op_fn)(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_result_t *res);
-
-static const struct {
-    const char *name; // operation name
-    s_op_fn fn;       // handler
-} s_ops[] = {
+static const wbi_gql_op_t s_ops[] = {
     {"CreateArtifact", s_op_create_artifact},
     {"CreateArtifactManifest", s_op_create_manifest},
     {"UpdateArtifactManifest", s_op_update_manifest},
@@ -591,11 +586,6 @@ static const struct {
 bool wbi_gql_artifact_op(const wbi_gql_ctx_t *ctx, const char *op, const json_t *vars,
                          wbi_gql_result_t *res)
 {
-    for (size_t i = 0; i < sizeof s_ops / sizeof s_ops[0]; i++) {
-        if (strcmp(op, s_ops[i].name) == 0) {
-            s_ops[i].fn(ctx, vars, res);
-            return true;
-        }
-    }
-    return wbi_gql_artifact_query(ctx, op, vars, res);
+    return wbi_gql_dispatch(s_ops, sizeof s_ops / sizeof s_ops[0], ctx, op, vars, res) ||
+           wbi_gql_artifact_query(ctx, op, vars, res);
 }

@@ -456,12 +456,7 @@ static void s_op_link(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_resu
     wbi_gql_ok(res, json_pack("{sOso}", "linkArtifact", out, "result", out));
 }
 
-typedef void (*s_op_fn)(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_result_t *res);
-
-static const struct {
-    const char *name; // operation name
-    s_op_fn fn;       // handler
-} s_ops[] = {
+static const wbi_gql_op_t s_ops[] = {
     {"ArtifactMembershipByName", s_op_membership},
     {"ArtifactType", s_op_type},
     {"ArtifactByID", s_op_by_id},
@@ -477,11 +472,5 @@ static const struct {
 bool wbi_gql_artifact_query(const wbi_gql_ctx_t *ctx, const char *op, const json_t *vars,
                             wbi_gql_result_t *res)
 {
-    for (size_t i = 0; i < sizeof s_ops / sizeof s_ops[0]; i++) {
-        if (strcmp(op, s_ops[i].name) == 0) {
-            s_ops[i].fn(ctx, vars, res);
-            return true;
-        }
-    }
-    return false;
+    return wbi_gql_dispatch(s_ops, sizeof s_ops / sizeof s_ops[0], ctx, op, vars, res);
 }

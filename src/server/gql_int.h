@@ -36,6 +36,16 @@ json_t *wbi_gql_blob_url(const wbi_gql_ctx_t *ctx, const char *hex);
 // The Artifact object (a superset of ArtifactFragment) of a version
 // (gql_artifact_read.c). NULL when out of memory.
 json_t *wbi_gql_art_json(const wbi_gql_ctx_t *ctx, const wbi_artifact_t *a);
+// One GraphQL operation: its name and its handler.
+typedef void (*wbi_gql_op_fn)(const wbi_gql_ctx_t *ctx, const json_t *vars, wbi_gql_result_t *res);
+typedef struct {
+    const char *name; // operation name
+    wbi_gql_op_fn fn; // handler
+} wbi_gql_op_t;
+// Runs the operation of ops[0..n) named op; false when none is (gql_util.c).
+bool wbi_gql_dispatch(const wbi_gql_op_t *ops, size_t n, const wbi_gql_ctx_t *ctx, const char *op,
+                      const json_t *vars, wbi_gql_result_t *res);
+
 // Runs the artifact query, UseArtifact or LinkArtifact op; false when op
 // is none of them (gql_artifact_read.c).
 bool wbi_gql_artifact_query(const wbi_gql_ctx_t *ctx, const char *op, const json_t *vars,

@@ -123,3 +123,15 @@ json_t *wbi_gql_project_json(const char *entity, const char *project)
                      wbi_gql_gid("Project", path), "name", project, "entity", "id",
                      wbi_gql_gid("Entity", entity), "name", entity);
 }
+
+bool wbi_gql_dispatch(const wbi_gql_op_t *ops, size_t n, const wbi_gql_ctx_t *ctx, const char *op,
+                      const json_t *vars, wbi_gql_result_t *res)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(op, ops[i].name) == 0) {
+            ops[i].fn(ctx, vars, res);
+            return true;
+        }
+    }
+    return false;
+}

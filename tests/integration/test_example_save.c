@@ -14,8 +14,7 @@
 #define S_KEY "local-abcdefghijabcdefghijabcdefghijabcdefghij"
 
 static wbt_server_t s_srv; // the server
-static char s_work[64];    // the example's directory
-static pid_t s_work_owner; // the process that made it
+static const char *s_work; // the example's directory (wbt_work_dir)
 
 // The example's five saves give exactly these names.
 static void test_seed_names(void)
@@ -72,28 +71,17 @@ static void test_seed_names(void)
     CHECK_STREQ(text, "these/are/myfiles/a.txt\n");
 }
 
-// Removes the example's directory (in the process that made it).
-static void s_work_rm(void)
-{
-    if (s_work[0] && s_work_owner == getpid())
-        wbt_rm_tree(s_work);
-    s_work[0] = '\0';
-}
-
 int main(int argc, char **argv)
 {
     char bin[1024];
     wbt_server_path(bin, sizeof bin, true);
     wbt_server_require(bin);
-    snprintf(s_work, sizeof s_work, "/tmp/wbt-example-save-XXXXXX");
-    CHECK(mkdtemp(s_work) != NULL);
-    s_work_owner = getpid();
-    atexit(s_work_rm);
+    s_work = wbt_work_dir("example-save");
     const char *extra[] = {"--api-key", S_KEY, NULL};
     wbt_server_start(&s_srv, bin, NULL, extra);
     static const wbt_case_t cases[] = {{"seed_names", test_seed_names}};
     int rc = wbt_run(cases, sizeof cases / sizeof cases[0], argc, argv);
     wbt_server_release(&s_srv);
-    s_work_rm();
+    wbt_work_dir_remove();
     return rc;
 }

@@ -19,8 +19,7 @@
 #define S_LEN (200u * 1024u + 3u) // bytes of the binary file
 
 static wbt_server_t s_srv;  // the server of every case
-static char s_work[64];     // files the cases write and restore into
-static pid_t s_work_owner;  // the process that made it
+static const char *s_work;  // files the cases write and restore into (wbt_work_dir)
 static char s_logged[4096]; // what the library logged
 
 // Keeps the library's messages (wandb_set_logger).
@@ -238,23 +237,12 @@ static void test_restore_errors(void)
     wandb_settings_destroy(&s);
 }
 
-// Removes the work directory (in the process that made it).
-static void s_work_rm(void)
-{
-    if (s_work[0] && s_work_owner == getpid())
-        wbt_rm_tree(s_work);
-    s_work[0] = '\0';
-}
-
 int main(int argc, char **argv)
 {
     char bin[1024];
     wbt_server_path(bin, sizeof bin, true);
     wbt_server_require(bin);
-    snprintf(s_work, sizeof s_work, "/tmp/wbt-restore-XXXXXX");
-    CHECK(mkdtemp(s_work) != NULL);
-    s_work_owner = getpid();
-    atexit(s_work_rm);
+    s_work = wbt_work_dir("restore");
     char src[128];
     snprintf(src, sizeof src, "%s/src", s_work);
     CHECK(mkdir(src, 0700) == 0);
@@ -266,6 +254,6 @@ int main(int argc, char **argv)
     int rc = wbt_run(cases, sizeof cases / sizeof cases[0], argc, argv);
     wandb_shutdown();
     wbt_server_release(&s_srv);
-    s_work_rm();
+    wbt_work_dir_remove();
     return rc;
 }

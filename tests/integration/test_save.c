@@ -29,8 +29,7 @@
 #define S_BIG (3u * 1024u * 1024u + 17u) // bytes of the large file
 
 static wbt_server_t s_srv; // the server of every test
-static char s_work[64];    // where the test writes the files it saves
-static pid_t s_work_owner; // the process that made it
+static const char *s_work; // where the test writes the files it saves (wbt_work_dir)
 
 // Settings for a run into the test server, without an aggregator endpoint.
 static wandb_settings_t *s_settings(const char *run_id)
@@ -421,23 +420,12 @@ static void test_live(void)
     json_decref(files);
 }
 
-// Removes the work directory (in the process that made it, not in a case's).
-static void s_work_rm(void)
-{
-    if (s_work[0] && s_work_owner == getpid())
-        wbt_rm_tree(s_work);
-    s_work[0] = '\0';
-}
-
 int main(int argc, char **argv)
 {
     char bin[1024];
     wbt_server_path(bin, sizeof bin, true);
     wbt_server_require(bin);
-    snprintf(s_work, sizeof s_work, "/tmp/wbt-save-work-XXXXXX");
-    CHECK(mkdtemp(s_work) != NULL);
-    s_work_owner = getpid();
-    atexit(s_work_rm);
+    s_work = wbt_work_dir("save-work");
     const char *extra[] = {"--api-key", S_KEY, NULL};
     wbt_server_start(&s_srv, bin, NULL, extra);
     static const wbt_case_t cases[] = {{"policies", test_policies},
@@ -448,6 +436,6 @@ int main(int argc, char **argv)
     int rc = wbt_run(cases, sizeof cases / sizeof cases[0], argc, argv);
     wandb_shutdown();
     wbt_server_release(&s_srv);
-    s_work_rm();
+    wbt_work_dir_remove();
     return rc;
 }
